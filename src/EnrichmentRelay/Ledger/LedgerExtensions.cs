@@ -1,0 +1,48 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EnrichmentRelay.Ledger;
+
+public static class LedgerExtensions
+{
+    public static IHostApplicationBuilder AddLedger(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<LedgerOptions>()
+            .BindConfiguration(LedgerOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        var options = builder.Configuration.GetSection(LedgerOptions.Section).Get<LedgerOptions>() ?? new LedgerOptions();
+        switch (options.Engine)
+        {
+            case LedgerEngine.Postgres:
+                builder.Services.AddDbContext<PostgresRelayDbContext>(o => o.UseNpgsql(options.ConnectionString));
+                builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<PostgresRelayDbContext>());
+                break;
+            default:
+                builder.Services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString));
+                builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
+                break;
+        }
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddScoped<RequestCompletion>();
+        builder.Services.AddHealthChecks().AddDbContextCheck<RelayDbContext>("ledger", tags: ["ready"]);
+        return builder;
+    }
+
+    /// <summary>Applies migrations (unless switched off) and prepares the engine before the relay takes work.</summary>
+    public static async Task PrepareLedgerAsync(this IHost app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var options = scope.ServiceProvider.GetRequiredService<IOptions<LedgerOptions>>().Value;
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        if (options.MigrateOnStartup)
+            await db.Database.MigrateAsync();
+        if (options.Engine == LedgerEngine.Sqlite)
+        {
+            // WAL lets the webhook endpoint and API read while a flush or callback writes.
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using EnrichmentRelay.Contracts;
+
+namespace EnrichmentRelay.Ledger;
+
+public enum RequestState
+{
+    /// <summary>Stored and routed; waiting for the provider's batch to flush.</summary>
+    Accepted,
+    /// <summary>Part of a provider job (submitted, or about to be: the job row says which).</summary>
+    Submitted,
+    /// <summary>Terminal: the outcome is set and its EnrichmentCompleted is in the outbox.</summary>
+    Completed,
+}
+
+/// <summary>One row per request: the request itself is the inbox for <c>RequestId</c>.</summary>
+public class EnrichmentRequestRecord
+{
+    public Guid RequestId { get; set; }
+    public RequestState State { get; set; }
+    public ProviderName? Provider { get; set; }
+    /// <summary>The request as received (camelCase JSON), so nothing a caller sent is lost.</summary>
+    public required string RequestJson { get; set; }
+    public DateTimeOffset AcceptedAt { get; set; }
+    public DateTimeOffset? SubmittedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public Guid? ProviderJobId { get; set; }
+    public ProviderJobRecord? ProviderJob { get; set; }
+    public Outcome? Outcome { get; set; }
+    public string? EmailsJson { get; set; }
+    public string? PhonesJson { get; set; }
+    public string? Detail { get; set; }
+    public decimal? CreditsCharged { get; set; }
+    /// <summary>Optimistic concurrency: whoever completes a request first wins, the other re-reads.</summary>
+    public int Version { get; set; }
+}
+
+public enum ProviderJobState
+{
+    /// <summary>Intent recorded before the POST: if we crash now the outcome is unknown.</summary>
+    Submitting,
+    /// <summary>The provider accepted the job and gave us its id.</summary>
+    Submitted,
+    /// <summary>The POST may or may not have reached the provider; reconcile before anything else.</summary>
+    SubmitUnknown,
+    /// <summary>The provider refused the whole job; its requests are completed.</summary>
+    Refused,
+    /// <summary>Every request of the job is terminal.</summary>
+    Completed,
+}
+
+/// <summary>One call to a provider that created (or tried to create) a job/batch.</summary>
+public class ProviderJobRecord
+{
+    public Guid Id { get; set; }
+    public ProviderName Provider { get; set; }
+    public ProviderJobState State { get; set; }
+    /// <summary>The provider's own id (Precept <c>enrichment_id</c>); null until it answers.</summary>
+    public string? ExternalId { get; set; }
+    /// <summary>SHA-256 of the per-job webhook token; the token itself is never stored or logged.</summary>
+    public string? CallbackTokenHash { get; set; }
+    public int RequestCount { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? SubmittedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public string? LastError { get; set; }
+
+    /// <summary>The unique job name we give the provider, so an unknown submit can be found again.</summary>
+    public string Name => $"relay-{Id:N}";
+}
+
+/// <summary>A callback body exactly as received, kept for audit and re-normalization.</summary>
+public class ProviderCallbackRecord
+{
+    public long Id { get; set; }
+    public Guid ProviderJobId { get; set; }
+    public DateTimeOffset ReceivedAt { get; set; }
+    public required string Body { get; set; }
+    public bool IsMalformed { get; set; }
+    public DateTimeOffset? ProcessedAt { get; set; }
+}
+
+/// <summary>A message to publish, written in the same transaction as the state change that causes it.</summary>
+public class OutboxMessage
+{
+    public long Id { get; set; }
+    /// <summary>The MassTransit MessageId; for completions, the deterministic EventId.</summary>
+    public Guid MessageId { get; set; }
+    public required string MessageType { get; set; }
+    public required string Body { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? SentAt { get; set; }
+}
+
+/// <summary>
+/// Provider results already applied, keyed by provider job + lead, so a duplicated or retried
+/// callback (or poll answer) is recognised even before we look at request state.
+/// </summary>
+public class InboxEntry
+{
+    public required string Key { get; set; }
+    public DateTimeOffset ProcessedAt { get; set; }
+}

@@ -1,0 +1,84 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace EnrichmentRelay.Ledger;
+
+/// <summary>
+/// The ledger. Engine-specific subclasses (<see cref="SqliteRelayDbContext"/>,
+/// <see cref="PostgresRelayDbContext"/>) exist only so each engine keeps its own migrations.
+/// </summary>
+public abstract class RelayDbContext(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<EnrichmentRequestRecord> Requests => Set<EnrichmentRequestRecord>();
+    public DbSet<ProviderJobRecord> ProviderJobs => Set<ProviderJobRecord>();
+    public DbSet<ProviderCallbackRecord> ProviderCallbacks => Set<ProviderCallbackRecord>();
+    public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
+    public DbSet<InboxEntry> Inbox => Set<InboxEntry>();
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        model.Entity<EnrichmentRequestRecord>(e =>
+        {
+            e.ToTable("enrichment_requests");
+            e.HasKey(r => r.RequestId);
+            e.Property(r => r.State).HasConversion<string>().HasMaxLength(16);
+            e.Property(r => r.Provider).HasConversion<string>().HasMaxLength(16);
+            e.Property(r => r.Outcome).HasConversion<string>().HasMaxLength(24);
+            e.Property(r => r.Version).IsConcurrencyToken();
+            e.Property(r => r.CreditsCharged).HasPrecision(18, 4);
+            e.HasOne(r => r.ProviderJob).WithMany().HasForeignKey(r => r.ProviderJobId);
+            // The flusher's question: which accepted requests does a provider have, oldest first?
+            e.HasIndex(r => new { r.State, r.Provider, r.AcceptedAt });
+            e.HasIndex(r => r.ProviderJobId);
+        });
+        model.Entity<ProviderJobRecord>(e =>
+        {
+            e.ToTable("provider_jobs");
+            e.HasKey(j => j.Id);
+            e.Property(j => j.Provider).HasConversion<string>().HasMaxLength(16);
+            e.Property(j => j.State).HasConversion<string>().HasMaxLength(16);
+            e.Property(j => j.ExternalId).HasMaxLength(128);
+            e.Property(j => j.CallbackTokenHash).HasMaxLength(64);
+            e.Ignore(j => j.Name);
+            e.HasIndex(j => j.CallbackTokenHash).IsUnique();
+            e.HasIndex(j => new { j.Provider, j.ExternalId });
+            e.HasIndex(j => j.State);
+        });
+        model.Entity<ProviderCallbackRecord>(e =>
+        {
+            e.ToTable("provider_callbacks");
+            e.HasKey(c => c.Id);
+            e.HasIndex(c => c.ProcessedAt);
+            e.HasIndex(c => c.ProviderJobId);
+        });
+        model.Entity<OutboxMessage>(e =>
+        {
+            e.ToTable("outbox");
+            e.HasKey(m => m.Id);
+            e.Property(m => m.MessageType).HasMaxLength(128);
+            e.HasIndex(m => m.SentAt);
+        });
+        model.Entity<InboxEntry>(e =>
+        {
+            e.ToTable("inbox");
+            e.HasKey(i => i.Key);
+            e.Property(i => i.Key).HasMaxLength(256);
+            e.HasIndex(i => i.ProcessedAt);
+        });
+    }
+}
+
+public sealed class SqliteRelayDbContext(DbContextOptions<SqliteRelayDbContext> options) : RelayDbContext(options)
+{
+    protected override void ConfigureConventions(ModelConfigurationBuilder configuration)
+    {
+        // SQLite has no date type EF can order or compare; store instants as sortable UTC ticks.
+        configuration.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToUtcTicksConverter>();
+        configuration.Properties<decimal>().HaveConversion<double>();
+    }
+}
+
+public sealed class PostgresRelayDbContext(DbContextOptions<PostgresRelayDbContext> options) : RelayDbContext(options);
+
+sealed class DateTimeOffsetToUtcTicksConverter() : Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter<DateTimeOffset, long>(
+    v => v.UtcTicks,
+    v => new DateTimeOffset(v, TimeSpan.Zero));

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
+using Microsoft.EntityFrameworkCore;
+
+namespace EnrichmentRelay.Ledger;
+
+/// <summary>The one way a request ends: terminal state and its EnrichmentCompleted, staged together.</summary>
+public sealed record CompletionResult(
+    Outcome Outcome,
+    IReadOnlyList<string>? Emails = null,
+    IReadOnlyList<string>? Phones = null,
+    string? Detail = null,
+    decimal? CreditsCharged = null);
+
+public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, OutboxSignal outboxSignal)
+{
+    /// <summary>
+    /// Marks the request completed and stages its event in the outbox. The caller saves both in one
+    /// transaction. Returns false when the request was already terminal (nothing is staged).
+    /// </summary>
+    public bool Complete(EnrichmentRequestRecord request, CompletionResult result)
+    {
+        if (request.State == RequestState.Completed)
+            return false;
+
+        request.State = RequestState.Completed;
+        request.CompletedAt = time.GetUtcNow();
+        request.Outcome = result.Outcome;
+        request.EmailsJson = JsonSerializer.Serialize(result.Emails ?? []);
+        request.PhonesJson = JsonSerializer.Serialize(result.Phones ?? []);
+        request.Detail = result.Detail;
+        request.CreditsCharged = result.CreditsCharged;
+        request.Version++;
+
+        var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob);
+        db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value));
+        return true;
+    }
+
+    /// <summary>
+    /// Saves, retrying once per conflict when another writer completed one of the same requests first:
+    /// the conflicting request is reloaded and, being terminal, left alone.
+    /// </summary>
+    public async Task SaveAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                outboxSignal.Pulse();
+                return;
+            }
+            catch (DbUpdateConcurrencyException conflict)
+            {
+                foreach (var entry in conflict.Entries)
+                {
+                    // Drop the outbox rows this entry staged; the winner staged its own.
+                    if (entry.Entity is EnrichmentRequestRecord lost)
+                    {
+                        var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
+                        foreach (var staged in db.ChangeTracker.Entries<OutboxMessage>()
+                                     .Where(o => o.State == EntityState.Added && o.Entity.MessageId == eventId).ToList())
+                            staged.State = EntityState.Detached;
+                    }
+                    await entry.ReloadAsync(ct);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Messaging;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EnrichmentRelay.Outbox;
+
+public sealed class OutboxOptions
+{
+    public const string Section = "Outbox";
+
+    /// <summary>Rows published per round; they are published concurrently, each confirmed by the broker.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 10_000)]
+    public int BatchSize { get; set; } = 200;
+
+    /// <summary>How often to look for rows when nothing has signalled (other instances, rows left by a crash).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Publishes outbox rows and marks them sent once the broker has confirmed them. A crash between
+/// the confirm and the mark re-publishes the row: subscribers recognise it by its MessageId/EventId.
+/// </summary>
+public sealed class OutboxDispatcher(
+    IServiceScopeFactory scopes,
+    IBus bus,
+    OutboxSignal signal,
+    TimeProvider time,
+    IOptions<OutboxOptions> options,
+    ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var published = 0;
+            try
+            {
+                published = await PublishBatchAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Outbox round failed; retrying after the poll interval");
+            }
+            if (published < options.Value.BatchSize)
+                await signal.WaitAsync(options.Value.PollInterval, time, stoppingToken);
+        }
+    }
+
+    async Task<int> PublishBatchAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        var rows = await db.Outbox.AsNoTracking()
+            .Where(m => m.SentAt == null)
+            .OrderBy(m => m.Id)
+            .Take(options.Value.BatchSize)
+            .ToListAsync(ct);
+        if (rows.Count == 0)
+            return 0;
+
+        var results = await Task.WhenAll(rows.Select(row => TryPublishAsync(row, ct)));
+        var sent = rows.Where((_, i) => results[i]).Select(r => r.Id).ToList();
+        if (sent.Count > 0)
+        {
+            var now = time.GetUtcNow();
+            await db.Outbox.Where(m => sent.Contains(m.Id)).ExecuteUpdateAsync(s => s.SetProperty(m => m.SentAt, now), ct);
+        }
+        return sent.Count;
+    }
+
+    async Task<bool> TryPublishAsync(OutboxMessage row, CancellationToken ct)
+    {
+        try
+        {
+            switch (row.MessageType)
+            {
+                case nameof(EnrichmentCompleted):
+                    var message = JsonSerializer.Deserialize<EnrichmentCompleted>(row.Body, RelayJson.Options)!;
+                    await bus.Publish(message, context => context.MessageId = row.MessageId, ct);
+                    logger.LogInformation("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
+                        message.EventId, message.RequestId, message.Outcome);
+                    return true;
+                default:
+                    logger.LogError("Outbox row {OutboxId} has unknown type {MessageType}; leaving it unsent", row.Id, row.MessageType);
+                    return false;
+            }
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "Publishing outbox row {OutboxId} failed; it stays unsent", row.Id);
+            return false;
+        }
+    }
+}
+
+public static class OutboxExtensions
+{
+    public static IHostApplicationBuilder AddOutbox(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddHostedService<OutboxDispatcher>();
+        return builder;
+    }
+}

@@ -1,0 +1,33 @@
+using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Messaging;
+using EnrichmentRelay.Operations;
+using EnrichmentRelay.Outbox;
+using EnrichmentRelay.Providers;
+using EnrichmentRelay.Requests;
+using EnrichmentRelay.Webhooks;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// No provider configured: simulate them in-process, so the relay runs with no settings at all.
+builder.AddEmbeddedSandbox();
+// Request state, provider jobs, raw callbacks, inbox and outbox: one transaction per state change.
+builder.AddLedger();
+builder.AddRelayBus();
+builder.AddOutbox();
+builder.AddEnrichmentRequests();
+builder.AddProviders();
+builder.AddPreceptWebhooks();
+builder.AddOperations();
+
+var app = builder.Build();
+
+await app.PrepareLedgerAsync();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapEnrichmentApi();
+app.MapPreceptWebhooks();
+app.MapOperations();
+
+app.Run();

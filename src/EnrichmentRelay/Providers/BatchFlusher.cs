@@ -1,0 +1,181 @@
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Ledger;
+using Microsoft.EntityFrameworkCore;
+
+namespace EnrichmentRelay.Providers;
+
+/// <summary>
+/// Packs accepted requests into full provider calls: a batch goes when it is full or when its oldest
+/// request has waited the provider's flush window. The job row (the intent to submit) is committed
+/// before the POST, so a crash mid-call leaves a record to reconcile instead of a second charge.
+/// </summary>
+public sealed class BatchFlusher(
+    IServiceScopeFactory scopes,
+    BatchFlushSignal signal,
+    TimeProvider time,
+    ILogger<BatchFlusher> logger) : BackgroundService
+{
+    static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
+
+    // After a submit that provably did not happen (provider down), wait before trying that provider again.
+    readonly Dictionary<ProviderName, (int Failures, DateTimeOffset NotBefore)> backoff = [];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        List<ProviderName> enabled;
+        await using (var scope = scopes.CreateAsyncScope())
+            enabled = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Select(p => p.Name).ToList();
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var next = IdlePoll;
+            foreach (var provider in enabled)
+            {
+                try
+                {
+                    var due = await FlushAsync(provider, stoppingToken);
+                    if (due < next)
+                        next = due;
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogError(ex, "Flushing {Provider} failed; trying again shortly", provider);
+                }
+            }
+            await signal.WaitAsync(next, time, stoppingToken);
+        }
+    }
+
+    /// <summary>Flushes at most one batch; returns how long until this provider needs another look.</summary>
+    internal async Task<TimeSpan> FlushAsync(ProviderName name, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        if (backoff.TryGetValue(name, out var wait) && wait.NotBefore > now)
+            return wait.NotBefore - now;
+
+        // Providers are scoped (their typed HttpClients are short-lived), so each flush gets a fresh scope.
+        await using var scope = scopes.CreateAsyncScope();
+        var provider = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Single(p => p.Name == name);
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        var waiting = await db.Requests
+            .Where(r => r.State == RequestState.Accepted && r.Provider == provider.Name)
+            .OrderBy(r => r.AcceptedAt)
+            .Take(provider.MaxBatchSize)
+            .ToListAsync(ct);
+        if (waiting.Count == 0)
+            return IdlePoll;
+
+        var dueAt = waiting[0].AcceptedAt + provider.FlushWindow;
+        if (waiting.Count < provider.MaxBatchSize && now < dueAt)
+            return dueAt - now;
+
+        // 1. Record the intent: the job and its requests, committed before anything leaves.
+        var token = CallbackTokens.NewToken();
+        var job = new ProviderJobRecord
+        {
+            Id = Guid.NewGuid(),
+            Provider = provider.Name,
+            State = ProviderJobState.Submitting,
+            CallbackTokenHash = CallbackTokens.Hash(token),
+            RequestCount = waiting.Count,
+            CreatedAt = now,
+        };
+        db.ProviderJobs.Add(job);
+        foreach (var request in waiting)
+        {
+            request.State = RequestState.Submitted;
+            request.ProviderJobId = job.Id;
+            request.ProviderJob = job;
+            request.SubmittedAt = now;
+            request.Version++;
+        }
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return TimeSpan.Zero; // another instance claimed some of them; look again
+        }
+
+        // 2. The paid call.
+        var leads = waiting.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
+        logger.LogInformation("Submitting job {JobName} with {LeadCount} leads to {Provider}", job.Name, leads.Count, provider.Name);
+        SubmitResult result;
+        try
+        {
+            result = await provider.SubmitAsync(job, token, leads, ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            result = new SubmitResult(SubmitStatus.Unknown, Detail: ex.Message);
+        }
+
+        // 3. Record what the provider said, with any completions it implies, in one transaction.
+        await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
+        UpdateBackoff(provider.Name, result.Status);
+        return TimeSpan.Zero;
+    }
+
+    async Task ApplyAsync(RequestCompletion completion, RelayDbContext db, ProviderJobRecord job,
+        List<EnrichmentRequestRecord> requests, SubmitResult result, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        job.LastError = result.Detail;
+        switch (result.Status)
+        {
+            case SubmitStatus.Accepted:
+                job.State = ProviderJobState.Submitted;
+                job.ExternalId = result.ExternalJobId;
+                job.SubmittedAt = now;
+                break;
+            case SubmitStatus.Refused:
+                job.State = ProviderJobState.Refused;
+                job.CompletedAt = now;
+                break;
+            case SubmitStatus.NotSent:
+                // Nothing reached the provider: the requests go back to wait for the next batch.
+                job.State = ProviderJobState.Refused;
+                job.CompletedAt = now;
+                foreach (var request in requests)
+                {
+                    request.State = RequestState.Accepted;
+                    request.ProviderJobId = null;
+                    request.ProviderJob = null;
+                    request.SubmittedAt = null;
+                    request.Version++;
+                }
+                logger.LogWarning("Job {JobName} was not sent: {Detail}; its requests wait for the next batch", job.Name, result.Detail);
+                break;
+            case SubmitStatus.Unknown:
+                // Never post again blindly: the requests stay with this job until it is reconciled.
+                job.State = ProviderJobState.SubmitUnknown;
+                logger.LogWarning("Job {JobName} may or may not have reached {Provider}: {Detail}", job.Name, job.Provider, result.Detail);
+                break;
+        }
+
+        foreach (var request in requests)
+            if (result.CompletedLeads.TryGetValue(request.RequestId, out var outcome))
+                completion.Complete(request, outcome);
+        if (requests.All(r => r.State == RequestState.Completed) && result.Status != SubmitStatus.NotSent)
+        {
+            job.State = result.Status == SubmitStatus.Refused ? ProviderJobState.Refused : ProviderJobState.Completed;
+            job.CompletedAt = now;
+        }
+        await completion.SaveAsync(ct);
+    }
+
+    void UpdateBackoff(ProviderName provider, SubmitStatus status)
+    {
+        if (status != SubmitStatus.NotSent)
+        {
+            backoff.Remove(provider);
+            return;
+        }
+        var failures = backoff.TryGetValue(provider, out var previous) ? previous.Failures + 1 : 1;
+        var delay = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures), MaxBackoff.TotalSeconds));
+        backoff[provider] = (failures, time.GetUtcNow() + delay);
+    }
+}

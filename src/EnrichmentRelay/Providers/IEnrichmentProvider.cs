@@ -1,0 +1,51 @@
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Ledger;
+
+namespace EnrichmentRelay.Providers;
+
+/// <summary>
+/// What routing and the batch flusher need from a provider; vendor details stay in its folder.
+/// </summary>
+public interface IEnrichmentProvider
+{
+    ProviderName Name { get; }
+
+    /// <summary>Null when the provider can work with this lead, else the reason it cannot.</summary>
+    string? WhyCannotIdentify(Lead lead);
+
+    /// <summary>Most leads the provider takes in one submit call.</summary>
+    int MaxBatchSize { get; }
+
+    /// <summary>How long the oldest waiting request may wait for its batch to fill.</summary>
+    TimeSpan FlushWindow { get; }
+
+    /// <summary>
+    /// Submits one batch. Called after the job row (the intent) is committed. Must not retry a POST
+    /// whose fate is unknown: answer <see cref="SubmitStatus.Unknown"/> instead. <paramref name="callbackToken"/>
+    /// is the job's secret for a callback URL (its hash is already stored); providers that only poll ignore it.
+    /// </summary>
+    Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct);
+}
+
+public sealed record PendingLead(Guid RequestId, EnrichmentRequested Request);
+
+public enum SubmitStatus
+{
+    /// <summary>The provider took the job; some leads may already be complete (credit cap).</summary>
+    Accepted,
+    /// <summary>The provider refused the whole call; every lead is completed from the result.</summary>
+    Refused,
+    /// <summary>Proven that nothing was done (connection refused, 429, 503): the leads may be submitted again.</summary>
+    NotSent,
+    /// <summary>The call may have been processed: reconcile with the provider before doing anything else.</summary>
+    Unknown,
+}
+
+public sealed record SubmitResult(
+    SubmitStatus Status,
+    string? ExternalJobId = null,
+    string? Detail = null,
+    IReadOnlyDictionary<Guid, CompletionResult>? Completed = null)
+{
+    public IReadOnlyDictionary<Guid, CompletionResult> CompletedLeads => Completed ?? new Dictionary<Guid, CompletionResult>();
+}

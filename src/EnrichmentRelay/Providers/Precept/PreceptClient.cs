@@ -1,0 +1,46 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EnrichmentRelay.Providers.Precept;
+
+/// <summary>Typed client for Precept's REST API: raw answers in, interpretation left to the caller.</summary>
+public sealed class PreceptClient(HttpClient http)
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>POST /v1/leads/enrich. Never retried by the resilience pipeline: a repeat would charge twice.</summary>
+    public Task<HttpResponseMessage> StartEnrichmentAsync(PreceptEnrichRequest body, CancellationToken ct) =>
+        http.PostAsJsonAsync("v1/leads/enrich", body, Json, ct);
+
+    /// <summary>GET /v1/jobs/{id}: status, progress and, once completed, the results. Null when unknown.</summary>
+    public async Task<JsonDocument?> GetJobAsync(string jobId, CancellationToken ct)
+    {
+        using var response = await http.GetAsync($"v1/jobs/{Uri.EscapeDataString(jobId)}", ct);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            return null;
+        response.EnsureSuccessStatusCode();
+        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
+    }
+
+    /// <summary>Reads Precept's error text: <c>{"error":...}</c> or <c>{"message":...}</c>, else the status.</summary>
+    public static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var text = await response.Content.ReadAsStringAsync(ct);
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            foreach (var name in new[] { "error", "message" })
+                if (doc.RootElement.ValueKind == JsonValueKind.Object
+                    && doc.RootElement.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String)
+                    return value.GetString()!;
+        }
+        catch (JsonException)
+        {
+        }
+        return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+    }
+}

@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EnrichmentRelay.Providers.Precept;
+
+public sealed class PreceptOptions : IValidatableObject
+{
+    public const string Section = "Providers:Precept";
+    public const int MaxLeadsPerJob = 1000;
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>https://api.preceptai.co.uk for the real API; filled in by the embedded sandbox otherwise.</summary>
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>Bearer token. Secret: read from configuration or the environment, never logged.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Leads per job, up to Precept's limit of 1,000.</summary>
+    [Range(1, MaxLeadsPerJob)]
+    public int BatchSize { get; set; } = MaxLeadsPerJob;
+
+    /// <summary>How long the oldest waiting lead may wait for its job to fill.</summary>
+    public TimeSpan FlushWindow { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Upper bound for one call to Precept.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext context)
+    {
+        if (!Enabled)
+            yield break;
+        if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
+            yield return new ValidationResult("Providers:Precept:BaseUrl must be an absolute URL when Precept is enabled.", [nameof(BaseUrl)]);
+        if (string.IsNullOrWhiteSpace(ApiKey))
+            yield return new ValidationResult("Providers:Precept:ApiKey is required when Precept is enabled.", [nameof(ApiKey)]);
+        if (FlushWindow < TimeSpan.Zero || FlushWindow > TimeSpan.FromMinutes(5))
+            yield return new ValidationResult("Providers:Precept:FlushWindow must be between 0 and 5 minutes.", [nameof(FlushWindow)]);
+    }
+}

@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Ledger;
+using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
+
+namespace EnrichmentRelay.Providers.Precept;
+
+/// <summary>Submits batches to Precept as one job each; results come back through the webhook.</summary>
+public sealed class PreceptProvider(
+    PreceptClient client,
+    PublicUrls urls,
+    IOptions<PreceptOptions> options,
+    ILogger<PreceptProvider> logger) : IEnrichmentProvider
+{
+    public ProviderName Name => ProviderName.Precept;
+    public int MaxBatchSize => options.Value.BatchSize;
+    public TimeSpan FlushWindow => options.Value.FlushWindow;
+
+    public string? WhyCannotIdentify(Lead lead)
+    {
+        if (!string.IsNullOrWhiteSpace(lead.LinkedInUrl))
+            return null;
+        if (!string.IsNullOrWhiteSpace(lead.FirstName) && !string.IsNullOrWhiteSpace(lead.LastName)
+            && (!string.IsNullOrWhiteSpace(lead.CompanyName) || !string.IsNullOrWhiteSpace(lead.CompanyDomain)))
+            return null;
+        return "needs lead.linkedInUrl, or lead.firstName + lead.lastName + lead.companyName or lead.companyDomain.";
+    }
+
+    public async Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    {
+        var body = new PreceptEnrichRequest(
+            Name: job.Name,
+            WebhookUrl: new Uri(urls.BaseUrl, $"webhooks/precept/{callbackToken}").ToString(),
+            Leads: leads.Select(ToPreceptLead).ToList());
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.StartEnrichmentAsync(body, ct);
+        }
+        catch (Exception ex) when (ProvesNothingWasSent(ex))
+        {
+            return new SubmitResult(SubmitStatus.NotSent, Detail: $"Precept could not be reached: {ex.Message}");
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            // Timed out or cut off after the request went out: Precept may have created the job.
+            return new SubmitResult(SubmitStatus.Unknown, Detail: $"Precept did not answer the submit: {ex.Message}");
+        }
+
+        using (response)
+        {
+            if (response.IsSuccessStatusCode)
+                return await AcceptedAsync(response, leads, ct);
+
+            var error = await PreceptClient.ReadErrorAsync(response, ct);
+            logger.LogWarning("Precept refused job {JobName}: {Status} {Error}", job.Name, (int)response.StatusCode, error);
+            return response.StatusCode switch
+            {
+                HttpStatusCode.PaymentRequired => AllLeads(leads, Outcome.InsufficientCredits, $"Precept: {error}"),
+                HttpStatusCode.BadRequest => AllLeads(leads, Outcome.Rejected, $"Precept refused the batch: {error}"),
+                // Both prove the request was not processed; the leads wait for the next flush.
+                HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable =>
+                    new SubmitResult(SubmitStatus.NotSent, Detail: $"Precept: {error}"),
+                >= HttpStatusCode.InternalServerError =>
+                    new SubmitResult(SubmitStatus.Unknown, Detail: $"Precept answered {(int)response.StatusCode}: {error}"),
+                _ => AllLeads(leads, Outcome.Failed, $"Precept answered {(int)response.StatusCode}: {error}"),
+            };
+        }
+    }
+
+    static async Task<SubmitResult> AcceptedAsync(HttpResponseMessage response, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    {
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        var root = doc.RootElement;
+        var jobId = root.TryGetProperty("enrichment_id", out var id) ? id.GetString() : null;
+
+        // A credit-capped job (202 with finalLimit) covers only the first finalLimit leads. Precept does not
+        // document the name of its "unprocessed" list, so take any list of leads carrying our key, and fall
+        // back to position when there is none.
+        var cut = new HashSet<Guid>();
+        foreach (var property in root.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Array))
+            foreach (var item in property.Value.EnumerateArray())
+                if (PreceptResults.RequestIdOf(item) is { } rid)
+                    cut.Add(rid);
+        if (cut.Count == 0 && root.TryGetProperty("finalLimit", out var limit) && limit.TryGetInt32(out var finalLimit)
+            && finalLimit < leads.Count)
+            cut.UnionWith(leads.Skip(Math.Max(finalLimit, 0)).Select(l => l.RequestId));
+
+        var completed = leads.Where(l => cut.Contains(l.RequestId)).ToDictionary(
+            l => l.RequestId,
+            _ => new CompletionResult(Outcome.InsufficientCredits,
+                Detail: "Precept accepted only part of the batch: its credit balance ran out before this lead."));
+        return new SubmitResult(SubmitStatus.Accepted, ExternalJobId: jobId, Completed: completed);
+    }
+
+    static SubmitResult AllLeads(IReadOnlyList<PendingLead> leads, Outcome outcome, string detail) =>
+        new(SubmitStatus.Refused, Detail: detail,
+            Completed: leads.ToDictionary(l => l.RequestId, _ => new CompletionResult(outcome, Detail: detail)));
+
+    static PreceptLead ToPreceptLead(PendingLead pending)
+    {
+        var lead = pending.Request.Lead!;
+        return new PreceptLead(
+            LinkedinUrl: lead.LinkedInUrl,
+            FirstName: lead.FirstName,
+            LastName: lead.LastName,
+            CompanyName: lead.CompanyName,
+            CompanyDomain: lead.CompanyDomain,
+            EnrichType: (pending.Request.Fields ?? []).Select(f => f == EnrichmentField.Email ? "emails" : "phones").ToList(),
+            CustomData: new Dictionary<string, string> { [PreceptResults.RequestKey] = pending.RequestId.ToString() });
+    }
+
+    /// <summary>Only a refused connection or an open circuit proves the POST never left.</summary>
+    static bool ProvesNothingWasSent(Exception ex) => ex switch
+    {
+        BrokenCircuitException => true,
+        HttpRequestException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionRefused } } => true,
+        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => true,
+        _ => false,
+    };
+}

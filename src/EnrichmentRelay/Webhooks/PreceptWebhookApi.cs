@@ -1,0 +1,103 @@
+using System.Text;
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace EnrichmentRelay.Webhooks;
+
+/// <summary>
+/// Precept's webhookUrl target. Callbacks are unsigned, so the per-job token in the URL is the only
+/// credential; the body is stored as received before we answer, and applied by <see cref="CallbackProcessor"/>.
+/// </summary>
+public static class PreceptWebhookApi
+{
+    public const int MaxBodyBytes = 1024 * 1024;
+
+    public static RouteGroupBuilder MapPreceptWebhooks(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/webhooks/precept").WithTags("Webhooks");
+        group.MapPost("/{token}", ReceiveAsync)
+            .WithSummary("Receives a Precept job callback")
+            .WithDescription("The token is the per-job secret the relay put in the job's webhookUrl. The raw body is stored before the 202.")
+            .Accepts<JsonElement>("application/json");
+        return group;
+    }
+
+    static async Task<Results<Accepted, ProblemHttpResult>> ReceiveAsync(
+        string token, HttpRequest request, RelayDbContext db, TimeProvider time, CallbackSignal signal,
+        ILoggerFactory loggers, CancellationToken ct)
+    {
+        var logger = loggers.CreateLogger(typeof(PreceptWebhookApi));
+        if (request.ContentLength > MaxBodyBytes)
+            return TooLarge();
+
+        var body = await ReadBoundedAsync(request.Body, ct);
+        if (body is null)
+            return TooLarge();
+
+        var tokenHash = CallbackTokens.Hash(token);
+        var job = await db.ProviderJobs.AsNoTracking()
+            .Where(j => j.CallbackTokenHash == tokenHash && j.Provider == ProviderName.Precept)
+            .Select(j => new { j.Id, j.CallbackTokenHash })
+            .SingleOrDefaultAsync(ct);
+        if (job is null || !CallbackTokens.Matches(token, job.CallbackTokenHash!))
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown callback URL",
+                detail: "No Precept job uses this callback URL.");
+
+        var malformed = !IsJson(body);
+        db.ProviderCallbacks.Add(new ProviderCallbackRecord
+        {
+            ProviderJobId = job.Id,
+            ReceivedAt = time.GetUtcNow(),
+            Body = body,
+            IsMalformed = malformed,
+            ProcessedAt = malformed ? time.GetUtcNow() : null,
+        });
+        await db.SaveChangesAsync(ct);
+
+        if (malformed)
+        {
+            logger.LogWarning("Malformed Precept callback for job {ProviderJobId} kept for audit", job.Id);
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed callback",
+                detail: "The body is not valid JSON. It was kept for audit.");
+        }
+        signal.Pulse();
+        return TypedResults.Accepted((string?)null);
+    }
+
+    static ProblemHttpResult TooLarge() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Callback too large",
+            detail: $"Callback bodies are limited to {MaxBodyBytes} bytes.");
+
+    /// <summary>Reads at most <see cref="MaxBodyBytes"/>; null when the body is longer.</summary>
+    static async Task<string?> ReadBoundedAsync(Stream body, CancellationToken ct)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+                return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    static bool IsJson(string body)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(body);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace EnrichmentRelay.IntegrationTests;
+
+/// <summary>The relay's HTTP surface: intake, status, the Precept webhook, health and OpenAPI.</summary>
+[Collection(RelayCollection.Name)]
+public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    RelayScenario scenario = null!;
+    HttpClient Http => scenario.Relay.Http;
+
+    public async Task InitializeAsync() =>
+        scenario = await RelayScenario.StartAsync(Engine.Postgres,
+            sandbox => sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(50));
+
+    public async Task DisposeAsync()
+    {
+        output.WriteLine(scenario.Relay.LogTail(40));
+        await scenario.DisposeAsync();
+    }
+
+    const string ValidBody = """
+        {"lead":{"firstName":"Jane","lastName":"Http","companyName":"Acme","companyDomain":"acme.com"},
+         "fields":["email"],"correlationData":{"crmId":"0031t00000AbCdE"}}
+        """;
+
+    [Fact]
+    public async Task PostingWithoutRequestIdIsAcceptedAndTheResultIsReadableAtTheLocation()
+    {
+        using var response = await Http.PostAsync("enrichments", Json(ValidBody));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var location = response.Headers.Location!.ToString();
+        Assert.Matches("^/enrichments/[0-9a-f-]{36}$", location);
+        var requestId = Guid.Parse(location["/enrichments/".Length..]);
+
+        var done = await Eventually.ReturnsAsync(() => Http.GetFromJsonAsync<JsonElement>(location),
+            s => s.GetProperty("state").GetString() == "completed", TimeSpan.FromSeconds(60), "the request to complete");
+        Assert.Equal(requestId, done.GetProperty("requestId").GetGuid());
+        Assert.Equal("found", done.GetProperty("outcome").GetString());
+        Assert.Equal("jane.http@acme.com", done.GetProperty("emails")[0].GetString());
+        Assert.False(string.IsNullOrEmpty(done.GetProperty("providerJobId").GetString()));
+        Assert.Equal("precept", done.GetProperty("attempts")[0].GetProperty("provider").GetString());
+        Assert.Equal("0031t00000AbCdE", done.GetProperty("correlationData").GetProperty("crmId").GetString());
+
+        // The subscriber heard it once, too.
+        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(30));
+        Assert.Equal(Outcome.Found, Assert.Single(scenario.Bus.Completions[requestId]).Outcome);
+    }
+
+    [Fact]
+    public async Task PostingTheSameRequestIdTwiceSubmitsAndCompletesOnce()
+    {
+        var requestId = Guid.NewGuid();
+        var body = ValidBody.Replace("{\"lead\"", $"{{\"requestId\":\"{requestId}\",\"lead\"");
+
+        using var first = await Http.PostAsync("enrichments", Json(body));
+        using var second = await Http.PostAsync("enrichments", Json(body));
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        Assert.Equal(first.Headers.Location, second.Headers.Location);
+        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
+        Assert.Single(scenario.Bus.Completions[requestId]);
+        Assert.Equal(1, scenario.Sandbox.Precept.Counters.LeadsAccepted);
+    }
+
+    [Fact]
+    public async Task InvalidRequestIsA400ProblemListingEachError()
+    {
+        using var response = await Http.PostAsync("enrichments", Json("""{"lead":{"companyName":"Acme"},"fields":[]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var errors = problem.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("fields", out _));
+        Assert.True(errors.TryGetProperty("lead", out _));
+    }
+
+    [Fact]
+    public async Task UnknownRequestIs404()
+    {
+        using var response = await Http.GetAsync($"enrichments/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task WebhookWithAnUnknownTokenIs404()
+    {
+        using var response = await Http.PostAsync("webhooks/precept/not-a-token", Json("""{"enrichment_id":"x","results":[]}"""));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task WebhookBodiesAreCheckedForSizeAndShapeAndDuplicatesChangeNothing()
+    {
+        // A real job gives a real callback URL (the token is only ever in the URL Precept was given).
+        scenario.Sandbox.Precept.Settings.DropWebhooks = true;
+        using var post = await Http.PostAsync("enrichments", Json(ValidBody));
+        var location = post.Headers.Location!.ToString();
+        var job = await Eventually.ReturnsAsync(() => Task.FromResult(scenario.Sandbox.Precept.Jobs.FirstOrDefault()),
+            j => j is not null && j.Status == "completed", TimeSpan.FromSeconds(30), "the sandbox job");
+        var webhook = new Uri(job!.WebhookUrl!).PathAndQuery.TrimStart('/');
+
+        using (var tooLarge = await Http.PostAsync(webhook, Json(new string(' ', 1024 * 1024 + 1))))
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        using (var malformed = await Http.PostAsync(webhook, Json("{\"enrichment_id\": ")))
+            Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+
+        // The callback Precept would have sent, delivered three times: one completion.
+        var callback = JsonSerializer.Serialize(new { enrichment_id = job.EnrichmentId, status = "completed", results = job.Results });
+        for (var i = 0; i < 3; i++)
+        {
+            using var delivered = await Http.PostAsync(webhook, Json(callback));
+            Assert.Equal(HttpStatusCode.Accepted, delivered.StatusCode);
+        }
+
+        var requestId = Guid.Parse(location["/enrichments/".Length..]);
+        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(30));
+        scenario.Sandbox.Precept.Settings.DropWebhooks = false;
+        using var sentinel = await Http.PostAsync("enrichments", Json(ValidBody.Replace("Http", "Sentinel")));
+        var sentinelId = Guid.Parse(sentinel.Headers.Location!.ToString()["/enrichments/".Length..]);
+        await scenario.Bus.WaitForCompletionsAsync([sentinelId], TimeSpan.FromSeconds(60));
+        Assert.Single(scenario.Bus.Completions[requestId]);
+    }
+
+    [Fact]
+    public async Task HealthAndOpenApiAreServed()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("health/ready")).StatusCode);
+        var openApi = await Http.GetFromJsonAsync<JsonElement>("openapi/v1.json");
+        var paths = openApi.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/enrichments", out _));
+        Assert.True(paths.TryGetProperty("/enrichments/{requestId}", out _));
+        Assert.True(paths.TryGetProperty("/webhooks/precept/{token}", out _));
+    }
+
+    static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}

@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace EnrichmentRelay.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The relay as users run it: its own process (dotnet EnrichmentRelay.dll), configured only through
+/// environment variables, talking to the real broker, database and the sandbox over HTTP.
+/// </summary>
+public sealed class RelayProcess : IAsyncDisposable
+{
+    readonly Process process;
+    readonly ConcurrentQueue<string> log = new();
+    readonly StreamWriter logFile;
+
+    public Uri BaseAddress { get; }
+    public HttpClient Http { get; }
+    public string LogPath { get; }
+
+    RelayProcess(Process process, Uri baseAddress, string logPath, StreamWriter logFile)
+    {
+        this.process = process;
+        this.logFile = logFile;
+        BaseAddress = baseAddress;
+        LogPath = logPath;
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public static async Task<RelayProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    {
+        var binary = RelayBinary();
+        var port = FreePort();
+        var baseAddress = new Uri($"http://127.0.0.1:{port}/");
+        var start = new ProcessStartInfo("dotnet", [binary, "--urls", baseAddress.ToString().TrimEnd('/')])
+        {
+            WorkingDirectory = Path.GetDirectoryName(binary)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (key, value) in settings)
+            start.Environment[key] = value;
+
+        var logPath = Path.Combine(Path.GetTempPath(), $"relay-it-{port}-{Guid.NewGuid():N}.log");
+        var logFile = new StreamWriter(logPath) { AutoFlush = true };
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the relay process.");
+        var relay = new RelayProcess(process, baseAddress, logPath, logFile);
+        process.OutputDataReceived += (_, e) => relay.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => relay.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        try
+        {
+            await relay.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await relay.DisposeAsync();
+            throw;
+        }
+        return relay;
+    }
+
+    void Append(string? line)
+    {
+        if (line is null)
+            return;
+        log.Enqueue(line);
+        lock (logFile)
+            logFile.WriteLine(line);
+    }
+
+    public string LogText => string.Join('\n', log);
+
+    public string LogTail(int lines = 60) => string.Join('\n', log.TakeLast(lines));
+
+    async Task WaitUntilReadyAsync(TimeSpan deadline)
+    {
+        var until = DateTime.UtcNow + deadline;
+        while (DateTime.UtcNow < until)
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"The relay exited with code {process.ExitCode} while starting:\n{LogTail()}");
+            try
+            {
+                using var response = await Http.GetAsync("health/ready");
+                if (response.StatusCode == HttpStatusCode.OK)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"The relay was not ready within {deadline.TotalSeconds:0} s:\n{LogTail()}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        process.Dispose();
+        lock (logFile)
+            logFile.Dispose();
+    }
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The relay built beside these tests: src/EnrichmentRelay/bin/{Configuration}/{tfm}/EnrichmentRelay.dll.</summary>
+    static string RelayBinary()
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var tfm = testBin.Name;
+        var configuration = testBin.Parent!.Name;
+        var root = testBin;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "EnrichmentRelay.sln")))
+            root = root.Parent;
+        if (root is null)
+            throw new InvalidOperationException("Cannot find EnrichmentRelay.sln above " + AppContext.BaseDirectory);
+        var binary = Path.Combine(root.FullName, "src", "EnrichmentRelay", "bin", configuration, tfm, "EnrichmentRelay.dll");
+        return File.Exists(binary) ? binary : throw new FileNotFoundException("Build the solution first; relay not found", binary);
+    }
+}

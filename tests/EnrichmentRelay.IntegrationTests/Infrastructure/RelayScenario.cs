@@ -1,0 +1,67 @@
+using EnrichmentRelay.Sandbox;
+
+namespace EnrichmentRelay.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// One test's world: the Precept sandbox (in this process, over real HTTP), a virtual host of its own
+/// on the test broker, a fresh database, the relay as a child process, and a producer/subscriber bus.
+/// </summary>
+public sealed class RelayScenario : IAsyncDisposable
+{
+    public const string PreceptKey = "it-precept-key";
+
+    public required SandboxServer Sandbox { get; init; }
+    public required RelayProcess Relay { get; init; }
+    public required TestBus Bus { get; init; }
+    public required TestDatabase Database { get; init; }
+
+    public static async Task<RelayScenario> StartAsync(Engine engine, Action<SandboxServer>? arrangeSandbox = null,
+        IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey });
+        arrangeSandbox?.Invoke(sandbox);
+        var vhost = await TestEnvironment.NewVirtualHostAsync();
+        var database = await TestDatabase.CreateAsync(engine);
+
+        var all = new Dictionary<string, string>
+        {
+            ["Bus__Transport"] = "RabbitMq",
+            ["Bus__Host"] = TestEnvironment.RabbitHost,
+            ["Bus__Port"] = TestEnvironment.RabbitPort.ToString(),
+            ["Bus__VirtualHost"] = vhost,
+            ["Bus__Username"] = TestEnvironment.RabbitUser,
+            ["Bus__Password"] = TestEnvironment.RabbitPassword,
+            ["Sandbox__Enabled"] = "false",
+            ["Providers__Precept__BaseUrl"] = sandbox.BaseAddress.ToString(),
+            ["Providers__Precept__ApiKey"] = PreceptKey,
+            ["Providers__Precept__FlushWindow"] = "00:00:00.500",
+        };
+        foreach (var (key, value) in database.Settings)
+            all[key] = value;
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            all[key] = value;
+
+        RelayProcess? relay = null;
+        try
+        {
+            relay = await RelayProcess.StartAsync(all);
+            var bus = await TestBus.StartAsync(vhost);
+            return new RelayScenario { Sandbox = sandbox, Relay = relay, Bus = bus, Database = database };
+        }
+        catch
+        {
+            if (relay is not null)
+                await relay.DisposeAsync();
+            await sandbox.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Bus.DisposeAsync();
+        await Relay.DisposeAsync();
+        await Sandbox.DisposeAsync();
+        Database.Delete();
+    }
+}

@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using MassTransit;
+using RabbitMQ.Client;
+
+namespace EnrichmentRelay.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A producer and a downstream subscriber on the test broker: publishes requests the way .NET
+/// producers do (MassTransit) and the way others do (raw JSON), and records every EnrichmentCompleted.
+/// </summary>
+public sealed class TestBus : IAsyncDisposable
+{
+    readonly IBusControl bus;
+    readonly string virtualHost;
+    public ConcurrentDictionary<Guid, ConcurrentBag<EnrichmentCompleted>> Completions { get; } = new();
+
+    TestBus(IBusControl bus, string virtualHost)
+    {
+        this.bus = bus;
+        this.virtualHost = virtualHost;
+    }
+
+    public static async Task<TestBus> StartAsync(string virtualHost)
+    {
+        TestBus? self = null;
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(TestEnvironment.RabbitHost, TestEnvironment.RabbitPort, virtualHost, h =>
+            {
+                h.Username(TestEnvironment.RabbitUser);
+                h.Password(TestEnvironment.RabbitPassword);
+            });
+            cfg.ReceiveEndpoint($"it-subscriber-{Guid.NewGuid():N}", e =>
+            {
+                e.AutoDelete = true;
+                e.Durable = false;
+                e.Handler<EnrichmentCompleted>(context =>
+                {
+                    self!.Completions.GetOrAdd(context.Message.RequestId, _ => []).Add(context.Message);
+                    return Task.CompletedTask;
+                });
+            });
+        });
+        self = new TestBus(bus, virtualHost);
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        return self;
+    }
+
+    public Task PublishAsync(EnrichmentRequested request) => bus.Publish(request);
+
+    /// <summary>Raw camelCase JSON to the request exchange, as a producer without MassTransit would send it.</summary>
+    public async Task PublishRawJsonAsync(IEnumerable<string> jsonBodies)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = TestEnvironment.RabbitHost,
+            Port = TestEnvironment.RabbitPort,
+            UserName = TestEnvironment.RabbitUser,
+            Password = TestEnvironment.RabbitPassword,
+            VirtualHost = virtualHost,
+        };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(
+            publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        var properties = new BasicProperties { ContentType = "application/json", Persistent = true };
+        foreach (var json in jsonBodies)
+            await channel.BasicPublishAsync("enrichment-requested", "", mandatory: false, properties, Encoding.UTF8.GetBytes(json));
+    }
+
+    public static string ToRawJson(EnrichmentRequested request) =>
+        JsonSerializer.Serialize(request, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+
+    public int CompletionCount(Guid requestId) => Completions.TryGetValue(requestId, out var bag) ? bag.Count : 0;
+
+    public Task WaitForCompletionsAsync(IEnumerable<Guid> requestIds, TimeSpan deadline)
+    {
+        var ids = requestIds.ToList();
+        return Eventually.TrueAsync(() => ids.All(id => CompletionCount(id) > 0), deadline,
+            $"completions of {ids.Count} requests (have {ids.Count(id => CompletionCount(id) > 0)})");
+    }
+
+    public async ValueTask DisposeAsync() => await bus.StopAsync();
+}

@@ -1,0 +1,44 @@
+using Npgsql;
+
+namespace EnrichmentRelay.IntegrationTests.Infrastructure;
+
+public enum Engine
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>A fresh, empty database per test: a SQLite file, or a new database on the test cluster.</summary>
+public sealed record TestDatabase(Engine Engine, string ConnectionString)
+{
+    /// <summary>SQLite files go with the test; PostgreSQL databases go with the throwaway cluster.</summary>
+    public void Delete()
+    {
+        if (Engine != Engine.Sqlite)
+            return;
+        var path = ConnectionString["Data Source=".Length..];
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(path + suffix);
+    }
+
+    public static async Task<TestDatabase> CreateAsync(Engine engine)
+    {
+        if (engine == Engine.Sqlite)
+            return new TestDatabase(engine, $"Data Source={Path.Combine(Path.GetTempPath(), $"relay-it-{Guid.NewGuid():N}.db")}");
+
+        var name = $"relay_it_{Guid.NewGuid():N}";
+        await using (var admin = new NpgsqlConnection(TestEnvironment.PostgresAdmin))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        return new TestDatabase(engine, new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresAdmin) { Database = name }.ConnectionString);
+    }
+
+    public IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+    {
+        ["Ledger__Engine"] = Engine.ToString(),
+        ["Ledger__ConnectionString"] = ConnectionString,
+    };
+}

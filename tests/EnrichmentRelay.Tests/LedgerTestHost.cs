@@ -1,0 +1,103 @@
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
+using EnrichmentRelay.Requests;
+using EnrichmentRelay.Webhooks;
+using FluentValidation;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EnrichmentRelay.Tests;
+
+/// <summary>
+/// The relay's ledger services on a throwaway SQLite file, with fake time and a scripted provider:
+/// enough to test intake, batching and completion without a broker or network.
+/// </summary>
+public sealed class LedgerTestHost : IAsyncDisposable
+{
+    readonly string databasePath = Path.Combine(Path.GetTempPath(), $"relay-test-{Guid.NewGuid():N}.db");
+
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
+    public ScriptedProvider Provider { get; } = new();
+    public ServiceProvider Services { get; }
+
+    public LedgerTestHost()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={databasePath}"));
+        services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
+        services.AddSingleton<TimeProvider>(Time);
+        services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<BatchFlushSignal>();
+        services.AddScoped<RequestCompletion>();
+        services.AddScoped<RequestRouting>();
+        services.AddScoped<IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
+        services.AddScoped<EnrichmentIntake>();
+        services.AddSingleton(Provider);
+        services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<ScriptedProvider>());
+        services.AddSingleton<BatchFlusher>();
+        services.AddSingleton<CallbackSignal>();
+        services.AddSingleton<CallbackProcessor>();
+        Services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+
+        using var scope = Services.CreateScope();
+        scope.ServiceProvider.GetRequiredService<RelayDbContext>().Database.Migrate();
+    }
+
+    public async Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await action(scope.ServiceProvider);
+    }
+
+    public Task<IntakeResult> ReceiveAsync(EnrichmentRequested request, Guid? messageId = null) =>
+        InScopeAsync(sp => sp.GetRequiredService<EnrichmentIntake>().ReceiveAsync(request, messageId, CancellationToken.None));
+
+    public Task<List<EnrichmentRequestRecord>> RequestsAsync() =>
+        InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Requests.AsNoTracking().OrderBy(r => r.AcceptedAt).ToListAsync());
+
+    public Task<List<OutboxMessage>> OutboxAsync() =>
+        InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.AsNoTracking().OrderBy(m => m.Id).ToListAsync());
+
+    public Task<List<ProviderJobRecord>> JobsAsync() =>
+        InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderJobs.AsNoTracking().ToListAsync());
+
+    public async ValueTask DisposeAsync()
+    {
+        await Services.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(databasePath + suffix);
+    }
+
+    public static EnrichmentRequested ValidRequest(Guid? id = null, string lastName = "Doe") => new()
+    {
+        RequestId = id ?? Guid.NewGuid(),
+        Lead = new Lead { FirstName = "Jane", LastName = lastName, CompanyName = "Acme", CompanyDomain = "acme.com" },
+        Fields = [EnrichmentField.Email],
+        CorrelationData = new Dictionary<string, string> { ["crmId"] = "0031t00000AbCdE" },
+    };
+}
+
+/// <summary>A provider whose submit answers are set by the test; records every call it gets.</summary>
+public sealed class ScriptedProvider : IEnrichmentProvider
+{
+    public ProviderName Name => ProviderName.Precept;
+    public int MaxBatchSize { get; set; } = 100;
+    public TimeSpan FlushWindow { get; set; } = TimeSpan.FromSeconds(2);
+    public Func<IReadOnlyList<PendingLead>, SubmitResult> Answer { get; set; } = _ => new SubmitResult(SubmitStatus.Accepted, "job-1");
+    public List<IReadOnlyList<PendingLead>> Calls { get; } = [];
+
+    public string? WhyCannotIdentify(Lead lead) =>
+        lead.LastName is null && lead.LinkedInUrl is null ? "needs a name or a LinkedIn URL." : null;
+
+    public Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    {
+        Calls.Add(leads);
+        return Task.FromResult(Answer(leads));
+    }
+}

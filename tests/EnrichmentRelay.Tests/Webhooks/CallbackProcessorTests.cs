@@ -1,0 +1,117 @@
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
+using EnrichmentRelay.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EnrichmentRelay.Tests.Webhooks;
+
+public sealed class CallbackProcessorTests : IAsyncLifetime
+{
+    readonly LedgerTestHost host = new();
+    List<EnrichmentRequested> requests = [];
+    ProviderJobRecord job = null!;
+
+    public async Task InitializeAsync()
+    {
+        requests = Enumerable.Range(0, 3).Select(i => LedgerTestHost.ValidRequest(lastName: $"Doe{i}")).ToList();
+        foreach (var request in requests)
+            await host.ReceiveAsync(request);
+        host.Time.Advance(host.Provider.FlushWindow);
+        await host.Services.GetRequiredService<BatchFlusher>().FlushAsync(ProviderName.Precept, CancellationToken.None);
+        job = Assert.Single(await host.JobsAsync());
+    }
+
+    public async Task DisposeAsync() => await host.DisposeAsync();
+
+    [Fact]
+    public async Task DuplicatedCallbacksCompleteEachLeadOnce()
+    {
+        var body = Callback("job-1", null, Result(0, email: "doe0@acme.com"), Result(1, error: "Lead not found"));
+
+        await StoreAsync(body);
+        await StoreAsync(body);
+        await StoreAsync(body);
+        await ApplyAsync();
+
+        var outbox = await host.OutboxAsync();
+        Assert.Equal(2, outbox.Count);
+        var byRequest = (await host.RequestsAsync()).ToDictionary(r => r.RequestId);
+        Assert.Equal(Outcome.Found, byRequest[requests[0].RequestId].Outcome);
+        Assert.Equal(Outcome.NotFound, byRequest[requests[1].RequestId].Outcome);
+        Assert.Equal(RequestState.Submitted, byRequest[requests[2].RequestId].State);
+
+        var found = JsonSerializer.Deserialize<EnrichmentCompleted>(outbox.Single(o => o.Body.Contains("found\"") && o.Body.Contains("doe0")).Body,
+            EnrichmentRelay.Messaging.RelayJson.Options)!;
+        Assert.Equal(["doe0@acme.com"], found.Emails);
+        Assert.Equal("job-1", found.ProviderJobId);
+        Assert.Equal("job-1", Assert.Single(found.Attempts).ProviderJobId);
+    }
+
+    [Fact]
+    public async Task StreamedCallbacksCompleteLeadByLeadAndTheJobWhenAllAreIn()
+    {
+        await StoreAsync(Callback("job-1", null, Result(0, email: "a@acme.com")));
+        await StoreAsync(Callback("job-1", null, Result(1, email: "b@acme.com")));
+        await ApplyAsync();
+        Assert.Equal(ProviderJobState.Submitted, Assert.Single(await host.JobsAsync()).State);
+
+        await StoreAsync(Callback("job-1", null, Result(2, email: "c@acme.com")));
+        await ApplyAsync();
+
+        Assert.All(await host.RequestsAsync(), r => Assert.Equal(Outcome.Found, r.Outcome));
+        Assert.Equal(ProviderJobState.Completed, Assert.Single(await host.JobsAsync()).State);
+        Assert.Equal(3, (await host.OutboxAsync()).Count);
+    }
+
+    [Fact]
+    public async Task CompletedJobWithoutAResultForALeadReportsItSkipped()
+    {
+        await StoreAsync(Callback("job-1", "completed", Result(0, email: "a@acme.com")));
+        await ApplyAsync();
+
+        var skipped = (await host.RequestsAsync()).Where(r => r.RequestId != requests[0].RequestId).ToList();
+        Assert.All(skipped, r => Assert.Equal(Outcome.NotFound, r.Outcome));
+        Assert.All(skipped, r => Assert.Contains("skipped", r.Detail));
+    }
+
+    [Fact]
+    public async Task FailedJobFailsEveryOpenLead()
+    {
+        await StoreAsync(Callback("job-1", "failed"));
+        await ApplyAsync();
+
+        Assert.All(await host.RequestsAsync(), r => Assert.Equal(Outcome.Failed, r.Outcome));
+    }
+
+    [Fact]
+    public async Task CallbackNamingAnotherJobIsIgnored()
+    {
+        await StoreAsync(Callback("someone-elses-job", "completed", Result(0, email: "a@acme.com")));
+        await ApplyAsync();
+
+        Assert.All(await host.RequestsAsync(), r => Assert.Equal(RequestState.Submitted, r.State));
+        Assert.Empty(await host.OutboxAsync());
+    }
+
+    string Result(int lead, string? email = null, string? error = null) => JsonSerializer.Serialize(new
+    {
+        custom_data = new { rid = requests[lead].RequestId.ToString() },
+        enrich_email = email,
+        enrich_phone = (string?)null,
+        error,
+    });
+
+    static string Callback(string enrichmentId, string? status, params string[] results) =>
+        $$"""{"enrichment_id":"{{enrichmentId}}",{{(status is null ? "" : $"\"status\":\"{status}\",")}}"results":[{{string.Join(',', results)}}]}""";
+
+    Task StoreAsync(string body) => host.InScopeAsync(async sp =>
+    {
+        var db = sp.GetRequiredService<RelayDbContext>();
+        db.ProviderCallbacks.Add(new ProviderCallbackRecord { ProviderJobId = job.Id, Body = body, ReceivedAt = host.Time.GetUtcNow() });
+        return await db.SaveChangesAsync();
+    });
+
+    Task<int> ApplyAsync() => host.Services.GetRequiredService<CallbackProcessor>().ApplyPendingAsync(CancellationToken.None);
+}
