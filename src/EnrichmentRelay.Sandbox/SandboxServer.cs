@@ -35,6 +35,7 @@ public sealed class SandboxServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         // Hosted inside the relay, it must not pick up the relay's settings (URLs, log levels).
         builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
         builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
         // The sandbox runs inside the relay or the tests: keep it out of their logs.
         builder.Logging.ClearProviders();
