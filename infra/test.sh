@@ -1,47 +1,161 @@
 #!/usr/bin/env bash
-# The one test command: installs RabbitMQ and PostgreSQL if missing, starts a private broker node and
-# database cluster on free ports, runs every test in the solution, stops what it started, and ends with
-# "N passed, N failed". Extra arguments go to `dotnet test` (e.g. --filter PreceptRelayTests).
+# Run the whole test suite against a private RabbitMQ node and a private PostgreSQL 15 cluster.
+#
+#   infra/test.sh                      # all tests
+#   infra/test.sh --filter Foo         # extra arguments go to `dotnet test`
+#
+# Starts both services on free ports in temp dirs (infra/rabbitmq/start.sh, infra/postgres/start.sh),
+# exports RELAY_TEST_* for the tests, runs `dotnet test EnrichmentRelay.sln` (Debug) with a TRX logger,
+# stops both services whatever happens (also on failure and Ctrl-C), and ends with the line
+# `N passed, N failed[, N skipped]` counted over all test assemblies.
+# Exit status: 0 only if dotnet test succeeded, no test failed and at least one test ran.
+#
+# Environment knobs (all optional):
+#   RELAY_TEST_RESULTS_DIR   keep the TRX files there (default: a temp dir, deleted at the end)
+#   RELAY_TEST_VERBOSITY     console logger verbosity (default: minimal; failures are shown in full)
+#   RELAY_KEEP_DIRS=1        keep the broker/cluster directories (logs) after the run
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-. infra/lib.sh
 
-ensure_installed
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
 
-results=$(mktemp -d -t relay-test-results.XXXXXX)
+# Test target; overridable only to exercise this script against another project.
+TARGET=${RELAY_TEST_TARGET:-EnrichmentRelay.sln}
+
+RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
+PG_INITDB=/usr/lib/postgresql/15/bin/initdb
+
+say() { echo "test.sh: $*" >&2; }
+
+# ---- cleanup: runs on every exit ---------------------------------------------------------------
+RMQ_DIR='' PG_DIR='' RESULTS_DIR='' OWN_RESULTS_DIR=0 TESTS_STARTED=0
+stop_services() {
+    if [[ -n $RMQ_DIR ]]; then
+        [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || infra/rabbitmq/stop.sh "$RMQ_DIR" || true
+        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$RMQ_DIR"
+        RMQ_DIR=''
+    fi
+    if [[ -n $PG_DIR ]]; then
+        [[ ! -f $PG_DIR/.relaytest-postgres ]] || infra/postgres/stop.sh "$PG_DIR" || true
+        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$PG_DIR"
+        PG_DIR=''
+    fi
+}
 cleanup() {
-  [ -n "${RELAY_TEST_RABBITMQ_DIR:-}" ] && infra/rabbitmq/stop.sh "$RELAY_TEST_RABBITMQ_DIR"
-  [ -n "${RELAY_TEST_PG_DIR:-}" ] && infra/postgres/stop.sh "$RELAY_TEST_PG_DIR"
-  rm -rf "$results"
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    stop_services
+    [[ $OWN_RESULTS_DIR == 1 && -n $RESULTS_DIR ]] && rm -rf -- "$RESULTS_DIR"
+    # Failed before any test could run (prerequisites, services): still end with the summary line.
+    if ((rc != 0 && rc != 130 && rc != 143 && TESTS_STARTED == 0)); then
+        echo "0 passed, 0 failed"
+    fi
+    exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
 
-echo "Starting a private RabbitMQ node and PostgreSQL cluster ..."
-rabbit_env=$(infra/rabbitmq/start.sh); eval "$rabbit_env"
-pg_env=$(infra/postgres/start.sh); eval "$pg_env"
-echo "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT, PostgreSQL at $RELAY_TEST_POSTGRES"
+# ---- prerequisites -------------------------------------------------------------------------
+missing=()
+[[ -x $RABBIT_SERVER ]] || missing+=(rabbitmq-server)
+[[ -x $PG_INITDB ]] || missing+=(postgresql-15)
+if ((${#missing[@]})); then
+    if [[ $(id -u) == 0 ]]; then
+        say "installing ${missing[*]} (only the binaries are used; any system service is left alone)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update
+        apt-get install -y --no-install-recommends "${missing[@]}"
+        [[ -x $RABBIT_SERVER ]] || { say "$RABBIT_SERVER still missing after installing rabbitmq-server"; exit 1; }
+        [[ -x $PG_INITDB ]] || { say "$PG_INITDB still missing after installing postgresql-15"; exit 1; }
+    else
+        say "missing: ${missing[*]}"
+        say "the tests need $RABBIT_SERVER (Debian package rabbitmq-server) and $PG_INITDB (package postgresql-15)."
+        say "install them, then re-run:  sudo apt-get install -y --no-install-recommends ${missing[*]}"
+        exit 1
+    fi
+fi
+if ! command -v dotnet >/dev/null 2>&1; then
+    say "'dotnet' is not on PATH: install the .NET 10 SDK (https://dotnet.microsoft.com/download), then re-run."
+    exit 1
+fi
+
+# ---- services -------------------------------------------------------------------------------
+TMP=${TMPDIR:-/tmp}
+RMQ_DIR=$(mktemp -d "$TMP/relaytest-rabbitmq.XXXXXX")
+PG_DIR=$(mktemp -d "$TMP/relaytest-postgres.XXXXXX")
+
+t0=$SECONDS
+# RELAY_INFRA_OWNER_PID: the services stop themselves should this script be killed outright.
+rmq_env=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/start.sh "$RMQ_DIR")
+eval "$rmq_env"
+say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT ($((SECONDS - t0)) s; logs in $RMQ_DIR/log)"
+
+t0=$SECONDS
+pg_env=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$PG_DIR")
+eval "$pg_env"
+say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s; log in $PG_DIR/server.log)"
+
+# ---- variables for the tests (start.sh already exported them; listed here as the contract) ---
+export RELAY_TEST_RABBITMQ_HOST RELAY_TEST_RABBITMQ_PORT RELAY_TEST_RABBITMQ_USER RELAY_TEST_RABBITMQ_PASSWORD
+export RELAY_TEST_RABBITMQCTL
+export RELAY_TEST_POSTGRES RELAY_TEST_PG_DATA RELAY_TEST_PG_CTL
+
+# ---- dotnet test ----------------------------------------------------------------------------
+if [[ -n ${RELAY_TEST_RESULTS_DIR:-} ]]; then
+    RESULTS_DIR=$RELAY_TEST_RESULTS_DIR
+    mkdir -p "$RESULTS_DIR"
+    rm -f "$RESULTS_DIR"/results_*.trx
+else
+    RESULTS_DIR=$(mktemp -d "$TMP/relaytest-results.XXXXXX")
+    OWN_RESULTS_DIR=1
+fi
+
+TESTS_STARTED=1
+set +e
+dotnet test "$TARGET" -c Debug \
+    --logger "trx;LogFilePrefix=results" \
+    --logger "console;verbosity=${RELAY_TEST_VERBOSITY:-minimal}" \
+    --results-directory "$RESULTS_DIR" \
+    "$@"
+test_rc=$?
+set -e
+
+# ---- counts over all TRX files --------------------------------------------------------------
+# <Counters total=".." executed=".." passed=".." failed=".." error=".." timeout=".." aborted=".."
+#           inconclusive=".." ... notExecuted=".." .../>
+# Skipped tests show up only as total - executed (notExecuted stays 0 with xunit's adapter).
+counter() { # file attribute -> number (0 if absent)
+    local v
+    v=$(grep -o '<Counters [^>]*' "$1" | grep -o " $2=\"[0-9]*\"" | head -1 | grep -o '[0-9][0-9]*' || true)
+    echo "${v:-0}"
+}
+passed=0 failed=0 skipped=0 trx_files=0 not_run=0
+while IFS= read -r -d '' trx; do
+    trx_files=$((trx_files + 1))
+    passed=$((passed + $(counter "$trx" passed)))
+    failed=$((failed + $(counter "$trx" failed) + $(counter "$trx" error) + $(counter "$trx" timeout) + $(counter "$trx" aborted)))
+    not_run=$(($(counter "$trx" total) - $(counter "$trx" executed)))
+    ((not_run >= $(counter "$trx" notExecuted))) || not_run=$(counter "$trx" notExecuted)
+    skipped=$((skipped + not_run + $(counter "$trx" inconclusive)))
+done < <(find "$RESULTS_DIR" -maxdepth 1 -name 'results_*.trx' -print0)
+
+stop_services   # before the summary, so the summary is the last line printed
 
 status=0
-dotnet test EnrichmentRelay.sln --logger "trx;LogFilePrefix=results" --logger "console;verbosity=normal" \
-  --results-directory "$results" "$@" || status=$?
-
-# Sum the counters of every test assembly's TRX file.
-passed=0; failed=0; skipped=0
-for trx in "$results"/*.trx; do
-  [ -f "$trx" ] || continue
-  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
-  value() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
-  passed=$((passed + $(value passed)))
-  failed=$((failed + $(value failed) + $(value error) + $(value timeout) + $(value aborted)))
-  skipped=$((skipped + $(value notExecuted)))
-done
-
-line="$passed passed, $failed failed"
-[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
-echo
-echo "$line"
-if [ "$status" -ne 0 ] || [ "$failed" -gt 0 ] || [ "$passed" -eq 0 ]; then
-  exit 1
+if ((test_rc != 0)); then
+    say "dotnet test exited with $test_rc"
+    status=1
 fi
+((failed == 0)) || status=1
+if ((passed + failed == 0)); then
+    say "no test ran"
+    status=1
+fi
+[[ $OWN_RESULTS_DIR == 1 ]] || say "TRX files ($trx_files) in $RESULTS_DIR"
+
+summary="$passed passed, $failed failed"
+((skipped == 0)) || summary+=", $skipped skipped"
+echo "$summary"
+exit "$status"

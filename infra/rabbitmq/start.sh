@@ -1,34 +1,148 @@
 #!/usr/bin/env bash
-# Starts a private RabbitMQ node (own name, ports and data dir) and prints `export` lines for it.
-# Usage: eval "$(infra/rabbitmq/start.sh)"; stop with infra/rabbitmq/stop.sh "$RELAY_TEST_RABBITMQ_DIR"
+# Start a private RabbitMQ node for tests and benchmarks. It never touches any other broker on the
+# machine: its own node name, AMQP port, distribution port, epmd port and data directory.
+#
+#   eval "$(infra/rabbitmq/start.sh [DIR])"     # ... later: infra/rabbitmq/stop.sh "$RELAY_TEST_RABBITMQ_DIR"
+#
+# DIR (optional) is an empty directory for the node's state; without it a temp dir is created.
+# On success prints `export VAR=...` lines on stdout (also saved as DIR/env) and exits 0:
+#   RELAY_TEST_RABBITMQ_HOST/PORT/USER/PASSWORD, RELAY_TEST_RABBITMQCTL (append e.g. `status`,
+#   `stop_app`, `start_app`), RELAY_TEST_RABBITMQ_DIR (argument for stop.sh).
+# On failure prints the log tail on stderr, stops whatever it started and exits 1.
+# Recipe: /work/shared/RECIPES.md "A private RabbitMQ node for tests". The AMQP port P is chosen so
+# that P+20000 (the node's distribution port) is free too. The node uses a private epmd (ERL_EPMD_PORT)
+# so no shared epmd is started or left behind.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/lib.sh"
 
-# The node's distribution port is P+20000: both must be free.
-port=$(free_port 20000)
-dir=$(mktemp -d -t relay-rabbitmq.XXXXXX)
-node="relaytest-$$-$port@localhost"
-echo '[].' > "$dir/enabled_plugins"
-: > "$dir/rabbitmq.conf"
-env HOME="$dir" RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$port" \
-    RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
-    RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_PID_FILE="$dir/pid" \
-    setsid "$RABBITMQ_BIN/rabbitmq-server" > "$dir/out.log" 2>&1 < /dev/null &
-echo $! > "$dir/launcher.pid"
-echo "$node" > "$dir/node"
-ctl="env HOME=$dir $RABBITMQ_BIN/rabbitmqctl -n $node"
-if ! $ctl wait "$dir/pid" --timeout 60 > "$dir/wait.log" 2>&1; then
-  echo "RabbitMQ did not start; log tail:" >&2
-  tail -n 30 "$dir/out.log" >&2 || true
-  "$here/rabbitmq/stop.sh" "$dir" >&2 || true
-  exit 1
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RABBIT_BIN=${RABBIT_BIN:-/usr/lib/rabbitmq/bin}
+WAIT_TIMEOUT=${RELAY_RABBITMQ_START_TIMEOUT:-60}
+
+log() { echo "rabbitmq/start.sh: $*" >&2; }
+
+[[ -x $RABBIT_BIN/rabbitmq-server ]] || { log "$RABBIT_BIN/rabbitmq-server not found (apt-get install rabbitmq-server)"; exit 1; }
+
+port_in_use() {
+    local p=$1
+    if command -v ss >/dev/null 2>&1 && [[ -n "$(ss -Htln "sport = :$p" 2>/dev/null)" ]]; then
+        return 0
+    fi
+    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null
+}
+
+# rabbitmqctl itself listens on 35672-35682: keep the node's ports away from that range.
+near_cli_ports() { (( $1 >= 35660 && $1 <= 35695 )); }
+
+pick_amqp_port() {
+    local i p
+    for ((i = 0; i < 500; i++)); do
+        p=$((20000 + RANDOM % 20000))
+        near_cli_ports "$p" && continue
+        port_in_use "$p" || port_in_use $((p + 20000)) || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+pick_epmd_port() {
+    local i p
+    for ((i = 0; i < 500; i++)); do
+        p=$((20000 + RANDOM % 20000))
+        near_cli_ports "$p" && continue
+        [[ $p == "$1" || $p == $(($1 + 20000)) ]] && continue
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+if [[ $# -ge 1 && -n $1 ]]; then
+    D=$1
+    mkdir -p "$D"
+else
+    D=$(mktemp -d "${TMPDIR:-/tmp}/relaytest-rabbitmq.XXXXXX")
 fi
-cat <<VARS
-export RELAY_TEST_RABBITMQ_DIR='$dir'
-export RELAY_TEST_RABBITMQ_HOST=127.0.0.1
-export RELAY_TEST_RABBITMQ_PORT=$port
-export RELAY_TEST_RABBITMQ_USER=guest
-export RELAY_TEST_RABBITMQ_PASSWORD=guest
-export RELAY_TEST_RABBITMQCTL='$ctl'
-VARS
+D=$(cd "$D" && pwd)
+: > "$D/.relaytest-rabbitmq"     # marker: stop.sh only deletes directories carrying it
+
+NODE=${RELAY_RABBITMQ_NODENAME:-relaytest-$$-$RANDOM@localhost}
+P='' EPMD_PORT=''
+
+ok=0
+on_exit() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ $ok != 1 ]] && ((rc == 130 || rc == 143)); then
+        log "interrupted; stopping what was started"
+        "$HERE/stop.sh" "$D" >&2 || true
+    elif [[ $ok != 1 ]]; then
+        log "RabbitMQ node $NODE failed to start (port $P, dir $D)"
+        local f
+        for f in "$D/out.log" "$D/wait.log" "$D"/log/*.log; do
+            [[ -s $f ]] || continue
+            echo "----- tail of $f -----" >&2
+            tail -n 40 "$f" >&2
+        done
+        "$HERE/stop.sh" "$D" >&2 || true
+        exit $((rc == 0 ? 1 : rc))
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+P=$(pick_amqp_port) || { log "no free port pair P, P+20000 found"; exit 1; }
+EPMD_PORT=$(pick_epmd_port "$P") || { log "no free port for epmd found"; exit 1; }
+echo '[].' > "$D/enabled_plugins"
+: > "$D/rabbitmq.conf"
+CTL="env HOME=$D ERL_EPMD_PORT=$EPMD_PORT $RABBIT_BIN/rabbitmqctl -n $NODE"
+{
+    printf 'RMQ_NODE=%q\n' "$NODE"
+    printf 'RMQ_PORT=%q\n' "$P"
+    printf 'RMQ_EPMD_PORT=%q\n' "$EPMD_PORT"
+    printf 'RMQ_BIN=%q\n' "$RABBIT_BIN"
+} > "$D/state"
+
+# setsid: the node gets its own session, so a Ctrl-C on the terminal does not reach it;
+# the caller stops it in an orderly way with stop.sh.
+setsid env HOME="$D" ERL_EPMD_PORT="$EPMD_PORT" \
+    RABBITMQ_NODENAME="$NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$P" \
+    RABBITMQ_MNESIA_BASE="$D/mnesia" RABBITMQ_LOG_BASE="$D/log" RABBITMQ_CONFIG_FILE="$D/rabbitmq" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$D/enabled_plugins" RABBITMQ_PID_FILE="$D/pid" \
+    "$RABBIT_BIN/rabbitmq-server" > "$D/out.log" 2>&1 < /dev/null &
+LAUNCHER=$!
+echo "$LAUNCHER" > "$D/launcher.pid"
+
+$CTL wait "$D/pid" --timeout "$WAIT_TIMEOUT" > "$D/wait.log" 2>&1 &
+WAITER=$!
+while kill -0 "$WAITER" 2>/dev/null; do
+    if ! kill -0 "$LAUNCHER" 2>/dev/null; then
+        kill "$WAITER" 2>/dev/null || true
+        wait "$WAITER" 2>/dev/null || true
+        log "rabbitmq-server exited during startup"
+        exit 1
+    fi
+    sleep 0.2
+done
+if ! wait "$WAITER"; then
+    log "rabbitmqctl wait failed or timed out after ${WAIT_TIMEOUT}s"
+    exit 1
+fi
+
+# Optional safety net: with RELAY_INFRA_OWNER_PID set (test.sh sets it to its own pid), a detached
+# watcher stops this node when that process is gone, even if it was killed with SIGKILL.
+if [[ -n ${RELAY_INFRA_OWNER_PID:-} ]]; then
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2" "$3"' \
+        relaytest-watcher "$RELAY_INFRA_OWNER_PID" "$HERE/stop.sh" "$D" < /dev/null > /dev/null 2>&1 &
+    echo $! > "$D/watcher.pid"
+fi
+
+{
+    printf 'export RELAY_TEST_RABBITMQ_HOST=%q\n' 127.0.0.1
+    printf 'export RELAY_TEST_RABBITMQ_PORT=%q\n' "$P"
+    printf 'export RELAY_TEST_RABBITMQ_USER=%q\n' guest
+    printf 'export RELAY_TEST_RABBITMQ_PASSWORD=%q\n' guest
+    printf 'export RELAY_TEST_RABBITMQCTL=%q\n' "$CTL"
+    printf 'export RELAY_TEST_RABBITMQ_DIR=%q\n' "$D"
+} > "$D/env"
+ok=1
+cat "$D/env"

@@ -1,6 +1,8 @@
 using EnrichmentRelay.Sandbox.Precept;
+using EnrichmentRelay.Sandbox.Woodpecker;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace EnrichmentRelay.Sandbox;
 
@@ -9,6 +11,8 @@ public sealed class SandboxOptions
     /// <summary>0 picks any free loopback port.</summary>
     public int Port { get; set; }
     public string PreceptApiKey { get; set; } = "sandbox-precept-key";
+    public string WoodpeckerApiKey { get; set; } = "sandbox-woodpecker-key";
+    /// <summary>Drives processing delays and webhook backoff, so tests can use a fake clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }
 
@@ -22,68 +26,77 @@ public sealed class SandboxServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
     public PreceptSimulator Precept { get; }
+    public WoodpeckerSimulator Woodpecker { get; }
 
-    SandboxServer(WebApplication app, Uri baseAddress, PreceptSimulator precept)
+    SandboxServer(WebApplication app, Uri baseAddress, PreceptSimulator precept, WoodpeckerSimulator woodpecker)
     {
         this.app = app;
         BaseAddress = baseAddress;
         Precept = precept;
+        Woodpecker = woodpecker;
     }
 
     public static async Task<SandboxServer> StartAsync(SandboxOptions options, CancellationToken ct = default)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Port);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.PreceptApiKey);
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        // Hosted inside the relay, it must not pick up the relay's settings (URLs, log levels).
+        // Hosted inside the relay, it must not pick up the relay's settings (URLs, log levels); the empty
+        // in-memory source is there because UseUrls writes to configuration, which needs a source.
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection();
         builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
         // The sandbox runs inside the relay or the tests: keep it out of their logs.
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+        // The default console lifetime would stop the sandbox on the host's Ctrl+C or SIGTERM, before the
+        // host has drained its calls to it; it stops when disposed instead.
+        builder.Services.AddSingleton<IHostLifetime, StopsWhenDisposed>();
 
         var precept = new PreceptSimulator(options.PreceptApiKey, options.TimeProvider);
         builder.Services.AddSingleton(precept);
-        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
-            new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
+        var woodpecker = new WoodpeckerSimulator(options.WoodpeckerApiKey, options.TimeProvider);
+        builder.Services.AddSingleton(woodpecker);
 
         var app = builder.Build();
         app.MapPreceptApi();
         app.MapPreceptControl();
-        app.MapPost("/sandbox/reset", (PreceptSimulator p) =>
+        app.MapWoodpeckerApi();
+        app.MapWoodpeckerControl();
+        app.MapPost("/sandbox/reset", (PreceptSimulator p, WoodpeckerSimulator w) =>
         {
             p.Reset();
+            w.Reset();
             return TypedResults.NoContent();
         });
-        await app.StartAsync(ct);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            await precept.DisposeAsync();
+            throw;
+        }
 
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new SandboxServer(app, new Uri(address.TrimEnd('/') + "/"), precept);
+        // With port 0 only the server knows the port it got.
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new SandboxServer(app, new Uri(address.TrimEnd('/') + "/"), precept, woodpecker);
     }
 
+    /// <summary>Stops taking requests first, then stops running jobs and webhook deliveries.</summary>
     public async ValueTask DisposeAsync()
     {
-        Precept.Dispose();
         await app.StopAsync();
         await app.DisposeAsync();
+        await Precept.DisposeAsync();
     }
-}
 
-/// <summary>Standalone: <c>dotnet run --project src/EnrichmentRelay.Sandbox -- --port 5081</c>.</summary>
-public static class SandboxProgram
-{
-    public static async Task Main(string[] args)
+    sealed class StopsWhenDisposed : IHostLifetime
     {
-        var config = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
-        var options = new SandboxOptions
-        {
-            Port = config.GetValue("port", config.GetValue("Sandbox:Port", 5081)),
-            PreceptApiKey = config["Sandbox:PreceptApiKey"] ?? "sandbox-precept-key",
-        };
-        await using var sandbox = await SandboxServer.StartAsync(options);
-        Console.WriteLine($"Provider sandbox listening on {sandbox.BaseAddress} (Precept key: {options.PreceptApiKey})");
-        var stop = new TaskCompletionSource();
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
-        await stop.Task;
+        public Task WaitForStartAsync(CancellationToken ct) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
     }
 }

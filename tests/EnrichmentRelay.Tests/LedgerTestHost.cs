@@ -24,7 +24,7 @@ public sealed class LedgerTestHost : IAsyncDisposable
     public ScriptedProvider Provider { get; } = new();
     public ServiceProvider Services { get; }
 
-    public LedgerTestHost()
+    public LedgerTestHost(Action<IServiceCollection, FakeTimeProvider>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -42,6 +42,7 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton<BatchFlusher>();
         services.AddSingleton<CallbackSignal>();
         services.AddSingleton<CallbackProcessor>();
+        configure?.Invoke(services, Time);
         Services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
 
         using var scope = Services.CreateScope();
@@ -87,13 +88,14 @@ public sealed class LedgerTestHost : IAsyncDisposable
 public sealed class ScriptedProvider : IEnrichmentProvider
 {
     public ProviderName Name => ProviderName.Precept;
+    public string Lane => "precept";
     public int MaxBatchSize { get; set; } = 100;
     public TimeSpan FlushWindow { get; set; } = TimeSpan.FromSeconds(2);
     public Func<IReadOnlyList<PendingLead>, SubmitResult> Answer { get; set; } = _ => new SubmitResult(SubmitStatus.Accepted, "job-1");
     public List<IReadOnlyList<PendingLead>> Calls { get; } = [];
 
-    public string? WhyCannotIdentify(Lead lead) =>
-        lead.LastName is null && lead.LinkedInUrl is null ? "needs a name or a LinkedIn URL." : null;
+    public string? WhyCannotServe(EnrichmentRequested request) =>
+        request.Lead!.LastName is null && request.Lead.LinkedInUrl is null ? "needs a name or a LinkedIn URL." : null;
 
     public Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
     {

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace EnrichmentRelay.Sandbox.Precept;
 
-/// <summary>What the simulated Precept finds for a lead.</summary>
+/// <summary>What the simulated Precept finds for a lead (providers.md §2.6 item 5).</summary>
 public enum LeadOutcome
 {
     /// <summary>Every requested type found.</summary>
@@ -17,31 +17,22 @@ public enum LeadOutcome
     Skipped,
 }
 
-/// <summary>Precept's documented field-name drift: snake_case (default) or camelCase contact fields.</summary>
+/// <summary>
+/// Precept's documented field-name drift (providers.md §2.3): <c>enrich_email</c>/<c>enrich_phone</c>/<c>custom_data</c>
+/// (default) or <c>enrichEmail</c>/<c>enrichPhone</c>/<c>customData</c>.
+/// </summary>
 public enum ContactFieldNaming
 {
     Snake,
     Camel,
 }
 
-/// <summary>Knobs tests turn; each read happens when it matters, so a change applies to what follows.</summary>
-public sealed class PreceptSettings
-{
-    public decimal Credits { get; set; } = 1_000_000;
-    public LeadOutcome DefaultOutcome { get; set; } = LeadOutcome.Found;
-    public TimeSpan ProcessingDelay { get; set; } = TimeSpan.FromMilliseconds(300);
-    public TimeSpan ProcessingJitter { get; set; } = TimeSpan.Zero;
-    public ContactFieldNaming ContactFieldNaming { get; set; } = ContactFieldNaming.Snake;
-    /// <summary>Extra identical webhook POSTs after a successful one (Precept may duplicate).</summary>
-    public int DuplicateDeliveries { get; set; }
-    /// <summary>Send no webhooks at all: results are only pollable.</summary>
-    public bool DropWebhooks { get; set; }
-    public string? DefaultWebhookUrl { get; set; }
-    /// <summary>Precept does not document the name of the "unprocessed leads" list of a credit-capped 202.</summary>
-    public string UnprocessedFieldName { get; set; } = "unprocessed";
-    public TimeSpan WebhookRetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
-}
-
+/// <summary>Everything the simulator counted since it started or was last reset.</summary>
+/// <param name="LeadsRejectedByCreditCap">Leads cut by a credit-capped 202 or refused by a 402.</param>
+/// <param name="LeadSubmissions">
+/// How often each lead became part of a job, keyed by identity (linkedinUrl, else "first last @ company|domain",
+/// lowercased): any value above 1 means the same lead was charged twice.
+/// </param>
 public sealed record PreceptCounters(
     int SubmitCalls,
     int JobsCreated,
@@ -55,14 +46,23 @@ public sealed record PreceptCounters(
     int LargestJob,
     IReadOnlyDictionary<string, int> LeadSubmissions);
 
+/// <summary>A job as the simulator holds it, for tests to inspect.</summary>
+/// <param name="Results">Null until the job ends, as in <c>GET /v1/jobs/{id}</c>.</param>
+/// <param name="WebhooksPending">Callbacks queued or still being tried; 0 once every delivery succeeded or gave up.</param>
+/// <param name="WebhooksAbandoned">Callbacks given up on after the last retry.</param>
 public sealed record PreceptJobSnapshot(
     string EnrichmentId,
     string? Name,
     string Status,
     string? WebhookUrl,
+    bool StreamingResults,
     int Total,
     int Completed,
     int Skipped,
     decimal CostCredits,
+    int EmailsFound,
+    int PhonesFound,
     IReadOnlyList<JsonObject>? Results,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    int WebhooksPending,
+    int WebhooksAbandoned);

@@ -1,56 +1,77 @@
-using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 
 namespace EnrichmentRelay.Sandbox.Precept;
 
 /// <summary>
 /// A faithful Precept AI (providers.md §2): validation, credits and the credit-capped 202, the job
 /// lifecycle, per-lead outcomes, retried and duplicated webhooks, field-name drift, and faults on demand.
-/// Thread-safe: every state change happens under one lock.
+/// Thread-safe: every state change happens under one lock, which <see cref="Settings"/> shares.
 /// </summary>
-public sealed class PreceptSimulator(string apiKey, TimeProvider time) : IDisposable
+public sealed class PreceptSimulator : IAsyncDisposable
 {
-    public const int MaxLeadsPerJob = 1000;
-    const int MaxCustomDataKeys = 5;
-    const int MaxCustomDataValueLength = 100;
+    const int WebhookRetries = 3;
 
+    readonly string apiKey;
+    readonly TimeProvider time;
     readonly object gate = new();
     readonly HttpClient webhooks = new() { Timeout = TimeSpan.FromSeconds(5) };
-    readonly CancellationTokenSource stopping = new();
     readonly Dictionary<string, Job> jobs = [];
     readonly Dictionary<string, LeadOutcome> outcomes = new(StringComparer.OrdinalIgnoreCase);
     readonly Dictionary<string, int> leadSubmissions = [];
+    readonly List<Task> running = [];
+    // Cancelled by Reset and DisposeAsync: jobs of an earlier generation stop, and change nothing after it.
+    CancellationTokenSource generation = new();
     (int Count, int Status) failSubmits;
     int dropConnections;
     int failJobs;
     int submitCalls, jobsCreated, leadsAccepted, leadsCapped, statusCalls, listCalls, webhookAttempts, webhookDeliveries, largestJob;
     decimal creditsCharged;
+    // What running jobs may still spend; a new submit can only use the balance minus this.
+    decimal reserved;
 
-    public string ApiKey => apiKey;
-    public PreceptSettings Settings { get; private set; } = new();
-
-    public void SetOutcome(string key, LeadOutcome outcome)
+    public PreceptSimulator(string apiKey, TimeProvider time)
     {
-        lock (gate) outcomes[key] = outcome;
+        this.apiKey = apiKey;
+        this.time = time;
+        Settings = new PreceptSettings(gate);
     }
 
-    /// <summary>The next <paramref name="count"/> submits answer <paramref name="statusCode"/> and create nothing.</summary>
-    public void FailNextSubmits(int count, int statusCode)
+    public PreceptSettings Settings { get; }
+
+    /// <summary>
+    /// Scripts the outcome of leads whose linkedinUrl, or else last name, equals <paramref name="key"/>
+    /// (case-insensitive); other leads get <see cref="PreceptSettings.DefaultOutcome"/>.
+    /// </summary>
+    public void SetOutcome(string key, LeadOutcome outcome)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        if (!Enum.IsDefined(outcome))
+            throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "Not a defined outcome.");
+        lock (gate) outcomes[key.Trim()] = outcome;
+    }
+
+    /// <summary>The next <paramref name="count"/> submits answer <paramref name="statusCode"/> with <c>{"error":"Internal error"}</c> and create nothing.</summary>
+    public void FailNextSubmits(int count, int statusCode = 500)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfLessThan(statusCode, 400);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(statusCode, 599);
         lock (gate) failSubmits = (count, statusCode);
     }
 
-    /// <summary>The next submits create (and charge) the job, then cut the connection instead of answering.</summary>
+    /// <summary>The next <paramref name="count"/> accepted submits create (and charge) their job, then cut the connection instead of answering.</summary>
     public void DropConnectionAfterAcceptNext(int count)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
         lock (gate) dropConnections = count;
     }
 
-    /// <summary>The next jobs end <c>failed</c>.</summary>
+    /// <summary>The next <paramref name="count"/> jobs end <c>failed</c>: empty results, no per-lead charge.</summary>
     public void FailNextJobs(int count)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
         lock (gate) failJobs = count;
     }
 
@@ -64,106 +85,114 @@ public sealed class PreceptSimulator(string apiKey, TimeProvider time) : IDispos
         }
     }
 
+    /// <summary>Every job, oldest first.</summary>
     public IReadOnlyList<PreceptJobSnapshot> Jobs
     {
         get
         {
             lock (gate)
-                return jobs.Values.OrderBy(j => j.CreatedAt).Select(j => j.Snapshot()).ToList();
+                return jobs.Values.OrderBy(j => j.Sequence).Select(j => j.Snapshot()).ToList();
         }
     }
 
+    /// <summary>Forgets jobs, outcomes, faults and counters and restores the default settings; running jobs stop where they are.</summary>
     public void Reset()
     {
         lock (gate)
         {
-            Settings = new PreceptSettings();
+            generation.Cancel();
+            generation = new CancellationTokenSource();
+            Settings.RestoreDefaults();
             jobs.Clear();
             outcomes.Clear();
             leadSubmissions.Clear();
             failSubmits = default;
             dropConnections = failJobs = 0;
             submitCalls = jobsCreated = leadsAccepted = leadsCapped = statusCalls = listCalls = webhookAttempts = webhookDeliveries = largestJob = 0;
-            creditsCharged = 0;
+            creditsCharged = reserved = 0;
         }
     }
 
-    public bool IsAuthorized(string? authorization) => authorization == $"Bearer {apiKey}";
+    internal bool IsAuthorized(string? authorization) =>
+        authorization is not null
+        && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+        && authorization["Bearer ".Length..].Trim() == apiKey;
 
     /// <summary>POST /v1/leads/enrich, minus HTTP: what to answer, and whether to cut the connection instead.</summary>
-    public SubmitAnswer Submit(JsonNode? body)
+    internal SubmitAnswer Submit(string body)
     {
+        // Parsing needs no state, so it happens outside the lock.
+        EnrichRequest? request = null;
+        string? problem = null;
+        try
+        {
+            request = EnrichRequest.Parse(body);
+        }
+        catch (PreceptBadRequest e)
+        {
+            problem = e.Message;
+        }
+
         lock (gate)
         {
             submitCalls++;
+            // An injected server error wins over everything the body could be blamed for.
             if (failSubmits.Count > 0)
             {
                 failSubmits.Count--;
                 return new SubmitAnswer(failSubmits.Status, Error("Internal error"));
             }
-            if (body is not JsonObject request || request["leads"] is not JsonArray leadArray || leadArray.Count == 0)
-                return new SubmitAnswer(400, Error("'leads' must be a non-empty array."));
-            if (leadArray.Count > MaxLeadsPerJob)
-                return new SubmitAnswer(400, Error($"At most {MaxLeadsPerJob} leads per request; got {leadArray.Count}."));
+            if (request is null)
+                return new SubmitAnswer(StatusCodes.Status400BadRequest, Error(problem!));
 
-            var leads = new List<LeadInput>();
-            for (var i = 0; i < leadArray.Count; i++)
-            {
-                var (lead, problem) = LeadInput.Read(leadArray[i], i);
-                if (problem is not null)
-                    return new SubmitAnswer(400, Error(problem));
-                leads.Add(lead!);
-            }
-
-            if (Settings.Credits <= 0)
-                return new SubmitAnswer(402, Error("Not enough credits"));
-            // Precept reserves the most a lead can cost and processes as many leads, in order, as fit.
+            // Precept processes as many leads, in order, as the credits can pay for if everything is found (§2.4).
+            var available = Settings.Credits - reserved;
             var finalLimit = 0;
-            var reserved = 0m;
-            foreach (var lead in leads)
+            var reserve = 0m;
+            foreach (var lead in request.Leads)
             {
-                if (reserved + lead.MaxCost > Settings.Credits)
+                if (reserve + lead.MaxCost > available)
                     break;
-                reserved += lead.MaxCost;
+                reserve += lead.MaxCost;
                 finalLimit++;
             }
+            leadsCapped += request.Leads.Count - finalLimit;
             if (finalLimit == 0)
-                return new SubmitAnswer(402, Error("Not enough credits"));
+                return new SubmitAnswer(StatusCodes.Status402PaymentRequired, Error("Not enough credits"));
 
-            var job = new Job(Guid.NewGuid().ToString(), (string?)request["name"], WebhookUrl(request),
-                request["streamingResults"]?.GetValue<bool>() == true, leads.Take(finalLimit).ToList(), time.GetUtcNow());
-            if (failJobs > 0)
+            var job = new Job(Guid.NewGuid().ToString(), jobsCreated, request.Name, request.WebhookUrl ?? Settings.DefaultWebhookUrl,
+                request.StreamingResults, request.Leads.Take(finalLimit).ToList(), time.GetUtcNow(),
+                Settings.ProcessingDelay + Jitter(Settings.ProcessingJitter))
             {
-                failJobs--;
-                job.WillFail = true;
-            }
+                WillFail = TakeOne(ref failJobs),
+                Reserved = reserve,
+            };
+            reserved += reserve;
             jobs[job.Id] = job;
             jobsCreated++;
-            leadsAccepted += job.Leads.Count;
-            leadsCapped += leads.Count - finalLimit;
-            largestJob = Math.Max(largestJob, job.Leads.Count);
+            leadsAccepted += finalLimit;
+            largestJob = Math.Max(largestJob, finalLimit);
             foreach (var lead in job.Leads)
                 leadSubmissions[lead.Identity] = leadSubmissions.GetValueOrDefault(lead.Identity) + 1;
-            _ = Task.Run(() => ProcessAsync(job));
+            running.RemoveAll(t => t.IsCompleted);
+            var ct = generation.Token;
+            running.Add(Task.Run(() => ProcessAsync(job, ct)));
 
             var answer = new JsonObject
             {
                 ["message"] = "Enrichment job successfully created and batches are being processed.",
                 ["enrichment_id"] = job.Id,
             };
-            if (finalLimit < leads.Count)
+            if (finalLimit < request.Leads.Count)
             {
                 answer["finalLimit"] = finalLimit;
-                answer[Settings.UnprocessedFieldName] = new JsonArray(leads.Skip(finalLimit).Select(l => l.Raw.DeepClone()).ToArray());
+                answer[Settings.UnprocessedFieldName] = new JsonArray(request.Leads.Skip(finalLimit).Select(l => l.Raw.DeepClone()).ToArray());
             }
-            var drop = dropConnections > 0;
-            if (drop)
-                dropConnections--;
-            return new SubmitAnswer(202, answer, DropConnection: drop);
+            return new SubmitAnswer(StatusCodes.Status202Accepted, answer, DropConnection: TakeOne(ref dropConnections));
         }
     }
 
-    public JsonObject? GetJob(string id)
+    internal JsonObject? GetJob(string id)
     {
         lock (gate)
         {
@@ -172,14 +201,15 @@ public sealed class PreceptSimulator(string apiKey, TimeProvider time) : IDispos
         }
     }
 
-    public JsonObject ListJobs(int limit, string? name)
+    /// <summary>GET /v1/jobs: the response shape is undocumented (providers.md §2.2 (c)); this one is our inference.</summary>
+    internal JsonObject ListJobs(int limit, string? name)
     {
         lock (gate)
         {
             listCalls++;
             var listed = jobs.Values
                 .Where(j => name is null || j.Name == name)
-                .OrderByDescending(j => j.CreatedAt)
+                .OrderByDescending(j => j.Sequence)
                 .Take(Math.Clamp(limit, 1, 100))
                 .Select(j => (JsonNode)new JsonObject
                 {
@@ -192,266 +222,264 @@ public sealed class PreceptSimulator(string apiKey, TimeProvider time) : IDispos
         }
     }
 
-    public decimal Credits
+    /// <summary>What a new submit could spend: the balance minus what running jobs have reserved.</summary>
+    internal decimal AvailableCredits
     {
-        get { lock (gate) return Settings.Credits; }
+        get { lock (gate) return Settings.Credits - reserved; }
     }
 
-    async Task ProcessAsync(Job job)
+    /// <summary>
+    /// Runs a job: its leads finish one by one, evenly spread over the processing time measured from
+    /// submit (so progress moves and a fake clock controls it), then the job ends. Callbacks go through a
+    /// queue so a slow or failing webhook never holds up processing.
+    /// </summary>
+    async Task ProcessAsync(Job job, CancellationToken ct)
     {
-        var ct = stopping.Token;
+        var callbacks = Channel.CreateUnbounded<JsonObject>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var delivering = DeliverAllAsync(job, callbacks.Reader, ct);
         try
         {
-            var delay = Settings.ProcessingDelay;
-            if (Settings.ProcessingJitter > TimeSpan.Zero)
-                delay += TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * Settings.ProcessingJitter.Ticks));
-            lock (gate) job.Status = "processing";
-
-            if (job.Streaming && !job.WillFail)
+            for (var i = 0; i < job.Leads.Count; i++)
             {
-                // One POST per lead as each finishes.
-                var step = delay / Math.Max(job.Leads.Count, 1);
-                foreach (var lead in job.Leads)
+                await WaitUntilAsync(job.CreatedAt + job.Duration * (i + 1) / (job.Leads.Count + 1), ct);
+                lock (gate)
                 {
-                    await Task.Delay(step, time, ct);
-                    JsonObject? item;
-                    lock (gate) item = Enrich(job, lead);
-                    if (item is not null)
-                        await DeliverAsync(job, new JsonObject { ["enrichment_id"] = job.Id, ["results"] = new JsonArray(item.DeepClone()) }, ct);
+                    if (ct.IsCancellationRequested)
+                        return;
+                    job.Status = "processing";
+                    if (!job.WillFail && ProcessLead(job, job.Leads[i]) is { } item && job.Streaming)
+                        Enqueue(job, callbacks.Writer, new JsonObject { ["enrichment_id"] = job.Id, ["results"] = new JsonArray(item.DeepClone()) });
                 }
-                lock (gate) Finish(job);
-                return;
             }
 
-            await Task.Delay(delay, time, ct);
-            JsonObject callback;
+            await WaitUntilAsync(job.CreatedAt + job.Duration, ct);
             lock (gate)
             {
-                if (!job.WillFail)
-                    foreach (var lead in job.Leads)
-                        Enrich(job, lead);
-                Finish(job);
-                callback = new JsonObject
-                {
-                    ["enrichment_id"] = job.Id,
-                    ["status"] = job.Status,
-                    ["results"] = new JsonArray(job.Results.Select(r => (JsonNode)r.DeepClone()).ToArray()),
-                };
+                if (ct.IsCancellationRequested)
+                    return;
+                job.Status = job.WillFail ? "failed" : "completed";
+                reserved -= job.Reserved;
+                job.Reserved = 0;
+                // A streamed job has already sent every item; a failure is still announced, or the client would never learn of it.
+                if (!job.Streaming || job.WillFail)
+                    Enqueue(job, callbacks.Writer, new JsonObject
+                    {
+                        ["enrichment_id"] = job.Id,
+                        ["status"] = job.Status,
+                        ["results"] = job.ResultsJson(),
+                    });
             }
-            await DeliverAsync(job, callback, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+        finally
+        {
+            callbacks.Writer.Complete();
+            await delivering;
+        }
+    }
+
+    async Task WaitUntilAsync(DateTimeOffset due, CancellationToken ct)
+    {
+        var wait = due - time.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+            await Task.Delay(wait, time, ct);
     }
 
     /// <summary>Works one lead out, charges for it and records its result item (null when skipped). Under the lock.</summary>
-    JsonObject? Enrich(Job job, LeadInput lead)
+    JsonObject? ProcessLead(Job job, PreceptLead lead)
     {
         job.Completed++;
-        var outcome = outcomes.TryGetValue(lead.OutcomeKey, out var o) ? o
-            : lead.LastName is not null && outcomes.TryGetValue(lead.LastName, out o) ? o
-            : Settings.DefaultOutcome;
+        job.Reserved -= lead.MaxCost;
+        reserved -= lead.MaxCost;
+        var outcome = OutcomeOf(lead);
         if (outcome == LeadOutcome.Skipped)
         {
             job.Skipped++;
             return null;
         }
 
+        // Only requested types are searched, and only what is found is charged (§2.4).
         var email = lead.WantsEmail && outcome is LeadOutcome.Found or LeadOutcome.EmailOnly ? lead.Email : null;
         var phone = lead.WantsPhone && outcome is LeadOutcome.Found or LeadOutcome.PhoneOnly ? lead.Phone : null;
         var cost = 1m + (email is null ? 0 : 1) + (phone is null ? 0 : 10);
         Settings.Credits -= cost;
         creditsCharged += cost;
         job.Cost += cost;
-        if (email is not null) job.EmailsFound++;
-        if (phone is not null) job.PhonesFound++;
+        job.EmailsFound += email is null ? 0 : 1;
+        job.PhonesFound += phone is null ? 0 : 1;
 
         var camel = Settings.ContactFieldNaming == ContactFieldNaming.Camel;
         var item = new JsonObject
         {
-            [camel ? "linkedinUrl" : "linkedin_url"] = lead.LinkedinUrl,
-            [camel ? "firstName" : "first_name"] = lead.FirstName,
-            [camel ? "lastName" : "last_name"] = lead.LastName,
-            [camel ? "companyName" : "company_name"] = lead.CompanyName,
+            ["linkedin_url"] = lead.LinkedinUrl,
+            ["first_name"] = lead.FirstName,
+            ["last_name"] = lead.LastName,
+            ["company_name"] = lead.CompanyName,
             [camel ? "customData" : "custom_data"] = lead.CustomData?.DeepClone(),
             [camel ? "enrichEmail" : "enrich_email"] = email,
             [camel ? "enrichPhone" : "enrich_phone"] = phone,
         };
         if (outcome == LeadOutcome.NotFound)
-        {
-            item[camel ? "enrichEmail" : "enrich_email"] = null;
-            item[camel ? "enrichPhone" : "enrich_phone"] = null;
             item["error"] = "Lead not found";
-        }
         job.Results.Add(item);
         return item;
     }
 
-    void Finish(Job job)
-    {
-        job.Status = job.WillFail ? "failed" : "completed";
-        if (job.WillFail)
-            job.Results.Clear();
-    }
+    LeadOutcome OutcomeOf(PreceptLead lead) =>
+        lead.LinkedinUrl is not null && outcomes.TryGetValue(lead.LinkedinUrl, out var byUrl) ? byUrl
+        : lead.LastName is not null && outcomes.TryGetValue(lead.LastName, out var byName) ? byName
+        : Settings.DefaultOutcome;
 
-    /// <summary>POSTs a callback; on a non-2xx, an error or a timeout retries up to 3 times with exponential backoff.</summary>
-    async Task DeliverAsync(Job job, JsonObject body, CancellationToken ct)
+    /// <summary>Under the lock, so a job's pending count never lags what it has queued.</summary>
+    static void Enqueue(Job job, ChannelWriter<JsonObject> callbacks, JsonObject body)
     {
-        if (Settings.DropWebhooks || job.WebhookUrl is null)
+        if (job.WebhookUrl is null)
             return;
-        for (var attempt = 0; attempt <= 3; attempt++)
-        {
-            if (attempt > 0)
-                await Task.Delay(Settings.WebhookRetryBaseDelay * Math.Pow(2, attempt - 1), time, ct);
-            if (await PostAsync(job.WebhookUrl, body, ct))
-            {
-                for (var copy = 0; copy < Settings.DuplicateDeliveries; copy++)
-                    await PostAsync(job.WebhookUrl, body, ct);
-                return;
-            }
-        }
+        job.WebhooksPending++;
+        callbacks.TryWrite(body);
     }
 
-    async Task<bool> PostAsync(string url, JsonObject body, CancellationToken ct)
+    async Task DeliverAllAsync(Job job, ChannelReader<JsonObject> callbacks, CancellationToken ct)
     {
-        lock (gate) webhookAttempts++;
         try
         {
-            using var response = await webhooks.PostAsJsonAsync(url, body, ct);
-            if (!response.IsSuccessStatusCode)
-                return false;
-            lock (gate) webhookDeliveries++;
-            return true;
+            await foreach (var body in callbacks.ReadAllAsync(ct))
+            {
+                var delivered = await DeliverAsync(job.WebhookUrl!, body.ToJsonString(), ct);
+                lock (gate)
+                {
+                    job.WebhooksPending--;
+                    job.WebhooksAbandoned += delivered ? 0 : 1;
+                }
+            }
         }
-        catch (Exception) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            return false;
         }
     }
 
-    string? WebhookUrl(JsonObject request) =>
-        request["webhookUrl"] is JsonValue url && url.TryGetValue<string>(out var text) && text.Length > 0 ? text : Settings.DefaultWebhookUrl;
+    /// <summary>
+    /// POSTs one callback; on a non-2xx, an error or a timeout retries up to 3 times with exponential
+    /// backoff (§2.3), then gives up. After a success, sends the configured duplicates.
+    /// </summary>
+    async Task<bool> DeliverAsync(string url, string body, CancellationToken ct)
+    {
+        if (Settings.DropWebhooks)
+            return true;
+        for (var attempt = 0; attempt <= WebhookRetries; attempt++)
+        {
+            if (attempt > 0)
+                await Task.Delay(Settings.WebhookRetryBaseDelay * (1 << (attempt - 1)), time, ct);
+            if (await PostAsync(url, body, ct))
+            {
+                for (var copy = Settings.DuplicateDeliveries; copy > 0; copy--)
+                    await PostAsync(url, body, ct);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    async Task<bool> PostAsync(string url, string body, CancellationToken ct)
+    {
+        lock (gate)
+        {
+            ct.ThrowIfCancellationRequested();
+            webhookAttempts++;
+        }
+        try
+        {
+            // No signature header: Precept documents none (§2.3).
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            using var response = await webhooks.PostAsync(url, content, ct);
+            if (!response.IsSuccessStatusCode)
+                return false;
+            lock (gate)
+            {
+                ct.ThrowIfCancellationRequested();
+                webhookDeliveries++;
+            }
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return false; // refused, reset or timed out: retried like a non-2xx
+        }
+    }
+
+    static TimeSpan Jitter(TimeSpan max) => max > TimeSpan.Zero ? max * Random.Shared.NextDouble() : TimeSpan.Zero;
+
+    static bool TakeOne(ref int remaining)
+    {
+        if (remaining == 0)
+            return false;
+        remaining--;
+        return true;
+    }
 
     static JsonObject Error(string message) => new() { ["error"] = message };
 
-    public void Dispose()
+    /// <summary>Stops running jobs and webhook deliveries and waits for them.</summary>
+    public async ValueTask DisposeAsync()
     {
-        stopping.Cancel();
+        Task[] stopping;
+        lock (gate)
+        {
+            generation.Cancel();
+            stopping = running.ToArray();
+        }
+        await Task.WhenAll(stopping);
         webhooks.Dispose();
     }
 
-    public sealed record SubmitAnswer(int Status, JsonObject Body, bool DropConnection = false);
+    internal sealed record SubmitAnswer(int Status, JsonObject Body, bool DropConnection = false);
 
-    sealed class Job(string id, string? name, string? webhookUrl, bool streaming, List<LeadInput> leads, DateTimeOffset createdAt)
+    sealed class Job(string id, int sequence, string? name, string? webhookUrl, bool streaming, List<PreceptLead> leads,
+        DateTimeOffset createdAt, TimeSpan duration)
     {
         public string Id { get; } = id;
+        /// <summary>Creation order; timestamps can tie (a fake clock).</summary>
+        public int Sequence { get; } = sequence;
         public string? Name { get; } = name;
         public string? WebhookUrl { get; } = webhookUrl;
         public bool Streaming { get; } = streaming;
-        public List<LeadInput> Leads { get; } = leads;
+        public List<PreceptLead> Leads { get; } = leads;
         public DateTimeOffset CreatedAt { get; } = createdAt;
+        public TimeSpan Duration { get; } = duration;
+        public bool WillFail { get; init; }
         public string Status { get; set; } = "pending";
-        public bool WillFail { get; set; }
+        public decimal Reserved { get; set; }
         public int Completed { get; set; }
         public int Skipped { get; set; }
         public decimal Cost { get; set; }
         public int EmailsFound { get; set; }
         public int PhonesFound { get; set; }
+        public int WebhooksPending { get; set; }
+        public int WebhooksAbandoned { get; set; }
         public List<JsonObject> Results { get; } = [];
 
-        bool Done => Status is "completed" or "failed";
+        bool Ended => Status is "completed" or "failed";
 
+        public JsonArray ResultsJson() => new(Results.Select(r => (JsonNode)r.DeepClone()).ToArray());
+
+        /// <summary>The body of GET /v1/jobs/{id} (providers.md §2.2 (b)).</summary>
         public JsonObject ToJson() => new()
         {
             ["enrichment_id"] = Id,
             ["name"] = Name,
             ["status"] = Status,
             ["progress"] = new JsonObject { ["completed"] = Completed, ["total"] = Leads.Count, ["skipped"] = Skipped },
-            ["results"] = Done ? new JsonArray(Results.Select(r => (JsonNode)r.DeepClone()).ToArray()) : null,
+            ["results"] = Ended ? ResultsJson() : null,
             ["cost"] = new JsonObject { ["credits"] = Cost },
             ["emails_found"] = EmailsFound,
             ["phones_found"] = PhonesFound,
             ["created_at"] = CreatedAt.ToString("O"),
         };
 
-        public PreceptJobSnapshot Snapshot() => new(Id, Name, Status, WebhookUrl, Leads.Count, Completed, Skipped, Cost,
-            Done ? Results.Select(r => (JsonObject)r.DeepClone()).ToList() : null, CreatedAt);
-    }
-
-    sealed record LeadInput(JsonNode Raw, string? LinkedinUrl, string? FirstName, string? LastName, string? CompanyName,
-        string? CompanyDomain, bool WantsEmail, bool WantsPhone, JsonObject? CustomData)
-    {
-        public decimal MaxCost => 1 + (WantsEmail ? 1 : 0) + (WantsPhone ? 10 : 0);
-        public string OutcomeKey => LinkedinUrl ?? LastName ?? "";
-        public string Identity => (LinkedinUrl ?? $"{FirstName} {LastName} @ {CompanyName ?? CompanyDomain}").ToLowerInvariant();
-
-        public string Email
-        {
-            get
-            {
-                var (first, last) = Name();
-                var domain = CompanyDomain ?? (CompanyName is null ? "linkedin" : Slug(CompanyName, "")) + ".example";
-                return $"{first}.{last}@{domain}".ToLowerInvariant();
-            }
-        }
-
-        public string Phone
-        {
-            get
-            {
-                var hash = SHA256.HashData(Encoding.UTF8.GetBytes(Identity));
-                return "+1555" + (BitConverter.ToUInt32(hash) % 10_000_000).ToString("D7");
-            }
-        }
-
-        (string First, string Last) Name()
-        {
-            if (FirstName is not null && LastName is not null)
-                return (Slug(FirstName, "-"), Slug(LastName, "-"));
-            // A LinkedIn-only lead: take the name from the profile slug (".../in/jane-doe").
-            var slug = LinkedinUrl?.TrimEnd('/').Split('/').Last() ?? "unknown-lead";
-            var parts = slug.Split('-', 2);
-            return (Slug(parts[0], "-"), Slug(parts.Length > 1 ? parts[1] : "lead", "-"));
-        }
-
-        static string Slug(string text, string space) =>
-            string.Concat(text.Trim().ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c.ToString() : c == ' ' ? space : ""));
-
-        public static (LeadInput? Lead, string? Problem) Read(JsonNode? node, int index)
-        {
-            if (node is not JsonObject lead)
-                return (null, $"leads[{index}] must be an object.");
-            string? Text(string name) => lead[name] is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : null;
-            var linkedin = Text("linkedinUrl");
-            var first = Text("firstName");
-            var last = Text("lastName");
-            var company = Text("companyName");
-            var domain = Text("companyDomain");
-            if (linkedin is null && (first is null || last is null || (company is null && domain is null)))
-                return (null, $"leads[{index}] needs a linkedinUrl or firstName, lastName and companyName or companyDomain.");
-
-            var wantsEmail = true;
-            var wantsPhone = true;
-            if (lead["enrichType"] is JsonArray types)
-            {
-                var names = types.Select(t => t?.GetValue<string>()).ToList();
-                if (names.Count == 0 || names.Any(n => n is not ("emails" or "phones")))
-                    return (null, $"leads[{index}].enrichType may only contain \"emails\" and \"phones\".");
-                wantsEmail = names.Contains("emails");
-                wantsPhone = names.Contains("phones");
-            }
-
-            var custom = lead["customData"] as JsonObject;
-            if (custom is not null)
-            {
-                if (custom.Count > MaxCustomDataKeys)
-                    return (null, $"leads[{index}].customData may have at most {MaxCustomDataKeys} properties.");
-                if (custom.Any(p => p.Value is not JsonValue v || !v.TryGetValue<string>(out var s) || s.Length > MaxCustomDataValueLength))
-                    return (null, $"leads[{index}].customData values must be strings of at most {MaxCustomDataValueLength} characters.");
-            }
-            return (new LeadInput(lead.DeepClone(), linkedin, first, last, company, domain, wantsEmail, wantsPhone,
-                (JsonObject?)custom?.DeepClone()), null);
-        }
+        public PreceptJobSnapshot Snapshot() => new(Id, Name, Status, WebhookUrl, Streaming, Leads.Count, Completed, Skipped, Cost,
+            EmailsFound, PhonesFound, Ended ? Results.Select(r => (JsonObject)r.DeepClone()).ToList() : null, CreatedAt,
+            WebhooksPending, WebhooksAbandoned);
     }
 }

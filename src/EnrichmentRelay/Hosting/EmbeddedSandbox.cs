@@ -1,4 +1,5 @@
 using EnrichmentRelay.Providers.Precept;
+using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Sandbox;
 
 namespace EnrichmentRelay.Hosting;
@@ -13,19 +14,24 @@ public static class EmbeddedSandbox
 
     public static IHostApplicationBuilder AddEmbeddedSandbox(this IHostApplicationBuilder builder)
     {
-        var preceptConfigured = !string.IsNullOrWhiteSpace(builder.Configuration[PreceptOptions.Section + ":BaseUrl"]);
-        if (!builder.Configuration.GetValue(EnabledKey, defaultValue: !preceptConfigured))
+        string[] sections = [PreceptOptions.Section, WoodpeckerOptions.Section];
+        bool Configured(string section) => !string.IsNullOrWhiteSpace(builder.Configuration[section + ":BaseUrl"]);
+        if (!builder.Configuration.GetValue(EnabledKey, defaultValue: !sections.Any(Configured)))
             return builder;
 
         var options = new SandboxOptions();
         var sandbox = SandboxServer.StartAsync(options).GetAwaiter().GetResult();
         builder.Services.AddSingleton(sandbox);
         builder.Services.AddHostedService<SandboxLifetime>();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        // Only providers without a real address of their own are pointed at the sandbox.
+        var simulated = new Dictionary<string, (string BaseUrl, string ApiKey)>
         {
-            [PreceptOptions.Section + ":BaseUrl"] = sandbox.BaseAddress.ToString(),
-            [PreceptOptions.Section + ":ApiKey"] = options.PreceptApiKey,
-        });
+            [PreceptOptions.Section] = (sandbox.BaseAddress.ToString(), options.PreceptApiKey),
+            [WoodpeckerOptions.Section] = (new Uri(sandbox.BaseAddress, "rest/").ToString(), options.WoodpeckerApiKey),
+        };
+        builder.Configuration.AddInMemoryCollection(simulated
+            .Where(p => !Configured(p.Key))
+            .SelectMany(p => new KeyValuePair<string, string?>[] { new(p.Key + ":BaseUrl", p.Value.BaseUrl), new(p.Key + ":ApiKey", p.Value.ApiKey) }));
         return builder;
     }
 

@@ -18,6 +18,8 @@ public class EnrichmentRequestRecord
     public Guid RequestId { get; set; }
     public RequestState State { get; set; }
     public ProviderName? Provider { get; set; }
+    /// <summary>Which of the provider's submit calls takes it (see <see cref="Providers.IEnrichmentProvider.Lane"/>).</summary>
+    public string? Lane { get; set; }
     /// <summary>The request as received (camelCase JSON), so nothing a caller sent is lost.</summary>
     public required string RequestJson { get; set; }
     public DateTimeOffset AcceptedAt { get; set; }
@@ -53,7 +55,12 @@ public class ProviderJobRecord
 {
     public Guid Id { get; set; }
     public ProviderName Provider { get; set; }
+    public required string Lane { get; set; }
     public ProviderJobState State { get; set; }
+    /// <summary>What the provider said of the submit (e.g. Woodpecker's PARTIALLY_ENQUEUED).</summary>
+    public string? SubmitAnswer { get; set; }
+    /// <summary>For polled providers: when this job is next due for a status check.</summary>
+    public DateTimeOffset? NextPollAt { get; set; }
     /// <summary>The provider's own id (Precept <c>enrichment_id</c>); null until it answers.</summary>
     public string? ExternalId { get; set; }
     /// <summary>SHA-256 of the per-job webhook token; the token itself is never stored or logged.</summary>

@@ -27,7 +27,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.CreditsCharged).HasPrecision(18, 4);
             e.HasOne(r => r.ProviderJob).WithMany().HasForeignKey(r => r.ProviderJobId);
             // The flusher's question: which accepted requests does a provider have, oldest first?
-            e.HasIndex(r => new { r.State, r.Provider, r.AcceptedAt });
+            e.Property(r => r.Lane).HasMaxLength(32);
+            e.HasIndex(r => new { r.State, r.Lane, r.AcceptedAt });
             e.HasIndex(r => r.ProviderJobId);
         });
         model.Entity<ProviderJobRecord>(e =>
@@ -37,6 +38,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(j => j.Provider).HasConversion<string>().HasMaxLength(16);
             e.Property(j => j.State).HasConversion<string>().HasMaxLength(16);
             e.Property(j => j.ExternalId).HasMaxLength(128);
+            e.Property(j => j.Lane).HasMaxLength(32);
+            e.Property(j => j.SubmitAnswer).HasMaxLength(64);
+            e.HasIndex(j => new { j.Lane, j.State, j.NextPollAt });
             e.Property(j => j.CallbackTokenHash).HasMaxLength(64);
             e.Ignore(j => j.Name);
             e.HasIndex(j => j.CallbackTokenHash).IsUnique();

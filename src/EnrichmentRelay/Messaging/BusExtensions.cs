@@ -1,3 +1,4 @@
+using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Requests;
 using MassTransit;
 
@@ -17,6 +18,7 @@ public static class BusExtensions
         {
             bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
                 .Endpoint(e => e.ConcurrentMessageLimit = options.ConcurrentMessageLimit);
+            bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
 
             if (options.Transport == BusTransport.RabbitMq)
             {

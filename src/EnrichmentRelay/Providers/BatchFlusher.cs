@@ -20,47 +20,47 @@ public sealed class BatchFlusher(
     static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
 
     // After a submit that provably did not happen (provider down), wait before trying that provider again.
-    readonly Dictionary<ProviderName, (int Failures, DateTimeOffset NotBefore)> backoff = [];
+    readonly Dictionary<string, (int Failures, DateTimeOffset NotBefore)> backoff = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        List<ProviderName> enabled;
+        List<string> lanes;
         await using (var scope = scopes.CreateAsyncScope())
-            enabled = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Select(p => p.Name).ToList();
+            lanes = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Select(p => p.Lane).ToList();
 
         while (!stoppingToken.IsCancellationRequested)
         {
             var next = IdlePoll;
-            foreach (var provider in enabled)
+            foreach (var lane in lanes)
             {
                 try
                 {
-                    var due = await FlushAsync(provider, stoppingToken);
+                    var due = await FlushAsync(lane, stoppingToken);
                     if (due < next)
                         next = due;
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    logger.LogError(ex, "Flushing {Provider} failed; trying again shortly", provider);
+                    logger.LogError(ex, "Flushing {Lane} failed; trying again shortly", lane);
                 }
             }
             await signal.WaitAsync(next, time, stoppingToken);
         }
     }
 
-    /// <summary>Flushes at most one batch; returns how long until this provider needs another look.</summary>
-    internal async Task<TimeSpan> FlushAsync(ProviderName name, CancellationToken ct)
+    /// <summary>Flushes at most one batch of a lane; returns how long until the lane needs another look.</summary>
+    internal async Task<TimeSpan> FlushAsync(string lane, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        if (backoff.TryGetValue(name, out var wait) && wait.NotBefore > now)
+        if (backoff.TryGetValue(lane, out var wait) && wait.NotBefore > now)
             return wait.NotBefore - now;
 
         // Providers are scoped (their typed HttpClients are short-lived), so each flush gets a fresh scope.
         await using var scope = scopes.CreateAsyncScope();
-        var provider = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Single(p => p.Name == name);
+        var provider = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Single(p => p.Lane == lane);
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var waiting = await db.Requests
-            .Where(r => r.State == RequestState.Accepted && r.Provider == provider.Name)
+            .Where(r => r.State == RequestState.Accepted && r.Lane == lane)
             .OrderBy(r => r.AcceptedAt)
             .Take(provider.MaxBatchSize)
             .ToListAsync(ct);
@@ -77,6 +77,7 @@ public sealed class BatchFlusher(
         {
             Id = Guid.NewGuid(),
             Provider = provider.Name,
+            Lane = lane,
             State = ProviderJobState.Submitting,
             CallbackTokenHash = CallbackTokens.Hash(token),
             RequestCount = waiting.Count,
@@ -115,7 +116,7 @@ public sealed class BatchFlusher(
 
         // 3. Record what the provider said, with any completions it implies, in one transaction.
         await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
-        UpdateBackoff(provider.Name, result.Status);
+        UpdateBackoff(lane, result.Status);
         return TimeSpan.Zero;
     }
 
@@ -124,12 +125,14 @@ public sealed class BatchFlusher(
     {
         var now = time.GetUtcNow();
         job.LastError = result.Detail;
+        job.SubmitAnswer = result.ProviderStatus;
         switch (result.Status)
         {
             case SubmitStatus.Accepted:
                 job.State = ProviderJobState.Submitted;
                 job.ExternalId = result.ExternalJobId;
                 job.SubmittedAt = now;
+                job.NextPollAt = now;
                 break;
             case SubmitStatus.Refused:
                 job.State = ProviderJobState.Refused;
@@ -152,6 +155,7 @@ public sealed class BatchFlusher(
             case SubmitStatus.Unknown:
                 // Never post again blindly: the requests stay with this job until it is reconciled.
                 job.State = ProviderJobState.SubmitUnknown;
+                job.NextPollAt = now;
                 logger.LogWarning("Job {JobName} may or may not have reached {Provider}: {Detail}", job.Name, job.Provider, result.Detail);
                 break;
         }
@@ -167,7 +171,7 @@ public sealed class BatchFlusher(
         await completion.SaveAsync(ct);
     }
 
-    void UpdateBackoff(ProviderName provider, SubmitStatus status)
+    void UpdateBackoff(string provider, SubmitStatus status)
     {
         if (status != SubmitStatus.NotSent)
         {

@@ -10,8 +10,14 @@ public interface IEnrichmentProvider
 {
     ProviderName Name { get; }
 
-    /// <summary>Null when the provider can work with this lead, else the reason it cannot.</summary>
-    string? WhyCannotIdentify(Lead lead);
+    /// <summary>
+    /// The provider's submit call this provider object makes; a provider with two kinds of submit
+    /// (Woodpecker: leads and prospects) registers one object per lane, each batched on its own.
+    /// </summary>
+    string Lane { get; }
+
+    /// <summary>Null when this lane can work with the request, else the reason it cannot.</summary>
+    string? WhyCannotServe(EnrichmentRequested request);
 
     /// <summary>Most leads the provider takes in one submit call.</summary>
     int MaxBatchSize { get; }
@@ -45,7 +51,8 @@ public sealed record SubmitResult(
     SubmitStatus Status,
     string? ExternalJobId = null,
     string? Detail = null,
-    IReadOnlyDictionary<Guid, CompletionResult>? Completed = null)
+    IReadOnlyDictionary<Guid, CompletionResult>? Completed = null,
+    string? ProviderStatus = null)
 {
     public IReadOnlyDictionary<Guid, CompletionResult> CompletedLeads => Completed ?? new Dictionary<Guid, CompletionResult>();
 }

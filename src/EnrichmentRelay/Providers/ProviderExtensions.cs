@@ -1,5 +1,7 @@
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Polling;
 using EnrichmentRelay.Providers.Precept;
+using EnrichmentRelay.Providers.Woodpecker;
 
 namespace EnrichmentRelay.Providers;
 
@@ -12,7 +14,10 @@ public static class ProviderExtensions
         builder.Services.AddSingleton<PublicUrls>();
         builder.Services.AddSingleton<BatchFlushSignal>();
         builder.AddPreceptProvider();
+        builder.AddWoodpeckerProvider();
         builder.Services.AddHostedService<BatchFlusher>();
+        // Publishes each polled provider's Poll command on its tick (the scheduled consumers).
+        builder.Services.AddHostedService<PollTicker>();
         return builder;
     }
 }

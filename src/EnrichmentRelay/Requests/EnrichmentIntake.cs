@@ -52,11 +52,11 @@ public sealed class EnrichmentIntake(
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
 
-        var stored = await TryInsertAsync(NewRecord(request, provider), ct);
+        var stored = await TryInsertAsync(NewRecord(request, provider.Name, provider.Lane), ct);
         if (stored)
         {
             flushSignal.Pulse();
-            logger.LogInformation("Accepted request {RequestId} for {Provider}", request.RequestId, provider);
+            logger.LogInformation("Accepted request {RequestId} for {Provider} ({Lane})", request.RequestId, provider.Name, provider.Lane);
             return IntakeResult.Accepted;
         }
         logger.LogInformation("Request {RequestId} was already received; ignoring the repeat", request.RequestId);
@@ -86,7 +86,7 @@ public sealed class EnrichmentIntake(
             return IntakeResult.Rejected;
         }
 
-        var record = NewRecord(request, provider: null);
+        var record = NewRecord(request, provider: null, lane: null);
         completion.Complete(record, new CompletionResult(Outcome.Rejected, Detail: detail));
         if (!await TryInsertAsync(record, ct))
             return IntakeResult.Duplicate;
@@ -94,11 +94,12 @@ public sealed class EnrichmentIntake(
         return IntakeResult.Rejected;
     }
 
-    EnrichmentRequestRecord NewRecord(EnrichmentRequested request, ProviderName? provider) => new()
+    EnrichmentRequestRecord NewRecord(EnrichmentRequested request, ProviderName? provider, string? lane) => new()
     {
         RequestId = request.RequestId,
         State = RequestState.Accepted,
         Provider = provider,
+        Lane = lane,
         RequestJson = JsonSerializer.Serialize(request, RelayJson.Options),
         AcceptedAt = time.GetUtcNow(),
     };

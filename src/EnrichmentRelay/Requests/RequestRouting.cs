@@ -13,8 +13,8 @@ public sealed class RequestRouting(IEnumerable<IEnrichmentProvider> providers)
 
     public IReadOnlyCollection<ProviderName> Enabled => enabled.Select(p => p.Name).ToList();
 
-    /// <summary>The provider to use, or the reason no enabled provider can take the lead.</summary>
-    public (ProviderName? Provider, string? WhyNot) Route(EnrichmentRequested request)
+    /// <summary>The provider and lane to use, or the reason no enabled provider can take the lead.</summary>
+    public (IEnrichmentProvider? Provider, string? WhyNot) Route(EnrichmentRequested request)
     {
         if (request.Lead is null)
             return (null, "A lead is required.");
@@ -22,16 +22,20 @@ public sealed class RequestRouting(IEnumerable<IEnrichmentProvider> providers)
         var reasons = new List<string>();
         foreach (var name in Preference(request))
         {
-            var provider = enabled.FirstOrDefault(p => p.Name == name);
-            if (provider is null)
+            var lanes = enabled.Where(p => p.Name == name).ToList();
+            if (lanes.Count == 0)
             {
                 reasons.Add($"{name} is not enabled in this relay.");
                 continue;
             }
-            var whyNot = provider.WhyCannotIdentify(request.Lead);
-            if (whyNot is null)
-                return (name, null);
-            reasons.Add($"{name}: {whyNot}");
+            var whyNots = new List<string>();
+            foreach (var lane in lanes)
+            {
+                if (lane.WhyCannotServe(request) is not { } whyNot)
+                    return (lane, null);
+                whyNots.Add(whyNot);
+            }
+            reasons.Add($"{name}: {string.Join(" Or: ", whyNots.Distinct())}");
         }
         return (null, "No enabled provider can identify this lead. " + string.Join(" ", reasons));
     }

@@ -9,6 +9,7 @@ namespace EnrichmentRelay.IntegrationTests.Infrastructure;
 public sealed class RelayScenario : IAsyncDisposable
 {
     public const string PreceptKey = "it-precept-key";
+    public const string WoodpeckerKey = "it-woodpecker-key";
 
     public required SandboxServer Sandbox { get; init; }
     public required RelayProcess Relay { get; init; }
@@ -18,7 +19,7 @@ public sealed class RelayScenario : IAsyncDisposable
     public static async Task<RelayScenario> StartAsync(Engine engine, Action<SandboxServer>? arrangeSandbox = null,
         IReadOnlyDictionary<string, string>? settings = null)
     {
-        var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey });
+        var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey });
         arrangeSandbox?.Invoke(sandbox);
         var vhost = await TestEnvironment.NewVirtualHostAsync();
         var database = await TestDatabase.CreateAsync(engine);
@@ -35,6 +36,11 @@ public sealed class RelayScenario : IAsyncDisposable
             ["Providers__Precept__BaseUrl"] = sandbox.BaseAddress.ToString(),
             ["Providers__Precept__ApiKey"] = PreceptKey,
             ["Providers__Precept__FlushWindow"] = "00:00:00.500",
+            ["Providers__Woodpecker__BaseUrl"] = new Uri(sandbox.BaseAddress, "rest/").ToString(),
+            ["Providers__Woodpecker__ApiKey"] = WoodpeckerKey,
+            ["Providers__Woodpecker__FlushWindow"] = "00:00:00.500",
+            ["Providers__Woodpecker__PollInterval"] = "00:00:00.500",
+            ["Providers__Woodpecker__MaxPollInterval"] = "00:00:02",
         };
         foreach (var (key, value) in database.Settings)
             all[key] = value;

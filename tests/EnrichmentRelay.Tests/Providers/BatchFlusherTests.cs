@@ -19,12 +19,12 @@ public sealed class BatchFlusherTests : IAsyncLifetime
         for (var i = 0; i < 3; i++)
             await host.ReceiveAsync(LedgerTestHost.ValidRequest(lastName: $"Doe{i}"));
 
-        var wait = await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        var wait = await Flusher.FlushAsync("precept", CancellationToken.None);
         Assert.Equal(host.Provider.FlushWindow, wait);
         Assert.Empty(host.Provider.Calls);
 
         host.Time.Advance(host.Provider.FlushWindow);
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
 
         Assert.Equal(3, Assert.Single(host.Provider.Calls).Count);
         var job = Assert.Single(await host.JobsAsync());
@@ -41,7 +41,7 @@ public sealed class BatchFlusherTests : IAsyncLifetime
         for (var i = 0; i < 3; i++)
             await host.ReceiveAsync(LedgerTestHost.ValidRequest(lastName: $"Doe{i}"));
 
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
 
         Assert.Equal(2, Assert.Single(host.Provider.Calls).Count);
         Assert.Single(await host.RequestsAsync(), r => r.State == RequestState.Accepted);
@@ -59,7 +59,7 @@ public sealed class BatchFlusherTests : IAsyncLifetime
             });
         host.Time.Advance(host.Provider.FlushWindow);
 
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
 
         var requests = await host.RequestsAsync();
         var cut = Assert.Single(requests, r => r.State == RequestState.Completed);
@@ -77,8 +77,8 @@ public sealed class BatchFlusherTests : IAsyncLifetime
             Completed: leads.ToDictionary(l => l.RequestId, _ => new CompletionResult(Outcome.InsufficientCredits, Detail: "Not enough credits")));
         host.Time.Advance(host.Provider.FlushWindow);
 
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
 
         Assert.Single(host.Provider.Calls);
         Assert.Equal(Outcome.InsufficientCredits, Assert.Single(await host.RequestsAsync()).Outcome);
@@ -93,9 +93,9 @@ public sealed class BatchFlusherTests : IAsyncLifetime
         host.Provider.Answer = _ => new SubmitResult(SubmitStatus.Unknown, Detail: "connection reset");
         host.Time.Advance(host.Provider.FlushWindow);
 
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
         host.Time.Advance(TimeSpan.FromMinutes(5));
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
 
         Assert.Single(host.Provider.Calls);
         Assert.Equal(RequestState.Submitted, Assert.Single(await host.RequestsAsync()).State);
@@ -110,16 +110,16 @@ public sealed class BatchFlusherTests : IAsyncLifetime
         host.Provider.Answer = _ => new SubmitResult(SubmitStatus.NotSent, Detail: "connection refused");
         host.Time.Advance(host.Provider.FlushWindow);
 
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
         Assert.Equal(RequestState.Accepted, Assert.Single(await host.RequestsAsync()).State);
 
-        var backoff = await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        var backoff = await Flusher.FlushAsync("precept", CancellationToken.None);
         Assert.True(backoff > TimeSpan.Zero);
         Assert.Single(host.Provider.Calls);
 
         host.Provider.Answer = _ => new SubmitResult(SubmitStatus.Accepted, "job-2");
         host.Time.Advance(backoff);
-        await Flusher.FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
 
         Assert.Equal(2, host.Provider.Calls.Count);
         Assert.Equal(RequestState.Submitted, Assert.Single(await host.RequestsAsync()).State);

@@ -19,7 +19,7 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
         foreach (var request in requests)
             await host.ReceiveAsync(request);
         host.Time.Advance(host.Provider.FlushWindow);
-        await host.Services.GetRequiredService<BatchFlusher>().FlushAsync(ProviderName.Precept, CancellationToken.None);
+        await host.Services.GetRequiredService<BatchFlusher>().FlushAsync("precept", CancellationToken.None);
         job = Assert.Single(await host.JobsAsync());
     }
 

@@ -1,11 +1,8 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
-using Polly.CircuitBreaker;
 
 namespace EnrichmentRelay.Providers.Precept;
 
@@ -17,11 +14,13 @@ public sealed class PreceptProvider(
     ILogger<PreceptProvider> logger) : IEnrichmentProvider
 {
     public ProviderName Name => ProviderName.Precept;
+    public string Lane => "precept";
     public int MaxBatchSize => options.Value.BatchSize;
     public TimeSpan FlushWindow => options.Value.FlushWindow;
 
-    public string? WhyCannotIdentify(Lead lead)
+    public string? WhyCannotServe(EnrichmentRequested request)
     {
+        var lead = request.Lead!;
         if (!string.IsNullOrWhiteSpace(lead.LinkedInUrl))
             return null;
         if (!string.IsNullOrWhiteSpace(lead.FirstName) && !string.IsNullOrWhiteSpace(lead.LastName)
@@ -37,39 +36,18 @@ public sealed class PreceptProvider(
             WebhookUrl: new Uri(urls.BaseUrl, $"webhooks/precept/{callbackToken}").ToString(),
             Leads: leads.Select(ToPreceptLead).ToList());
 
-        HttpResponseMessage response;
-        try
-        {
-            response = await client.StartEnrichmentAsync(body, ct);
-        }
-        catch (Exception ex) when (ProvesNothingWasSent(ex))
-        {
-            return new SubmitResult(SubmitStatus.NotSent, Detail: $"Precept could not be reached: {ex.Message}");
-        }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
-        {
-            // Timed out or cut off after the request went out: Precept may have created the job.
-            return new SubmitResult(SubmitStatus.Unknown, Detail: $"Precept did not answer the submit: {ex.Message}");
-        }
+        var (response, failure) = await SubmitCalls.SendAsync("Precept", token => client.StartEnrichmentAsync(body, token), ct);
+        if (failure is not null)
+            return failure;
 
         using (response)
         {
-            if (response.IsSuccessStatusCode)
+            if (response!.IsSuccessStatusCode)
                 return await AcceptedAsync(response, leads, ct);
 
             var error = await PreceptClient.ReadErrorAsync(response, ct);
             logger.LogWarning("Precept refused job {JobName}: {Status} {Error}", job.Name, (int)response.StatusCode, error);
-            return response.StatusCode switch
-            {
-                HttpStatusCode.PaymentRequired => AllLeads(leads, Outcome.InsufficientCredits, $"Precept: {error}"),
-                HttpStatusCode.BadRequest => AllLeads(leads, Outcome.Rejected, $"Precept refused the batch: {error}"),
-                // Both prove the request was not processed; the leads wait for the next flush.
-                HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable =>
-                    new SubmitResult(SubmitStatus.NotSent, Detail: $"Precept: {error}"),
-                >= HttpStatusCode.InternalServerError =>
-                    new SubmitResult(SubmitStatus.Unknown, Detail: $"Precept answered {(int)response.StatusCode}: {error}"),
-                _ => AllLeads(leads, Outcome.Failed, $"Precept answered {(int)response.StatusCode}: {error}"),
-            };
+            return SubmitCalls.FromErrorStatus("Precept", response.StatusCode, error, leads);
         }
     }
 
@@ -98,10 +76,6 @@ public sealed class PreceptProvider(
         return new SubmitResult(SubmitStatus.Accepted, ExternalJobId: jobId, Completed: completed);
     }
 
-    static SubmitResult AllLeads(IReadOnlyList<PendingLead> leads, Outcome outcome, string detail) =>
-        new(SubmitStatus.Refused, Detail: detail,
-            Completed: leads.ToDictionary(l => l.RequestId, _ => new CompletionResult(outcome, Detail: detail)));
-
     static PreceptLead ToPreceptLead(PendingLead pending)
     {
         var lead = pending.Request.Lead!;
@@ -114,13 +88,4 @@ public sealed class PreceptProvider(
             EnrichType: (pending.Request.Fields ?? []).Select(f => f == EnrichmentField.Email ? "emails" : "phones").ToList(),
             CustomData: new Dictionary<string, string> { [PreceptResults.RequestKey] = pending.RequestId.ToString() });
     }
-
-    /// <summary>Only a refused connection or an open circuit proves the POST never left.</summary>
-    static bool ProvesNothingWasSent(Exception ex) => ex switch
-    {
-        BrokenCircuitException => true,
-        HttpRequestException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionRefused } } => true,
-        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => true,
-        _ => false,
-    };
 }

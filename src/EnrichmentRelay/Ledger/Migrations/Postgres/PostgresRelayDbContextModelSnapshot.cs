@@ -44,6 +44,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("EmailsJson")
                         .HasColumnType("text");
 
+                    b.Property<string>("Lane")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("character varying(24)");
@@ -78,7 +82,7 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasIndex("ProviderJobId");
 
-                    b.HasIndex("State", "Provider", "AcceptedAt");
+                    b.HasIndex("State", "Lane", "AcceptedAt");
 
                     b.ToTable("enrichment_requests", (string)null);
                 });
@@ -185,8 +189,16 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
 
+                    b.Property<string>("Lane")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
                     b.Property<string>("LastError")
                         .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("NextPollAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Provider")
                         .IsRequired()
@@ -201,6 +213,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
 
+                    b.Property<string>("SubmitAnswer")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<DateTimeOffset?>("SubmittedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -212,6 +228,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.HasIndex("State");
 
                     b.HasIndex("Provider", "ExternalId");
+
+                    b.HasIndex("Lane", "State", "NextPollAt");
 
                     b.ToTable("provider_jobs", (string)null);
                 });

@@ -39,6 +39,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<string>("EmailsJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Lane")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("TEXT");
@@ -73,7 +77,7 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.HasIndex("ProviderJobId");
 
-                    b.HasIndex("State", "Provider", "AcceptedAt");
+                    b.HasIndex("State", "Lane", "AcceptedAt");
 
                     b.ToTable("enrichment_requests", (string)null);
                 });
@@ -176,8 +180,16 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Lane")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("LastError")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("NextPollAt")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Provider")
                         .IsRequired()
@@ -192,6 +204,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("SubmitAnswer")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<long?>("SubmittedAt")
                         .HasColumnType("INTEGER");
 
@@ -203,6 +219,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.HasIndex("State");
 
                     b.HasIndex("Provider", "ExternalId");
+
+                    b.HasIndex("Lane", "State", "NextPollAt");
 
                     b.ToTable("provider_jobs", (string)null);
                 });

@@ -1,0 +1,146 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace EnrichmentRelay.Sandbox.Precept;
+
+/// <summary>
+/// Test control for a standalone sandbox, no auth (in-process tests use <see cref="PreceptSimulator"/> directly).
+/// JSON is camelCase with enums as camelCase strings; delays are whole milliseconds.
+/// </summary>
+public static class PreceptControlApi
+{
+    // Unknown fields are refused: a typo must be a 400, not a silent no-op.
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>A partial update: null or absent leaves a setting as it is; <c>defaultWebhookUrl: ""</c> clears it.</summary>
+    public sealed record SettingsUpdate(
+        decimal? Credits, LeadOutcome? DefaultOutcome, int? ProcessingDelayMs, int? ProcessingJitterMs,
+        ContactFieldNaming? ContactFieldNaming, int? DuplicateDeliveries, bool? DropWebhooks, string? DefaultWebhookUrl,
+        string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs)
+    {
+        public Dictionary<string, string[]> Problems()
+        {
+            var problems = new Dictionary<string, string[]>();
+            void Require(bool ok, string field, string message)
+            {
+                if (!ok)
+                    problems[field] = [message];
+            }
+            Require(ProcessingDelayMs is null or >= 0, "processingDelayMs", "Must be 0 or more.");
+            Require(ProcessingJitterMs is null or >= 0, "processingJitterMs", "Must be 0 or more.");
+            Require(DuplicateDeliveries is null or >= 0, "duplicateDeliveries", "Must be 0 or more.");
+            Require(WebhookRetryBaseDelayMs is null or >= 0, "webhookRetryBaseDelayMs", "Must be 0 or more.");
+            Require(DefaultWebhookUrl is null or "" || PreceptSettings.IsHttpUrl(DefaultWebhookUrl), "defaultWebhookUrl",
+                "Must be an absolute http(s) URL, or \"\" for none.");
+            Require(UnprocessedFieldName is null || !string.IsNullOrWhiteSpace(UnprocessedFieldName), "unprocessedFieldName", "Must not be blank.");
+            return problems;
+        }
+
+        public void ApplyTo(PreceptSettings settings)
+        {
+            if (Credits is { } credits) settings.Credits = credits;
+            if (DefaultOutcome is { } outcome) settings.DefaultOutcome = outcome;
+            if (ProcessingDelayMs is { } delay) settings.ProcessingDelay = TimeSpan.FromMilliseconds(delay);
+            if (ProcessingJitterMs is { } jitter) settings.ProcessingJitter = TimeSpan.FromMilliseconds(jitter);
+            if (ContactFieldNaming is { } naming) settings.ContactFieldNaming = naming;
+            if (DuplicateDeliveries is { } duplicates) settings.DuplicateDeliveries = duplicates;
+            if (DropWebhooks is { } drop) settings.DropWebhooks = drop;
+            if (DefaultWebhookUrl is { } url) settings.DefaultWebhookUrl = url.Length == 0 ? null : url;
+            if (UnprocessedFieldName is { } field) settings.UnprocessedFieldName = field;
+            if (WebhookRetryBaseDelayMs is { } retry) settings.WebhookRetryBaseDelay = TimeSpan.FromMilliseconds(retry);
+        }
+    }
+
+    public sealed record SettingsView(
+        decimal Credits, LeadOutcome DefaultOutcome, int ProcessingDelayMs, int ProcessingJitterMs,
+        ContactFieldNaming ContactFieldNaming, int DuplicateDeliveries, bool DropWebhooks, string? DefaultWebhookUrl,
+        string UnprocessedFieldName, int WebhookRetryBaseDelayMs)
+    {
+        public static SettingsView Of(PreceptSettings s) => new(
+            s.Credits, s.DefaultOutcome, (int)s.ProcessingDelay.TotalMilliseconds, (int)s.ProcessingJitter.TotalMilliseconds,
+            s.ContactFieldNaming, s.DuplicateDeliveries, s.DropWebhooks, s.DefaultWebhookUrl,
+            s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds);
+    }
+
+    public sealed record OutcomeUpdate(LeadOutcome? Outcome);
+
+    /// <summary>Each count replaces the one before; <c>statusCode</c> (400-599, default 500) goes with <c>failNextSubmits</c>.</summary>
+    public sealed record FaultUpdate(int? FailNextSubmits, int? StatusCode, int? DropConnectionAfterAccept, int? FailNextJobs)
+    {
+        public Dictionary<string, string[]> Problems()
+        {
+            var problems = new Dictionary<string, string[]>();
+            if (FailNextSubmits < 0) problems["failNextSubmits"] = ["Must be 0 or more."];
+            if (StatusCode is < 400 or > 599) problems["statusCode"] = ["Must be an error status, 400 to 599."];
+            if (DropConnectionAfterAccept < 0) problems["dropConnectionAfterAccept"] = ["Must be 0 or more."];
+            if (FailNextJobs < 0) problems["failNextJobs"] = ["Must be 0 or more."];
+            return problems;
+        }
+    }
+
+    public static RouteGroupBuilder MapPreceptControl(this IEndpointRouteBuilder app)
+    {
+        var control = app.MapGroup("/sandbox/precept");
+
+        control.MapGet("/counters", (PreceptSimulator precept) => TypedResults.Json(precept.Counters, Json));
+        control.MapGet("/jobs", (PreceptSimulator precept) => TypedResults.Json(precept.Jobs, Json));
+        control.MapGet("/settings", (PreceptSimulator precept) => TypedResults.Json(SettingsView.Of(precept.Settings), Json));
+
+        control.MapPost("/settings", async Task<Results<JsonHttpResult<SettingsView>, ValidationProblem>> (HttpRequest request, PreceptSimulator precept) =>
+        {
+            var (update, problems) = await ReadAsync<SettingsUpdate>(request);
+            problems = update?.Problems() ?? problems;
+            if (update is null || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            update.ApplyTo(precept.Settings);
+            return TypedResults.Json(SettingsView.Of(precept.Settings), Json);
+        });
+
+        // Catch-all and unescaped, so a LinkedIn URL key works with its slashes either encoded (%2F) or not.
+        control.MapPut("/outcomes/{**key}", async Task<Results<NoContent, ValidationProblem>> (string key, HttpRequest request, PreceptSimulator precept) =>
+        {
+            var (update, problems) = await ReadAsync<OutcomeUpdate>(request);
+            if (update is { Outcome: null })
+                problems["outcome"] = ["Required: found, emailOnly, phoneOnly, noContact, notFound or skipped."];
+            key = Uri.UnescapeDataString(key);
+            if (string.IsNullOrWhiteSpace(key))
+                problems["key"] = ["Required: a linkedinUrl or a last name."];
+            if (update?.Outcome is not { } outcome || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            precept.SetOutcome(key, outcome);
+            return TypedResults.NoContent();
+        });
+
+        control.MapPost("/faults", async Task<Results<NoContent, ValidationProblem>> (HttpRequest request, PreceptSimulator precept) =>
+        {
+            var (update, problems) = await ReadAsync<FaultUpdate>(request);
+            problems = update?.Problems() ?? problems;
+            if (update is null || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            if (update.FailNextSubmits is { } submits) precept.FailNextSubmits(submits, update.StatusCode ?? 500);
+            if (update.DropConnectionAfterAccept is { } drops) precept.DropConnectionAfterAcceptNext(drops);
+            if (update.FailNextJobs is { } failures) precept.FailNextJobs(failures);
+            return TypedResults.NoContent();
+        });
+        return control;
+    }
+
+    /// <summary>Reads a control body whatever its content type (curl -d sends a form type); a bad one is described, not thrown.</summary>
+    static async Task<(T? Body, Dictionary<string, string[]> Problems)> ReadAsync<T>(HttpRequest request) where T : class
+    {
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Json, request.HttpContext.RequestAborted);
+            return body is null ? (null, new() { ["body"] = ["A JSON object is required."] }) : (body, []);
+        }
+        catch (JsonException e)
+        {
+            return (null, new() { ["body"] = [e.Message] });
+        }
+    }
+}

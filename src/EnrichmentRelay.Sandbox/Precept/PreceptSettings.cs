@@ -1,0 +1,141 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace EnrichmentRelay.Sandbox.Precept;
+
+/// <summary>
+/// Knobs tests turn while jobs run. Every access takes the simulator's lock, so a change is seen whole
+/// (a decimal can tear) and applies to whatever the simulator does next. Reset restores the defaults in
+/// place, so a reference a test holds stays live.
+/// </summary>
+public sealed class PreceptSettings
+{
+    readonly object gate;
+    decimal credits;
+    LeadOutcome defaultOutcome;
+    TimeSpan processingDelay;
+    TimeSpan processingJitter;
+    ContactFieldNaming contactFieldNaming;
+    int duplicateDeliveries;
+    bool dropWebhooks;
+    string? defaultWebhookUrl;
+    string unprocessedFieldName;
+    TimeSpan webhookRetryBaseDelay;
+
+    internal PreceptSettings(object gate)
+    {
+        this.gate = gate;
+        RestoreDefaults();
+    }
+
+    /// <summary>The account balance; a submit is refused with 402 once what is left (minus running jobs' reservations) is 0 or less.</summary>
+    public decimal Credits
+    {
+        get { lock (gate) return credits; }
+        set { lock (gate) credits = value; }
+    }
+
+    /// <summary>The outcome for leads without an entry set by <see cref="PreceptSimulator.SetOutcome"/>.</summary>
+    public LeadOutcome DefaultOutcome
+    {
+        get { lock (gate) return defaultOutcome; }
+        set { lock (gate) defaultOutcome = Defined(value); }
+    }
+
+    /// <summary>How long a job takes from submit to completion; its leads finish evenly spread over it.</summary>
+    public TimeSpan ProcessingDelay
+    {
+        get { lock (gate) return processingDelay; }
+        set { lock (gate) processingDelay = NotNegative(value); }
+    }
+
+    /// <summary>Up to this much is added at random to each job's processing time.</summary>
+    public TimeSpan ProcessingJitter
+    {
+        get { lock (gate) return processingJitter; }
+        set { lock (gate) processingJitter = NotNegative(value); }
+    }
+
+    public ContactFieldNaming ContactFieldNaming
+    {
+        get { lock (gate) return contactFieldNaming; }
+        set { lock (gate) contactFieldNaming = Defined(value); }
+    }
+
+    /// <summary>Extra identical webhook POSTs after a successful one (nothing documented rules duplicates out).</summary>
+    public int DuplicateDeliveries
+    {
+        get { lock (gate) return duplicateDeliveries; }
+        set { lock (gate) duplicateDeliveries = NotNegative(value); }
+    }
+
+    /// <summary>Send no webhooks at all: results are only pollable.</summary>
+    public bool DropWebhooks
+    {
+        get { lock (gate) return dropWebhooks; }
+        set { lock (gate) dropWebhooks = value; }
+    }
+
+    /// <summary>The "account's default webhook" used when a submit has no <c>webhookUrl</c>; null: results are only pollable.</summary>
+    public string? DefaultWebhookUrl
+    {
+        get { lock (gate) return defaultWebhookUrl; }
+        set { lock (gate) defaultWebhookUrl = value is null ? null : HttpUrl(value); }
+    }
+
+    /// <summary>Precept does not document the name of the "unprocessed leads" list of a credit-capped 202.</summary>
+    public string UnprocessedFieldName
+    {
+        get { lock (gate) return unprocessedFieldName; }
+        set
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(value);
+            lock (gate) unprocessedFieldName = value;
+        }
+    }
+
+    /// <summary>The first webhook retry waits this long, each later one twice the one before.</summary>
+    public TimeSpan WebhookRetryBaseDelay
+    {
+        get { lock (gate) return webhookRetryBaseDelay; }
+        set { lock (gate) webhookRetryBaseDelay = NotNegative(value); }
+    }
+
+    [MemberNotNull(nameof(unprocessedFieldName))]
+    internal void RestoreDefaults()
+    {
+        lock (gate)
+        {
+            credits = 1_000_000;
+            defaultOutcome = LeadOutcome.Found;
+            processingDelay = TimeSpan.FromMilliseconds(300);
+            processingJitter = TimeSpan.Zero;
+            contactFieldNaming = ContactFieldNaming.Snake;
+            duplicateDeliveries = 0;
+            dropWebhooks = false;
+            defaultWebhookUrl = null;
+            unprocessedFieldName = "unprocessed";
+            webhookRetryBaseDelay = TimeSpan.FromMilliseconds(200);
+        }
+    }
+
+    internal static bool IsHttpUrl(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+
+    static string HttpUrl(string value) =>
+        IsHttpUrl(value) ? value : throw new ArgumentException("Must be an absolute http(s) URL.", nameof(value));
+
+    static TimeSpan NotNegative(TimeSpan value)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+        return value;
+    }
+
+    static int NotNegative(int value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        return value;
+    }
+
+    static T Defined<T>(T value) where T : struct, Enum =>
+        Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Not a defined value.");
+}

@@ -1,0 +1,174 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace EnrichmentRelay.Sandbox.Woodpecker;
+
+/// <summary>
+/// Test control for a standalone sandbox, no auth (in-process tests use <see cref="WoodpeckerSimulator"/> directly).
+/// JSON is camelCase with enums as camelCase strings; durations are whole milliseconds.
+/// </summary>
+public static class WoodpeckerControlApi
+{
+    // Unknown fields are refused: a typo must be a 400, not a silent no-op.
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>A partial update: null or absent leaves a setting as it is.</summary>
+    public sealed record SettingsUpdate(
+        decimal? Credits, long? ProcessingDelayMs, long? ProspectVisibilityDelayMs, LeadConversion? DefaultLeadOutcome,
+        long? ListWindowMs, bool? WrapGetByUuid, bool? CreditsExhaustedWithPartialBatch, int? MaxQueued, long? QueueWaitMs,
+        int? TooManyRequestsStatus, long? RequestProcessingTimeMs)
+    {
+        public Dictionary<string, string[]> Problems()
+        {
+            var problems = new Dictionary<string, string[]>();
+            void Require(bool ok, string field, string message)
+            {
+                if (!ok)
+                    problems[field] = [message];
+            }
+            Require(ProcessingDelayMs is null or >= 0, "processingDelayMs", "Must be 0 or more.");
+            Require(ProspectVisibilityDelayMs is null or >= 0, "prospectVisibilityDelayMs", "Must be 0 or more.");
+            Require(ListWindowMs is null or >= 0, "listWindowMs", "Must be 0 or more.");
+            Require(MaxQueued is null or >= 0, "maxQueued", "Must be 0 or more.");
+            Require(QueueWaitMs is null or >= 0, "queueWaitMs", "Must be 0 or more.");
+            Require(TooManyRequestsStatus is null or (>= 400 and <= 599), "tooManyRequestsStatus", "Must be an error status, 400 to 599.");
+            Require(RequestProcessingTimeMs is null or >= 0, "requestProcessingTimeMs", "Must be 0 or more.");
+            return problems;
+        }
+
+        public void ApplyTo(WoodpeckerSettings s)
+        {
+            if (Credits is { } credits) s.Credits = credits;
+            if (ProcessingDelayMs is { } delay) s.ProcessingDelay = TimeSpan.FromMilliseconds(delay);
+            if (ProspectVisibilityDelayMs is { } visibility) s.ProspectVisibilityDelay = TimeSpan.FromMilliseconds(visibility);
+            if (DefaultLeadOutcome is { } outcome) s.DefaultLeadOutcome = outcome;
+            if (ListWindowMs is { } window) s.ListWindow = TimeSpan.FromMilliseconds(window);
+            if (WrapGetByUuid is { } wrap) s.WrapGetByUuid = wrap;
+            if (CreditsExhaustedWithPartialBatch is { } partial) s.CreditsExhaustedWithPartialBatch = partial;
+            if (MaxQueued is { } queued) s.MaxQueued = queued;
+            if (QueueWaitMs is { } wait) s.QueueWait = TimeSpan.FromMilliseconds(wait);
+            if (TooManyRequestsStatus is { } tooMany) s.TooManyRequestsStatus = tooMany;
+            if (RequestProcessingTimeMs is { } work) s.RequestProcessingTime = TimeSpan.FromMilliseconds(work);
+        }
+    }
+
+    public sealed record SettingsView(
+        decimal Credits, long ProcessingDelayMs, long ProspectVisibilityDelayMs, LeadConversion DefaultLeadOutcome,
+        long ListWindowMs, bool WrapGetByUuid, bool CreditsExhaustedWithPartialBatch, int MaxQueued, long QueueWaitMs,
+        int TooManyRequestsStatus, long RequestProcessingTimeMs)
+    {
+        public static SettingsView Of(WoodpeckerSettings s) => new(
+            s.Credits, Ms(s.ProcessingDelay), Ms(s.ProspectVisibilityDelay), s.DefaultLeadOutcome, Ms(s.ListWindow),
+            s.WrapGetByUuid, s.CreditsExhaustedWithPartialBatch, s.MaxQueued, Ms(s.QueueWait), s.TooManyRequestsStatus,
+            Ms(s.RequestProcessingTime));
+
+        static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;
+    }
+
+    public sealed record OutcomeUpdate(LeadConversion? Outcome);
+
+    public sealed record EnrichmentUpdate(bool? Enriched);
+
+    public sealed record ProspectAdd(string? Email, string? FirstName, string? LastName, string? Company, string? Website, string? LinkedinUrl);
+
+    /// <summary>
+    /// <c>forceNextSubmitStatus</c> with <c>enqueueCount</c> (default 0) shapes the next submit's answer;
+    /// <c>failNextSubmits</c> with <c>statusCode</c> (400-599, default 500) fails the next submits.
+    /// </summary>
+    public sealed record FaultUpdate(string? ForceNextSubmitStatus, int? EnqueueCount, int? FailNextSubmits, int? StatusCode)
+    {
+        public Dictionary<string, string[]> Problems()
+        {
+            var problems = new Dictionary<string, string[]>();
+            if (ForceNextSubmitStatus is { } status && string.IsNullOrWhiteSpace(status)) problems["forceNextSubmitStatus"] = ["Must not be blank."];
+            if (EnqueueCount < 0) problems["enqueueCount"] = ["Must be 0 or more."];
+            if (FailNextSubmits < 0) problems["failNextSubmits"] = ["Must be 0 or more."];
+            if (StatusCode is < 400 or > 599) problems["statusCode"] = ["Must be an error status, 400 to 599."];
+            return problems;
+        }
+    }
+
+    public static RouteGroupBuilder MapWoodpeckerControl(this IEndpointRouteBuilder app)
+    {
+        var control = app.MapGroup("/sandbox/woodpecker");
+
+        control.MapGet("/counters", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Counters, Json));
+        control.MapGet("/batches", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Batches, Json));
+        control.MapGet("/prospects", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Prospects, Json));
+        control.MapGet("/settings", (WoodpeckerSimulator woodpecker) => TypedResults.Json(SettingsView.Of(woodpecker.Settings), Json));
+
+        control.MapPost("/settings", async Task<Results<JsonHttpResult<SettingsView>, ValidationProblem>> (HttpRequest request, WoodpeckerSimulator woodpecker) =>
+        {
+            var (update, problems) = await ReadAsync<SettingsUpdate>(request);
+            problems = update?.Problems() ?? problems;
+            if (update is null || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            update.ApplyTo(woodpecker.Settings);
+            return TypedResults.Json(SettingsView.Of(woodpecker.Settings), Json);
+        });
+
+        control.MapPut("/leads/{uid}/outcome", async Task<Results<NoContent, ValidationProblem>> (string uid, HttpRequest request, WoodpeckerSimulator woodpecker) =>
+        {
+            var (update, problems) = await ReadAsync<OutcomeUpdate>(request);
+            if (update is { Outcome: null })
+                problems["outcome"] = ["Required: converted or notConverted."];
+            if (update?.Outcome is not { } outcome || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            woodpecker.SetLeadOutcome(Uri.UnescapeDataString(uid), outcome);
+            return TypedResults.NoContent();
+        });
+
+        control.MapPut("/prospects/{email}/enrichment", async Task<Results<NoContent, ValidationProblem>> (string email, HttpRequest request, WoodpeckerSimulator woodpecker) =>
+        {
+            var (update, problems) = await ReadAsync<EnrichmentUpdate>(request);
+            if (update is { Enriched: null })
+                problems["enriched"] = ["Required: true or false."];
+            if (update?.Enriched is not { } enriched || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            woodpecker.SetProspectEnrichment(Uri.UnescapeDataString(email), enriched);
+            return TypedResults.NoContent();
+        });
+
+        control.MapPost("/prospects", async Task<Results<JsonHttpResult<WoodpeckerProspectSnapshot>, ValidationProblem>> (HttpRequest request, WoodpeckerSimulator woodpecker) =>
+        {
+            var (add, problems) = await ReadAsync<ProspectAdd>(request);
+            if (add is not null && (string.IsNullOrWhiteSpace(add.Email) || !add.Email.Contains('@')))
+                problems["email"] = ["Required: an email address."];
+            if (add?.Email is not { } email || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            var id = woodpecker.AddProspect(email, add.FirstName, add.LastName, add.Company, add.Website, add.LinkedinUrl);
+            return TypedResults.Json(woodpecker.Prospects.Single(p => p.Id == id), Json, statusCode: StatusCodes.Status201Created);
+        });
+
+        control.MapPost("/faults", async Task<Results<NoContent, ValidationProblem>> (HttpRequest request, WoodpeckerSimulator woodpecker) =>
+        {
+            var (update, problems) = await ReadAsync<FaultUpdate>(request);
+            problems = update?.Problems() ?? problems;
+            if (update is null || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            if (update.ForceNextSubmitStatus is { } status) woodpecker.ForceNextSubmit(status, update.EnqueueCount ?? 0);
+            if (update.FailNextSubmits is { } submits) woodpecker.FailNextSubmits(submits, update.StatusCode ?? 500);
+            return TypedResults.NoContent();
+        });
+        return control;
+    }
+
+    /// <summary>Reads a control body whatever its content type (curl -d sends a form type); a bad one is described, not thrown.</summary>
+    static async Task<(T? Body, Dictionary<string, string[]> Problems)> ReadAsync<T>(HttpRequest request) where T : class
+    {
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Json, request.HttpContext.RequestAborted);
+            return body is null ? (null, new() { ["body"] = ["A JSON object is required."] }) : (body, []);
+        }
+        catch (JsonException e)
+        {
+            return (null, new() { ["body"] = [e.Message] });
+        }
+    }
+}

@@ -1,0 +1,89 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace EnrichmentRelay.Ledger.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class ProviderLanes : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropIndex(
+                name: "IX_enrichment_requests_State_Provider_AcceptedAt",
+                table: "enrichment_requests");
+
+            migrationBuilder.AddColumn<string>(
+                name: "Lane",
+                table: "provider_jobs",
+                type: "TEXT",
+                maxLength: 32,
+                nullable: false,
+                defaultValue: "");
+
+            migrationBuilder.AddColumn<long>(
+                name: "NextPollAt",
+                table: "provider_jobs",
+                type: "INTEGER",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "SubmitAnswer",
+                table: "provider_jobs",
+                type: "TEXT",
+                maxLength: 64,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "Lane",
+                table: "enrichment_requests",
+                type: "TEXT",
+                maxLength: 32,
+                nullable: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_provider_jobs_Lane_State_NextPollAt",
+                table: "provider_jobs",
+                columns: new[] { "Lane", "State", "NextPollAt" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_enrichment_requests_State_Lane_AcceptedAt",
+                table: "enrichment_requests",
+                columns: new[] { "State", "Lane", "AcceptedAt" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropIndex(
+                name: "IX_provider_jobs_Lane_State_NextPollAt",
+                table: "provider_jobs");
+
+            migrationBuilder.DropIndex(
+                name: "IX_enrichment_requests_State_Lane_AcceptedAt",
+                table: "enrichment_requests");
+
+            migrationBuilder.DropColumn(
+                name: "Lane",
+                table: "provider_jobs");
+
+            migrationBuilder.DropColumn(
+                name: "NextPollAt",
+                table: "provider_jobs");
+
+            migrationBuilder.DropColumn(
+                name: "SubmitAnswer",
+                table: "provider_jobs");
+
+            migrationBuilder.DropColumn(
+                name: "Lane",
+                table: "enrichment_requests");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_enrichment_requests_State_Provider_AcceptedAt",
+                table: "enrichment_requests",
+                columns: new[] { "State", "Provider", "AcceptedAt" });
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using EnrichmentRelay.Contracts;
+using MassTransit;
+
+namespace EnrichmentRelay.Polling;
+
+/// <summary>A provider poll that runs on a timer: its name, how often, and the command that starts it.</summary>
+public sealed record PollSchedule(string Name, TimeSpan Interval, Func<long, DateTimeOffset, object> Command);
+
+/// <summary>
+/// The timer behind the scheduled consumers: at every tick boundary it publishes each schedule's command.
+/// Every instance publishes; the consumer claims the tick in the database, so one poll runs per tick.
+/// </summary>
+public sealed class PollTicker(IEnumerable<PollSchedule> schedules, IBus bus, TimeProvider time, ILogger<PollTicker> logger) : BackgroundService
+{
+    static readonly Guid CommandIdNamespace = new("0b7a9f0e-6f43-4c55-9d0b-5d1e2c7a4b19");
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var all = schedules.ToList();
+        if (all.Count == 0)
+            return;
+        var last = all.ToDictionary(s => s.Name, s => TickOf(s, time.GetUtcNow()));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var now = time.GetUtcNow();
+            var next = all.Min(s => StartOf(s, last[s.Name] + 1));
+            if (next > now)
+                await Task.Delay(next - now, time, stoppingToken);
+
+            foreach (var schedule in all)
+            {
+                var tick = TickOf(schedule, time.GetUtcNow());
+                if (tick <= last[schedule.Name])
+                    continue;
+                last[schedule.Name] = tick;
+                try
+                {
+                    var command = schedule.Command(tick, StartOf(schedule, tick));
+                    await bus.Publish(command, command.GetType(),
+                        context => context.MessageId = NameBasedGuid.Create(CommandIdNamespace, $"{schedule.Name}:{tick}"), stoppingToken);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogWarning(ex, "Could not publish the {Schedule} poll for tick {Tick}; the next tick will poll", schedule.Name, tick);
+                }
+            }
+        }
+    }
+
+    public static long TickOf(PollSchedule schedule, DateTimeOffset at) => at.ToUnixTimeMilliseconds() / (long)schedule.Interval.TotalMilliseconds;
+
+    static DateTimeOffset StartOf(PollSchedule schedule, long tick) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(tick * (long)schedule.Interval.TotalMilliseconds);
+}

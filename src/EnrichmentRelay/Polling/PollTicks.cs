@@ -1,0 +1,26 @@
+using EnrichmentRelay.Ledger;
+using Microsoft.EntityFrameworkCore;
+
+namespace EnrichmentRelay.Polling;
+
+/// <summary>One poll per provider per tick, however many instances publish it: the first to store the tick's key runs it.</summary>
+public static class PollTicks
+{
+    public static async Task<bool> TryClaimAsync(RelayDbContext db, string schedule, long tick, DateTimeOffset now, CancellationToken ct)
+    {
+        var key = $"poll:{schedule}:{tick}";
+        if (await db.Inbox.AnyAsync(i => i.Key == key, ct))
+            return false;
+        db.Inbox.Add(new InboxEntry { Key = key, ProcessedAt = now });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            return true;
+        }
+        catch (DbUpdateException)
+        {
+            db.ChangeTracker.Clear();
+            return false; // another instance claimed it between our check and our insert
+        }
+    }
+}

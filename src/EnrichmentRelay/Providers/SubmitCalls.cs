@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Ledger;
+using Polly.CircuitBreaker;
+
+namespace EnrichmentRelay.Providers;
+
+/// <summary>
+/// What every provider's submit POST shares: sending it once, and reading a failure into outcomes
+/// without ever guessing that a POST whose fate is unknown did nothing.
+/// </summary>
+public static class SubmitCalls
+{
+    /// <summary>Sends the POST once; a failure comes back as NotSent (provably not sent) or Unknown.</summary>
+    public static async Task<(HttpResponseMessage? Response, SubmitResult? Failure)> SendAsync(
+        string provider, Func<CancellationToken, Task<HttpResponseMessage>> send, CancellationToken ct)
+    {
+        try
+        {
+            return (await send(ct), null);
+        }
+        catch (Exception ex) when (ProvesNothingWasSent(ex))
+        {
+            return (null, new SubmitResult(SubmitStatus.NotSent, Detail: $"{provider} could not be reached: {ex.Message}"));
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            // Timed out or cut off after the request went out: the provider may have taken it.
+            return (null, new SubmitResult(SubmitStatus.Unknown, Detail: $"{provider} did not answer the submit: {ex.Message}"));
+        }
+    }
+
+    /// <summary>Reads a non-success answer to a submit.</summary>
+    public static SubmitResult FromErrorStatus(string provider, HttpStatusCode status, string error, IReadOnlyList<PendingLead> leads) => status switch
+    {
+        HttpStatusCode.PaymentRequired => Refused(leads, Outcome.InsufficientCredits, $"{provider}: {error}"),
+        HttpStatusCode.BadRequest => Refused(leads, Outcome.Rejected, $"{provider} refused the batch: {error}"),
+        // Both prove the request was not processed; the leads wait for the next flush.
+        HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable =>
+            new SubmitResult(SubmitStatus.NotSent, Detail: $"{provider}: {error}"),
+        >= HttpStatusCode.InternalServerError =>
+            new SubmitResult(SubmitStatus.Unknown, Detail: $"{provider} answered {(int)status}: {error}"),
+        _ => Refused(leads, Outcome.Failed, $"{provider} answered {(int)status}: {error}"),
+    };
+
+    /// <summary>The provider refused the whole call: every lead completes with the same outcome.</summary>
+    public static SubmitResult Refused(IReadOnlyList<PendingLead> leads, Outcome outcome, string detail, string? providerStatus = null) =>
+        new(SubmitStatus.Refused, Detail: detail, ProviderStatus: providerStatus,
+            Completed: leads.ToDictionary(l => l.RequestId, _ => new CompletionResult(outcome, Detail: detail)));
+
+    /// <summary>Only a refused connection or an open circuit proves the POST never left.</summary>
+    static bool ProvesNothingWasSent(Exception ex) => ex switch
+    {
+        BrokenCircuitException => true,
+        HttpRequestException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionRefused } } => true,
+        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => true,
+        _ => false,
+    };
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace EnrichmentRelay.Providers.Woodpecker;
+
+/// <summary>One Lead Finder batch as the list and get endpoints show it.</summary>
+public sealed record WoodpeckerBatch(string Uuid, DateTimeOffset? Created, IReadOnlyList<WoodpeckerBatchLead> Leads);
+
+public sealed record WoodpeckerBatchLead(string Uid, string? Status, string? ProcessingResult);
+
+public sealed record WoodpeckerProspectStatus(string Uuid, string Email, DateTimeOffset? Created, string? Status);
+
+public sealed record WoodpeckerProspect(long? Id, string? Email, string? FirstName, string? LastName, string? Company,
+    string? Website, string? LinkedInUrl);
+
+/// <summary>
+/// Typed client for Woodpecker's Lead Finder (v2) and prospect (v1) endpoints. Tolerant readers: the
+/// get-by-uuid body may be wrapped, v1 answers 204 for an empty search.
+/// </summary>
+public sealed class WoodpeckerClient(HttpClient http)
+{
+    public Task<HttpResponseMessage> QueueLeadEnrichmentsAsync(JsonArray leads, IReadOnlyList<int> targetCampaignIds, CancellationToken ct) =>
+        http.PostAsJsonAsync("v2/lead_finder/leads/enrichments",
+            new JsonObject { ["leads"] = leads, ["target_campaign_ids"] = new JsonArray(targetCampaignIds.Select(id => (JsonNode)id).ToArray()) }, ct);
+
+    public Task<HttpResponseMessage> QueueProspectEnrichmentsAsync(JsonArray prospects, CancellationToken ct) =>
+        http.PostAsJsonAsync("v2/lead_finder/prospects/enrichments", new JsonObject { ["prospects"] = prospects }, ct);
+
+    /// <summary>
+    /// Batches created after <paramref name="createdAfter"/>. Without the parameter Woodpecker shows only
+    /// the last 24 h, and the filter is day-granular, so callers pass the day before their oldest batch.
+    /// </summary>
+    public async Task<IReadOnlyList<WoodpeckerBatch>> ListLeadEnrichmentsAsync(DateOnly createdAfter, CancellationToken ct)
+    {
+        var root = await GetJsonAsync($"v2/lead_finder/leads/enrichments?created_after={createdAfter.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}", ct);
+        return root is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("lead_enrichments", out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray().Select(ReadBatch).OfType<WoodpeckerBatch>().ToList()
+            : [];
+    }
+
+    public async Task<WoodpeckerBatch?> GetLeadEnrichmentAsync(string uuid, CancellationToken ct)
+    {
+        var root = await GetJsonAsync($"v2/lead_finder/leads/enrichments/{Uri.EscapeDataString(uuid)}", ct);
+        if (root is not { } body)
+            return null;
+        // Seen both bare and wrapped as {"lead_enrichment": {...}}.
+        return ReadBatch(body.TryGetProperty("lead_enrichment", out var wrapped) ? wrapped : body);
+    }
+
+    public async Task<IReadOnlyList<WoodpeckerProspectStatus>> QueryProspectStatusesAsync(IReadOnlyCollection<string> emails, CancellationToken ct)
+    {
+        using var response = await http.PostAsJsonAsync("v2/lead_finder/prospects/enrichments/statuses/query",
+            new JsonObject { ["emails"] = new JsonArray(emails.Select(e => (JsonNode)e).ToArray()) }, ct);
+        await EnsureSuccessAsync(response, ct);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        if (!doc.RootElement.TryGetProperty("prospect_enrichments", out var list) || list.ValueKind != JsonValueKind.Array)
+            return [];
+        return list.EnumerateArray()
+            .Where(e => Text(e, "uuid") is not null && Text(e, "prospect_email") is not null)
+            .Select(e => new WoodpeckerProspectStatus(Text(e, "uuid")!, Text(e, "prospect_email")!, Instant(e, "created"), Text(e, "status")))
+            .ToList();
+    }
+
+    /// <summary>v1 search: <c>field=value</c> pairs, ANDed. An empty result is a 204.</summary>
+    public async Task<IReadOnlyList<WoodpeckerProspect>> SearchProspectsAsync(IReadOnlyDictionary<string, string> criteria, CancellationToken ct)
+    {
+        // Commas and equals signs separate criteria, so they cannot appear inside a value.
+        var search = string.Join(',', criteria.Select(c => $"{c.Key}={c.Value.Replace(",", " ").Replace("=", " ")}"));
+        using var response = await http.GetAsync($"v1/prospects?search={Uri.EscapeDataString(search)}&per_page=100", ct);
+        if (response.StatusCode == HttpStatusCode.NoContent)
+            return [];
+        await EnsureSuccessAsync(response, ct);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+            return [];
+        return doc.RootElement.EnumerateArray().Select(p => new WoodpeckerProspect(
+            p.TryGetProperty("id", out var id) && id.TryGetInt64(out var n) ? n : null,
+            Text(p, "email"), Text(p, "first_name"), Text(p, "last_name"), Text(p, "company"), Text(p, "website"), Text(p, "linkedin_url"))).ToList();
+    }
+
+    /// <summary>Woodpecker's error text: v2 <c>{title, details}</c>, v1 <c>{status:{code,msg}}</c>, else the status.</summary>
+    public static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var text = await response.Content.ReadAsStringAsync(ct);
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                if (Text(root, "title") is { } title)
+                    return Text(root, "details") is { } details ? $"{title}: {details}" : title;
+                if (root.TryGetProperty("status", out var v1) && v1.ValueKind == JsonValueKind.Object)
+                    return $"{Text(v1, "code")}: {Text(v1, "msg")}";
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+    }
+
+    async Task<JsonElement?> GetJsonAsync(string path, CancellationToken ct)
+    {
+        using var response = await http.GetAsync(path, ct);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.NoContent)
+            return null;
+        await EnsureSuccessAsync(response, ct);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        return doc.RootElement.Clone();
+    }
+
+    static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (!response.IsSuccessStatusCode)
+            throw new HttpRequestException($"Woodpecker answered {(int)response.StatusCode}: {await ReadErrorAsync(response, ct)}",
+                null, response.StatusCode);
+    }
+
+    static WoodpeckerBatch? ReadBatch(JsonElement batch)
+    {
+        if (batch.ValueKind != JsonValueKind.Object || Text(batch, "uuid") is not { } uuid)
+            return null;
+        var leads = batch.TryGetProperty("leads", out var l) && l.ValueKind == JsonValueKind.Array
+            ? l.EnumerateArray().Where(x => Text(x, "uid") is not null)
+                .Select(x => new WoodpeckerBatchLead(Text(x, "uid")!, Text(x, "status"), Text(x, "processing_result"))).ToList()
+            : [];
+        return new WoodpeckerBatch(uuid, Instant(batch, "created"), leads);
+    }
+
+    static string? Text(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    static DateTimeOffset? Instant(JsonElement e, string name) =>
+        DateTimeOffset.TryParse(Text(e, name), CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) ? at : null;
+}

@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EnrichmentRelay.Providers.Woodpecker;
+
+public sealed class WoodpeckerOptions : IValidatableObject
+{
+    public const string Section = "Providers:Woodpecker";
+    public const int MaxLeadsPerCall = 50;
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>https://api.woodpecker.co/rest/ for the real API; filled in by the embedded sandbox otherwise.</summary>
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>The <c>x-api-key</c>. Secret: configuration or environment only, never logged.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Leads (or prospects) per call, up to Woodpecker's 50.</summary>
+    [Range(1, MaxLeadsPerCall)]
+    public int BatchSize { get; set; } = MaxLeadsPerCall;
+
+    public TimeSpan FlushWindow { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Campaigns converted leads are added to; empty = the global prospect list only.</summary>
+    public int[] TargetCampaignIds { get; set; } = [];
+
+    /// <summary>How often the poll tick runs. Young batches are checked every tick; older ones less often.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest gap between two checks of an old batch.</summary>
+    public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>After this, a request still open completes as TimedOut.</summary>
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long a submit whose answer was lost may stay unfound at Woodpecker before it is sent again.</summary>
+    public TimeSpan ReconcileAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext context)
+    {
+        if (!Enabled)
+            yield break;
+        if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
+            yield return new ValidationResult("Providers:Woodpecker:BaseUrl must be an absolute URL when Woodpecker is enabled (or set Providers:Woodpecker:Enabled=false).", [nameof(BaseUrl)]);
+        if (string.IsNullOrWhiteSpace(ApiKey))
+            yield return new ValidationResult("Providers:Woodpecker:ApiKey is required when Woodpecker is enabled.", [nameof(ApiKey)]);
+        if (PollInterval < TimeSpan.FromMilliseconds(100) || MaxPollInterval < PollInterval)
+            yield return new ValidationResult("Providers:Woodpecker:PollInterval must be at least 100 ms and at most MaxPollInterval.", [nameof(PollInterval)]);
+        if (Deadline <= TimeSpan.Zero)
+            yield return new ValidationResult("Providers:Woodpecker:Deadline must be positive.", [nameof(Deadline)]);
+    }
+}

@@ -1,0 +1,169 @@
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.IntegrationTests.Infrastructure;
+using EnrichmentRelay.Sandbox.Woodpecker;
+using Xunit.Abstractions;
+
+namespace EnrichmentRelay.IntegrationTests;
+
+/// <summary>Woodpecker end to end: batched submits of at most 50, one request at a time, scheduled polls, prospect lookups.</summary>
+[Collection(RelayCollection.Name)]
+public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
+{
+    static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+
+    [Theory]
+    [InlineData(Engine.Sqlite)]
+    [InlineData(Engine.Postgres)]
+    public async Task LeadsAndProspectsCompleteOnceInFullBatchesWithOneRequestAtATime(Engine engine)
+    {
+        var leads = Enumerable.Range(0, 120).Select(i => LeadRequest($"u{i}-{Guid.NewGuid():N}")).ToList();
+        var prospects = Enumerable.Range(0, 10).Select(i => ProspectRequest($"p{i}-{Guid.NewGuid():N}@acme.com")).ToList();
+        await using var scenario = await RelayScenario.StartAsync(engine, sandbox =>
+        {
+            var woodpecker = sandbox.Woodpecker;
+            woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(400);
+            // Make any overlap of two calls visible to the sandbox.
+            woodpecker.Settings.RequestProcessingTime = TimeSpan.FromMilliseconds(20);
+            foreach (var request in leads.Where((_, i) => i % 3 == 2))
+                woodpecker.SetLeadOutcome(Uid(request), LeadConversion.NotConverted);
+            foreach (var (request, i) in prospects.Select((p, i) => (p, i)))
+            {
+                woodpecker.AddProspect(request.Lead!.Email!, "Pat", $"P{i}", "Acme", "acme.com", null);
+                woodpecker.SetProspectEnrichment(request.Lead.Email!, i % 2 == 0);
+            }
+        },
+        // Everything below arrives within one window, so the batch fill is exact: 50 + 50 + 20.
+        new Dictionary<string, string> { ["Providers__Woodpecker__FlushWindow"] = "00:00:03" });
+        try
+        {
+            await Task.WhenAll(leads.Concat(prospects).Select(scenario.Bus.PublishAsync));
+            await Task.WhenAll(leads.Take(5).Select(scenario.Bus.PublishAsync)); // repeats change nothing
+
+            await scenario.Bus.WaitForCompletionsAsync(leads.Concat(prospects).Select(r => r.RequestId), Deadline);
+
+            foreach (var (request, i) in leads.Select((r, i) => (r, i)))
+            {
+                var completed = Assert.Single(scenario.Bus.Completions[request.RequestId]);
+                Assert.Equal(ProviderName.Woodpecker, completed.Provider);
+                Assert.Equal(request.CorrelationData, completed.CorrelationData);
+                if (i % 3 == 2)
+                {
+                    Assert.Equal(Outcome.NotFound, completed.Outcome);
+                    Assert.Equal(0m, completed.CreditsCharged);
+                }
+                else
+                {
+                    Assert.Equal(Outcome.Found, completed.Outcome);
+                    Assert.Equal(1.5m, completed.CreditsCharged);
+                    Assert.Contains("@", Assert.Single(completed.Emails));
+                }
+            }
+            foreach (var (request, i) in prospects.Select((r, i) => (r, i)))
+            {
+                var completed = Assert.Single(scenario.Bus.Completions[request.RequestId]);
+                Assert.Equal(i % 2 == 0 ? Outcome.Found : Outcome.NotFound, completed.Outcome);
+                if (completed.Outcome == Outcome.Found)
+                    Assert.Equal(request.Lead!.Email, Assert.Single(completed.Emails));
+            }
+
+            var counters = scenario.Sandbox.Woodpecker.Counters;
+            Assert.Equal(1, counters.MaxConcurrentRequests);
+            Assert.Equal(0, counters.RequestsDroppedForConcurrency);
+            Assert.True(counters.LargestBatch <= 50);
+            Assert.Equal(3, counters.LeadSubmitCalls); // 120 leads = 50 + 50 + 20
+            Assert.All(counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.All(counters.ProspectSubmissions.Values, n => Assert.Equal(1, n));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task SubmitAnswersThatLeaveLeadsOutCompleteThemAtOnce()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite,
+            sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100));
+        var woodpecker = scenario.Sandbox.Woodpecker;
+        try
+        {
+            // PARTIALLY_ENQUEUED: the batch holds one of three; the others are Rejected, not left pending.
+            woodpecker.ForceNextSubmit("PARTIALLY_ENQUEUED", 1);
+            var partial = await SubmitAsync(scenario, 3);
+            Assert.Equal(1, partial.Count(r => OutcomeOf(scenario, r) == Outcome.Found));
+            Assert.Equal(2, partial.Count(r => OutcomeOf(scenario, r) == Outcome.Rejected));
+
+            // NOT_ENQUEUED: Rejected.
+            woodpecker.ForceNextSubmit("NOT_ENQUEUED", 0);
+            Assert.All(await SubmitAsync(scenario, 2), r => Assert.Equal(Outcome.Rejected, OutcomeOf(scenario, r)));
+
+            // CREDITS_EXHAUSTED: InsufficientCredits.
+            woodpecker.Settings.Credits = 0;
+            Assert.All(await SubmitAsync(scenario, 2), r => Assert.Equal(Outcome.InsufficientCredits, OutcomeOf(scenario, r)));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task BatchStillPendingAtTheDeadlineTimesOut()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite,
+            sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromHours(1),
+            new Dictionary<string, string> { ["Providers__Woodpecker__Deadline"] = "00:00:03" });
+
+        var requests = await SubmitAsync(scenario, 2);
+
+        Assert.All(requests, r =>
+        {
+            var completed = Assert.Single(scenario.Bus.Completions[r.RequestId]);
+            Assert.Equal(Outcome.TimedOut, completed.Outcome);
+            Assert.Contains("Woodpecker", completed.Detail);
+        });
+    }
+
+    static async Task<List<EnrichmentRequested>> SubmitAsync(RelayScenario scenario, int count)
+    {
+        var batch = Enumerable.Range(0, count).Select(i => LeadRequest($"s{i}-{Guid.NewGuid():N}")).ToList();
+        await Task.WhenAll(batch.Select(scenario.Bus.PublishAsync));
+        await scenario.Bus.WaitForCompletionsAsync(batch.Select(r => r.RequestId), Deadline);
+        return batch;
+    }
+
+    static Outcome OutcomeOf(RelayScenario scenario, EnrichmentRequested request) =>
+        Assert.Single(scenario.Bus.Completions[request.RequestId]).Outcome;
+
+    static string Uid(EnrichmentRequested request) => request.Lead!.WoodpeckerLead!.Value.GetProperty("uid").GetString()!;
+
+    static EnrichmentRequested LeadRequest(string uid)
+    {
+        var slug = uid.Replace("_", "-").ToLowerInvariant();
+        var payload = $$"""
+            { "uid": "{{uid}}", "full_name": "Erlich {{slug}}", "first_name": "Erlich", "last_name": "{{slug}}",
+              "linkedin_url": "linkedin.com/in/erlich-{{slug}}", "company_name": "Bachmanity", "company_website": "bachmanity.com",
+              "job_title": "Ceo", "job_title_levels": ["Cxo"], "country": "United States" }
+            """;
+        return new EnrichmentRequested
+        {
+            RequestId = Guid.NewGuid(),
+            Lead = new Lead { WoodpeckerLead = JsonDocument.Parse(payload).RootElement.Clone() },
+            Fields = [EnrichmentField.Email],
+            CorrelationData = new Dictionary<string, string> { ["uid"] = uid },
+        };
+    }
+
+    static EnrichmentRequested ProspectRequest(string email) => new()
+    {
+        RequestId = Guid.NewGuid(),
+        Lead = new Lead { Email = email, FirstName = "Pat" },
+        Fields = [EnrichmentField.Email],
+        Providers = [ProviderName.Woodpecker],
+        CorrelationData = new Dictionary<string, string> { ["email"] = email },
+    };
+}
