@@ -141,6 +141,9 @@ while IFS= read -r -d '' trx; do
     skipped=$((skipped + not_run + $(counter "$trx" inconclusive)))
 done < <(find "$RESULTS_DIR" -maxdepth 1 -name 'results_*.trx' -print0)
 
+# Measured figures the tests report (lines starting "[figure]" in a test's output), e.g. poll cost.
+find "$RESULTS_DIR" -maxdepth 1 -name 'results_*.trx' -exec grep -oh '\[figure\][^&<]*' {} + 2>/dev/null | sort -u || true
+
 stop_services   # before the summary, so the summary is the last line printed
 
 status=0

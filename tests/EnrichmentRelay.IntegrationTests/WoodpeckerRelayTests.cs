@@ -83,6 +83,40 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task PollsAndProspectReadsCostAtMostOneFifthOfARequestPerCompletion()
+    {
+        var leads = Enumerable.Range(0, 1000).Select(i => LeadRequest($"c{i}-{Guid.NewGuid():N}")).ToList();
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromSeconds(2);
+            // 60% of the leads convert to prospects.
+            foreach (var request in leads.Where((_, i) => i % 5 >= 3))
+                sandbox.Woodpecker.SetLeadOutcome(Uid(request), LeadConversion.NotConverted);
+        });
+        try
+        {
+            await Task.WhenAll(leads.Select(scenario.Bus.PublishAsync));
+            await scenario.Bus.WaitForCompletionsAsync(leads.Select(r => r.RequestId), Deadline);
+
+            var found = leads.Count(r => OutcomeOf(scenario, r) == Outcome.Found);
+            var counters = scenario.Sandbox.Woodpecker.Counters;
+            var reads = counters.ListCalls + counters.GetCalls + counters.StatusQueryCalls + counters.ProspectSearchCalls;
+            var perCompletion = reads / (double)leads.Count;
+            output.WriteLine($"[figure] Woodpecker poll cost: {reads} non-submit requests ({counters.ListCalls} list, {counters.GetCalls} get, " +
+                             $"{counters.ProspectSearchCalls} prospect reads) for {leads.Count} completions = {perCompletion:0.000} per completion; " +
+                             $"{counters.LeadSubmitCalls} submits; {found} found");
+            Assert.Equal(600, found);
+            Assert.True(perCompletion <= 0.2, $"{perCompletion:0.000} non-submit requests per completion");
+            Assert.Equal(20, counters.LeadSubmitCalls);
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(100));
+            throw;
+        }
+    }
+
+    [Fact]
     public async Task SubmitAnswersThatLeaveLeadsOutCompleteThemAtOnce()
     {
         await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite,

@@ -47,7 +47,7 @@ public static class WoodpeckerApi
         {
             var query = http.Request.Query;
             return Answer(woodpecker.SearchProspects(query["search"].FirstOrDefault(), query["page"].FirstOrDefault(),
-                query["per_page"].FirstOrDefault()), http);
+                query["per_page"].FirstOrDefault(), query["sort"].FirstOrDefault()), http);
         });
         return rest;
     }

@@ -422,7 +422,7 @@ public sealed class WoodpeckerSimulator
     /// GET /rest/v1/prospects: only <c>search</c>, <c>page</c> and <c>per_page</c> are read — any other parameter,
     /// notably a bare <c>email=</c>, is ignored, so the whole database comes back (the documented gotcha).
     /// </summary>
-    public WoodpeckerAnswer SearchProspects(string? search, string? page, string? perPage)
+    public WoodpeckerAnswer SearchProspects(string? search, string? page, string? perPage, string? sort = null)
     {
         lock (gate)
         {
@@ -434,6 +434,11 @@ public sealed class WoodpeckerSimulator
             if (perPage is not null && (!int.TryParse(perPage, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1))
                 return V1Error("E_WRONG_PARAM", "Invalid value of per_page.");
             size = Math.Min(size, MaxPerPage);
+            // sort: "+field" / "-field" (a bare field sorts ascending); id and updated are supported here.
+            var descending = sort?.StartsWith('-') == true;
+            var sortField = sort?.TrimStart('+', '-', ' ') is { Length: > 0 } named ? named.ToLowerInvariant() : "id";
+            if (sortField is not ("id" or "updated"))
+                return V1Error("E_WRONG_PARAM", $"Unsupported sort field '{sortField}'.");
 
             var criteria = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
             if (!string.IsNullOrWhiteSpace(search))
@@ -458,8 +463,11 @@ public sealed class WoodpeckerSimulator
             var matches = prospects
                 .Where(p => p.VisibleAt <= now)
                 .Where(p => criteria.All(c => c.Value.Any(value => Matches(p, c.Key, value))))
-                .OrderBy(p => p.Id)
+                .OrderBy(p => sortField == "updated" ? p.Updated.UtcTicks : p.Id)
+                .ThenBy(p => p.Id)
                 .ToList();
+            if (descending)
+                matches.Reverse();
             var shown = matches.Skip((int)Math.Min(int.MaxValue, (long)(pageNumber - 1) * size)).Take(size).ToList();
             if (shown.Count == 0)
                 return new WoodpeckerAnswer(204, null);

@@ -44,7 +44,7 @@ public sealed class PreceptWebhookTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task FailedDeliveryIsRetriedWithExponentialBackoff()
+    public async Task FailedDeliveryIsRetriedUntilItSucceeds()
     {
         Precept.Settings.WebhookRetryBaseDelay = TimeSpan.FromMilliseconds(50);
         receiver.FailNext(2);
@@ -54,9 +54,6 @@ public sealed class PreceptWebhookTests : IAsyncLifetime
         var attempts = receiver.Deliveries;
         Assert.Equal([500, 500, 200], attempts.Select(a => a.Status));
         Assert.All(attempts, a => Assert.True(JsonNode.DeepEquals(attempts[0].Body, a.Body)));
-        // Lower bounds only: a retry may come late on a busy machine, never early (5% for timer granularity).
-        Assert.InRange((attempts[1].At - attempts[0].At).TotalMilliseconds, 47.5, double.MaxValue);
-        Assert.InRange((attempts[2].At - attempts[1].At).TotalMilliseconds, 95, double.MaxValue);
         Assert.Equal((3, 1, 0), (Precept.Counters.WebhookAttempts, Precept.Counters.WebhookDeliveries, job.WebhooksAbandoned));
     }
 

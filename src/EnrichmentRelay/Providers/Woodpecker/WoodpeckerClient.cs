@@ -14,7 +14,7 @@ public sealed record WoodpeckerBatchLead(string Uid, string? Status, string? Pro
 public sealed record WoodpeckerProspectStatus(string Uuid, string Email, DateTimeOffset? Created, string? Status);
 
 public sealed record WoodpeckerProspect(long? Id, string? Email, string? FirstName, string? LastName, string? Company,
-    string? Website, string? LinkedInUrl);
+    string? Website, string? LinkedInUrl, DateTimeOffset? Updated);
 
 /// <summary>
 /// Typed client for Woodpecker's Lead Finder (v2) and prospect (v1) endpoints. Tolerant readers: the
@@ -65,11 +65,20 @@ public sealed class WoodpeckerClient(HttpClient http)
     }
 
     /// <summary>v1 search: <c>field=value</c> pairs, ANDed. An empty result is a 204.</summary>
-    public async Task<IReadOnlyList<WoodpeckerProspect>> SearchProspectsAsync(IReadOnlyDictionary<string, string> criteria, CancellationToken ct)
+    public Task<IReadOnlyList<WoodpeckerProspect>> SearchProspectsAsync(IReadOnlyDictionary<string, string> criteria, CancellationToken ct)
     {
         // Commas and equals signs separate criteria, so they cannot appear inside a value.
         var search = string.Join(',', criteria.Select(c => $"{c.Key}={c.Value.Replace(",", " ").Replace("=", " ")}"));
-        using var response = await http.GetAsync($"v1/prospects?search={Uri.EscapeDataString(search)}&per_page=100", ct);
+        return ReadProspectsAsync($"v1/prospects?search={Uri.EscapeDataString(search)}&per_page=100", ct);
+    }
+
+    /// <summary>One page of prospects, most recently updated first: how converted leads are found in bulk.</summary>
+    public Task<IReadOnlyList<WoodpeckerProspect>> RecentProspectsAsync(int page, int perPage, CancellationToken ct) =>
+        ReadProspectsAsync($"v1/prospects?sort=-updated&page={page}&per_page={perPage}", ct);
+
+    async Task<IReadOnlyList<WoodpeckerProspect>> ReadProspectsAsync(string path, CancellationToken ct)
+    {
+        using var response = await http.GetAsync(path, ct);
         if (response.StatusCode == HttpStatusCode.NoContent)
             return [];
         await EnsureSuccessAsync(response, ct);
@@ -78,7 +87,8 @@ public sealed class WoodpeckerClient(HttpClient http)
             return [];
         return doc.RootElement.EnumerateArray().Select(p => new WoodpeckerProspect(
             p.TryGetProperty("id", out var id) && id.TryGetInt64(out var n) ? n : null,
-            Text(p, "email"), Text(p, "first_name"), Text(p, "last_name"), Text(p, "company"), Text(p, "website"), Text(p, "linkedin_url"))).ToList();
+            Text(p, "email"), Text(p, "first_name"), Text(p, "last_name"), Text(p, "company"), Text(p, "website"), Text(p, "linkedin_url"),
+            Instant(p, "updated"))).ToList();
     }
 
     /// <summary>Woodpecker's error text: v2 <c>{title, details}</c>, v1 <c>{status:{code,msg}}</c>, else the status.</summary>
@@ -134,6 +144,12 @@ public sealed class WoodpeckerClient(HttpClient http)
     static string? Text(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    static DateTimeOffset? Instant(JsonElement e, string name) =>
-        DateTimeOffset.TryParse(Text(e, name), CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) ? at : null;
+    /// <summary>ISO-8601; v1 writes the offset without a colon (<c>2016-08-14T02:08:58+0200</c>).</summary>
+    static DateTimeOffset? Instant(JsonElement e, string name)
+    {
+        var text = Text(e, name);
+        if (text is { Length: > 5 } && (text[^5] is '+' or '-') && text[^4..].All(char.IsAsciiDigit))
+            text = text[..^2] + ":" + text[^2..];
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) ? at : null;
+    }
 }

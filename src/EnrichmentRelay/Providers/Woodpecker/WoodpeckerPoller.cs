@@ -22,6 +22,11 @@ public sealed class WoodpeckerPoller(
     /// <summary>Credits Woodpecker charges for a lead or prospect it enriched with an email.</summary>
     const decimal CreditsPerEmail = 1.5m;
     const int MaxJobsPerPoll = 500;
+    const int ProspectPageSize = 1000;
+    const int MaxProspectPages = 10;
+
+    // Converted leads of this poll, matched to their prospects in bulk after every batch was read.
+    readonly List<(ProviderJobRecord Job, EnrichmentRequestRecord Request)> converted = [];
 
     WoodpeckerOptions Options => options.Value;
 
@@ -66,12 +71,14 @@ public sealed class WoodpeckerPoller(
             else
                 await PollProspectJobAsync(job, requests, statuses, ct);
 
-            if (requests.All(r => r.State == RequestState.Completed) && job.State != ProviderJobState.Refused)
-            {
-                job.State = ProviderJobState.Completed;
-                job.CompletedAt = now;
-            }
             job.NextPollAt = now + PollGap(now - job.CreatedAt);
+        }
+        await CompleteConvertedAsync(ct);
+        foreach (var job in jobs.Where(j => j.State == ProviderJobState.Submitted
+                                            && (open.GetValueOrDefault(j.Id) ?? []).All(r => r.State == RequestState.Completed)))
+        {
+            job.State = ProviderJobState.Completed;
+            job.CompletedAt = now;
         }
         await completion.SaveAsync(ct);
     }
@@ -123,12 +130,8 @@ public sealed class WoodpeckerPoller(
                         Detail: "Woodpecker found no email for this lead (NOT_CONVERTED_TO_PROSPECT)."));
                     break;
                 case "CONVERTED_TO_PROSPECT":
-                    // The email lives on the prospect the conversion created; it may not be searchable yet.
-                    var prospect = await FindConvertedProspectAsync(LedgerViews.ReadRequest(request), ct);
-                    if (prospect?.Email is { } email)
-                        completion.Complete(request, new CompletionResult(Outcome.Found, [email], CreditsCharged: CreditsPerEmail));
-                    else
-                        logger.LogInformation("Lead {RequestId} converted but its prospect is not visible yet", request.RequestId);
+                    // The email lives on the prospect the conversion created: found in bulk below.
+                    converted.Add((job, request));
                     break;
                 default:
                     completion.Complete(request, new CompletionResult(Outcome.Failed,
@@ -177,7 +180,38 @@ public sealed class WoodpeckerPoller(
         logger.LogWarning("Job {JobName} never reached Woodpecker; its {Count} leads will be submitted again", job.Name, requests.Count);
     }
 
-    async Task<WoodpeckerProspect?> FindConvertedProspectAsync(EnrichmentRequested request, CancellationToken ct)
+    /// <summary>
+    /// One read of the most recently updated prospects serves every lead converted since the last poll
+    /// (a search per lead would cost a request each). A lead whose prospect is not visible yet stays
+    /// open for the next tick.
+    /// </summary>
+    async Task CompleteConvertedAsync(CancellationToken ct)
+    {
+        if (converted.Count == 0)
+            return;
+        // A conversion cannot predate its batch: stop paging once prospects are older than the oldest one.
+        var horizon = converted.Min(c => c.Job.CreatedAt) - TimeSpan.FromMinutes(5);
+        var recent = new List<WoodpeckerProspect>();
+        for (var page = 1; page <= MaxProspectPages; page++)
+        {
+            var prospects = await client.RecentProspectsAsync(page, ProspectPageSize, ct);
+            recent.AddRange(prospects);
+            if (prospects.Count < ProspectPageSize || prospects[^1].Updated is { } oldest && oldest < horizon)
+                break;
+        }
+
+        foreach (var (_, request) in converted)
+        {
+            if (Match(LedgerViews.ReadRequest(request), recent)?.Email is { Length: > 0 } email)
+                completion.Complete(request, new CompletionResult(Outcome.Found, [email], CreditsCharged: CreditsPerEmail));
+            else
+                logger.LogInformation("Lead {RequestId} converted but its prospect is not visible yet", request.RequestId);
+        }
+        converted.Clear();
+    }
+
+    /// <summary>The prospect carries no uid: match the LinkedIn URL first, then name with company or website.</summary>
+    internal static WoodpeckerProspect? Match(EnrichmentRequested request, IEnumerable<WoodpeckerProspect> candidates)
     {
         var payload = request.Lead!.WoodpeckerLead!.Value;
         string? Field(string name) => payload.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
@@ -185,18 +219,18 @@ public sealed class WoodpeckerPoller(
         var last = Field("last_name") ?? request.Lead.LastName;
         if ((first is null || last is null) && Field("full_name") is { } full && full.Split(' ', 2) is [var f, var l])
             (first, last) = (first ?? f, last ?? l);
-        if (first is null || last is null)
-            return null;
-
-        var candidates = await client.SearchProspectsAsync(new Dictionary<string, string> { ["first_name"] = first, ["last_name"] = last }, ct);
-        // The prospect carries no uid: match the LinkedIn URL first, then the company or its website.
         var linkedIn = WoodpeckerLeads.NormalizeLinkedIn(Field("linkedin_url") ?? request.Lead.LinkedInUrl);
         var company = Field("company_name") ?? request.Lead.CompanyName;
         var domain = WoodpeckerLeads.NormalizeDomain(Field("company_website") ?? request.Lead.CompanyDomain);
-        return candidates.FirstOrDefault(p => linkedIn is not null && WoodpeckerLeads.NormalizeLinkedIn(p.LinkedInUrl) == linkedIn)
-            ?? candidates.FirstOrDefault(p =>
-                (domain is not null && WoodpeckerLeads.NormalizeDomain(p.Website) == domain)
-                || (company is not null && string.Equals(p.Company?.Trim(), company.Trim(), StringComparison.OrdinalIgnoreCase)));
+
+        bool SameName(WoodpeckerProspect p) =>
+            string.Equals(p.FirstName?.Trim(), first?.Trim(), StringComparison.OrdinalIgnoreCase)
+            && string.Equals(p.LastName?.Trim(), last?.Trim(), StringComparison.OrdinalIgnoreCase);
+        var list = candidates as IReadOnlyCollection<WoodpeckerProspect> ?? candidates.ToList();
+        return list.FirstOrDefault(p => linkedIn is not null && WoodpeckerLeads.NormalizeLinkedIn(p.LinkedInUrl) == linkedIn)
+            ?? list.FirstOrDefault(p => first is not null && last is not null && SameName(p)
+                && ((domain is not null && WoodpeckerLeads.NormalizeDomain(p.Website) == domain)
+                    || (company is not null && string.Equals(p.Company?.Trim(), company.Trim(), StringComparison.OrdinalIgnoreCase))));
     }
 
     async Task<ILookup<string, WoodpeckerProspectStatus>> ProspectStatusesAsync(List<ProviderJobRecord> jobs,

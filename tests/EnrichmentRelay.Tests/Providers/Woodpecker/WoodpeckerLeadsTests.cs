@@ -84,3 +84,38 @@ public sealed class WoodpeckerLeadsTests
         Fields = [EnrichmentField.Email],
     };
 }
+
+public sealed class ConvertedProspectMatchingTests
+{
+    static EnrichmentRequested Lead(string payload) => new()
+    {
+        RequestId = Guid.NewGuid(),
+        Lead = new Lead { WoodpeckerLead = JsonDocument.Parse(payload).RootElement.Clone() },
+        Fields = [EnrichmentField.Email],
+    };
+
+    static WoodpeckerProspect Prospect(string email, string first, string last, string company, string website, string? linkedIn) =>
+        new(1, email, first, last, company, website, linkedIn, DateTimeOffset.UnixEpoch);
+
+    [Fact]
+    public void LinkedInUrlWinsOverANameTwin()
+    {
+        var lead = Lead("""{"uid":"u","first_name":"Jane","last_name":"Doe","linkedin_url":"linkedin.com/in/jane-doe-2","company_name":"Acme","company_website":"acme.com"}""");
+        WoodpeckerProspect[] candidates =
+        [
+            Prospect("jane@acme.com", "Jane", "Doe", "Acme", "acme.com", "https://www.linkedin.com/in/jane-doe-1"),
+            Prospect("jane.doe@acme.com", "Jane", "Doe", "Acme", "acme.com", "https://www.linkedin.com/in/jane-doe-2/"),
+        ];
+
+        Assert.Equal("jane.doe@acme.com", WoodpeckerPoller.Match(lead, candidates)!.Email);
+    }
+
+    [Fact]
+    public void WithoutLinkedInTheNameMustComeWithTheCompanyOrWebsite()
+    {
+        var lead = Lead("""{"uid":"u","full_name":"Jane Doe","company_website":"https://www.acme.com/"}""");
+
+        Assert.Equal("j@acme.com", WoodpeckerPoller.Match(lead, [Prospect("j@acme.com", "jane", "doe", "", "acme.com", null)])!.Email);
+        Assert.Null(WoodpeckerPoller.Match(lead, [Prospect("j@other.com", "Jane", "Doe", "Other", "other.com", null)]));
+    }
+}
