@@ -5,3 +5,6 @@ namespace EnrichmentRelay.Contracts;
 /// tick number (time divided by the poll interval) lets exactly one instance run each tick.
 /// </summary>
 public record PollWoodpecker(long Tick, DateTimeOffset ScheduledAt);
+
+/// <summary>Poll Lance's open enrichment tasks now; one poll per tick, like <see cref="PollWoodpecker"/>.</summary>
+public record PollLance(long Tick, DateTimeOffset ScheduledAt);

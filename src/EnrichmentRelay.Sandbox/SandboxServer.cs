@@ -1,3 +1,4 @@
+using EnrichmentRelay.Sandbox.Lance;
 using EnrichmentRelay.Sandbox.Precept;
 using EnrichmentRelay.Sandbox.Woodpecker;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -12,6 +13,7 @@ public sealed class SandboxOptions
     public int Port { get; set; }
     public string PreceptApiKey { get; set; } = "sandbox-precept-key";
     public string WoodpeckerApiKey { get; set; } = "sandbox-woodpecker-key";
+    public string LanceApiKey { get; set; } = "sandbox-lance-key";
     /// <summary>Drives processing delays and webhook backoff, so tests can use a fake clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }
@@ -27,13 +29,16 @@ public sealed class SandboxServer : IAsyncDisposable
     public Uri BaseAddress { get; }
     public PreceptSimulator Precept { get; }
     public WoodpeckerSimulator Woodpecker { get; }
+    public LanceSimulator Lance { get; }
 
-    SandboxServer(WebApplication app, Uri baseAddress, PreceptSimulator precept, WoodpeckerSimulator woodpecker)
+    SandboxServer(WebApplication app, Uri baseAddress, PreceptSimulator precept, WoodpeckerSimulator woodpecker,
+        LanceSimulator lance)
     {
         this.app = app;
         BaseAddress = baseAddress;
         Precept = precept;
         Woodpecker = woodpecker;
+        Lance = lance;
     }
 
     public static async Task<SandboxServer> StartAsync(SandboxOptions options, CancellationToken ct = default)
@@ -58,16 +63,21 @@ public sealed class SandboxServer : IAsyncDisposable
         builder.Services.AddSingleton(precept);
         var woodpecker = new WoodpeckerSimulator(options.WoodpeckerApiKey, options.TimeProvider);
         builder.Services.AddSingleton(woodpecker);
+        var lance = new LanceSimulator(options.LanceApiKey, options.TimeProvider);
+        builder.Services.AddSingleton(lance);
 
         var app = builder.Build();
         app.MapPreceptApi();
         app.MapPreceptControl();
         app.MapWoodpeckerApi();
         app.MapWoodpeckerControl();
-        app.MapPost("/sandbox/reset", (PreceptSimulator p, WoodpeckerSimulator w) =>
+        app.MapLanceApi();
+        app.MapLanceControl();
+        app.MapPost("/sandbox/reset", (PreceptSimulator p, WoodpeckerSimulator w, LanceSimulator l) =>
         {
             p.Reset();
             w.Reset();
+            l.Reset();
             return TypedResults.NoContent();
         });
         try
@@ -83,7 +93,7 @@ public sealed class SandboxServer : IAsyncDisposable
 
         // With port 0 only the server knows the port it got.
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new SandboxServer(app, new Uri(address.TrimEnd('/') + "/"), precept, woodpecker);
+        return new SandboxServer(app, new Uri(address.TrimEnd('/') + "/"), precept, woodpecker, lance);
     }
 
     /// <summary>Stops taking requests first, then stops running jobs and webhook deliveries.</summary>

@@ -1,3 +1,4 @@
+using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Sandbox;
@@ -14,7 +15,7 @@ public static class EmbeddedSandbox
 
     public static IHostApplicationBuilder AddEmbeddedSandbox(this IHostApplicationBuilder builder)
     {
-        string[] sections = [PreceptOptions.Section, WoodpeckerOptions.Section];
+        string[] sections = [PreceptOptions.Section, WoodpeckerOptions.Section, LanceOptions.Section];
         bool Configured(string section) => !string.IsNullOrWhiteSpace(builder.Configuration[section + ":BaseUrl"]);
         if (!builder.Configuration.GetValue(EnabledKey, defaultValue: !sections.Any(Configured)))
             return builder;
@@ -28,6 +29,7 @@ public static class EmbeddedSandbox
         {
             [PreceptOptions.Section] = (sandbox.BaseAddress.ToString(), options.PreceptApiKey),
             [WoodpeckerOptions.Section] = (new Uri(sandbox.BaseAddress, "rest/").ToString(), options.WoodpeckerApiKey),
+            [LanceOptions.Section] = (sandbox.BaseAddress.ToString(), options.LanceApiKey),
         };
         builder.Configuration.AddInMemoryCollection(simulated
             .Where(p => !Configured(p.Key))

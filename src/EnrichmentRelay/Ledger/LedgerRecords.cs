@@ -32,6 +32,11 @@ public class EnrichmentRequestRecord
     public string? PhonesJson { get; set; }
     public string? Detail { get; set; }
     public decimal? CreditsCharged { get; set; }
+    /// <summary>
+    /// What a provider tracks per request between submit and completion (Lance: the state of each of
+    /// its per-field tasks), as that provider's own small JSON document.
+    /// </summary>
+    public string? ProviderState { get; set; }
     /// <summary>Optimistic concurrency: whoever completes a request first wins, the other re-reads.</summary>
     public int Version { get; set; }
 }

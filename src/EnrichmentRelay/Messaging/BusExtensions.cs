@@ -1,3 +1,4 @@
+using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Requests;
 using MassTransit;
@@ -19,6 +20,7 @@ public static class BusExtensions
             bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
                 .Endpoint(e => e.ConcurrentMessageLimit = options.ConcurrentMessageLimit);
             bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
+            bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
 
             if (options.Transport == BusTransport.RabbitMq)
             {

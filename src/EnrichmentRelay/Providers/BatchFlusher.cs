@@ -161,8 +161,12 @@ public sealed class BatchFlusher(
         }
 
         foreach (var request in requests)
+        {
+            if (result.ProviderState?.TryGetValue(request.RequestId, out var state) == true)
+                request.ProviderState = state;
             if (result.CompletedLeads.TryGetValue(request.RequestId, out var outcome))
                 completion.Complete(request, outcome);
+        }
         if (requests.All(r => r.State == RequestState.Completed) && result.Status != SubmitStatus.NotSent)
         {
             job.State = result.Status == SubmitStatus.Refused ? ProviderJobState.Refused : ProviderJobState.Completed;

@@ -52,7 +52,8 @@ public sealed record SubmitResult(
     string? ExternalJobId = null,
     string? Detail = null,
     IReadOnlyDictionary<Guid, CompletionResult>? Completed = null,
-    string? ProviderStatus = null)
+    string? ProviderStatus = null,
+    IReadOnlyDictionary<Guid, string>? ProviderState = null)
 {
     public IReadOnlyDictionary<Guid, CompletionResult> CompletedLeads => Completed ?? new Dictionary<Guid, CompletionResult>();
 }

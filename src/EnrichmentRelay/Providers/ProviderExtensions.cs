@@ -1,5 +1,6 @@
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Polling;
+using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
 
@@ -15,6 +16,7 @@ public static class ProviderExtensions
         builder.Services.AddSingleton<BatchFlushSignal>();
         builder.AddPreceptProvider();
         builder.AddWoodpeckerProvider();
+        builder.AddLanceProvider();
         builder.Services.AddHostedService<BatchFlusher>();
         // Publishes each polled provider's Poll command on its tick (the scheduled consumers).
         builder.Services.AddHostedService<PollTicker>();

@@ -10,6 +10,7 @@ public sealed class RelayScenario : IAsyncDisposable
 {
     public const string PreceptKey = "it-precept-key";
     public const string WoodpeckerKey = "it-woodpecker-key";
+    public const string LanceKey = "it-lance-key";
 
     public required SandboxServer Sandbox { get; init; }
     public required RelayProcess Relay { get; init; }
@@ -19,7 +20,7 @@ public sealed class RelayScenario : IAsyncDisposable
     public static async Task<RelayScenario> StartAsync(Engine engine, Action<SandboxServer>? arrangeSandbox = null,
         IReadOnlyDictionary<string, string>? settings = null)
     {
-        var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey });
+        var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey, LanceApiKey = LanceKey });
         arrangeSandbox?.Invoke(sandbox);
         var vhost = await TestEnvironment.NewVirtualHostAsync();
         var database = await TestDatabase.CreateAsync(engine);
@@ -41,6 +42,10 @@ public sealed class RelayScenario : IAsyncDisposable
             ["Providers__Woodpecker__FlushWindow"] = "00:00:00.500",
             ["Providers__Woodpecker__PollInterval"] = "00:00:00.500",
             ["Providers__Woodpecker__MaxPollInterval"] = "00:00:02",
+            ["Providers__Lance__BaseUrl"] = sandbox.BaseAddress.ToString(),
+            ["Providers__Lance__ApiKey"] = LanceKey,
+            ["Providers__Lance__FlushWindow"] = "00:00:00.500",
+            ["Providers__Lance__PollInterval"] = "00:00:00.500",
         };
         foreach (var (key, value) in database.Settings)
             all[key] = value;

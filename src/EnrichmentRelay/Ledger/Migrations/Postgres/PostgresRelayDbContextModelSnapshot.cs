@@ -62,6 +62,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<Guid?>("ProviderJobId")
                         .HasColumnType("uuid");
 
+                    b.Property<string>("ProviderState")
+                        .HasColumnType("text");
+
                     b.Property<string>("RequestJson")
                         .IsRequired()
                         .HasColumnType("text");

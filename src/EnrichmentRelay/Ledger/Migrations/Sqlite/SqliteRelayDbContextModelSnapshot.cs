@@ -57,6 +57,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<Guid?>("ProviderJobId")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ProviderState")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("RequestJson")
                         .IsRequired()
                         .HasColumnType("TEXT");

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace EnrichmentRelay.Sandbox.Lance;
+
+/// <summary>
+/// Test control for a standalone sandbox, no auth (in-process tests use <see cref="LanceSimulator"/> directly).
+/// JSON is camelCase with enums as camelCase strings; durations are whole milliseconds.
+/// </summary>
+public static class LanceControlApi
+{
+    // Unknown fields are refused: a typo must be a 400, not a silent no-op.
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>A partial update: null or absent leaves a setting as it is.</summary>
+    public sealed record SettingsUpdate(decimal? Credits, long? ProcessingDelayMs, LanceOutcome? DefaultOutcome, bool? PreexistingContacts)
+    {
+        public void ApplyTo(LanceSettings s)
+        {
+            if (Credits is { } credits) s.Credits = credits;
+            if (ProcessingDelayMs is { } delay) s.ProcessingDelay = TimeSpan.FromMilliseconds(delay);
+            if (DefaultOutcome is { } outcome) s.DefaultOutcome = outcome;
+            if (PreexistingContacts is { } preexisting) s.PreexistingContacts = preexisting;
+        }
+    }
+
+    public sealed record SettingsView(decimal Credits, long ProcessingDelayMs, LanceOutcome DefaultOutcome, bool PreexistingContacts)
+    {
+        public static SettingsView Of(LanceSettings s) =>
+            new(s.Credits, (long)s.ProcessingDelay.TotalMilliseconds, s.DefaultOutcome, s.PreexistingContacts);
+    }
+
+    public sealed record OutcomeUpdate(LanceOutcome? Outcome);
+
+    public sealed record PersonAdd(string? Id, string? FirstName, string? LastName);
+
+    /// <summary><c>failNextSubmits</c> with <c>statusCode</c> (400-599, default 500) fails the next bulk submits.</summary>
+    public sealed record FaultUpdate(int? FailNextSubmits, int? StatusCode);
+
+    public static RouteGroupBuilder MapLanceControl(this IEndpointRouteBuilder app)
+    {
+        var control = app.MapGroup("/sandbox/lance");
+
+        control.MapGet("/counters", (LanceSimulator lance) => TypedResults.Json(lance.Counters, Json));
+        control.MapGet("/enrichments", (LanceSimulator lance) => TypedResults.Json(lance.Enrichments, Json));
+
+        control.MapPost("/settings", async Task<Results<JsonHttpResult<SettingsView>, ValidationProblem>> (HttpRequest request, LanceSimulator lance) =>
+        {
+            var (update, problems) = await ReadAsync<SettingsUpdate>(request);
+            if (update?.ProcessingDelayMs < 0)
+                problems["processingDelayMs"] = ["Must be 0 or more."];
+            if (update is null || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            update.ApplyTo(lance.Settings);
+            return TypedResults.Json(SettingsView.Of(lance.Settings), Json);
+        });
+
+        control.MapPut("/persons/{id}/outcomes/{field}", async Task<Results<NoContent, ValidationProblem>> (string id, string field, HttpRequest request, LanceSimulator lance) =>
+        {
+            var (update, problems) = await ReadAsync<OutcomeUpdate>(request);
+            if (update is { Outcome: null })
+                problems["outcome"] = ["Required: found, notFound, failed, timeout, cancelled or omitted."];
+            if (field is not ("emails" or "phones"))
+                problems["field"] = ["Must be emails or phones."];
+            if (update?.Outcome is not { } outcome || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            lance.SetOutcome(id, field, outcome);
+            return TypedResults.NoContent();
+        });
+
+        control.MapPost("/persons", async Task<Results<JsonHttpResult<JsonObject>, ValidationProblem>> (HttpRequest request, LanceSimulator lance) =>
+        {
+            var (add, problems) = await ReadAsync<PersonAdd>(request);
+            if (add is not null && !Guid.TryParseExact(add.Id, "D", out _))
+                problems["id"] = ["Required: a uuid."];
+            if (add?.Id is not { } id || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            lance.AddPerson(id, add.FirstName, add.LastName);
+            return TypedResults.Json(lance.PersonJson(id)!, Json, statusCode: StatusCodes.Status201Created);
+        });
+
+        control.MapPost("/faults", async Task<Results<NoContent, ValidationProblem>> (HttpRequest request, LanceSimulator lance) =>
+        {
+            var (update, problems) = await ReadAsync<FaultUpdate>(request);
+            if (update?.FailNextSubmits < 0)
+                problems["failNextSubmits"] = ["Must be 0 or more."];
+            if (update?.StatusCode is < 400 or > 599)
+                problems["statusCode"] = ["Must be an error status, 400 to 599."];
+            if (update is null || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            if (update.FailNextSubmits is { } submits)
+                lance.FailNextSubmits(submits, update.StatusCode ?? 500);
+            return TypedResults.NoContent();
+        });
+        return control;
+    }
+
+    /// <summary>Reads a control body whatever its content type (curl -d sends a form type); a bad one is described, not thrown.</summary>
+    static async Task<(T? Body, Dictionary<string, string[]> Problems)> ReadAsync<T>(HttpRequest request) where T : class
+    {
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Json, request.HttpContext.RequestAborted);
+            return body is null ? (null, new() { ["body"] = ["A JSON object is required."] }) : (body, []);
+        }
+        catch (JsonException e)
+        {
+            return (null, new() { ["body"] = [e.Message] });
+        }
+    }
+}

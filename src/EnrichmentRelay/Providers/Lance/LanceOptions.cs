@@ -1,0 +1,48 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EnrichmentRelay.Providers.Lance;
+
+public sealed class LanceOptions : IValidatableObject
+{
+    public const string Section = "Providers:Lance";
+    public const int MaxIdsPerCall = 1000;
+    public const int MaxTasksPerQuery = 200;
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// The vendor documents two hosts (https://app.lance.so/ and https://api.lance.app/); the API lives
+    /// under <c>api/v1/</c> of this address. Filled in by the embedded sandbox otherwise.
+    /// </summary>
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>Bearer token. Secret: configuration or environment only, never logged.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Requests per flush; each becomes one task per field, sent in one bulk call per field.</summary>
+    [Range(1, MaxIdsPerCall)]
+    public int BatchSize { get; set; } = MaxIdsPerCall;
+
+    public TimeSpan FlushWindow { get; set; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Tasks Lance never reports on (the query omits them) stay open until this, then time out.</summary>
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(24);
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext context)
+    {
+        if (!Enabled)
+            yield break;
+        if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
+            yield return new ValidationResult("Providers:Lance:BaseUrl must be an absolute URL when Lance is enabled (or set Providers:Lance:Enabled=false).", [nameof(BaseUrl)]);
+        if (string.IsNullOrWhiteSpace(ApiKey))
+            yield return new ValidationResult("Providers:Lance:ApiKey is required when Lance is enabled.", [nameof(ApiKey)]);
+        if (PollInterval < TimeSpan.FromMilliseconds(100))
+            yield return new ValidationResult("Providers:Lance:PollInterval must be at least 100 ms.", [nameof(PollInterval)]);
+        if (Deadline <= TimeSpan.Zero)
+            yield return new ValidationResult("Providers:Lance:Deadline must be positive.", [nameof(Deadline)]);
+    }
+}
