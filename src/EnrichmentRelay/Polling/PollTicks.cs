@@ -23,4 +23,23 @@ public static class PollTicks
             return false; // another instance claimed it between our check and our insert
         }
     }
+
+    /// <summary>
+    /// What every scheduled consumer does: claim the tick, run the poll, and log a failure instead of
+    /// throwing (a poll command is worth nothing after its tick; the next tick polls again).
+    /// </summary>
+    public static async Task RunOnceAsync(RelayDbContext db, string schedule, long tick, TimeProvider time, ILogger logger,
+        Func<CancellationToken, Task> poll, CancellationToken ct)
+    {
+        if (!await TryClaimAsync(db, schedule, tick, time.GetUtcNow(), ct))
+            return;
+        try
+        {
+            await poll(ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "The {Schedule} poll for tick {Tick} failed; the next tick polls again", schedule, tick);
+        }
+    }
 }

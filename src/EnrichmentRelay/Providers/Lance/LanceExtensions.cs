@@ -1,7 +1,6 @@
 using System.Net.Http.Headers;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Polling;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Providers.Lance;
@@ -24,17 +23,7 @@ public static class LanceExtensions
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
                 http.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
             })
-            .AddStandardResilienceHandler()
-            .Configure((resilience, sp) =>
-            {
-                var lance = sp.GetRequiredService<IOptions<LanceOptions>>().Value;
-                // Even though Lance dedupes by person and field, a submit is repeated only by the next
-                // poll, after the outcome of the first is known, never blindly by the pipeline.
-                resilience.Retry.DisableForUnsafeHttpMethods();
-                resilience.AttemptTimeout.Timeout = lance.RequestTimeout;
-                resilience.TotalRequestTimeout.Timeout = lance.RequestTimeout * 3;
-                resilience.CircuitBreaker.SamplingDuration = lance.RequestTimeout * 2;
-            });
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.RequestTimeout);
 
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<LancePoller>();

@@ -11,19 +11,8 @@ public sealed class PollLanceConsumer(RelayDbContext db, LancePoller poller, Tim
 {
     public const string Schedule = "lance";
 
-    public async Task Consume(ConsumeContext<PollLance> context)
-    {
-        if (!await PollTicks.TryClaimAsync(db, Schedule, context.Message.Tick, time.GetUtcNow(), context.CancellationToken))
-            return;
-        try
-        {
-            await poller.PollAsync(context.CancellationToken);
-        }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
-        {
-            logger.LogWarning(ex, "Lance poll for tick {Tick} failed", context.Message.Tick);
-        }
-    }
+    public Task Consume(ConsumeContext<PollLance> context) =>
+        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, logger, poller.PollAsync, context.CancellationToken);
 }
 
 public sealed class PollLanceConsumerDefinition : ConsumerDefinition<PollLanceConsumer>

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Providers.Precept;
@@ -24,17 +23,7 @@ public static class PreceptExtensions
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
                 http.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
             })
-            .AddStandardResilienceHandler()
-            .Configure((resilience, sp) =>
-            {
-                var precept = sp.GetRequiredService<IOptions<PreceptOptions>>().Value;
-                // Reads and "nothing was done" answers may be retried; a submit POST never is:
-                // Precept has no idempotency key, so a repeat is a second job and a second charge.
-                resilience.Retry.DisableForUnsafeHttpMethods();
-                resilience.AttemptTimeout.Timeout = precept.RequestTimeout;
-                resilience.TotalRequestTimeout.Timeout = precept.RequestTimeout * 3;
-                resilience.CircuitBreaker.SamplingDuration = precept.RequestTimeout * 2;
-            });
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout);
 
         builder.Services.AddScoped<PreceptProvider>();
         builder.Services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<PreceptProvider>());

@@ -11,20 +11,8 @@ public sealed class PollWoodpeckerConsumer(RelayDbContext db, WoodpeckerPoller p
 {
     public const string Schedule = "woodpecker";
 
-    public async Task Consume(ConsumeContext<PollWoodpecker> context)
-    {
-        if (!await PollTicks.TryClaimAsync(db, Schedule, context.Message.Tick, time.GetUtcNow(), context.CancellationToken))
-            return;
-        try
-        {
-            await poller.PollAsync(context.CancellationToken);
-        }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
-        {
-            // A poll command is worth nothing after its tick: log, and let the next tick try again.
-            logger.LogWarning(ex, "Woodpecker poll for tick {Tick} failed", context.Message.Tick);
-        }
-    }
+    public Task Consume(ConsumeContext<PollWoodpecker> context) =>
+        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, logger, poller.PollAsync, context.CancellationToken);
 }
 
 public sealed class PollWoodpeckerConsumerDefinition : ConsumerDefinition<PollWoodpeckerConsumer>

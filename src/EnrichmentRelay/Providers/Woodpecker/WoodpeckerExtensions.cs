@@ -1,5 +1,4 @@
 using EnrichmentRelay.Contracts;
-using Microsoft.Extensions.Http.Resilience;
 using EnrichmentRelay.Polling;
 using Microsoft.Extensions.Options;
 
@@ -27,16 +26,7 @@ public static class WoodpeckerExtensions
             })
             // Outermost, so retries also wait their turn: Woodpecker processes one request at a time.
             .AddHttpMessageHandler<WoodpeckerRequestGate.Handler>()
-            .AddStandardResilienceHandler()
-            .Configure((resilience, sp) =>
-            {
-                var woodpecker = sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value;
-                // Queue POSTs have no idempotency key: a repeat could enqueue twice.
-                resilience.Retry.DisableForUnsafeHttpMethods();
-                resilience.AttemptTimeout.Timeout = woodpecker.RequestTimeout;
-                resilience.TotalRequestTimeout.Timeout = woodpecker.RequestTimeout * 3;
-                resilience.CircuitBreaker.SamplingDuration = woodpecker.RequestTimeout * 2;
-            });
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value.RequestTimeout);
 
         // Order matters: a lead with a Lead Finder uid goes to lead enrichment before prospect enrichment.
         builder.Services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Http.Resilience;
+
+namespace EnrichmentRelay.Providers;
+
+public static class ProviderHttp
+{
+    /// <summary>
+    /// The resilience pipeline every provider client uses: timeouts, a circuit breaker, and retries with
+    /// jitter for reads only (and 429 with Retry-After). A submit POST is never retried by the pipeline:
+    /// none of the providers takes an idempotency key, so a repeat could be a second job and a second charge.
+    /// </summary>
+    public static IHttpClientBuilder AddProviderResilience(this IHttpClientBuilder client, Func<IServiceProvider, TimeSpan> requestTimeout)
+    {
+        client.AddStandardResilienceHandler()
+            .Configure((resilience, sp) =>
+            {
+                var timeout = requestTimeout(sp);
+                resilience.Retry.DisableForUnsafeHttpMethods();
+                resilience.AttemptTimeout.Timeout = timeout;
+                resilience.TotalRequestTimeout.Timeout = timeout * 3;
+                resilience.CircuitBreaker.SamplingDuration = timeout * 2;
+            });
+        return client;
+    }
+}
