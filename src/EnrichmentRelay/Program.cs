@@ -4,6 +4,7 @@ using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Operations;
 using EnrichmentRelay.Outbox;
 using EnrichmentRelay.Providers;
+using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
 
@@ -27,6 +28,7 @@ await app.PrepareLedgerAsync();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapEnrichmentApi();
+app.MapSelectionsApi();
 app.MapPreceptWebhooks();
 app.MapOperations();
 

@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.IntegrationTests.Infrastructure;
 using EnrichmentRelay.Sandbox.Lance;
@@ -92,6 +95,81 @@ public sealed class LanceRelayTests(ITestOutputHelper output)
             Assert.Contains("INSUFFICIENT_CREDITS", completed.Detail);
         });
         Assert.Equal(0, scenario.Sandbox.Lance.Counters.EnrichmentsCreated);
+    }
+
+    [Fact]
+    public async Task SelectionCompletesEachSelectedPersonOnceThenSummarises()
+    {
+        var people = Enumerable.Range(0, 12).Select(i => $"00000000-0000-4000-8000-{i:D12}").ToList();
+        var selection = new SelectionEnrichmentRequested
+        {
+            SelectionId = Guid.NewGuid(),
+            Filters = JsonDocument.Parse("{\"contact\":{\"contact.seniority\":{\"any\":{\"include\":[\"VP\"]}}}}").RootElement.Clone(),
+            StartIndex = 2,
+            TargetCount = 6,
+            ExcludedIds = [people[3]],
+            Field = EnrichmentField.Email,
+            CorrelationData = new Dictionary<string, string> { ["campaign"] = "vp-q4" },
+        };
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(300);
+            foreach (var (id, i) in people.Select((p, i) => (p, i)))
+            {
+                sandbox.Lance.AddPerson(id, "Vic", $"Vp{i}");
+                if (i % 3 == 0) sandbox.Lance.SetOutcome(id, "emails", LanceOutcome.NotFound);
+            }
+        });
+        try
+        {
+            await scenario.Bus.PublishAsync(selection);
+            await scenario.Bus.PublishAsync(selection); // the same selection again: still one selection
+            await Eventually.TrueAsync(() => scenario.Bus.SelectionSummaries.ContainsKey(selection.SelectionId), Deadline, "the selection summary");
+
+            // The deterministic search skips the excluded person, then takes six from index two.
+            var selected = people.Where(p => p != people[3]).Skip(2).Take(6).ToList();
+            var summary = Assert.Single(scenario.Bus.SelectionSummaries[selection.SelectionId]);
+            Assert.Equal(6, summary.Selected);
+            Assert.Null(summary.Refused);
+            Assert.Equal("vp-q4", summary.CorrelationData["campaign"]);
+            Assert.Equal(6, summary.Outcomes.Values.Sum());
+            foreach (var person in selected)
+            {
+                var requestId = SelectionEnrichmentRequested.RequestIdFor(selection.SelectionId, person);
+                Assert.Contains(requestId, summary.RequestIds);
+                var completed = Assert.Single(scenario.Bus.Completions[requestId]);
+                Assert.Equal(selection.SelectionId.ToString(), completed.CorrelationData["selectionId"]);
+                Assert.Equal("vp-q4", completed.CorrelationData["campaign"]);
+                Assert.Equal(people.IndexOf(person) % 3 == 0 ? Outcome.NotFound : Outcome.Found, completed.Outcome);
+            }
+            Assert.All(scenario.Sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task SelectionWithoutCreditsIsSummarisedAsRefused()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite, sandbox =>
+        {
+            sandbox.Lance.Settings.Credits = 0;
+            sandbox.Lance.AddPerson("00000000-0000-4000-8000-000000000001", "Vic", "Vp");
+        });
+        var selection = new SelectionEnrichmentRequested { SelectionId = Guid.NewGuid(), TargetCount = 1, Field = EnrichmentField.Phone };
+
+        using var response = await scenario.Relay.Http.PostAsJsonAsync("selections", selection);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await Eventually.TrueAsync(() => scenario.Bus.SelectionSummaries.ContainsKey(selection.SelectionId), Deadline, "the selection summary");
+
+        var summary = Assert.Single(scenario.Bus.SelectionSummaries[selection.SelectionId]);
+        Assert.Equal(Outcome.InsufficientCredits, summary.Refused);
+        Assert.Equal(0, summary.Selected);
+        var status = await scenario.Relay.Http.GetFromJsonAsync<JsonElement>($"selections/{selection.SelectionId}");
+        Assert.Equal("completed", status.GetProperty("state").GetString());
     }
 
     static EnrichmentRequested Request(string personId, IReadOnlyList<EnrichmentField> fields) => new()

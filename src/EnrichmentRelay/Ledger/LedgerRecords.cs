@@ -80,6 +80,31 @@ public class ProviderJobRecord
     public string Name => $"relay-{Id:N}";
 }
 
+public enum SelectionState
+{
+    /// <summary>Stored; the bulk call to Lance may or may not have gone out (it is safe to send again).</summary>
+    Accepted,
+    /// <summary>Lance answered: one request per selected person exists, attached to <see cref="SelectionRecord.ProviderJobId"/>.</summary>
+    Submitted,
+    /// <summary>Terminal: its SelectionEnrichmentCompleted is in the outbox.</summary>
+    Completed,
+}
+
+/// <summary>A Lance bulk-mode selection: one row per SelectionId (its inbox), its requests share one job.</summary>
+public class SelectionRecord
+{
+    public Guid SelectionId { get; set; }
+    public SelectionState State { get; set; }
+    public required string RequestJson { get; set; }
+    public Guid? ProviderJobId { get; set; }
+    public int Selected { get; set; }
+    public Outcome? Refused { get; set; }
+    public string? Detail { get; set; }
+    public DateTimeOffset AcceptedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public int Version { get; set; }
+}
+
 /// <summary>A callback body exactly as received, kept for audit and re-normalization.</summary>
 public class ProviderCallbackRecord
 {

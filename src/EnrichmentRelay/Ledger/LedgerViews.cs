@@ -51,10 +51,17 @@ public static class LedgerViews
 
 public static class OutboxRows
 {
-    public static OutboxMessage For(EnrichmentCompleted message, Guid messageId, DateTimeOffset at) => new()
+    /// <summary>The messages the outbox carries, by the name stored in its rows.</summary>
+    public static readonly IReadOnlyDictionary<string, Type> Types = new Dictionary<string, Type>
+    {
+        [nameof(EnrichmentCompleted)] = typeof(EnrichmentCompleted),
+        [nameof(SelectionEnrichmentCompleted)] = typeof(SelectionEnrichmentCompleted),
+    };
+
+    public static OutboxMessage For<T>(T message, Guid messageId, DateTimeOffset at) where T : class => new()
     {
         MessageId = messageId,
-        MessageType = nameof(EnrichmentCompleted),
+        MessageType = Types.Single(t => t.Value == typeof(T)).Key,
         Body = JsonSerializer.Serialize(message, RelayJson.Options),
         CreatedAt = at,
     };

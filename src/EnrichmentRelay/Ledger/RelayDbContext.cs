@@ -13,6 +13,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<ProviderCallbackRecord> ProviderCallbacks => Set<ProviderCallbackRecord>();
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
     public DbSet<InboxEntry> Inbox => Set<InboxEntry>();
+    public DbSet<SelectionRecord> Selections => Set<SelectionRecord>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -60,6 +61,15 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasKey(m => m.Id);
             e.Property(m => m.MessageType).HasMaxLength(128);
             e.HasIndex(m => m.SentAt);
+        });
+        model.Entity<SelectionRecord>(e =>
+        {
+            e.ToTable("selections");
+            e.HasKey(s => s.SelectionId);
+            e.Property(s => s.State).HasConversion<string>().HasMaxLength(16);
+            e.Property(s => s.Refused).HasConversion<string>().HasMaxLength(24);
+            e.Property(s => s.Version).IsConcurrencyToken();
+            e.HasIndex(s => s.State);
         });
         model.Entity<InboxEntry>(e =>
         {

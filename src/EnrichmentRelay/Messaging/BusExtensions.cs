@@ -21,6 +21,8 @@ public static class BusExtensions
                 .Endpoint(e => e.ConcurrentMessageLimit = options.ConcurrentMessageLimit);
             bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
             bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
+            if (builder.Configuration.GetValue(LanceOptions.Section + ":Enabled", true))
+                bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();
 
             if (options.Transport == BusTransport.RabbitMq)
             {

@@ -77,18 +77,19 @@ public sealed class OutboxDispatcher(
     {
         try
         {
-            switch (row.MessageType)
+            if (!OutboxRows.Types.TryGetValue(row.MessageType, out var type))
             {
-                case nameof(EnrichmentCompleted):
-                    var message = JsonSerializer.Deserialize<EnrichmentCompleted>(row.Body, RelayJson.Options)!;
-                    await bus.Publish(message, context => context.MessageId = row.MessageId, ct);
-                    logger.LogInformation("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
-                        message.EventId, message.RequestId, message.Outcome);
-                    return true;
-                default:
-                    logger.LogError("Outbox row {OutboxId} has unknown type {MessageType}; leaving it unsent", row.Id, row.MessageType);
-                    return false;
+                logger.LogError("Outbox row {OutboxId} has unknown type {MessageType}; leaving it unsent", row.Id, row.MessageType);
+                return false;
             }
+            var message = JsonSerializer.Deserialize(row.Body, type, RelayJson.Options)!;
+            await bus.Publish(message, type, context => context.MessageId = row.MessageId, ct);
+            if (message is EnrichmentCompleted completed)
+                logger.LogInformation("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
+                    completed.EventId, completed.RequestId, completed.Outcome);
+            else
+                logger.LogInformation("Published {MessageType} {MessageId}", row.MessageType, row.MessageId);
+            return true;
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {

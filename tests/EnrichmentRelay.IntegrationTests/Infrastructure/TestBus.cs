@@ -16,6 +16,7 @@ public sealed class TestBus : IAsyncDisposable
     readonly IBusControl bus;
     readonly string virtualHost;
     public ConcurrentDictionary<Guid, ConcurrentBag<EnrichmentCompleted>> Completions { get; } = new();
+    public ConcurrentDictionary<Guid, ConcurrentBag<SelectionEnrichmentCompleted>> SelectionSummaries { get; } = new();
 
     TestBus(IBusControl bus, string virtualHost)
     {
@@ -42,6 +43,11 @@ public sealed class TestBus : IAsyncDisposable
                     self!.Completions.GetOrAdd(context.Message.RequestId, _ => []).Add(context.Message);
                     return Task.CompletedTask;
                 });
+                e.Handler<SelectionEnrichmentCompleted>(context =>
+                {
+                    self!.SelectionSummaries.GetOrAdd(context.Message.SelectionId, _ => []).Add(context.Message);
+                    return Task.CompletedTask;
+                });
             });
         });
         self = new TestBus(bus, virtualHost);
@@ -50,6 +56,8 @@ public sealed class TestBus : IAsyncDisposable
     }
 
     public Task PublishAsync(EnrichmentRequested request) => bus.Publish(request);
+
+    public Task PublishAsync(SelectionEnrichmentRequested selection) => bus.Publish(selection);
 
     /// <summary>Raw camelCase JSON to the request exchange, as a producer without MassTransit would send it.</summary>
     public async Task PublishRawJsonAsync(IEnumerable<string> jsonBodies)

@@ -20,6 +20,19 @@ public sealed class ContractTests
     }
 
     [Fact]
+    public void SelectedPersonsGetTheSameRequestIdEveryTime()
+    {
+        var selection = Guid.NewGuid();
+        const string person = "550E8400-e29b-41d4-a716-446655440001";
+
+        Assert.Equal(SelectionEnrichmentRequested.RequestIdFor(selection, person),
+            SelectionEnrichmentRequested.RequestIdFor(selection, person.ToLowerInvariant()));
+        Assert.NotEqual(SelectionEnrichmentRequested.RequestIdFor(selection, person),
+            SelectionEnrichmentRequested.RequestIdFor(Guid.NewGuid(), person));
+        Assert.NotEqual(SelectionEnrichmentCompleted.EventIdFor(selection), EnrichmentCompleted.EventIdFor(selection));
+    }
+
+    [Fact]
     public void NameBasedGuidMatchesTheRfc4122Example()
     {
         // RFC 4122 / Python uuid5(NAMESPACE_DNS, "python.org")

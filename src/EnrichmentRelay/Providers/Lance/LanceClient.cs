@@ -20,6 +20,22 @@ public sealed class LanceClient(HttpClient http)
             ["field"] = field,
         }, ct);
 
+    /// <summary>Bulk selection: Lance picks <paramref name="targetCount"/> people from its search, skipping the excluded ones.</summary>
+    public Task<HttpResponseMessage> SelectAsync(string field, JsonElement? filters, int startIndex, int targetCount,
+        IReadOnlyList<string> excludedIds, CancellationToken ct) =>
+        http.PostAsJsonAsync("api/v1/operations/enrichment/bulk", new JsonObject
+        {
+            ["selection"] = new JsonObject
+            {
+                ["mode"] = "bulk",
+                ["filters"] = filters is { } f ? JsonNode.Parse(f.GetRawText()) : null,
+                ["startIndex"] = startIndex,
+                ["targetCount"] = targetCount,
+                ["excludedIds"] = new JsonArray(excludedIds.Select(id => (JsonNode)id).ToArray()),
+            },
+            ["field"] = field,
+        }, ct);
+
     /// <summary>The latest record of each (person, field) task that has one; tasks without a record are left out.</summary>
     public async Task<IReadOnlyList<LanceEnrichment>> QueryAsync(IReadOnlyList<(string PersonId, string Field)> tasks, CancellationToken ct)
     {

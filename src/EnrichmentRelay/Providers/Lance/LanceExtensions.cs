@@ -27,6 +27,8 @@ public static class LanceExtensions
 
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<LancePoller>();
+        builder.Services.AddScoped<LanceSelections>();
+        builder.Services.AddScoped<FluentValidation.IValidator<SelectionEnrichmentRequested>, SelectionEnrichmentRequestedValidator>();
         builder.Services.AddSingleton(sp => new PollSchedule(PollLanceConsumer.Schedule,
             sp.GetRequiredService<IOptions<LanceOptions>>().Value.PollInterval,
             (tick, at) => new PollLance(tick, at)));

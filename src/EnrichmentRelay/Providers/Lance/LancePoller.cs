@@ -86,6 +86,7 @@ public sealed class LancePoller(
                 completion.Complete(record, result);
         }
         await completion.SaveAsync(ct);
+        await LanceSelections.FinishCompletedAsync(db, time, ct);
         logger.LogDebug("Lance poll: {Open} open requests, {Pending} pending tasks queried", open.Count, pending.Count);
     }
 }

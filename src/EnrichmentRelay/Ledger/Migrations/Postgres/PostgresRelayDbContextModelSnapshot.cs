@@ -237,6 +237,51 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.ToTable("provider_jobs", (string)null);
                 });
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.SelectionRecord", b =>
+                {
+                    b.Property<Guid>("SelectionId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("AcceptedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("text");
+
+                    b.Property<Guid?>("ProviderJobId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Refused")
+                        .HasMaxLength(24)
+                        .HasColumnType("character varying(24)");
+
+                    b.Property<string>("RequestJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<int>("Selected")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("integer");
+
+                    b.HasKey("SelectionId");
+
+                    b.HasIndex("State");
+
+                    b.ToTable("selections", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.EnrichmentRequestRecord", b =>
                 {
                     b.HasOne("EnrichmentRelay.Ledger.ProviderJobRecord", "ProviderJob")

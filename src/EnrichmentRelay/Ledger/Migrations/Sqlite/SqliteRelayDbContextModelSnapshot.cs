@@ -228,6 +228,51 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.ToTable("provider_jobs", (string)null);
                 });
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.SelectionRecord", b =>
+                {
+                    b.Property<Guid>("SelectionId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("AcceptedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("CompletedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("ProviderJobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Refused")
+                        .HasMaxLength(24)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Selected")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("SelectionId");
+
+                    b.HasIndex("State");
+
+                    b.ToTable("selections", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.EnrichmentRequestRecord", b =>
                 {
                     b.HasOne("EnrichmentRelay.Ledger.ProviderJobRecord", "ProviderJob")

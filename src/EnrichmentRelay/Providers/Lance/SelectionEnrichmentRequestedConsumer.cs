@@ -1,0 +1,29 @@
+using EnrichmentRelay.Contracts;
+using MassTransit;
+
+namespace EnrichmentRelay.Providers.Lance;
+
+public sealed class SelectionEnrichmentRequestedConsumer(LanceSelections selections) : IConsumer<SelectionEnrichmentRequested>
+{
+    public Task Consume(ConsumeContext<SelectionEnrichmentRequested> context) =>
+        selections.ReceiveAsync(context.Message, context.CancellationToken);
+}
+
+public sealed class SelectionEnrichmentRequestedConsumerDefinition : ConsumerDefinition<SelectionEnrichmentRequestedConsumer>
+{
+    public const string QueueName = "selection-enrichment-requested";
+
+    public SelectionEnrichmentRequestedConsumerDefinition()
+    {
+        EndpointName = QueueName;
+        ConcurrentMessageLimit = 4;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint,
+        IConsumerConfigurator<SelectionEnrichmentRequestedConsumer> consumer, IRegistrationContext context)
+    {
+        endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+        // Lance unreachable or busy: the bulk call is retried, which Lance's reuse of records makes free.
+        endpoint.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500)));
+    }
+}
