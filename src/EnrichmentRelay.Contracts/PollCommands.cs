@@ -6,5 +6,8 @@ namespace EnrichmentRelay.Contracts;
 /// </summary>
 public record PollWoodpecker(long Tick, DateTimeOffset ScheduledAt);
 
+/// <summary>Sweep Precept jobs whose callback is overdue or whose submit answer was lost; one sweep per tick.</summary>
+public record PollPrecept(long Tick, DateTimeOffset ScheduledAt);
+
 /// <summary>Poll Lance's open enrichment tasks now; one poll per tick, like <see cref="PollWoodpecker"/>.</summary>
 public record PollLance(long Tick, DateTimeOffset ScheduledAt);

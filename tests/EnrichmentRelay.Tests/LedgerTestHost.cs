@@ -2,12 +2,14 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
+using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
 using FluentValidation;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EnrichmentRelay.Tests;
@@ -24,7 +26,8 @@ public sealed class LedgerTestHost : IAsyncDisposable
     public ScriptedProvider Provider { get; } = new();
     public ServiceProvider Services { get; }
 
-    public LedgerTestHost(Action<IServiceCollection, FakeTimeProvider>? configure = null)
+    /// <param name="scriptedProvider">false when the test registers a real provider for the Precept lane instead.</param>
+    public LedgerTestHost(Action<IServiceCollection, FakeTimeProvider>? configure = null, bool scriptedProvider = true)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -38,10 +41,14 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddScoped<IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         services.AddScoped<EnrichmentIntake>();
         services.AddSingleton(Provider);
-        services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<ScriptedProvider>());
+        if (scriptedProvider)
+            services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<ScriptedProvider>());
         services.AddSingleton<BatchFlusher>();
         services.AddSingleton<CallbackSignal>();
         services.AddSingleton<CallbackProcessor>();
+        services.AddScoped<PreceptJobReports>();
+        // Callback bodies are applied as they are here; verification against Precept is tested with the sandbox.
+        services.AddSingleton(Options.Create(new PreceptOptions { VerifyCallbacks = false }));
         configure?.Invoke(services, Time);
         Services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
 

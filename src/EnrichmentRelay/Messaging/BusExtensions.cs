@@ -1,4 +1,5 @@
 using EnrichmentRelay.Providers.Lance;
+using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Requests;
 using MassTransit;
@@ -20,6 +21,7 @@ public static class BusExtensions
             bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
                 .Endpoint(e => e.ConcurrentMessageLimit = options.ConcurrentMessageLimit);
             bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
+            bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>();
             bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
             if (builder.Configuration.GetValue(LanceOptions.Section + ":Enabled", true))
                 bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();

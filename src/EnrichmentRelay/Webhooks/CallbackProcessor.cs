@@ -3,6 +3,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers.Precept;
+using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
 
 namespace EnrichmentRelay.Webhooks;
@@ -62,60 +63,54 @@ public sealed class CallbackProcessor(
         if (callback.ProcessedAt is not null)
             return;
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == callback.ProviderJobId, ct);
-        var requests = await db.Requests.Where(r => r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
-        var applied = await db.Inbox.Where(i => i.Key.StartsWith(InboxPrefix(job))).Select(i => i.Key).ToHashSetAsync(ct);
-        var now = time.GetUtcNow();
-
         using var doc = JsonDocument.Parse(callback.Body);
-        var root = doc.RootElement;
-        var status = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String
-            ? s.GetString() : null;
-        var externalId = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("enrichment_id", out var e) ? e.GetString() : null;
+        var report = PreceptJobReport.Read(doc.RootElement);
 
-        if (job.ExternalId is not null && externalId is not null && externalId != job.ExternalId)
+        if (job.ExternalId is not null && report.EnrichmentId is not null && report.EnrichmentId != job.ExternalId)
         {
             // The token says one job, the body another: apply nothing from it.
             logger.LogWarning("Callback {CallbackId} names job {BodyJobId} but arrived on the URL of {ProviderJobId}; ignored",
-                callback.Id, externalId, job.ExternalId);
+                callback.Id, report.EnrichmentId, job.ExternalId);
         }
-        else if (string.Equals(status, "failed", StringComparison.OrdinalIgnoreCase))
+        else if (await TrustedAsync(scope.ServiceProvider, job, report, ct) is { } trusted)
         {
-            foreach (var request in requests.Values)
-                completion.Complete(request, new CompletionResult(Outcome.Failed, Detail: "Precept reported the job as failed."));
-        }
-        else
-        {
-            var items = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("results", out var r) && r.ValueKind == JsonValueKind.Array
-                ? r.EnumerateArray().ToList() : [];
-            foreach (var item in items)
-            {
-                if (PreceptResults.RequestIdOf(item) is not { } requestId || !requests.TryGetValue(requestId, out var request))
-                {
-                    logger.LogWarning("Callback {CallbackId} holds a result for no request of job {JobName}", callback.Id, job.Name);
-                    continue;
-                }
-                var key = InboxPrefix(job) + requestId.ToString("N");
-                if (!applied.Add(key))
-                    continue; // this lead's result was applied from an earlier delivery
-                db.Inbox.Add(new InboxEntry { Key = key, ProcessedAt = now });
-                var fields = LedgerViews.ReadRequest(request).Fields ?? [];
-                completion.Complete(request, PreceptResults.Normalize(item, fields));
-            }
-
-            // A completed job that left a lead out of its results skipped it.
-            if (string.Equals(status, "completed", StringComparison.OrdinalIgnoreCase))
-                foreach (var request in requests.Values.Where(q => q.State != RequestState.Completed))
-                    completion.Complete(request, new CompletionResult(Outcome.NotFound, Detail: "Precept completed the job without a result for this lead (skipped)."));
+            await scope.ServiceProvider.GetRequiredService<PreceptJobReports>().ApplyAsync(job, trusted, ct);
         }
 
-        callback.ProcessedAt = now;
-        if (requests.Values.All(q => q.State == RequestState.Completed) && job.State != ProviderJobState.Completed)
-        {
-            job.State = ProviderJobState.Completed;
-            job.CompletedAt = now;
-        }
+        callback.ProcessedAt = time.GetUtcNow();
         await completion.SaveAsync(ct);
     }
 
-    static string InboxPrefix(ProviderJobRecord job) => $"precept:{job.Id:N}:";
+    /// <summary>
+    /// Precept's callbacks are unsigned, so by default a callback is only a hint: the job is read back with
+    /// our own key and its answer is what gets applied. Null when there is nothing to trust yet.
+    /// </summary>
+    async Task<PreceptJobReport?> TrustedAsync(IServiceProvider services, ProviderJobRecord job, PreceptJobReport hint, CancellationToken ct)
+    {
+        if (!services.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks)
+            return hint;
+        var id = job.ExternalId ?? hint.EnrichmentId;
+        if (id is null)
+            return null;
+        using var read = await services.GetRequiredService<PreceptClient>().GetJobAsync(id, ct);
+        if (read is null)
+        {
+            logger.LogWarning("Callback for job {JobName} names Precept job {BodyJobId}, which Precept does not know; ignored", job.Name, id);
+            return null;
+        }
+        var report = PreceptJobReport.Read(read.RootElement);
+        if (job.ExternalId is null)
+        {
+            // The submit's answer never arrived: adopt the job only if Precept holds it under our unique name.
+            if (report.Name != job.Name)
+            {
+                logger.LogWarning("Callback for job {JobName} names a Precept job with another name; ignored", job.Name);
+                return null;
+            }
+            job.ExternalId = id;
+            job.State = ProviderJobState.Submitted;
+        }
+        // Until the job ends, a status read carries no results: the final callback or the sweep brings them.
+        return report.IsCompleted || report.IsFailed ? report : null;
+    }
 }

@@ -26,6 +26,23 @@ public sealed class PreceptClient(HttpClient http)
         return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
     }
 
+    /// <summary>
+    /// The job we submitted under <paramref name="name"/> (GET /v1/jobs?name=): how a submit whose answer was
+    /// lost is found again, since Precept takes no idempotency key. Null when Precept has no such job.
+    /// </summary>
+    public async Task<string?> FindJobIdByNameAsync(string name, CancellationToken ct)
+    {
+        using var response = await http.GetAsync($"v1/jobs?limit=5&name={Uri.EscapeDataString(name)}", ct);
+        response.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        if (!doc.RootElement.TryGetProperty("jobs", out var jobs) || jobs.ValueKind != JsonValueKind.Array)
+            return null;
+        return jobs.EnumerateArray()
+            .Where(j => j.TryGetProperty("name", out var n) && n.GetString() == name)
+            .Select(j => j.TryGetProperty("enrichment_id", out var id) ? id.GetString() : null)
+            .FirstOrDefault(id => id is not null);
+    }
+
     /// <summary>Reads Precept's error text: <c>{"error":...}</c> or <c>{"message":...}</c>, else the status.</summary>
     public static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken ct)
     {

@@ -1,3 +1,5 @@
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Polling;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
 
@@ -26,6 +28,11 @@ public static class PreceptExtensions
             .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout);
 
         builder.Services.AddScoped<PreceptProvider>();
+        builder.Services.AddScoped<PreceptJobReports>();
+        builder.Services.AddScoped<PreceptSweep>();
+        builder.Services.AddSingleton(sp => new PollSchedule(PollPreceptConsumer.Schedule,
+            sp.GetRequiredService<IOptions<PreceptOptions>>().Value.SweepInterval,
+            (tick, at) => new PollPrecept(tick, at)));
         builder.Services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<PreceptProvider>());
         return builder;
     }

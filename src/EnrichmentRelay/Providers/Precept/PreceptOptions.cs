@@ -22,6 +22,24 @@ public sealed class PreceptOptions : IValidatableObject
     /// <summary>How long the oldest waiting lead may wait for its job to fill.</summary>
     public TimeSpan FlushWindow { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Precept's callbacks are unsigned: with this on, a callback is only a hint and the job is read back
+    /// with our own key (<c>GET /v1/jobs/{id}</c>) before anything is emitted.
+    /// </summary>
+    public bool VerifyCallbacks { get; set; } = true;
+
+    /// <summary>How long after the submit a job may go without its callback before the sweep reads it.</summary>
+    public TimeSpan CallbackGrace { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the sweep for overdue callbacks and lost submits runs.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long a submit whose answer was lost may stay unfound at Precept before it is sent again.</summary>
+    public TimeSpan ReconcileAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>After this, a request still open completes as TimedOut.</summary>
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>Upper bound for one call to Precept.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Ledger;
+using Microsoft.EntityFrameworkCore;
+
+namespace EnrichmentRelay.Providers.Precept;
+
+/// <summary>What Precept said about a job: from a callback body or from <c>GET /v1/jobs/{id}</c>.</summary>
+public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string? Status, IReadOnlyList<JsonElement> Results)
+{
+    public bool IsFailed => string.Equals(Status, "failed", StringComparison.OrdinalIgnoreCase);
+    public bool IsCompleted => string.Equals(Status, "completed", StringComparison.OrdinalIgnoreCase);
+
+    public static PreceptJobReport Read(JsonElement root)
+    {
+        string? Text(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString() : null;
+        var results = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("results", out var r) && r.ValueKind == JsonValueKind.Array
+            ? r.EnumerateArray().Select(e => e.Clone()).ToList() : [];
+        return new PreceptJobReport(Text("enrichment_id"), Text("name"), Text("status"), results);
+    }
+}
+
+/// <summary>
+/// Applies a Precept report to a job's requests, however it arrived (callback, verification read, or the
+/// sweep for missing callbacks). Each (job, lead) result is applied once: the inbox holds the key.
+/// </summary>
+public sealed class PreceptJobReports(RelayDbContext db, RequestCompletion completion, TimeProvider time, ILogger<PreceptJobReports> logger)
+{
+    /// <summary>Applies the report; returns how many requests it completed.</summary>
+    public async Task<int> ApplyAsync(ProviderJobRecord job, PreceptJobReport report, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var requests = await db.Requests.Where(r => r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
+        var prefix = $"precept:{job.Id:N}:";
+        var applied = await db.Inbox.Where(i => i.Key.StartsWith(prefix)).Select(i => i.Key).ToHashSetAsync(ct);
+        var completed = 0;
+
+        if (report.IsFailed)
+        {
+            foreach (var request in requests.Values)
+                if (completion.Complete(request, new CompletionResult(Outcome.Failed, Detail: "Precept reported the job as failed.")))
+                    completed++;
+        }
+        else
+        {
+            foreach (var item in report.Results)
+            {
+                if (PreceptResults.RequestIdOf(item) is not { } requestId || !requests.TryGetValue(requestId, out var request))
+                {
+                    logger.LogWarning("A Precept result for job {JobName} matches none of its requests", job.Name);
+                    continue;
+                }
+                var key = prefix + requestId.ToString("N");
+                if (!applied.Add(key))
+                    continue; // this lead's result was applied from an earlier delivery
+                db.Inbox.Add(new InboxEntry { Key = key, ProcessedAt = now });
+                if (completion.Complete(request, PreceptResults.Normalize(item, LedgerViews.ReadRequest(request).Fields ?? [])))
+                    completed++;
+            }
+            // A completed job that left a lead out of its results skipped it.
+            if (report.IsCompleted)
+                foreach (var request in requests.Values.Where(q => q.State != RequestState.Completed))
+                    if (completion.Complete(request, new CompletionResult(Outcome.NotFound, Detail: "Precept completed the job without a result for this lead (skipped).")))
+                        completed++;
+        }
+
+        if (requests.Values.All(q => q.State == RequestState.Completed) && job.State != ProviderJobState.Completed)
+        {
+            job.State = ProviderJobState.Completed;
+            job.CompletedAt = now;
+        }
+        return completed;
+    }
+}
