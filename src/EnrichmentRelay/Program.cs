@@ -27,6 +27,7 @@ await app.PrepareLedgerAsync();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRateLimiter();
 app.MapEnrichmentApi();
 app.MapSelectionsApi();
 app.MapPreceptWebhooks();

@@ -16,10 +16,11 @@ namespace EnrichmentRelay.Webhooks;
 public static class PreceptWebhookApi
 {
     public const int MaxBodyBytes = 1024 * 1024;
+    public const string RateLimitPolicy = "precept-webhooks";
 
     public static RouteGroupBuilder MapPreceptWebhooks(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/webhooks/precept").WithTags("Webhooks");
+        var group = app.MapGroup("/webhooks/precept").WithTags("Webhooks").RequireRateLimiting(RateLimitPolicy);
         group.MapPost("/{token}", ReceiveAsync)
             .WithSummary("Receives a Precept job callback")
             .WithDescription("The token is the per-job secret the relay put in the job's webhookUrl. The raw body is stored before the 202.")

@@ -1,3 +1,7 @@
+using System.Threading.RateLimiting;
+using EnrichmentRelay.Providers.Precept;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.Webhooks;
@@ -6,7 +10,27 @@ public static class WebhookExtensions
 {
     public static IHostApplicationBuilder AddPreceptWebhooks(this IHostApplicationBuilder builder)
     {
+        // The request path carries the per-job webhook token; keep the ASP.NET Core categories that log paths
+        // from writing it whatever the log configuration says (rules added after configuration win).
+        foreach (var category in new[] { "Microsoft.AspNetCore.Hosting.Diagnostics", "Microsoft.AspNetCore.Routing.Matching" })
+            builder.Logging.AddFilter(category, LogLevel.Warning);
         builder.Services.AddSingleton<CallbackSignal>();
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.AddPolicy(PreceptWebhookApi.RateLimitPolicy, context =>
+            {
+                var permits = context.RequestServices.GetRequiredService<IOptions<PreceptOptions>>().Value.WebhookPermitsPerSecond;
+                return RateLimitPartition.GetTokenBucketLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                    _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = permits,
+                        TokensPerPeriod = permits,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                    });
+            });
+        });
         builder.Services.AddHostedService<CallbackProcessor>();
         return builder;
     }

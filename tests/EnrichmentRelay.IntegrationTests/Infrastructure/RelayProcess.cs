@@ -28,10 +28,13 @@ public sealed class RelayProcess : IAsyncDisposable
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public static async Task<RelayProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    public int Port => BaseAddress.Port;
+
+    /// <param name="port">The port to listen on; a restart passes the old one, so callback URLs given out stay valid.</param>
+    public static async Task<RelayProcess> StartAsync(IReadOnlyDictionary<string, string> settings, int? port = null)
     {
         var binary = RelayBinary();
-        var port = FreePort();
+        port ??= FreePort();
         var baseAddress = new Uri($"http://127.0.0.1:{port}/");
         var start = new ProcessStartInfo("dotnet", [binary, "--urls", baseAddress.ToString().TrimEnd('/')])
         {
@@ -101,6 +104,9 @@ public sealed class RelayProcess : IAsyncDisposable
         }
         throw new TimeoutException($"The relay was not ready within {deadline.TotalSeconds:0} s:\n{LogTail()}");
     }
+
+    /// <summary>SIGKILL, no goodbye: what a crash, an OOM kill or a pulled plug looks like to the relay.</summary>
+    public ValueTask KillAsync() => DisposeAsync();
 
     public async ValueTask DisposeAsync()
     {

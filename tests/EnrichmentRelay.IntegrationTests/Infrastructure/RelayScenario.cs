@@ -13,7 +13,8 @@ public sealed class RelayScenario : IAsyncDisposable
     public const string LanceKey = "it-lance-key";
 
     public required SandboxServer Sandbox { get; init; }
-    public required RelayProcess Relay { get; init; }
+    public required RelayProcess Relay { get; set; }
+    public required IReadOnlyDictionary<string, string> Settings { get; init; }
     public required TestBus Bus { get; init; }
     public required TestDatabase Database { get; init; }
 
@@ -57,7 +58,7 @@ public sealed class RelayScenario : IAsyncDisposable
         {
             relay = await RelayProcess.StartAsync(all);
             var bus = await TestBus.StartAsync(vhost);
-            return new RelayScenario { Sandbox = sandbox, Relay = relay, Bus = bus, Database = database };
+            return new RelayScenario { Sandbox = sandbox, Relay = relay, Bus = bus, Database = database, Settings = all };
         }
         catch
         {
@@ -66,6 +67,14 @@ public sealed class RelayScenario : IAsyncDisposable
             await sandbox.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>kill -9 the relay and start it again on the same port, database and broker.</summary>
+    public async Task CrashAndRestartRelayAsync()
+    {
+        var port = Relay.Port;
+        await Relay.KillAsync();
+        Relay = await RelayProcess.StartAsync(Settings, port);
     }
 
     public async ValueTask DisposeAsync()

@@ -40,6 +40,13 @@ public sealed class PreceptOptions : IValidatableObject
     /// <summary>After this, a request still open completes as TimedOut.</summary>
     public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Callbacks accepted per second per calling address before the webhook answers 429 (Precept retries,
+    /// and the sweep reads any job whose callback was lost, so a refusal loses nothing).
+    /// </summary>
+    [Range(1, 100_000)]
+    public int WebhookPermitsPerSecond { get; set; } = 500;
+
     /// <summary>Upper bound for one call to Precept.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
