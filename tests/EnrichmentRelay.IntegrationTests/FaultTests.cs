@@ -64,6 +64,66 @@ public sealed class FaultTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task BrokerStoppedAndStartedMidRunLosesAndDuplicatesNothing()
+    {
+        await RunThroughOutageAsync("RabbitMQ stop_app / start_app", async () =>
+        {
+            await TestEnvironment.RabbitCtlAsync("stop_app");
+            await TestEnvironment.RabbitCtlAsync("start_app");
+        });
+    }
+
+    [Fact]
+    public async Task DatabaseRestartedMidRunLosesAndDuplicatesNothing()
+    {
+        await RunThroughOutageAsync("PostgreSQL restart", () => TestEnvironment.PgCtlAsync("restart"));
+    }
+
+    /// <summary>Publishes 600 requests over all providers, causes the outage once some have completed, and checks the result.</summary>
+    async Task RunThroughOutageAsync(string outage, Func<Task> cause)
+    {
+        var requests = Enumerable.Range(0, 600).Select(Request).ToList();
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(300);
+            sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(500);
+            sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(500);
+        }, new Dictionary<string, string>
+        {
+            ["Providers__Precept__BatchSize"] = "50",
+            ["Providers__Precept__SweepInterval"] = "00:00:01",
+            ["Providers__Precept__CallbackGrace"] = "00:00:05",
+            ["Providers__Lance__BatchSize"] = "50",
+        });
+        try
+        {
+            await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
+            await Eventually.TrueAsync(() => requests.Count(r => scenario.Bus.CompletionCount(r.RequestId) > 0) >= 100,
+                Deadline, "some completions before the outage");
+
+            await cause();
+            await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
+
+            var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
+            Assert.All(requests, r => Assert.Single(scenario.Bus.Completions[r.RequestId].Select(c => (c.EventId, c.Outcome)).Distinct()));
+            var precept = scenario.Sandbox.Precept.Counters;
+            var woodpecker = scenario.Sandbox.Woodpecker.Counters;
+            var lance = scenario.Sandbox.Lance.Counters;
+            output.WriteLine($"[figure] {outage} mid-run: {requests.Count} requests sent, {received} completions received, " +
+                             $"{received - requests.Count} duplicates (same EventId); max submits per lead: Precept {Max(precept.LeadSubmissions)}, " +
+                             $"Woodpecker {Max(woodpecker.LeadSubmissions)}, Lance charges {Max(lance.Charges)}");
+            Assert.All(precept.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.All(woodpecker.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.All(lance.Charges.Values, n => Assert.Equal(1, n));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
     static int Max(IReadOnlyDictionary<string, int> counts) => counts.Count == 0 ? 0 : counts.Values.Max();
 
     static EnrichmentRequested Request(int i) => (i % 3) switch

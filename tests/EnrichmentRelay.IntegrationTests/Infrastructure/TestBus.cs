@@ -36,8 +36,8 @@ public sealed class TestBus : IAsyncDisposable
             });
             cfg.ReceiveEndpoint($"it-subscriber-{Guid.NewGuid():N}", e =>
             {
-                e.AutoDelete = true;
-                e.Durable = false;
+                // Durable, so it outlives a broker restart in the fault tests (each test has its own vhost).
+                e.Durable = true;
                 e.Handler<EnrichmentCompleted>(context =>
                 {
                     self!.Completions.GetOrAdd(context.Message.RequestId, _ => []).Add(context.Message);

@@ -27,7 +27,8 @@ public sealed record TestDatabase(Engine Engine, string ConnectionString)
             return new TestDatabase(engine, $"Data Source={Path.Combine(Path.GetTempPath(), $"relay-it-{Guid.NewGuid():N}.db")}");
 
         var name = $"relay_it_{Guid.NewGuid():N}";
-        await using (var admin = new NpgsqlConnection(TestEnvironment.PostgresAdmin))
+        // Unpooled: a pooled connection would be stale after the fault test that restarts the cluster.
+        await using (var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresAdmin) { Pooling = false }.ConnectionString))
         {
             await admin.OpenAsync();
             await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);

@@ -14,6 +14,7 @@ public static class TestEnvironment
     public static string RabbitPassword => Required("RELAY_TEST_RABBITMQ_PASSWORD");
     public static string RabbitCtl => Required("RELAY_TEST_RABBITMQCTL");
     public static string PostgresAdmin => Required("RELAY_TEST_POSTGRES");
+    public static string PgCtl => Required("RELAY_TEST_PG_CTL");
 
     static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
@@ -22,9 +23,14 @@ public static class TestEnvironment
                 $"{name} is not set. Integration tests need the RabbitMQ node and PostgreSQL cluster that infra/test.sh starts: run infra/test.sh.");
 
     /// <summary>Runs rabbitmqctl against the test node, e.g. to create an isolated virtual host.</summary>
-    public static async Task RabbitCtlAsync(params string[] arguments)
+    public static Task RabbitCtlAsync(params string[] arguments) => RunAsync(RabbitCtl, arguments);
+
+    /// <summary>Runs pg_ctl against the test cluster (as the right user), e.g. to restart it.</summary>
+    public static Task PgCtlAsync(params string[] arguments) => RunAsync(PgCtl, arguments);
+
+    static async Task RunAsync(string prefix, string[] arguments)
     {
-        var command = RabbitCtl + " " + string.Join(" ", arguments.Select(a => $"'{a}'"));
+        var command = prefix + " " + string.Join(" ", arguments.Select(a => $"'{a}'"));
         using var process = Process.Start(new ProcessStartInfo("bash", ["-c", command])
         {
             RedirectStandardOutput = true,
@@ -35,7 +41,7 @@ public static class TestEnvironment
         var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
         await process.WaitForExitAsync(timeout.Token);
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', arguments)} failed: {await stdout} {await stderr}");
+            throw new InvalidOperationException($"{command} failed: {await stdout} {await stderr}");
     }
 
     /// <summary>A virtual host of its own per test, so no test sees another's queues or leftovers.</summary>
