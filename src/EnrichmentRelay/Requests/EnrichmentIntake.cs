@@ -107,8 +107,13 @@ public sealed class EnrichmentIntake(
     /// <summary>Inserts the row (and anything staged with it); false when the RequestId already exists.</summary>
     async Task<bool> TryInsertAsync(EnrichmentRequestRecord record, CancellationToken ct)
     {
-        if (await db.Requests.AnyAsync(r => r.RequestId == record.RequestId, ct))
+        var first = await db.Requests.AsNoTracking().Where(r => r.RequestId == record.RequestId).Select(r => r.RequestJson).FirstOrDefaultAsync(ct);
+        if (first is not null)
         {
+            // The first body wins; a different one under the same key is reported, never merged.
+            if (first != record.RequestJson)
+                logger.LogWarning("Request {RequestId} arrived again with a different body; the first one is kept and this one ignored",
+                    record.RequestId);
             db.ChangeTracker.Clear();
             return false;
         }

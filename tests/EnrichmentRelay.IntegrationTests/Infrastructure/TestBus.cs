@@ -60,23 +60,35 @@ public sealed class TestBus : IAsyncDisposable
     public Task PublishAsync(SelectionEnrichmentRequested selection) => bus.Publish(selection);
 
     /// <summary>Raw camelCase JSON to the request exchange, as a producer without MassTransit would send it.</summary>
-    public async Task PublishRawJsonAsync(IEnumerable<string> jsonBodies)
+    public Task PublishRawJsonAsync(IEnumerable<string> jsonBodies) => PublishRawBytesAsync(jsonBodies.Select(Encoding.UTF8.GetBytes));
+
+    /// <summary>Any bytes, labelled application/json, to the request exchange.</summary>
+    public async Task PublishRawBytesAsync(IEnumerable<byte[]> bodies)
     {
-        var factory = new ConnectionFactory
-        {
-            HostName = TestEnvironment.RabbitHost,
-            Port = TestEnvironment.RabbitPort,
-            UserName = TestEnvironment.RabbitUser,
-            Password = TestEnvironment.RabbitPassword,
-            VirtualHost = virtualHost,
-        };
-        await using var connection = await factory.CreateConnectionAsync();
+        await using var connection = await Connect();
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(
             publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
         var properties = new BasicProperties { ContentType = "application/json", Persistent = true };
-        foreach (var json in jsonBodies)
-            await channel.BasicPublishAsync("enrichment-requested", "", mandatory: false, properties, Encoding.UTF8.GetBytes(json));
+        foreach (var body in bodies)
+            await channel.BasicPublishAsync("enrichment-requested", "", mandatory: false, properties, body);
     }
+
+    /// <summary>How many messages wait in a queue of this test's virtual host.</summary>
+    public async Task<uint> QueueLengthAsync(string queue)
+    {
+        await using var connection = await Connect();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+
+    Task<IConnection> Connect() => new ConnectionFactory
+    {
+        HostName = TestEnvironment.RabbitHost,
+        Port = TestEnvironment.RabbitPort,
+        UserName = TestEnvironment.RabbitUser,
+        Password = TestEnvironment.RabbitPassword,
+        VirtualHost = virtualHost,
+    }.CreateConnectionAsync();
 
     public static string ToRawJson(EnrichmentRequested request) =>
         JsonSerializer.Serialize(request, new JsonSerializerOptions(JsonSerializerDefaults.Web));

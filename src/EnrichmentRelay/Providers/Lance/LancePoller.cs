@@ -47,31 +47,20 @@ public sealed class LancePoller(
                     Error = $"Lance had not finished it {options.Value.Deadline.TotalHours:0.#} h after the submit",
                 };
 
+        // Ask before sending: a task we think unsent may have reached Lance (an answer lost, or a submit still
+        // being recorded). A record found is adopted; only tasks Lance has no record of are sent (again).
+        var unsent = Tasks(open, t => t.Status == LanceTask.Unsent);
+        await QueryAsync(unsent, ct);
         foreach (var field in LanceTasks.LanceFields)
         {
-            var unsent = open.Where(o => o.Tasks.TryGetValue(field, out var t) && t.Status == LanceTask.Unsent)
+            var toSend = open.Where(o => o.Tasks.TryGetValue(field, out var t) && t.Status == LanceTask.Unsent)
                 .Select(o => (o.PersonId, o.Tasks)).ToList();
-            if (unsent.Count > 0)
-                await LanceTasks.SendAsync(client, field, unsent, ct);
+            if (toSend.Count > 0)
+                await LanceTasks.SendAsync(client, field, toSend, ct);
         }
 
-        var pending = open.SelectMany(o => o.Tasks.Where(t => !t.Value.IsTerminal && t.Value.Status != LanceTask.Unsent)
-                .Select(t => (Key: (o.PersonId, Field: t.Key), o.Tasks)))
-            .ToLookup(x => x.Key, x => x.Tasks);
-        foreach (var chunk in pending.Select(g => g.Key).Chunk(LanceOptions.MaxTasksPerQuery))
-        {
-            // Keyed by (person, field), not by enrichment id: a re-submit may have produced a newer record.
-            foreach (var latest in (await client.QueryAsync(chunk, ct))
-                         .GroupBy(e => (e.EntityId.ToLowerInvariant(), e.Field))
-                         .Select(g => g.OrderByDescending(e => e.UpdatedAt).First()))
-            {
-                var key = chunk.FirstOrDefault(k => k.PersonId.Equals(latest.EntityId, StringComparison.OrdinalIgnoreCase) && k.Field == latest.Field);
-                if (key == default)
-                    continue;
-                foreach (var tasks in pending[key])
-                    tasks[key.Field] = LanceTask.From(latest);
-            }
-        }
+        var pending = Tasks(open, t => !t.IsTerminal && t.Status != LanceTask.Unsent);
+        await QueryAsync(pending, ct);
 
         var people = new Dictionary<string, LancePerson?>();
         foreach (var (record, personId, tasks) in open)
@@ -87,6 +76,30 @@ public sealed class LancePoller(
         }
         await completion.SaveAsync(ct);
         await LanceSelections.FinishCompletedAsync(db, time, ct);
-        logger.LogDebug("Lance poll: {Open} open requests, {Pending} pending tasks queried", open.Count, pending.Count);
+        logger.LogDebug("Lance poll: {Open} open requests, {Unsent} unsent and {Pending} pending tasks", open.Count, unsent.Count, pending.Count);
+    }
+
+    static ILookup<(string PersonId, string Field), Dictionary<string, LanceTask>> Tasks(
+        IEnumerable<(EnrichmentRequestRecord Record, string PersonId, Dictionary<string, LanceTask> Tasks)> open, Func<LanceTask, bool> which) =>
+        open.SelectMany(o => o.Tasks.Where(t => which(t.Value)).Select(t => (Key: (o.PersonId, Field: t.Key), o.Tasks)))
+            .ToLookup(x => x.Key, x => x.Tasks);
+
+    /// <summary>Queries the tasks 200 at a time and records the latest state Lance has for each.</summary>
+    async Task QueryAsync(ILookup<(string PersonId, string Field), Dictionary<string, LanceTask>> tasks, CancellationToken ct)
+    {
+        foreach (var chunk in tasks.Select(g => g.Key).Chunk(LanceOptions.MaxTasksPerQuery))
+        {
+            // Keyed by (person, field), not by enrichment id: a re-submit may have produced a newer record.
+            foreach (var latest in (await client.QueryAsync(chunk, ct))
+                         .GroupBy(e => (e.EntityId.ToLowerInvariant(), e.Field))
+                         .Select(g => g.OrderByDescending(e => e.UpdatedAt).First()))
+            {
+                var key = chunk.FirstOrDefault(k => k.PersonId.Equals(latest.EntityId, StringComparison.OrdinalIgnoreCase) && k.Field == latest.Field);
+                if (key == default)
+                    continue;
+                foreach (var taskSet in tasks[key])
+                    taskSet[key.Field] = LanceTask.From(latest);
+            }
+        }
     }
 }
