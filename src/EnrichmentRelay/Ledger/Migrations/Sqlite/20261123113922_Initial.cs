@@ -63,7 +63,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                 {
                     Id = table.Column<Guid>(type: "TEXT", nullable: false),
                     Provider = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    Lane = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
                     State = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    SubmitAnswer = table.Column<string>(type: "TEXT", maxLength: 64, nullable: true),
+                    NextPollAt = table.Column<long>(type: "INTEGER", nullable: true),
                     ExternalId = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
                     CallbackTokenHash = table.Column<string>(type: "TEXT", maxLength: 64, nullable: true),
                     RequestCount = table.Column<int>(type: "INTEGER", nullable: false),
@@ -78,12 +81,33 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "selections",
+                columns: table => new
+                {
+                    SelectionId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    State = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    RequestJson = table.Column<string>(type: "TEXT", nullable: false),
+                    ProviderJobId = table.Column<Guid>(type: "TEXT", nullable: true),
+                    Selected = table.Column<int>(type: "INTEGER", nullable: false),
+                    Refused = table.Column<string>(type: "TEXT", maxLength: 24, nullable: true),
+                    Detail = table.Column<string>(type: "TEXT", nullable: true),
+                    AcceptedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    CompletedAt = table.Column<long>(type: "INTEGER", nullable: true),
+                    Version = table.Column<int>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_selections", x => x.SelectionId);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "enrichment_requests",
                 columns: table => new
                 {
                     RequestId = table.Column<Guid>(type: "TEXT", nullable: false),
                     State = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
                     Provider = table.Column<string>(type: "TEXT", maxLength: 16, nullable: true),
+                    Lane = table.Column<string>(type: "TEXT", maxLength: 32, nullable: true),
                     RequestJson = table.Column<string>(type: "TEXT", nullable: false),
                     AcceptedAt = table.Column<long>(type: "INTEGER", nullable: false),
                     SubmittedAt = table.Column<long>(type: "INTEGER", nullable: true),
@@ -94,6 +118,7 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     PhonesJson = table.Column<string>(type: "TEXT", nullable: true),
                     Detail = table.Column<string>(type: "TEXT", nullable: true),
                     CreditsCharged = table.Column<double>(type: "REAL", precision: 18, scale: 4, nullable: true),
+                    ProviderState = table.Column<string>(type: "TEXT", nullable: true),
                     Version = table.Column<int>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
@@ -112,9 +137,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                 column: "ProviderJobId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_enrichment_requests_State_Provider_AcceptedAt",
+                name: "IX_enrichment_requests_State_Lane_AcceptedAt",
                 table: "enrichment_requests",
-                columns: new[] { "State", "Provider", "AcceptedAt" });
+                columns: new[] { "State", "Lane", "AcceptedAt" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_inbox_ProcessedAt",
@@ -143,6 +168,11 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_provider_jobs_Lane_State_NextPollAt",
+                table: "provider_jobs",
+                columns: new[] { "Lane", "State", "NextPollAt" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_provider_jobs_Provider_ExternalId",
                 table: "provider_jobs",
                 columns: new[] { "Provider", "ExternalId" });
@@ -150,6 +180,11 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
             migrationBuilder.CreateIndex(
                 name: "IX_provider_jobs_State",
                 table: "provider_jobs",
+                column: "State");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_selections_State",
+                table: "selections",
                 column: "State");
         }
 
@@ -167,6 +202,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "provider_callbacks");
+
+            migrationBuilder.DropTable(
+                name: "selections");
 
             migrationBuilder.DropTable(
                 name: "provider_jobs");

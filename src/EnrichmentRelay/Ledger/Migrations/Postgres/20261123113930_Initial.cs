@@ -64,7 +64,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                 {
                     Id = table.Column<Guid>(type: "uuid", nullable: false),
                     Provider = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    Lane = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
                     State = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    SubmitAnswer = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    NextPollAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     ExternalId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
                     CallbackTokenHash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
                     RequestCount = table.Column<int>(type: "integer", nullable: false),
@@ -79,12 +82,33 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                 });
 
             migrationBuilder.CreateTable(
+                name: "selections",
+                columns: table => new
+                {
+                    SelectionId = table.Column<Guid>(type: "uuid", nullable: false),
+                    State = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    RequestJson = table.Column<string>(type: "text", nullable: false),
+                    ProviderJobId = table.Column<Guid>(type: "uuid", nullable: true),
+                    Selected = table.Column<int>(type: "integer", nullable: false),
+                    Refused = table.Column<string>(type: "character varying(24)", maxLength: 24, nullable: true),
+                    Detail = table.Column<string>(type: "text", nullable: true),
+                    AcceptedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    CompletedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    Version = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_selections", x => x.SelectionId);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "enrichment_requests",
                 columns: table => new
                 {
                     RequestId = table.Column<Guid>(type: "uuid", nullable: false),
                     State = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
                     Provider = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: true),
+                    Lane = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: true),
                     RequestJson = table.Column<string>(type: "text", nullable: false),
                     AcceptedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     SubmittedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
@@ -95,6 +119,7 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     PhonesJson = table.Column<string>(type: "text", nullable: true),
                     Detail = table.Column<string>(type: "text", nullable: true),
                     CreditsCharged = table.Column<decimal>(type: "numeric(18,4)", precision: 18, scale: 4, nullable: true),
+                    ProviderState = table.Column<string>(type: "text", nullable: true),
                     Version = table.Column<int>(type: "integer", nullable: false)
                 },
                 constraints: table =>
@@ -113,9 +138,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                 column: "ProviderJobId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_enrichment_requests_State_Provider_AcceptedAt",
+                name: "IX_enrichment_requests_State_Lane_AcceptedAt",
                 table: "enrichment_requests",
-                columns: new[] { "State", "Provider", "AcceptedAt" });
+                columns: new[] { "State", "Lane", "AcceptedAt" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_inbox_ProcessedAt",
@@ -144,6 +169,11 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_provider_jobs_Lane_State_NextPollAt",
+                table: "provider_jobs",
+                columns: new[] { "Lane", "State", "NextPollAt" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_provider_jobs_Provider_ExternalId",
                 table: "provider_jobs",
                 columns: new[] { "Provider", "ExternalId" });
@@ -151,6 +181,11 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
             migrationBuilder.CreateIndex(
                 name: "IX_provider_jobs_State",
                 table: "provider_jobs",
+                column: "State");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_selections_State",
+                table: "selections",
                 column: "State");
         }
 
@@ -168,6 +203,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "provider_callbacks");
+
+            migrationBuilder.DropTable(
+                name: "selections");
 
             migrationBuilder.DropTable(
                 name: "provider_jobs");

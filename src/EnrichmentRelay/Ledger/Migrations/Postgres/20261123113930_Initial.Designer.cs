@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace EnrichmentRelay.Ledger.Migrations.Postgres
 {
     [DbContext(typeof(PostgresRelayDbContext))]
-    [Migration("20261123094847_Initial")]
+    [Migration("20261123113930_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -47,6 +47,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("EmailsJson")
                         .HasColumnType("text");
 
+                    b.Property<string>("Lane")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("character varying(24)");
@@ -60,6 +64,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.Property<Guid?>("ProviderJobId")
                         .HasColumnType("uuid");
+
+                    b.Property<string>("ProviderState")
+                        .HasColumnType("text");
 
                     b.Property<string>("RequestJson")
                         .IsRequired()
@@ -81,7 +88,7 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasIndex("ProviderJobId");
 
-                    b.HasIndex("State", "Provider", "AcceptedAt");
+                    b.HasIndex("State", "Lane", "AcceptedAt");
 
                     b.ToTable("enrichment_requests", (string)null);
                 });
@@ -188,8 +195,16 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
 
+                    b.Property<string>("Lane")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
                     b.Property<string>("LastError")
                         .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("NextPollAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Provider")
                         .IsRequired()
@@ -204,6 +219,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
 
+                    b.Property<string>("SubmitAnswer")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<DateTimeOffset?>("SubmittedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -216,7 +235,54 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasIndex("Provider", "ExternalId");
 
+                    b.HasIndex("Lane", "State", "NextPollAt");
+
                     b.ToTable("provider_jobs", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.SelectionRecord", b =>
+                {
+                    b.Property<Guid>("SelectionId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("AcceptedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("text");
+
+                    b.Property<Guid?>("ProviderJobId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Refused")
+                        .HasMaxLength(24)
+                        .HasColumnType("character varying(24)");
+
+                    b.Property<string>("RequestJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<int>("Selected")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("integer");
+
+                    b.HasKey("SelectionId");
+
+                    b.HasIndex("State");
+
+                    b.ToTable("selections", (string)null);
                 });
 
             modelBuilder.Entity("EnrichmentRelay.Ledger.EnrichmentRequestRecord", b =>
