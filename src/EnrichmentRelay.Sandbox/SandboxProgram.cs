@@ -4,7 +4,7 @@ namespace EnrichmentRelay.Sandbox;
 
 /// <summary>
 /// Standalone: <c>dotnet run --project src/EnrichmentRelay.Sandbox -- --port 5081</c>. The port also comes from
-/// <c>Sandbox:Port</c> (e.g. <c>Sandbox__Port</c>), the key from <c>Sandbox:PreceptApiKey</c>.
+/// <c>Sandbox:Port</c> (e.g. <c>Sandbox__Port</c>), the keys from <c>Sandbox:PreceptApiKey</c>, <c>Sandbox:WoodpeckerApiKey</c>, <c>Sandbox:LanceApiKey</c>.
 /// </summary>
 public static class SandboxProgram
 {
@@ -15,6 +15,8 @@ public static class SandboxProgram
         {
             Port = config.GetValue("port", config.GetValue("Sandbox:Port", 5081)),
             PreceptApiKey = config["Sandbox:PreceptApiKey"] ?? new SandboxOptions().PreceptApiKey,
+            WoodpeckerApiKey = config["Sandbox:WoodpeckerApiKey"] ?? new SandboxOptions().WoodpeckerApiKey,
+            LanceApiKey = config["Sandbox:LanceApiKey"] ?? new SandboxOptions().LanceApiKey,
         };
 
         var stop = new TaskCompletionSource();
@@ -28,7 +30,7 @@ public static class SandboxProgram
         }
 
         await using var sandbox = await SandboxServer.StartAsync(options);
-        Console.WriteLine($"Provider sandbox listening on {sandbox.BaseAddress} (Precept key: {options.PreceptApiKey}); Ctrl+C stops it.");
+        Console.WriteLine($"Provider sandbox listening on {sandbox.BaseAddress} (keys: Precept {options.PreceptApiKey}, Woodpecker {options.WoodpeckerApiKey}, Lance {options.LanceApiKey}); Ctrl+C stops it.");
         await stop.Task;
     }
 }
