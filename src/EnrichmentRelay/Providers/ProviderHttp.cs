@@ -5,16 +5,20 @@ namespace EnrichmentRelay.Providers;
 public static class ProviderHttp
 {
     /// <summary>
-    /// The resilience pipeline every provider client uses: timeouts, a circuit breaker, and retries with
-    /// jitter for reads only (and 429 with Retry-After). A submit POST is never retried by the pipeline:
-    /// none of the providers takes an idempotency key, so a repeat could be a second job and a second charge.
+    /// The resilience pipeline every provider client uses: a cap on concurrent calls (kept below what the
+    /// provider tolerates), timeouts, a circuit breaker, and retries with jitter for reads only (and 429
+    /// with Retry-After). A submit POST is never retried by the pipeline: none of the providers takes an
+    /// idempotency key, so a repeat could be a second job and a second charge.
     /// </summary>
-    public static IHttpClientBuilder AddProviderResilience(this IHttpClientBuilder client, Func<IServiceProvider, TimeSpan> requestTimeout)
+    public static IHttpClientBuilder AddProviderResilience(this IHttpClientBuilder client, Func<IServiceProvider, TimeSpan> requestTimeout,
+        int maxConcurrentCalls)
     {
         client.AddStandardResilienceHandler()
             .Configure((resilience, sp) =>
             {
                 var timeout = requestTimeout(sp);
+                resilience.RateLimiter.DefaultRateLimiterOptions.PermitLimit = maxConcurrentCalls;
+                resilience.RateLimiter.DefaultRateLimiterOptions.QueueLimit = 10_000;
                 resilience.Retry.DisableForUnsafeHttpMethods();
                 resilience.AttemptTimeout.Timeout = timeout;
                 resilience.TotalRequestTimeout.Timeout = timeout * 3;

@@ -23,7 +23,8 @@ public static class LanceExtensions
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
                 http.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
             })
-            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.RequestTimeout);
+            // Lance documents no rate limit either; person reads after a poll are the burst this caps.
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.RequestTimeout, maxConcurrentCalls: 8);
 
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<LancePoller>();

@@ -25,7 +25,8 @@ public static class PreceptExtensions
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
                 http.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
             })
-            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout);
+            // Precept documents no rate limit: a few calls at a time is all the relay needs (jobs of 1,000 leads).
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout, maxConcurrentCalls: 4);
 
         builder.Services.AddScoped<PreceptProvider>();
         builder.Services.AddScoped<PreceptJobReports>();

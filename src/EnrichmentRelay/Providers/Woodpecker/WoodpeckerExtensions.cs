@@ -26,7 +26,7 @@ public static class WoodpeckerExtensions
             })
             // Outermost, so retries also wait their turn: Woodpecker processes one request at a time.
             .AddHttpMessageHandler<WoodpeckerRequestGate.Handler>()
-            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value.RequestTimeout);
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value.RequestTimeout, maxConcurrentCalls: 1);
 
         // Order matters: a lead with a Lead Finder uid goes to lead enrichment before prospect enrichment.
         builder.Services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();
