@@ -11,13 +11,6 @@ namespace EnrichmentRelay.Sandbox.Lance;
 /// </summary>
 public static class LanceControlApi
 {
-    // Unknown fields are refused: a typo must be a 400, not a silent no-op.
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     /// <summary>A partial update: null or absent leaves a setting as it is.</summary>
     public sealed record SettingsUpdate(decimal? Credits, long? ProcessingDelayMs, LanceOutcome? DefaultOutcome, bool? PreexistingContacts)
     {
@@ -47,23 +40,23 @@ public static class LanceControlApi
     {
         var control = app.MapGroup("/sandbox/lance");
 
-        control.MapGet("/counters", (LanceSimulator lance) => TypedResults.Json(lance.Counters, Json));
-        control.MapGet("/enrichments", (LanceSimulator lance) => TypedResults.Json(lance.Enrichments, Json));
+        control.MapGet("/counters", (LanceSimulator lance) => TypedResults.Json(lance.Counters, ControlJson.Options));
+        control.MapGet("/enrichments", (LanceSimulator lance) => TypedResults.Json(lance.Enrichments, ControlJson.Options));
 
         control.MapPost("/settings", async Task<Results<JsonHttpResult<SettingsView>, ValidationProblem>> (HttpRequest request, LanceSimulator lance) =>
         {
-            var (update, problems) = await ReadAsync<SettingsUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<SettingsUpdate>(request);
             if (update?.ProcessingDelayMs < 0)
                 problems["processingDelayMs"] = ["Must be 0 or more."];
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             update.ApplyTo(lance.Settings);
-            return TypedResults.Json(SettingsView.Of(lance.Settings), Json);
+            return TypedResults.Json(SettingsView.Of(lance.Settings), ControlJson.Options);
         });
 
         control.MapPut("/persons/{id}/outcomes/{field}", async Task<Results<NoContent, ValidationProblem>> (string id, string field, HttpRequest request, LanceSimulator lance) =>
         {
-            var (update, problems) = await ReadAsync<OutcomeUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<OutcomeUpdate>(request);
             if (update is { Outcome: null })
                 problems["outcome"] = ["Required: found, notFound, failed, timeout, cancelled or omitted."];
             if (field is not ("emails" or "phones"))
@@ -76,18 +69,18 @@ public static class LanceControlApi
 
         control.MapPost("/persons", async Task<Results<JsonHttpResult<JsonObject>, ValidationProblem>> (HttpRequest request, LanceSimulator lance) =>
         {
-            var (add, problems) = await ReadAsync<PersonAdd>(request);
+            var (add, problems) = await ControlJson.ReadAsync<PersonAdd>(request);
             if (add is not null && !Guid.TryParseExact(add.Id, "D", out _))
                 problems["id"] = ["Required: a uuid."];
             if (add?.Id is not { } id || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             lance.AddPerson(id, add.FirstName, add.LastName);
-            return TypedResults.Json(lance.PersonJson(id)!, Json, statusCode: StatusCodes.Status201Created);
+            return TypedResults.Json(lance.PersonJson(id)!, ControlJson.Options, statusCode: StatusCodes.Status201Created);
         });
 
         control.MapPost("/faults", async Task<Results<NoContent, ValidationProblem>> (HttpRequest request, LanceSimulator lance) =>
         {
-            var (update, problems) = await ReadAsync<FaultUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<FaultUpdate>(request);
             if (update?.FailNextSubmits < 0)
                 problems["failNextSubmits"] = ["Must be 0 or more."];
             if (update?.StatusCode is < 400 or > 599)
@@ -99,19 +92,5 @@ public static class LanceControlApi
             return TypedResults.NoContent();
         });
         return control;
-    }
-
-    /// <summary>Reads a control body whatever its content type (curl -d sends a form type); a bad one is described, not thrown.</summary>
-    static async Task<(T? Body, Dictionary<string, string[]> Problems)> ReadAsync<T>(HttpRequest request) where T : class
-    {
-        try
-        {
-            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Json, request.HttpContext.RequestAborted);
-            return body is null ? (null, new() { ["body"] = ["A JSON object is required."] }) : (body, []);
-        }
-        catch (JsonException e)
-        {
-            return (null, new() { ["body"] = [e.Message] });
-        }
     }
 }

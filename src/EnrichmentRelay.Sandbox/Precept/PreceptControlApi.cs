@@ -10,13 +10,6 @@ namespace EnrichmentRelay.Sandbox.Precept;
 /// </summary>
 public static class PreceptControlApi
 {
-    // Unknown fields are refused: a typo must be a 400, not a silent no-op.
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     /// <summary>A partial update: null or absent leaves a setting as it is; <c>defaultWebhookUrl: ""</c> clears it.</summary>
     public sealed record SettingsUpdate(
         decimal? Credits, LeadOutcome? DefaultOutcome, int? ProcessingDelayMs, int? ProcessingJitterMs,
@@ -87,24 +80,24 @@ public static class PreceptControlApi
     {
         var control = app.MapGroup("/sandbox/precept");
 
-        control.MapGet("/counters", (PreceptSimulator precept) => TypedResults.Json(precept.Counters, Json));
-        control.MapGet("/jobs", (PreceptSimulator precept) => TypedResults.Json(precept.Jobs, Json));
-        control.MapGet("/settings", (PreceptSimulator precept) => TypedResults.Json(SettingsView.Of(precept.Settings), Json));
+        control.MapGet("/counters", (PreceptSimulator precept) => TypedResults.Json(precept.Counters, ControlJson.Options));
+        control.MapGet("/jobs", (PreceptSimulator precept) => TypedResults.Json(precept.Jobs, ControlJson.Options));
+        control.MapGet("/settings", (PreceptSimulator precept) => TypedResults.Json(SettingsView.Of(precept.Settings), ControlJson.Options));
 
         control.MapPost("/settings", async Task<Results<JsonHttpResult<SettingsView>, ValidationProblem>> (HttpRequest request, PreceptSimulator precept) =>
         {
-            var (update, problems) = await ReadAsync<SettingsUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<SettingsUpdate>(request);
             problems = update?.Problems() ?? problems;
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             update.ApplyTo(precept.Settings);
-            return TypedResults.Json(SettingsView.Of(precept.Settings), Json);
+            return TypedResults.Json(SettingsView.Of(precept.Settings), ControlJson.Options);
         });
 
         // Catch-all and unescaped, so a LinkedIn URL key works with its slashes either encoded (%2F) or not.
         control.MapPut("/outcomes/{**key}", async Task<Results<NoContent, ValidationProblem>> (string key, HttpRequest request, PreceptSimulator precept) =>
         {
-            var (update, problems) = await ReadAsync<OutcomeUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<OutcomeUpdate>(request);
             if (update is { Outcome: null })
                 problems["outcome"] = ["Required: found, emailOnly, phoneOnly, noContact, notFound or skipped."];
             key = Uri.UnescapeDataString(key);
@@ -118,7 +111,7 @@ public static class PreceptControlApi
 
         control.MapPost("/faults", async Task<Results<NoContent, ValidationProblem>> (HttpRequest request, PreceptSimulator precept) =>
         {
-            var (update, problems) = await ReadAsync<FaultUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<FaultUpdate>(request);
             problems = update?.Problems() ?? problems;
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
@@ -128,19 +121,5 @@ public static class PreceptControlApi
             return TypedResults.NoContent();
         });
         return control;
-    }
-
-    /// <summary>Reads a control body whatever its content type (curl -d sends a form type); a bad one is described, not thrown.</summary>
-    static async Task<(T? Body, Dictionary<string, string[]> Problems)> ReadAsync<T>(HttpRequest request) where T : class
-    {
-        try
-        {
-            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Json, request.HttpContext.RequestAborted);
-            return body is null ? (null, new() { ["body"] = ["A JSON object is required."] }) : (body, []);
-        }
-        catch (JsonException e)
-        {
-            return (null, new() { ["body"] = [e.Message] });
-        }
     }
 }

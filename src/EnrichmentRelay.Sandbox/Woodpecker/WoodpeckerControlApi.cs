@@ -10,13 +10,6 @@ namespace EnrichmentRelay.Sandbox.Woodpecker;
 /// </summary>
 public static class WoodpeckerControlApi
 {
-    // Unknown fields are refused: a typo must be a 400, not a silent no-op.
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     /// <summary>A partial update: null or absent leaves a setting as it is.</summary>
     public sealed record SettingsUpdate(
         decimal? Credits, long? ProcessingDelayMs, long? ProspectVisibilityDelayMs, LeadConversion? DefaultLeadOutcome,
@@ -97,24 +90,24 @@ public static class WoodpeckerControlApi
     {
         var control = app.MapGroup("/sandbox/woodpecker");
 
-        control.MapGet("/counters", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Counters, Json));
-        control.MapGet("/batches", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Batches, Json));
-        control.MapGet("/prospects", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Prospects, Json));
-        control.MapGet("/settings", (WoodpeckerSimulator woodpecker) => TypedResults.Json(SettingsView.Of(woodpecker.Settings), Json));
+        control.MapGet("/counters", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Counters, ControlJson.Options));
+        control.MapGet("/batches", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Batches, ControlJson.Options));
+        control.MapGet("/prospects", (WoodpeckerSimulator woodpecker) => TypedResults.Json(woodpecker.Prospects, ControlJson.Options));
+        control.MapGet("/settings", (WoodpeckerSimulator woodpecker) => TypedResults.Json(SettingsView.Of(woodpecker.Settings), ControlJson.Options));
 
         control.MapPost("/settings", async Task<Results<JsonHttpResult<SettingsView>, ValidationProblem>> (HttpRequest request, WoodpeckerSimulator woodpecker) =>
         {
-            var (update, problems) = await ReadAsync<SettingsUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<SettingsUpdate>(request);
             problems = update?.Problems() ?? problems;
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             update.ApplyTo(woodpecker.Settings);
-            return TypedResults.Json(SettingsView.Of(woodpecker.Settings), Json);
+            return TypedResults.Json(SettingsView.Of(woodpecker.Settings), ControlJson.Options);
         });
 
         control.MapPut("/leads/{uid}/outcome", async Task<Results<NoContent, ValidationProblem>> (string uid, HttpRequest request, WoodpeckerSimulator woodpecker) =>
         {
-            var (update, problems) = await ReadAsync<OutcomeUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<OutcomeUpdate>(request);
             if (update is { Outcome: null })
                 problems["outcome"] = ["Required: converted or notConverted."];
             if (update?.Outcome is not { } outcome || problems.Count > 0)
@@ -125,7 +118,7 @@ public static class WoodpeckerControlApi
 
         control.MapPut("/prospects/{email}/enrichment", async Task<Results<NoContent, ValidationProblem>> (string email, HttpRequest request, WoodpeckerSimulator woodpecker) =>
         {
-            var (update, problems) = await ReadAsync<EnrichmentUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<EnrichmentUpdate>(request);
             if (update is { Enriched: null })
                 problems["enriched"] = ["Required: true or false."];
             if (update?.Enriched is not { } enriched || problems.Count > 0)
@@ -136,18 +129,18 @@ public static class WoodpeckerControlApi
 
         control.MapPost("/prospects", async Task<Results<JsonHttpResult<WoodpeckerProspectSnapshot>, ValidationProblem>> (HttpRequest request, WoodpeckerSimulator woodpecker) =>
         {
-            var (add, problems) = await ReadAsync<ProspectAdd>(request);
+            var (add, problems) = await ControlJson.ReadAsync<ProspectAdd>(request);
             if (add is not null && (string.IsNullOrWhiteSpace(add.Email) || !add.Email.Contains('@')))
                 problems["email"] = ["Required: an email address."];
             if (add?.Email is not { } email || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             var id = woodpecker.AddProspect(email, add.FirstName, add.LastName, add.Company, add.Website, add.LinkedinUrl);
-            return TypedResults.Json(woodpecker.Prospects.Single(p => p.Id == id), Json, statusCode: StatusCodes.Status201Created);
+            return TypedResults.Json(woodpecker.Prospects.Single(p => p.Id == id), ControlJson.Options, statusCode: StatusCodes.Status201Created);
         });
 
         control.MapPost("/faults", async Task<Results<NoContent, ValidationProblem>> (HttpRequest request, WoodpeckerSimulator woodpecker) =>
         {
-            var (update, problems) = await ReadAsync<FaultUpdate>(request);
+            var (update, problems) = await ControlJson.ReadAsync<FaultUpdate>(request);
             problems = update?.Problems() ?? problems;
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
@@ -156,19 +149,5 @@ public static class WoodpeckerControlApi
             return TypedResults.NoContent();
         });
         return control;
-    }
-
-    /// <summary>Reads a control body whatever its content type (curl -d sends a form type); a bad one is described, not thrown.</summary>
-    static async Task<(T? Body, Dictionary<string, string[]> Problems)> ReadAsync<T>(HttpRequest request) where T : class
-    {
-        try
-        {
-            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Json, request.HttpContext.RequestAborted);
-            return body is null ? (null, new() { ["body"] = ["A JSON object is required."] }) : (body, []);
-        }
-        catch (JsonException e)
-        {
-            return (null, new() { ["body"] = [e.Message] });
-        }
     }
 }
