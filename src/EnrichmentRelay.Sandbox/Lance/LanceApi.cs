@@ -19,7 +19,7 @@ public static class LanceApi
         });
 
         api.MapPost("/operations/enrichment/bulk", async (HttpContext http, LanceSimulator lance) =>
-            await ReadBody(http) is (var body, true) ? Answer(lance.SubmitBulk(body)) : Malformed());
+            await ReadBody(http) is (var body, true) ? Answer(lance.SubmitBulk(body), http) : Malformed());
         api.MapPost("/operations/enrichment/batch/query", async (HttpContext http, LanceSimulator lance) =>
             await ReadBody(http) is (var body, true) ? Answer(lance.QueryBatch(body)) : Malformed());
         api.MapGet("/entities/prospects/person/{id}", (string id, LanceSimulator lance) => Answer(lance.ReadPerson(id)));
@@ -46,4 +46,13 @@ public static class LanceApi
     static IResult Malformed() => Answer(LanceSimulator.Invalid("Malformed JSON body."));
 
     static IResult Answer(LanceAnswer answer) => Results.Json(answer.Body, statusCode: answer.Status);
+
+    static IResult Answer(LanceAnswer answer, HttpContext http)
+    {
+        if (!answer.DropConnection)
+            return Answer(answer);
+        // Done and charged, but the client never hears of it.
+        http.Abort();
+        return Results.Empty;
+    }
 }

@@ -33,8 +33,11 @@ public static class LanceControlApi
 
     public sealed record PersonAdd(string? Id, string? FirstName, string? LastName);
 
-    /// <summary><c>failNextSubmits</c> with <c>statusCode</c> (400-599, default 500) fails the next bulk submits.</summary>
-    public sealed record FaultUpdate(int? FailNextSubmits, int? StatusCode);
+    /// <summary>
+    /// <c>failNextSubmits</c> with <c>statusCode</c> (400-599, default 500) fails the next bulk submits;
+    /// <c>dropConnectionAfterAccept</c> carries out the next bulk submits but cuts the connection instead of answering.
+    /// </summary>
+    public sealed record FaultUpdate(int? FailNextSubmits, int? StatusCode, int? DropConnectionAfterAccept = null);
 
     public static RouteGroupBuilder MapLanceControl(this IEndpointRouteBuilder app)
     {
@@ -83,12 +86,16 @@ public static class LanceControlApi
             var (update, problems) = await ControlJson.ReadAsync<FaultUpdate>(request);
             if (update?.FailNextSubmits < 0)
                 problems["failNextSubmits"] = ["Must be 0 or more."];
+            if (update?.DropConnectionAfterAccept < 0)
+                problems["dropConnectionAfterAccept"] = ["Must be 0 or more."];
             if (update?.StatusCode is < 400 or > 599)
                 problems["statusCode"] = ["Must be an error status, 400 to 599."];
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             if (update.FailNextSubmits is { } submits)
                 lance.FailNextSubmits(submits, update.StatusCode ?? 500);
+            if (update.DropConnectionAfterAccept is { } drops)
+                lance.DropConnectionAfterAcceptNext(drops);
             return TypedResults.NoContent();
         });
         return control;

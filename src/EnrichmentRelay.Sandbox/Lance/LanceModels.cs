@@ -46,4 +46,5 @@ public sealed record LanceEnrichmentSnapshot(
     DateTimeOffset DueAt);
 
 /// <summary>An HTTP answer, minus HTTP.</summary>
-public sealed record LanceAnswer(int Status, JsonNode Body);
+/// <param name="DropConnection">The request was carried out, but the connection is cut instead of answering.</param>
+public sealed record LanceAnswer(int Status, JsonNode Body, bool DropConnection = false);

@@ -29,6 +29,7 @@ public sealed class LanceSimulator
     readonly Dictionary<(string PersonId, string Field), LanceOutcome> outcomes = new(new KeyComparer());
     readonly Dictionary<string, int> charges = new(StringComparer.OrdinalIgnoreCase);
     (int Count, int Status) failSubmits;
+    int dropConnections;
     int bulkCalls, queryCalls, personReads, enrichmentsCreated, enrichmentsReused, largestBulk, largestQuery;
     decimal creditsCharged;
 
@@ -79,6 +80,13 @@ public sealed class LanceSimulator
         lock (gate) failSubmits = (count, statusCode);
     }
 
+    /// <summary>The next <paramref name="count"/> accepted bulk submits create (and charge) their records, then cut the connection instead of answering.</summary>
+    public void DropConnectionAfterAcceptNext(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        lock (gate) dropConnections = count;
+    }
+
     public LanceCounters Counters
     {
         get
@@ -115,6 +123,7 @@ public sealed class LanceSimulator
             outcomes.Clear();
             charges.Clear();
             failSubmits = default;
+            dropConnections = 0;
             bulkCalls = queryCalls = personReads = enrichmentsCreated = enrichmentsReused = largestBulk = largestQuery = 0;
             creditsCharged = 0;
         }
@@ -211,7 +220,10 @@ public sealed class LanceSimulator
                 answer.Add(enrichment.ToJson());
             }
             largestBulk = Math.Max(largestBulk, selected.Count);
-            return new LanceAnswer(200, answer);
+            var drop = dropConnections > 0;
+            if (drop)
+                dropConnections--;
+            return new LanceAnswer(200, answer, DropConnection: drop);
         }
     }
 

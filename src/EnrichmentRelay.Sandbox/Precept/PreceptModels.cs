@@ -65,4 +65,5 @@ public sealed record PreceptJobSnapshot(
     IReadOnlyList<JsonObject>? Results,
     DateTimeOffset CreatedAt,
     int WebhooksPending,
-    int WebhooksAbandoned);
+    int WebhooksAbandoned,
+    bool WebhooksLost = false);

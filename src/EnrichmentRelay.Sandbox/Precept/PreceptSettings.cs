@@ -17,6 +17,7 @@ public sealed class PreceptSettings
     ContactFieldNaming contactFieldNaming;
     int duplicateDeliveries;
     bool dropWebhooks;
+    int loseWebhooksOfEvery;
     string? defaultWebhookUrl;
     string unprocessedFieldName;
     TimeSpan webhookRetryBaseDelay;
@@ -75,6 +76,16 @@ public sealed class PreceptSettings
         set { lock (gate) dropWebhooks = value; }
     }
 
+    /// <summary>
+    /// With N above 0, every Nth job (the Nth, 2Nth, ... created) never sends a webhook, as if all its
+    /// deliveries were lost: its results are only pollable. 10 loses the webhooks of exactly 10% of the jobs.
+    /// </summary>
+    public int LoseWebhooksOfEvery
+    {
+        get { lock (gate) return loseWebhooksOfEvery; }
+        set { lock (gate) loseWebhooksOfEvery = NotNegative(value); }
+    }
+
     /// <summary>The "account's default webhook" used when a submit has no <c>webhookUrl</c>; null: results are only pollable.</summary>
     public string? DefaultWebhookUrl
     {
@@ -112,6 +123,7 @@ public sealed class PreceptSettings
             contactFieldNaming = ContactFieldNaming.Snake;
             duplicateDeliveries = 0;
             dropWebhooks = false;
+            loseWebhooksOfEvery = 0;
             defaultWebhookUrl = null;
             unprocessedFieldName = "unprocessed";
             webhookRetryBaseDelay = TimeSpan.FromMilliseconds(200);

@@ -165,6 +165,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
                 Settings.ProcessingDelay + Jitter(Settings.ProcessingJitter))
             {
                 WillFail = TakeOne(ref failJobs),
+                LosesWebhooks = Settings.LoseWebhooksOfEvery > 0 && (jobsCreated + 1) % Settings.LoseWebhooksOfEvery == 0,
                 Reserved = reserve,
             };
             reserved += reserve;
@@ -335,7 +336,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
     /// <summary>Under the lock, so a job's pending count never lags what it has queued.</summary>
     static void Enqueue(Job job, ChannelWriter<JsonObject> callbacks, JsonObject body)
     {
-        if (job.WebhookUrl is null)
+        if (job.WebhookUrl is null || job.LosesWebhooks)
             return;
         job.WebhooksPending++;
         callbacks.TryWrite(body);
@@ -449,6 +450,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
         public DateTimeOffset CreatedAt { get; } = createdAt;
         public TimeSpan Duration { get; } = duration;
         public bool WillFail { get; init; }
+        public bool LosesWebhooks { get; init; }
         public string Status { get; set; } = "pending";
         public decimal Reserved { get; set; }
         public int Completed { get; set; }
@@ -480,6 +482,6 @@ public sealed class PreceptSimulator : IAsyncDisposable
 
         public PreceptJobSnapshot Snapshot() => new(Id, Name, Status, WebhookUrl, Streaming, Leads.Count, Completed, Skipped, Cost,
             EmailsFound, PhonesFound, Ended ? Results.Select(r => (JsonObject)r.DeepClone()).ToList() : null, CreatedAt,
-            WebhooksPending, WebhooksAbandoned);
+            WebhooksPending, WebhooksAbandoned, LosesWebhooks);
     }
 }

@@ -74,6 +74,12 @@ public static class WoodpeckerApi
 
     static IResult Answer(WoodpeckerAnswer answer, HttpContext http)
     {
+        if (answer.DropConnection)
+        {
+            // Done and charged, but the client never hears of it.
+            http.Abort();
+            return Results.Empty;
+        }
         foreach (var (name, value) in answer.Headers ?? new Dictionary<string, string>())
             http.Response.Headers[name] = value;
         return answer.Body is null ? Results.StatusCode(answer.Status) : Results.Json(answer.Body, statusCode: answer.Status);

@@ -71,9 +71,11 @@ public static class WoodpeckerControlApi
 
     /// <summary>
     /// <c>forceNextSubmitStatus</c> with <c>enqueueCount</c> (default 0) shapes the next submit's answer;
-    /// <c>failNextSubmits</c> with <c>statusCode</c> (400-599, default 500) fails the next submits.
+    /// <c>failNextSubmits</c> with <c>statusCode</c> (400-599, default 500) fails the next submits;
+    /// <c>dropConnectionAfterAccept</c> carries out the next submits but cuts the connection instead of answering.
     /// </summary>
-    public sealed record FaultUpdate(string? ForceNextSubmitStatus, int? EnqueueCount, int? FailNextSubmits, int? StatusCode)
+    public sealed record FaultUpdate(string? ForceNextSubmitStatus, int? EnqueueCount, int? FailNextSubmits, int? StatusCode,
+        int? DropConnectionAfterAccept = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -81,6 +83,7 @@ public static class WoodpeckerControlApi
             if (ForceNextSubmitStatus is { } status && string.IsNullOrWhiteSpace(status)) problems["forceNextSubmitStatus"] = ["Must not be blank."];
             if (EnqueueCount < 0) problems["enqueueCount"] = ["Must be 0 or more."];
             if (FailNextSubmits < 0) problems["failNextSubmits"] = ["Must be 0 or more."];
+            if (DropConnectionAfterAccept < 0) problems["dropConnectionAfterAccept"] = ["Must be 0 or more."];
             if (StatusCode is < 400 or > 599) problems["statusCode"] = ["Must be an error status, 400 to 599."];
             return problems;
         }
@@ -146,6 +149,7 @@ public static class WoodpeckerControlApi
                 return TypedResults.ValidationProblem(problems);
             if (update.ForceNextSubmitStatus is { } status) woodpecker.ForceNextSubmit(status, update.EnqueueCount ?? 0);
             if (update.FailNextSubmits is { } submits) woodpecker.FailNextSubmits(submits, update.StatusCode ?? 500);
+            if (update.DropConnectionAfterAccept is { } drops) woodpecker.DropConnectionAfterAcceptNext(drops);
             return TypedResults.NoContent();
         });
         return control;

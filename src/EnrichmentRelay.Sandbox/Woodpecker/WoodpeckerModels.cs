@@ -58,4 +58,5 @@ public sealed record WoodpeckerProspectSnapshot(
     DateTimeOffset VisibleAt);
 
 /// <summary>An HTTP answer, minus HTTP. A null body with 204 means No Content.</summary>
-public sealed record WoodpeckerAnswer(int Status, JsonNode? Body, IReadOnlyDictionary<string, string>? Headers = null);
+/// <param name="DropConnection">The request was carried out, but the connection is cut instead of answering.</param>
+public sealed record WoodpeckerAnswer(int Status, JsonNode? Body, IReadOnlyDictionary<string, string>? Headers = null, bool DropConnection = false);

@@ -36,6 +36,7 @@ public sealed class WoodpeckerSimulator
     readonly Dictionary<string, int> leadSubmissions = new(StringComparer.Ordinal);
     readonly Dictionary<string, int> prospectSubmissions = new(StringComparer.OrdinalIgnoreCase);
     (int Count, int Status) failSubmits;
+    int dropConnections;
     (string Status, int EnqueueCount)? forcedSubmit;
     int occupants, inFlight, nextProspectId;
     int leadSubmitCalls, prospectSubmitCalls, batchesCreated, leadsQueued, prospectsQueued, largestBatch;
@@ -93,6 +94,13 @@ public sealed class WoodpeckerSimulator
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         lock (gate) failSubmits = (count, statusCode);
+    }
+
+    /// <summary>The next <paramref name="count"/> accepted submits (lead or prospect) create and queue their batch, then cut the connection instead of answering.</summary>
+    public void DropConnectionAfterAcceptNext(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        lock (gate) dropConnections = count;
     }
 
     /// <summary>
@@ -159,6 +167,7 @@ public sealed class WoodpeckerSimulator
             leadSubmissions.Clear();
             prospectSubmissions.Clear();
             failSubmits = default;
+            dropConnections = 0;
             forcedSubmit = null;
             nextProspectId = 0;
             leadSubmitCalls = prospectSubmitCalls = batchesCreated = leadsQueued = prospectsQueued = largestBatch = 0;
@@ -285,7 +294,8 @@ public sealed class WoodpeckerSimulator
             var eligible = leads.Where(l => pending.Add(l.Uid)).ToList();
             var (uuid, count, status) = Enqueue(WoodpeckerBatchKind.Lead, leads.Count, eligible.Count, taken =>
                 eligible.Take(taken).Select(l => new Item { Uid = l.Uid, Lead = l }));
-            return new WoodpeckerAnswer(200, new JsonObject { ["uuid"] = uuid, ["leads_count"] = count, ["status"] = status });
+            return new WoodpeckerAnswer(200, new JsonObject { ["uuid"] = uuid, ["leads_count"] = count, ["status"] = status },
+                DropConnection: TakeDrop());
         }
     }
 
@@ -320,7 +330,8 @@ public sealed class WoodpeckerSimulator
             var eligible = emails.Where(pending.Add).ToList();
             var (uuid, count, status) = Enqueue(WoodpeckerBatchKind.Prospect, emails.Count, eligible.Count, taken =>
                 eligible.Take(taken).Select(e => new Item { Email = e }));
-            return new WoodpeckerAnswer(200, new JsonObject { ["uuid"] = uuid, ["prospects_count"] = count, ["status"] = status });
+            return new WoodpeckerAnswer(200, new JsonObject { ["uuid"] = uuid, ["prospects_count"] = count, ["status"] = status },
+                DropConnection: TakeDrop());
         }
     }
 
@@ -611,6 +622,15 @@ public sealed class WoodpeckerSimulator
         prospect.Title = title ?? prospect.Title;
         prospect.Updated = at;
         return (prospect, created);
+    }
+
+    /// <summary>Whether this accepted submit's answer is lost on the way (see <see cref="DropConnectionAfterAcceptNext"/>).</summary>
+    bool TakeDrop()
+    {
+        if (dropConnections <= 0)
+            return false;
+        dropConnections--;
+        return true;
     }
 
     WoodpeckerAnswer? TakeFailure()
