@@ -124,6 +124,109 @@ public sealed class FaultTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task SubmitAnswersLostAfterTheProvidersTookThemAreReconciledNeverSentAgain()
+    {
+        var requests = Enumerable.Range(0, 60).Select(Request).ToList();
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            WithSmallRandomDelays(sandbox);
+            // Each provider takes the first submit (creates and charges it), then cuts the connection before answering.
+            sandbox.Precept.DropConnectionAfterAcceptNext(1);
+            sandbox.Woodpecker.DropConnectionAfterAcceptNext(1);
+            sandbox.Lance.DropConnectionAfterAcceptNext(1);
+        }, new Dictionary<string, string>
+        {
+            ["Providers__Precept__SweepInterval"] = "00:00:01",
+            ["Providers__Precept__CallbackGrace"] = "00:00:03",
+            // Short, so that a wrong "not found, send again" would show up within the test as a second submit.
+            ["Providers__Precept__ReconcileAfter"] = "00:00:03",
+            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:03",
+        });
+        try
+        {
+            await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
+            await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
+
+            var precept = scenario.Sandbox.Precept.Counters;
+            var woodpecker = scenario.Sandbox.Woodpecker.Counters;
+            var lance = scenario.Sandbox.Lance.Counters;
+            var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
+            output.WriteLine($"[figure] submit answer lost after accept (all three providers): {requests.Count} requests sent, {received} completions " +
+                             $"received, {received - requests.Count} duplicates (same EventId); submit calls: Precept {precept.SubmitCalls}, " +
+                             $"Woodpecker {woodpecker.LeadSubmitCalls}, Lance {lance.BulkCalls}; max submits per lead: Precept {Max(precept.LeadSubmissions)}, " +
+                             $"Woodpecker {Max(woodpecker.LeadSubmissions)}, Lance charges {Max(lance.Charges)}");
+            Assert.All(requests, r => Assert.Single(scenario.Bus.Completions[r.RequestId].Select(c => (c.EventId, c.Outcome)).Distinct()));
+            Assert.All(requests, r => Assert.Equal(Outcome.Found, scenario.Bus.Completions[r.RequestId].First().Outcome));
+            Assert.All(precept.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.All(woodpecker.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.All(lance.Charges.Values, n => Assert.Equal(1, n));
+            // Each provider's answer really was lost, and the job was found again at the provider, not sent again.
+            var log = scenario.Relay.LogText;
+            Assert.All(new[] { "Precept", "Woodpecker", "Lance" }, provider => Assert.Contains($"may or may not have reached {provider}", log));
+            Assert.Contains("Precept holds it as", log);
+            Assert.Contains("Woodpecker holds it as batch", log);
+            Assert.Equal(requests.Count / 3, precept.LeadSubmissions.Count);
+            Assert.Equal(requests.Count / 3, woodpecker.LeadSubmissions.Count);
+            Assert.Equal(requests.Count / 3, lance.Charges.Count);
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task JobsWhoseWebhooksNeverArriveAllCompleteThroughTheSweep()
+    {
+        var requests = Enumerable.Range(0, 200).Select(i => Request(i * 3)).ToList(); // Precept leads only
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            WithSmallRandomDelays(sandbox);
+            sandbox.Precept.Settings.LoseWebhooksOfEvery = 10;
+        }, new Dictionary<string, string>
+        {
+            ["Providers__Precept__BatchSize"] = "10",
+            ["Providers__Precept__SweepInterval"] = "00:00:01",
+            ["Providers__Precept__CallbackGrace"] = "00:00:03",
+        });
+        try
+        {
+            await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
+            await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
+
+            var jobs = scenario.Sandbox.Precept.Jobs;
+            var silent = jobs.Where(j => j.WebhooksLost).ToList();
+            var rescued = System.Text.RegularExpressions.Regex.Matches(scenario.Relay.LogText, @"Rescued (\d+) requests of Precept job")
+                .Sum(m => int.Parse(m.Groups[1].Value));
+            var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
+            output.WriteLine($"[figure] 10% of Precept webhooks never sent: {requests.Count} requests sent in {jobs.Count} jobs, {silent.Count} jobs " +
+                             $"without a webhook ({silent.Sum(j => j.Total)} leads), {rescued} requests rescued by the sweep, {received} completions " +
+                             $"received, {received - requests.Count} duplicates (same EventId), max submits per lead {Max(scenario.Sandbox.Precept.Counters.LeadSubmissions)}");
+            Assert.Equal(jobs.Count / 10, silent.Count);
+            Assert.NotEmpty(silent);
+            Assert.Equal(silent.Sum(j => j.Total), rescued);
+            Assert.All(requests, r => Assert.Single(scenario.Bus.Completions[r.RequestId].Select(c => (c.EventId, c.Outcome)).Distinct()));
+            Assert.All(requests, r => Assert.Equal(Outcome.Found, scenario.Bus.Completions[r.RequestId].First().Outcome));
+            Assert.All(scenario.Sandbox.Precept.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    /// <summary>Providers that take a little, and not always the same, time: results arrive out of order.</summary>
+    static void WithSmallRandomDelays(EnrichmentRelay.Sandbox.SandboxServer sandbox)
+    {
+        sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(200);
+        sandbox.Precept.Settings.ProcessingJitter = TimeSpan.FromMilliseconds(400);
+        sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(300);
+        sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(400);
+    }
+
     static int Max(IReadOnlyDictionary<string, int> counts) => counts.Count == 0 ? 0 : counts.Values.Max();
 
     static EnrichmentRequested Request(int i) => (i % 3) switch

@@ -109,6 +109,7 @@ public sealed class CallbackProcessor(
             }
             job.ExternalId = id;
             job.State = ProviderJobState.Submitted;
+            logger.LogWarning("Reconciled job {JobName} from its callback: Precept holds it as {ProviderJobId}", job.Name, id);
         }
         // Until the job ends, a status read carries no results: the final callback or the sweep brings them.
         return report.IsCompleted || report.IsFailed ? report : null;

@@ -56,7 +56,7 @@ public sealed class LancePoller(
             var toSend = open.Where(o => o.Tasks.TryGetValue(field, out var t) && t.Status == LanceTask.Unsent)
                 .Select(o => (o.PersonId, o.Tasks)).ToList();
             if (toSend.Count > 0)
-                await LanceTasks.SendAsync(client, field, toSend, ct);
+                await LanceTasks.SendAsync(client, field, toSend, logger, ct);
         }
 
         var pending = Tasks(open, t => !t.IsTerminal && t.Status != LanceTask.Unsent);

@@ -8,7 +8,7 @@ namespace EnrichmentRelay.Providers.Lance;
 /// Requests for a Lance person go out as manual-selection bulk calls, one per field; a request for
 /// email and phone is two Lance tasks and completes once, when both are terminal.
 /// </summary>
-public sealed class LanceProvider(LanceClient client, IOptions<LanceOptions> options) : IEnrichmentProvider
+public sealed class LanceProvider(LanceClient client, IOptions<LanceOptions> options, ILogger<LanceProvider> logger) : IEnrichmentProvider
 {
     public ProviderName Name => ProviderName.Lance;
     public string Lane => LanceTasks.Lane;
@@ -27,7 +27,7 @@ public sealed class LanceProvider(LanceClient client, IOptions<LanceOptions> opt
                 .Select(l => (l.Request.Lead!.LancePersonId!, tasks[l.RequestId]))
                 .ToList();
             if (waiting.Count > 0)
-                await LanceTasks.SendAsync(client, field, waiting, ct);
+                await LanceTasks.SendAsync(client, field, waiting, logger, ct);
         }
 
         // Reused records may already be finished: those requests complete now, without waiting for a poll.

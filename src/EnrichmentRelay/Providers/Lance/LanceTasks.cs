@@ -45,14 +45,19 @@ public static class LanceTasks
     /// safe, because Lance returns the existing pending or finished record for a person and field, free.
     /// </summary>
     public static async Task SendAsync(LanceClient client, string field, IReadOnlyList<(string PersonId, Dictionary<string, LanceTask> Tasks)> waiting,
-        CancellationToken ct)
+        ILogger logger, CancellationToken ct)
     {
         foreach (var chunk in waiting.Chunk(LanceOptions.MaxIdsPerCall))
         {
             var ids = chunk.Select(w => w.PersonId).Distinct().ToList();
             var (response, failure) = await SubmitCalls.SendAsync("Lance", token => client.BulkAsync(field, ids, token), ct);
             if (failure is not null)
+            {
+                if (failure.Status == SubmitStatus.Unknown)
+                    logger.LogWarning("A bulk call for {Field} of {Count} persons may or may not have reached Lance: {Detail}; the next poll asks Lance before sending any again",
+                        field, ids.Count, failure.Detail);
                 continue;
+            }
             using (response)
             {
                 if (response!.IsSuccessStatusCode)

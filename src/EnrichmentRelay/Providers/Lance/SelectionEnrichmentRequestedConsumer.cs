@@ -23,7 +23,7 @@ public sealed class SelectionEnrichmentRequestedConsumerDefinition : ConsumerDef
         IConsumerConfigurator<SelectionEnrichmentRequestedConsumer> consumer, IRegistrationContext context)
     {
         endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-        // Lance unreachable or busy: the bulk call is retried, which Lance's reuse of records makes free.
-        endpoint.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500)));
+        // Lance unreachable or busy: the consumer throws and the bulk call is retried (see BusExtensions),
+        // which Lance's reuse of records makes free.
     }
 }
