@@ -116,7 +116,7 @@ public sealed class BatchFlusher(
 
         // 3. Record what the provider said, with any completions it implies, in one transaction.
         await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
-        UpdateBackoff(lane, result.Status);
+        UpdateBackoff(lane, result);
         return TimeSpan.Zero;
     }
 
@@ -175,15 +175,16 @@ public sealed class BatchFlusher(
         await completion.SaveAsync(ct);
     }
 
-    void UpdateBackoff(string provider, SubmitStatus status)
+    /// <summary>After a submit that provably did nothing: wait what the provider asked (Retry-After), else back off exponentially.</summary>
+    void UpdateBackoff(string lane, SubmitResult result)
     {
-        if (status != SubmitStatus.NotSent)
+        if (result.Status != SubmitStatus.NotSent)
         {
-            backoff.Remove(provider);
+            backoff.Remove(lane);
             return;
         }
-        var failures = backoff.TryGetValue(provider, out var previous) ? previous.Failures + 1 : 1;
-        var delay = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures), MaxBackoff.TotalSeconds));
-        backoff[provider] = (failures, time.GetUtcNow() + delay);
+        var failures = backoff.TryGetValue(lane, out var previous) ? previous.Failures + 1 : 1;
+        var delay = result.RetryAfter ?? TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures), MaxBackoff.TotalSeconds));
+        backoff[lane] = (failures, time.GetUtcNow() + delay);
     }
 }

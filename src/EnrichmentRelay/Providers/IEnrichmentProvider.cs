@@ -53,7 +53,8 @@ public sealed record SubmitResult(
     string? Detail = null,
     IReadOnlyDictionary<Guid, CompletionResult>? Completed = null,
     string? ProviderStatus = null,
-    IReadOnlyDictionary<Guid, string>? ProviderState = null)
+    IReadOnlyDictionary<Guid, string>? ProviderState = null,
+    TimeSpan? RetryAfter = null)
 {
     public IReadOnlyDictionary<Guid, CompletionResult> CompletedLeads => Completed ?? new Dictionary<Guid, CompletionResult>();
 }

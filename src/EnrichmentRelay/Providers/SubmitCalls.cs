@@ -32,16 +32,25 @@ public static class SubmitCalls
     }
 
     /// <summary>Reads a non-success answer to a submit.</summary>
-    public static SubmitResult FromErrorStatus(string provider, HttpStatusCode status, string error, IReadOnlyList<PendingLead> leads) => status switch
+    public static SubmitResult FromErrorStatus(string provider, HttpResponseMessage response, string error, IReadOnlyList<PendingLead> leads) =>
+        response.StatusCode switch
     {
         HttpStatusCode.PaymentRequired => Refused(leads, Outcome.InsufficientCredits, $"{provider}: {error}"),
         HttpStatusCode.BadRequest => Refused(leads, Outcome.Rejected, $"{provider} refused the batch: {error}"),
-        // Both prove the request was not processed; the leads wait for the next flush.
+        // Both prove the request was not processed; the leads wait for the next flush, no sooner than the provider asks.
         HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable =>
-            new SubmitResult(SubmitStatus.NotSent, Detail: $"{provider}: {error}"),
+            new SubmitResult(SubmitStatus.NotSent, Detail: $"{provider}: {error}", RetryAfter: RetryAfter(response)),
         >= HttpStatusCode.InternalServerError =>
-            new SubmitResult(SubmitStatus.Unknown, Detail: $"{provider} answered {(int)status}: {error}"),
-        _ => Refused(leads, Outcome.Failed, $"{provider} answered {(int)status}: {error}"),
+            new SubmitResult(SubmitStatus.Unknown, Detail: $"{provider} answered {(int)response.StatusCode}: {error}"),
+        _ => Refused(leads, Outcome.Failed, $"{provider} answered {(int)response.StatusCode}: {error}"),
+    };
+
+    /// <summary>The wait a Retry-After header asks for, as seconds or as a date; null without one.</summary>
+    static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - (response.Headers.Date ?? DateTimeOffset.UtcNow) is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
     };
 
     /// <summary>The provider refused the whole call: every lead completes with the same outcome.</summary>

@@ -124,4 +124,23 @@ public sealed class BatchFlusherTests : IAsyncLifetime
         Assert.Equal(2, host.Provider.Calls.Count);
         Assert.Equal(RequestState.Submitted, Assert.Single(await host.RequestsAsync()).State);
     }
+
+    [Fact]
+    public async Task ARetryAfterFromTheProviderIsWaitedExactly()
+    {
+        await host.ReceiveAsync(LedgerTestHost.ValidRequest());
+        host.Provider.Answer = _ => new SubmitResult(SubmitStatus.NotSent, Detail: "503", RetryAfter: TimeSpan.FromSeconds(17));
+        host.Time.Advance(host.Provider.FlushWindow);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
+        host.Provider.Answer = _ => new SubmitResult(SubmitStatus.Accepted, "job-2");
+
+        host.Time.Advance(TimeSpan.FromSeconds(16.9));
+        var left = await Flusher.FlushAsync("precept", CancellationToken.None);
+        Assert.Equal(TimeSpan.FromSeconds(0.1), left);
+        Assert.Single(host.Provider.Calls);
+
+        host.Time.Advance(left);
+        await Flusher.FlushAsync("precept", CancellationToken.None);
+        Assert.Equal(2, host.Provider.Calls.Count);
+    }
 }

@@ -47,7 +47,7 @@ public sealed class PreceptProvider(
 
             var error = await PreceptClient.ReadErrorAsync(response, ct);
             logger.LogWarning("Precept refused job {JobName}: {Status} {Error}", job.Name, (int)response.StatusCode, error);
-            return SubmitCalls.FromErrorStatus("Precept", response.StatusCode, error, leads);
+            return SubmitCalls.FromErrorStatus("Precept", response, error, leads);
         }
     }
 

@@ -48,7 +48,7 @@ public static class WoodpeckerLeads
     public static async Task<SubmitResult> ReadQueueAnswerAsync(HttpResponseMessage response, IReadOnlyList<PendingLead> leads, CancellationToken ct)
     {
         if (!response.IsSuccessStatusCode)
-            return SubmitCalls.FromErrorStatus("Woodpecker", response.StatusCode, await WoodpeckerClient.ReadErrorAsync(response, ct), leads);
+            return SubmitCalls.FromErrorStatus("Woodpecker", response, await WoodpeckerClient.ReadErrorAsync(response, ct), leads);
 
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
         var root = doc.RootElement;
