@@ -1,3 +1,5 @@
+using EnrichmentRelay.Admin;
+using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Messaging;
@@ -20,6 +22,9 @@ builder.AddEnrichmentRequests();
 builder.AddProviders();
 builder.AddPreceptWebhooks();
 builder.AddOperations();
+// Operator routes under /admin need Admin:ApiKey; dead letters are what the consumers gave up on.
+builder.AddAdmin();
+builder.AddDeadLetters();
 
 var app = builder.Build();
 
@@ -32,5 +37,6 @@ app.MapEnrichmentApi();
 app.MapSelectionsApi();
 app.MapPreceptWebhooks();
 app.MapOperations();
+app.MapDeadLetters();
 
 app.Run();

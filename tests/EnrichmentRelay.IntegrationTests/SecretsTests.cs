@@ -39,7 +39,7 @@ public sealed class SecretsTests(ITestOutputHelper output)
 
         var tokens = scenario.Sandbox.Precept.Jobs.Select(j => new Uri(j.WebhookUrl!).Segments.Last()).ToList();
         Assert.NotEmpty(tokens);
-        string[] secrets = [RelayScenario.PreceptKey, RelayScenario.WoodpeckerKey, RelayScenario.LanceKey, .. tokens];
+        string[] secrets = [RelayScenario.PreceptKey, RelayScenario.WoodpeckerKey, RelayScenario.LanceKey, RelayScenario.AdminKey, .. tokens];
         var log = scenario.Relay.LogText;
         output.WriteLine($"[figure] secrets scan: {log.Length:N0} characters of relay log searched for {secrets.Length} secrets");
         Assert.All(secrets, secret => Assert.DoesNotContain(secret, log));

@@ -137,3 +137,27 @@ public class InboxEntry
     public required string Key { get; set; }
     public DateTimeOffset ProcessedAt { get; set; }
 }
+
+/// <summary>
+/// A message its consumer could not handle after every retry and delayed redelivery: kept whole (body,
+/// content type, headers) with the reason, so an operator can read it and send it back to its queue.
+/// </summary>
+public class DeadLetterRecord
+{
+    public Guid Id { get; set; }
+    /// <summary>The queue it was consumed from, and goes back to on replay.</summary>
+    public required string Queue { get; set; }
+    public string? MessageId { get; set; }
+    public string? ContentType { get; set; }
+    /// <summary>Exactly the bytes received: they may not even be valid UTF-8.</summary>
+    public required byte[] Body { get; set; }
+    /// <summary>The message's own headers (camelCase JSON object of strings), without the fault details added on failure.</summary>
+    public required string HeadersJson { get; set; }
+    public required string ExceptionType { get; set; }
+    public required string Reason { get; set; }
+    /// <summary>How many delayed redeliveries it had before it was given up on.</summary>
+    public int Redeliveries { get; set; }
+    public DateTimeOffset FaultedAt { get; set; }
+    public DateTimeOffset? ReplayedAt { get; set; }
+    public int ReplayCount { get; set; }
+}

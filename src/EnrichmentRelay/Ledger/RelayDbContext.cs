@@ -14,6 +14,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
     public DbSet<InboxEntry> Inbox => Set<InboxEntry>();
     public DbSet<SelectionRecord> Selections => Set<SelectionRecord>();
+    public DbSet<DeadLetterRecord> DeadLetters => Set<DeadLetterRecord>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -70,6 +71,18 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(s => s.Refused).HasConversion<string>().HasMaxLength(24);
             e.Property(s => s.Version).IsConcurrencyToken();
             e.HasIndex(s => s.State);
+        });
+        model.Entity<DeadLetterRecord>(e =>
+        {
+            e.ToTable("dead_letters");
+            e.HasKey(d => d.Id);
+            e.Property(d => d.Queue).HasMaxLength(256);
+            e.Property(d => d.MessageId).HasMaxLength(128);
+            e.Property(d => d.ContentType).HasMaxLength(128);
+            e.Property(d => d.ExceptionType).HasMaxLength(256);
+            // The operator's questions: what failed recently, and what is still waiting for a replay.
+            e.HasIndex(d => d.FaultedAt);
+            e.HasIndex(d => d.ReplayedAt);
         });
         model.Entity<InboxEntry>(e =>
         {

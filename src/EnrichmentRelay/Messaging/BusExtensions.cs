@@ -1,3 +1,4 @@
+using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
@@ -8,6 +9,9 @@ namespace EnrichmentRelay.Messaging;
 
 public static class BusExtensions
 {
+    /// <summary>The queues of the scheduled consumers (poll-precept, poll-woodpecker, poll-lance).</summary>
+    public const string PollQueuePrefix = "poll-";
+
     public static IHostApplicationBuilder AddRelayBus(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<BusOptions>()
@@ -25,6 +29,16 @@ public static class BusExtensions
             bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
             if (builder.Configuration.GetValue(LanceOptions.Section + ":Enabled", true))
                 bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();
+
+            bus.AddConfigureEndpointsCallback((context, queue, endpoint) =>
+            {
+                // A poll command is worth nothing after its tick (the next tick polls again): drop it rather than
+                // keep it. Every other message is retried, redelivered later, and finally kept as a dead letter.
+                if (queue.StartsWith(PollQueuePrefix, StringComparison.Ordinal))
+                    endpoint.DiscardFaultedMessages();
+                else
+                    endpoint.UseRetriesThenDeadLetters(context);
+            });
 
             if (options.Transport == BusTransport.RabbitMq)
             {

@@ -27,9 +27,7 @@ public sealed class EnrichmentRequestedConsumerDefinition : ConsumerDefinition<E
         // Producers that are not .NET publish plain camelCase JSON; isDefault also takes messages
         // with no content type. MassTransit's own envelope keeps working beside it.
         endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-
-        // Only infrastructure failures (database busy or restarting) reach here: invalid requests
-        // are answered with a Rejected completion, never thrown.
-        endpoint.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300)));
+        // Retries and dead letters: see BusExtensions. Only infrastructure failures (database busy or
+        // restarting) need them here: invalid requests are answered with a Rejected completion, never thrown.
     }
 }

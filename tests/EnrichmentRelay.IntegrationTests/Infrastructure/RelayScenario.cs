@@ -11,6 +11,7 @@ public sealed class RelayScenario : IAsyncDisposable
     public const string PreceptKey = "it-precept-key";
     public const string WoodpeckerKey = "it-woodpecker-key";
     public const string LanceKey = "it-lance-key";
+    public const string AdminKey = "it-admin-key-0123456789";
 
     public required SandboxServer Sandbox { get; init; }
     public required RelayProcess Relay { get; set; }
@@ -34,6 +35,7 @@ public sealed class RelayScenario : IAsyncDisposable
             ["Bus__VirtualHost"] = vhost,
             ["Bus__Username"] = TestEnvironment.RabbitUser,
             ["Bus__Password"] = TestEnvironment.RabbitPassword,
+            ["Admin__ApiKey"] = AdminKey,
             ["Sandbox__Enabled"] = "false",
             ["Providers__Precept__BaseUrl"] = sandbox.BaseAddress.ToString(),
             ["Providers__Precept__ApiKey"] = PreceptKey,

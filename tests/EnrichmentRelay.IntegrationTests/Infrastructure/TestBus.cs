@@ -81,6 +81,22 @@ public sealed class TestBus : IAsyncDisposable
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }
 
+    /// <summary>Whether a queue exists in this test's virtual host (asking for a missing one closes the channel, hence a channel of its own).</summary>
+    public async Task<bool> QueueExistsAsync(string queue)
+    {
+        await using var connection = await Connect();
+        await using var channel = await connection.CreateChannelAsync();
+        try
+        {
+            await channel.QueueDeclarePassiveAsync(queue);
+            return true;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            return false;
+        }
+    }
+
     Task<IConnection> Connect() => new ConnectionFactory
     {
         HostName = TestEnvironment.RabbitHost,

@@ -17,6 +17,63 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.DeadLetterRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("Body")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<string>("ContentType")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ExceptionType")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("FaultedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("HeadersJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MessageId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Queue")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Redeliveries")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ReplayCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("ReplayedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("FaultedAt");
+
+                    b.HasIndex("ReplayedAt");
+
+                    b.ToTable("dead_letters", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.EnrichmentRequestRecord", b =>
                 {
                     b.Property<Guid>("RequestId")

@@ -1,0 +1,92 @@
+using System.Runtime.Serialization;
+using System.Text.Json;
+using MassTransit;
+using MassTransit.RabbitMqTransport;
+using RabbitMQ.Client;
+
+namespace EnrichmentRelay.DeadLetters;
+
+/// <summary>
+/// The second stage of a consumer's retries, after its immediate in-memory ones: the message goes back to
+/// RabbitMQ to wait in a delay queue, then returns to its own queue. The broker has no delayed-message
+/// plugin, so the wait is plain RabbitMQ: a queue per delay with a message TTL and a dead-letter route back
+/// to the consumer's queue (<c>{queue}_delay_{delay}</c>). Once every delay is used up, the rest of the error
+/// pipe stores the message as a dead letter.
+/// </summary>
+/// <remarks>
+/// Runs in MassTransit's error pipe, so it sees the message exactly as received and publishes it on the
+/// consumer's own channel with a broker confirm; the original is acknowledged only after that. A crash in
+/// between leaves both copies, which intake recognises by RequestId.
+/// </remarks>
+public sealed class DelayedRedeliveryFilter(IReadOnlyList<TimeSpan> delays, ILogger logger) : IFilter<ExceptionReceiveContext>
+{
+    /// <summary>How many delayed redeliveries a message has had; set by this filter, read on the next failure.</summary>
+    public const string CountHeader = "x-relay-redeliveries";
+
+    public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
+    {
+        var done = Redeliveries(context);
+        if (done >= delays.Count || IsUnreadable(context.Exception)
+            || !context.TryGetPayload<ChannelContext>(out var channel)
+            || !context.TryGetPayload<RabbitMqBasicConsumeContext>(out var received))
+        {
+            // Out of redeliveries, unreadable (waiting will not fix the bytes), or not on RabbitMQ.
+            await next.Send(context);
+            return;
+        }
+
+        var queue = DeadLetterQueues.NameOf(context.InputAddress);
+        var delay = delays[done];
+        var delayQueue = DelayQueueName(queue, delay);
+        try
+        {
+            // Declared on use: idempotent, and the delay is in the name, so a changed setting never conflicts.
+            await channel.QueueDeclare(delayQueue, durable: true, exclusive: false, autoDelete: false, new Dictionary<string, object>
+            {
+                ["x-message-ttl"] = (long)delay.TotalMilliseconds,
+                ["x-dead-letter-exchange"] = "",
+                ["x-dead-letter-routing-key"] = queue,
+            }, context.CancellationToken);
+
+            var properties = new BasicProperties(received.Properties)
+            {
+                Headers = new Dictionary<string, object?>(received.Properties.Headers ?? new Dictionary<string, object?>()),
+                Persistent = true,
+            };
+            properties.Headers[CountHeader] = done + 1;
+            await channel.BasicPublishAsync("", delayQueue, mandatory: true, properties, context.GetBody(), awaitAck: true, context.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Could not park message {MessageId} of {Queue} for a delayed redelivery; storing it as a dead letter",
+                context.GetMessageId(), queue);
+            await next.Send(context);
+            return;
+        }
+        logger.LogWarning("Message {MessageId} of {Queue} failed ({ExceptionType}: {Reason}); delayed redelivery {Redelivery} of {Redeliveries} in {Delay}",
+            context.GetMessageId(), queue, context.Exception.GetType().Name, context.Exception.Message, done + 1, delays.Count, delay);
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("delayedRedelivery");
+
+    public static string DelayQueueName(string queue, TimeSpan delay) =>
+        delay.TotalMilliseconds % 1000 == 0 ? $"{queue}_delay_{(long)delay.TotalSeconds}s" : $"{queue}_delay_{(long)delay.TotalMilliseconds}ms";
+
+    public static int Redeliveries(ReceiveContext context) =>
+        context.TransportHeaders.TryGetHeader(CountHeader, out var value) ? value switch
+        {
+            int n => n,
+            long n => (int)n,
+            string text when int.TryParse(text, out var n) => n,
+            _ => 0,
+        } : 0;
+
+    /// <summary>A body that cannot be read will not read better later.</summary>
+    static bool IsUnreadable(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+            if (ex is SerializationException or JsonException or System.Text.DecoderFallbackException)
+                return true;
+        return false;
+    }
+}

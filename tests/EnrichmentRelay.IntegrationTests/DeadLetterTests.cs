@@ -1,0 +1,132 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace EnrichmentRelay.IntegrationTests;
+
+/// <summary>
+/// A message that keeps failing: retried at once, redelivered later through RabbitMQ delay queues, then kept as a
+/// dead letter that an operator can read and send back, one at a time or by time range.
+/// </summary>
+[Collection(RelayCollection.Name)]
+public sealed class DeadLetterTests(ITestOutputHelper output)
+{
+    static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    const string Queue = "selection-enrichment-requested";
+
+    [Fact]
+    public async Task AMessageThatKeepsFailingIsRedeliveredLaterThenKeptAndCanBeReplayed()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite, sandbox =>
+        {
+            sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100);
+            sandbox.Lance.AddPerson("00000000-0000-4000-8000-000000000001", "Vic", "Vp");
+            // Lance is down: every bulk call answers 500, so the selection consumer throws.
+            sandbox.Lance.FailNextSubmits(1000, 500);
+        }, new Dictionary<string, string>
+        {
+            ["Bus__RetryIntervals__0"] = "00:00:00.100",
+            ["Bus__RedeliveryDelays__0"] = "00:00:01",
+            ["Bus__RedeliveryDelays__1"] = "00:00:02",
+        });
+        scenario.Relay.Http.DefaultRequestHeaders.Add("X-Api-Key", RelayScenario.AdminKey);
+        try
+        {
+            var first = Selection();
+            await scenario.Bus.PublishAsync(first);
+
+            var page = await Eventually.ReturnsAsync(() => ListAsync(scenario), p => p.Total >= 1, Deadline, "the selection to become a dead letter");
+            var letter = Assert.Single(page.Items);
+            Assert.Equal(Queue, letter.Queue);
+            Assert.Equal(2, letter.Redeliveries);
+            Assert.Contains("Lance answered 500", letter.Reason);
+            Assert.Null(letter.ReplayedAt);
+            // Both delays waited in a queue of their own; each try was one bulk call (1 + 1 immediate retry, 3 deliveries).
+            Assert.Equal(0u, await scenario.Bus.QueueLengthAsync($"{Queue}_delay_1s"));
+            Assert.Equal(0u, await scenario.Bus.QueueLengthAsync($"{Queue}_delay_2s"));
+            Assert.Equal(6, scenario.Sandbox.Lance.Counters.BulkCalls);
+            Assert.False(await scenario.Bus.QueueExistsAsync($"{Queue}_error"), "nothing went to MassTransit's error queue");
+
+            var detail = await scenario.Relay.Http.GetFromJsonAsync<JsonElement>($"admin/dead-letters/{letter.Id}");
+            Assert.Contains(first.SelectionId.ToString(), detail.GetProperty("body").GetString());
+
+            // Lance is back: one replay and the selection goes through, once.
+            scenario.Sandbox.Lance.FailNextSubmits(0, 500);
+            using (var replay = await PostAsync(scenario, $"admin/dead-letters/{letter.Id}/replay"))
+                Assert.Equal(HttpStatusCode.Accepted, replay.StatusCode);
+            await Eventually.TrueAsync(() => scenario.Bus.SelectionSummaries.ContainsKey(first.SelectionId), Deadline, "the replayed selection's summary");
+            Assert.Equal(1, Assert.Single(scenario.Bus.SelectionSummaries[first.SelectionId]).Selected);
+
+            // Two more fail while Lance is down; a range replay sends back exactly those, and a second one nothing.
+            var since = DateTimeOffset.UtcNow;
+            scenario.Sandbox.Lance.FailNextSubmits(1000, 500);
+            var later = new[] { Selection(), Selection() };
+            foreach (var selection in later)
+                await scenario.Bus.PublishAsync(selection);
+            await Eventually.ReturnsAsync(() => ListAsync(scenario, "?pending=true"), p => p.Total >= 2, Deadline, "two more dead letters");
+            scenario.Sandbox.Lance.FailNextSubmits(0, 500);
+            var range = $"admin/dead-letters/replay?from={Uri.EscapeDataString(since.AddSeconds(-1).ToString("O"))}";
+            var replayed = await ReadAsync(await PostAsync(scenario, range));
+            Assert.Equal(2, replayed.GetProperty("replayed").GetInt32());
+            await Eventually.TrueAsync(() => later.All(s => scenario.Bus.SelectionSummaries.ContainsKey(s.SelectionId)), Deadline, "the range replay's summaries");
+            Assert.Equal(0, (await ReadAsync(await PostAsync(scenario, range))).GetProperty("replayed").GetInt32());
+
+            var all = await ListAsync(scenario);
+            output.WriteLine($"[figure] dead letters: {all.Total} kept after 1 immediate retry and 2 delayed redeliveries each; " +
+                             $"{all.Items.Count(i => i.ReplayedAt is not null)} replayed (1 by id, 2 by time range), all 3 selections then completed once");
+            Assert.Equal(3, all.Total);
+            Assert.All(all.Items, i => Assert.Equal(1, i.ReplayCount));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task AdminRoutesAnswer401WithoutTheKey()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite);
+
+        using var none = await scenario.Relay.Http.GetAsync("admin/dead-letters");
+        using var wrong = await scenario.Relay.Http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "admin/dead-letters")
+        {
+            Headers = { { "X-Api-Key", RelayScenario.AdminKey + "x" } },
+        });
+        using var replay = await scenario.Relay.Http.PostAsync($"admin/dead-letters/{Guid.NewGuid()}/replay", null);
+        using var ok = await scenario.Relay.Http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "admin/dead-letters") { Headers = { { "X-Api-Key", RelayScenario.AdminKey } } });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        Assert.Equal("application/problem+json", none.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, replay.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.DoesNotContain(RelayScenario.AdminKey, await wrong.Content.ReadAsStringAsync());
+    }
+
+    sealed record Page(int Total, List<Item> Items);
+
+    sealed record Item(Guid Id, string Queue, int Redeliveries, string Reason, DateTimeOffset? ReplayedAt, int ReplayCount);
+
+    static SelectionEnrichmentRequested Selection() => new() { SelectionId = Guid.NewGuid(), TargetCount = 1, Field = EnrichmentField.Email };
+
+    static async Task<Page> ListAsync(RelayScenario scenario, string query = "") =>
+        (await scenario.Relay.Http.GetFromJsonAsync<Page>("admin/dead-letters" + query))!;
+
+    static Task<HttpResponseMessage> PostAsync(RelayScenario scenario, string path) =>
+        scenario.Relay.Http.PostAsync(path, new StringContent("", Encoding.UTF8, "application/json"));
+
+    static async Task<JsonElement> ReadAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            return await response.Content.ReadFromJsonAsync<JsonElement>();
+        }
+    }
+}
