@@ -27,6 +27,8 @@ public static class LedgerExtensions
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddScoped<RequestCompletion>();
+        builder.Services.AddSingleton<LedgerRetention>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerRetention>());
         builder.Services.AddHealthChecks().AddDbContextCheck<RelayDbContext>("ledger", tags: ["ready"]);
         return builder;
     }

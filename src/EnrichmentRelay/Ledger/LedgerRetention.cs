@@ -1,0 +1,45 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EnrichmentRelay.Ledger;
+
+/// <summary>
+/// Deletes bookkeeping the relay no longer needs once it is older than <see cref="LedgerOptions.Retention"/>:
+/// inbox keys (callback and poll-tick dedupe), applied raw callbacks, published outbox rows and dead letters
+/// already replayed. Requests, jobs and unreplayed dead letters are kept: they are the audit trail.
+/// The retention is at least 7 days, so a provider's late retry of a callback is still recognised.
+/// </summary>
+public sealed class LedgerRetention(IServiceScopeFactory scopes, IOptions<LedgerOptions> options, TimeProvider time, ILogger<LedgerRetention> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await DeleteExpiredAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Ledger clean-up failed; trying again at the next interval");
+            }
+            await Task.Delay(options.Value.RetentionSweepInterval, time, stoppingToken);
+        }
+    }
+
+    /// <summary>One clean-up round; returns how many rows went. Safe with several instances doing it at once.</summary>
+    public async Task<int> DeleteExpiredAsync(CancellationToken ct)
+    {
+        var cutoff = time.GetUtcNow() - options.Value.Retention;
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        var deleted = await db.Inbox.Where(i => i.ProcessedAt < cutoff).ExecuteDeleteAsync(ct)
+                      + await db.ProviderCallbacks.Where(c => c.ProcessedAt < cutoff).ExecuteDeleteAsync(ct)
+                      + await db.Outbox.Where(m => m.SentAt < cutoff).ExecuteDeleteAsync(ct)
+                      + await db.DeadLetters.Where(d => d.ReplayedAt < cutoff).ExecuteDeleteAsync(ct);
+        if (deleted > 0)
+            logger.LogInformation("Ledger clean-up removed {Count} rows older than {Cutoff}", deleted, cutoff);
+        return deleted;
+    }
+}

@@ -1,0 +1,65 @@
+using System.ComponentModel.DataAnnotations;
+using EnrichmentRelay.Ledger;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EnrichmentRelay.Tests.Ledger;
+
+public sealed class LedgerRetentionTests : IAsyncLifetime
+{
+    readonly LedgerTestHost host = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+    public async Task DisposeAsync() => await host.DisposeAsync();
+
+    [Fact]
+    public async Task DedupeKeysAreKeptForTheRetentionThenRemovedButTheAuditTrailStays()
+    {
+        await host.ReceiveAsync(LedgerTestHost.ValidRequest());
+        var start = host.Time.GetUtcNow();
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            db.Inbox.Add(new InboxEntry { Key = "precept:job-1:lead-1", ProcessedAt = start });
+            db.Outbox.Add(new OutboxMessage { MessageId = Guid.NewGuid(), MessageType = "EnrichmentCompleted", Body = "{}", CreatedAt = start, SentAt = start });
+            db.Outbox.Add(new OutboxMessage { MessageId = Guid.NewGuid(), MessageType = "EnrichmentCompleted", Body = "{}", CreatedAt = start });
+            db.DeadLetters.Add(DeadLetter(replayedAt: start));
+            db.DeadLetters.Add(DeadLetter(replayedAt: null));
+            return await db.SaveChangesAsync();
+        });
+        var retention = new LedgerRetention(host.Services.GetRequiredService<IServiceScopeFactory>(),
+            Options.Create(new LedgerOptions { Retention = TimeSpan.FromDays(7) }), host.Time, NullLogger<LedgerRetention>.Instance);
+
+        host.Time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await retention.DeleteExpiredAsync(CancellationToken.None));
+
+        host.Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(3, await retention.DeleteExpiredAsync(CancellationToken.None));
+
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            Assert.Empty(await db.Inbox.ToListAsync());
+            Assert.Null(Assert.Single(await db.Outbox.ToListAsync()).SentAt);
+            Assert.Null(Assert.Single(await db.DeadLetters.ToListAsync()).ReplayedAt);
+            Assert.Single(await db.Requests.ToListAsync());
+            return 0;
+        });
+    }
+
+    [Fact]
+    public void ARetentionShorterThanAWeekIsRefused()
+    {
+        var results = new LedgerOptions { Retention = TimeSpan.FromDays(6) }.Validate(new ValidationContext(new object())).ToList();
+
+        Assert.Contains(results, r => r.ErrorMessage!.Contains("Ledger:Retention must be at least 7 days"));
+    }
+
+    static DeadLetterRecord DeadLetter(DateTimeOffset? replayedAt) => new()
+    {
+        Id = Guid.NewGuid(), Queue = "enrichment-requested", Body = [0x7b], HeadersJson = "{}", ExceptionType = "X", Reason = "r",
+        FaultedAt = replayedAt ?? DateTimeOffset.UnixEpoch, ReplayedAt = replayedAt,
+    };
+}
