@@ -55,11 +55,9 @@ public sealed class OutboxDispatcher(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-        var rows = await db.Outbox.AsNoTracking()
-            .Where(m => m.SentAt == null)
-            .OrderBy(m => m.Id)
-            .Take(options.Value.BatchSize)
-            .ToListAsync(ct);
+        // Several instances: each publishes the rows it claimed, so a row goes out once (unless this one dies mid-round).
+        await using var claim = await RowClaims.BeginAsync(db, ct);
+        var rows = await RowClaims.UnsentOutbox(db, options.Value.BatchSize).ToListAsync(ct);
         if (rows.Count == 0)
             return 0;
 
@@ -70,6 +68,8 @@ public sealed class OutboxDispatcher(
             var now = time.GetUtcNow();
             await db.Outbox.Where(m => sent.Contains(m.Id)).ExecuteUpdateAsync(s => s.SetProperty(m => m.SentAt, now), ct);
         }
+        if (claim is not null)
+            await claim.CommitAsync(ct);
         return sent.Count;
     }
 

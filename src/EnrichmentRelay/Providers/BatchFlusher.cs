@@ -59,11 +59,9 @@ public sealed class BatchFlusher(
         await using var scope = scopes.CreateAsyncScope();
         var provider = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Single(p => p.Lane == lane);
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-        var waiting = await db.Requests
-            .Where(r => r.State == RequestState.Accepted && r.Lane == lane)
-            .OrderBy(r => r.AcceptedAt)
-            .Take(provider.MaxBatchSize)
-            .ToListAsync(ct);
+        // With several instances, each claims its own batch: rows another instance is packing are skipped, not waited for.
+        await using var claim = await RowClaims.BeginAsync(db, ct);
+        var waiting = await RowClaims.AcceptedRequests(db, lane, provider.MaxBatchSize).ToListAsync(ct);
         if (waiting.Count == 0)
             return IdlePoll;
 
@@ -95,10 +93,12 @@ public sealed class BatchFlusher(
         try
         {
             await db.SaveChangesAsync(ct);
+            if (claim is not null)
+                await claim.CommitAsync(ct);
         }
         catch (DbUpdateConcurrencyException)
         {
-            return TimeSpan.Zero; // another instance claimed some of them; look again
+            return TimeSpan.Zero; // another instance claimed some of them (SQLite has no row locks); look again
         }
 
         // 2. The paid call.

@@ -59,8 +59,9 @@ public sealed class CallbackProcessor(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var completion = scope.ServiceProvider.GetRequiredService<RequestCompletion>();
-        var callback = await db.ProviderCallbacks.SingleAsync(c => c.Id == callbackId, ct);
-        if (callback.ProcessedAt is not null)
+        // Another instance may be applying the same callback: it has it, this one moves on.
+        await using var claim = await RowClaims.BeginAsync(db, ct);
+        if ((await RowClaims.PendingCallback(db, callbackId).ToListAsync(ct)).SingleOrDefault() is not { } callback)
             return;
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == callback.ProviderJobId, ct);
         using var doc = JsonDocument.Parse(callback.Body);
@@ -79,6 +80,8 @@ public sealed class CallbackProcessor(
 
         callback.ProcessedAt = time.GetUtcNow();
         await completion.SaveAsync(ct);
+        if (claim is not null)
+            await claim.CommitAsync(ct);
     }
 
     /// <summary>

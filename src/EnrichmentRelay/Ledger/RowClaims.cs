@@ -1,0 +1,47 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace EnrichmentRelay.Ledger;
+
+/// <summary>
+/// The queries by which an instance takes work that several instances could take: on PostgreSQL each locks
+/// its rows for the caller's transaction with <c>FOR UPDATE SKIP LOCKED</c>, so a second instance passes over
+/// them instead of taking (or waiting for) the same rows. SQLite runs one instance only, so the plain query
+/// is enough there; optimistic concurrency (the Version columns) stays the last line either way.
+/// Call inside a transaction, and keep it short: the locks last until it ends. Do not compose further query
+/// operators onto a PostgreSQL claim: EF would wrap the locking SELECT in a subquery.
+/// </summary>
+public static class RowClaims
+{
+    /// <summary>
+    /// The transaction the claim's locks live in: PostgreSQL only. SQLite needs none (one instance), and its
+    /// transactions take the database's single write lock at once, which would stall intake for nothing.
+    /// </summary>
+    public static async Task<IDbContextTransaction?> BeginAsync(RelayDbContext db, CancellationToken ct) =>
+        db.Database.IsNpgsql() ? await db.Database.BeginTransactionAsync(ct) : null;
+
+    /// <summary>The oldest accepted requests of a lane, up to <paramref name="limit"/>.</summary>
+    public static IQueryable<EnrichmentRequestRecord> AcceptedRequests(RelayDbContext db, string lane, int limit) =>
+        db.Database.IsNpgsql()
+            ? db.Requests.FromSql($"""
+                SELECT * FROM enrichment_requests WHERE "State" = 'Accepted' AND "Lane" = {lane}
+                ORDER BY "AcceptedAt" LIMIT {limit} FOR UPDATE SKIP LOCKED
+                """)
+            : db.Requests.Where(r => r.State == RequestState.Accepted && r.Lane == lane).OrderBy(r => r.AcceptedAt).Take(limit);
+
+    /// <summary>The oldest outbox rows not yet sent, up to <paramref name="limit"/>, untracked.</summary>
+    public static IQueryable<OutboxMessage> UnsentOutbox(RelayDbContext db, int limit) =>
+        db.Database.IsNpgsql()
+            ? db.Outbox.FromSql($"""
+                SELECT * FROM outbox WHERE "SentAt" IS NULL ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED
+                """).AsNoTracking()
+            : db.Outbox.AsNoTracking().Where(m => m.SentAt == null).OrderBy(m => m.Id).Take(limit);
+
+    /// <summary>One raw callback if it is still to be applied and no other instance is applying it.</summary>
+    public static IQueryable<ProviderCallbackRecord> PendingCallback(RelayDbContext db, long id) =>
+        db.Database.IsNpgsql()
+            ? db.ProviderCallbacks.FromSql($"""
+                SELECT * FROM provider_callbacks WHERE "Id" = {id} AND "ProcessedAt" IS NULL FOR UPDATE SKIP LOCKED
+                """)
+            : db.ProviderCallbacks.Where(c => c.Id == id && c.ProcessedAt == null);
+}
