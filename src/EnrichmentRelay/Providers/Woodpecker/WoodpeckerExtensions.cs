@@ -1,4 +1,6 @@
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Ledger;
+using Npgsql;
 using EnrichmentRelay.Polling;
 using Microsoft.Extensions.Options;
 
@@ -40,12 +42,53 @@ public static class WoodpeckerExtensions
 }
 
 /// <summary>
-/// Woodpecker processes one request at a time per key and drops what waits too long, so this relay
-/// sends it one request at a time: submits and polls alike.
+/// Woodpecker processes one request at a time per key and drops what waits too long, so the relay sends
+/// it one request at a time, submits and polls alike: one at a time within this process, and on PostgreSQL
+/// one at a time across every instance sharing the database (a session advisory lock held for the call;
+/// PostgreSQL releases it by itself should the instance die mid-call).
 /// </summary>
-public sealed class WoodpeckerRequestGate
+public sealed class WoodpeckerRequestGate(IOptions<LedgerOptions> ledger)
 {
+    /// <summary>The advisory lock key every instance agrees on (any fixed 64-bit number not used for anything else).</summary>
+    const long AdvisoryLockKey = 0x52_45_4C_41_59_57_50; // "RELAYWP"
+
     readonly SemaphoreSlim turn = new(1, 1);
+
+    async Task<IAsyncDisposable?> TakeSharedTurnAsync(CancellationToken ct)
+    {
+        if (ledger.Value.Engine != LedgerEngine.Postgres)
+            return null;
+        var connection = new NpgsqlConnection(ledger.Value.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(ct);
+            await using var take = new NpgsqlCommand($"SELECT pg_advisory_lock({AdvisoryLockKey})", connection);
+            await take.ExecuteNonQueryAsync(ct);
+            return new SharedTurn(connection);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    sealed class SharedTurn(NpgsqlConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await using var give = new NpgsqlCommand($"SELECT pg_advisory_unlock({AdvisoryLockKey})", connection);
+                await give.ExecuteNonQueryAsync();
+            }
+            finally
+            {
+                // Back to the pool, whose reset (DISCARD ALL) drops any advisory lock an unlock that failed left behind.
+                await connection.DisposeAsync();
+            }
+        }
+    }
 
     public sealed class Handler(WoodpeckerRequestGate gate) : DelegatingHandler
     {
@@ -54,6 +97,7 @@ public sealed class WoodpeckerRequestGate
             await gate.turn.WaitAsync(ct);
             try
             {
+                await using var shared = await gate.TakeSharedTurnAsync(ct);
                 return await base.SendAsync(request, ct);
             }
             finally
