@@ -20,6 +20,7 @@ public static class LedgerExtensions
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<PostgresRelayDbContext>());
                 break;
             default:
+                builder.Services.AddSingleton<SqliteInstanceLock>();
                 builder.Services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
                 break;
@@ -38,6 +39,8 @@ public static class LedgerExtensions
     {
         await using var scope = app.Services.CreateAsyncScope();
         var options = scope.ServiceProvider.GetRequiredService<IOptions<LedgerOptions>>().Value;
+        if (options.Engine == LedgerEngine.Sqlite)
+            app.Services.GetRequiredService<SqliteInstanceLock>().Acquire(options.ConnectionString);
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         if (options.MigrateOnStartup)
             await db.Database.MigrateAsync();

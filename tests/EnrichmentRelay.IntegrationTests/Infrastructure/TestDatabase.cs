@@ -17,7 +17,7 @@ public sealed record TestDatabase(Engine Engine, string ConnectionString)
         if (Engine != Engine.Sqlite)
             return;
         var path = ConnectionString["Data Source=".Length..];
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".instance-lock" })
             File.Delete(path + suffix);
     }
 
