@@ -14,7 +14,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task KillNineMidRunAndRestartLosesNothingAndChargesNobodyTwice()
     {
-        var requests = Enumerable.Range(0, 1000).Select(Request).ToList();
+        var requests = Enumerable.Range(0, 1000).Select(Leads.Mixed).ToList();
         await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
         {
             sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(500);
@@ -49,8 +49,8 @@ public sealed class FaultTests(ITestOutputHelper output)
             var lance = scenario.Sandbox.Lance.Counters;
             output.WriteLine($"[figure] kill -9 mid-run: {requests.Count} requests sent, {received} completions received, {duplicates} duplicates " +
                              $"(same EventId); charges: Precept {precept.CreditsCharged} credits for {precept.LeadSubmissions.Count} leads " +
-                             $"(max {Max(precept.LeadSubmissions)} submit each), Woodpecker {woodpecker.CreditsCharged} credits " +
-                             $"(max {Max(woodpecker.LeadSubmissions)} submit each), Lance {lance.CreditsCharged} credits (max {Max(lance.Charges)} charge each)");
+                             $"(max {Leads.Max(precept.LeadSubmissions)} submit each), Woodpecker {woodpecker.CreditsCharged} credits " +
+                             $"(max {Leads.Max(woodpecker.LeadSubmissions)} submit each), Lance {lance.CreditsCharged} credits (max {Leads.Max(lance.Charges)} charge each)");
             Assert.All(precept.LeadSubmissions.Values, n => Assert.Equal(1, n));
             Assert.All(woodpecker.LeadSubmissions.Values, n => Assert.Equal(1, n));
             Assert.All(lance.Charges.Values, n => Assert.Equal(1, n));
@@ -83,7 +83,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     /// <summary>Publishes 600 requests over all providers, causes the outage once some have completed, and checks the result.</summary>
     async Task RunThroughOutageAsync(string outage, Func<Task> cause)
     {
-        var requests = Enumerable.Range(0, 600).Select(Request).ToList();
+        var requests = Enumerable.Range(0, 600).Select(Leads.Mixed).ToList();
         await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
         {
             sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(300);
@@ -111,8 +111,8 @@ public sealed class FaultTests(ITestOutputHelper output)
             var woodpecker = scenario.Sandbox.Woodpecker.Counters;
             var lance = scenario.Sandbox.Lance.Counters;
             output.WriteLine($"[figure] {outage} mid-run: {requests.Count} requests sent, {received} completions received, " +
-                             $"{received - requests.Count} duplicates (same EventId); max submits per lead: Precept {Max(precept.LeadSubmissions)}, " +
-                             $"Woodpecker {Max(woodpecker.LeadSubmissions)}, Lance charges {Max(lance.Charges)}");
+                             $"{received - requests.Count} duplicates (same EventId); max submits per lead: Precept {Leads.Max(precept.LeadSubmissions)}, " +
+                             $"Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, Lance charges {Leads.Max(lance.Charges)}");
             Assert.All(precept.LeadSubmissions.Values, n => Assert.Equal(1, n));
             Assert.All(woodpecker.LeadSubmissions.Values, n => Assert.Equal(1, n));
             Assert.All(lance.Charges.Values, n => Assert.Equal(1, n));
@@ -127,7 +127,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task SubmitAnswersLostAfterTheProvidersTookThemAreReconciledNeverSentAgain()
     {
-        var requests = Enumerable.Range(0, 60).Select(Request).ToList();
+        var requests = Enumerable.Range(0, 60).Select(Leads.Mixed).ToList();
         await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
         {
             WithSmallRandomDelays(sandbox);
@@ -154,8 +154,8 @@ public sealed class FaultTests(ITestOutputHelper output)
             var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
             output.WriteLine($"[figure] submit answer lost after accept (all three providers): {requests.Count} requests sent, {received} completions " +
                              $"received, {received - requests.Count} duplicates (same EventId); submit calls: Precept {precept.SubmitCalls}, " +
-                             $"Woodpecker {woodpecker.LeadSubmitCalls}, Lance {lance.BulkCalls}; max submits per lead: Precept {Max(precept.LeadSubmissions)}, " +
-                             $"Woodpecker {Max(woodpecker.LeadSubmissions)}, Lance charges {Max(lance.Charges)}");
+                             $"Woodpecker {woodpecker.LeadSubmitCalls}, Lance {lance.BulkCalls}; max submits per lead: Precept {Leads.Max(precept.LeadSubmissions)}, " +
+                             $"Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, Lance charges {Leads.Max(lance.Charges)}");
             Assert.All(requests, r => Assert.Single(scenario.Bus.Completions[r.RequestId].Select(c => (c.EventId, c.Outcome)).Distinct()));
             Assert.All(requests, r => Assert.Equal(Outcome.Found, scenario.Bus.Completions[r.RequestId].First().Outcome));
             Assert.All(precept.LeadSubmissions.Values, n => Assert.Equal(1, n));
@@ -180,7 +180,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task JobsWhoseWebhooksNeverArriveAllCompleteThroughTheSweep()
     {
-        var requests = Enumerable.Range(0, 200).Select(i => Request(i * 3)).ToList(); // Precept leads only
+        var requests = Enumerable.Range(0, 200).Select(i => Leads.Mixed(i * 3)).ToList(); // Precept leads only
         await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
         {
             WithSmallRandomDelays(sandbox);
@@ -203,7 +203,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
             output.WriteLine($"[figure] 10% of Precept webhooks never sent: {requests.Count} requests sent in {jobs.Count} jobs, {silent.Count} jobs " +
                              $"without a webhook ({silent.Sum(j => j.Total)} leads), {rescued} requests rescued by the sweep, {received} completions " +
-                             $"received, {received - requests.Count} duplicates (same EventId), max submits per lead {Max(scenario.Sandbox.Precept.Counters.LeadSubmissions)}");
+                             $"received, {received - requests.Count} duplicates (same EventId), max submits per lead {Leads.Max(scenario.Sandbox.Precept.Counters.LeadSubmissions)}");
             Assert.Equal(jobs.Count / 10, silent.Count);
             Assert.NotEmpty(silent);
             Assert.Equal(silent.Sum(j => j.Total), rescued);
@@ -227,30 +227,5 @@ public sealed class FaultTests(ITestOutputHelper output)
         sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(400);
     }
 
-    static int Max(IReadOnlyDictionary<string, int> counts) => counts.Count == 0 ? 0 : counts.Values.Max();
 
-    static EnrichmentRequested Request(int i) => (i % 3) switch
-    {
-        0 => new EnrichmentRequested
-        {
-            RequestId = Guid.NewGuid(),
-            Lead = new Lead { FirstName = "Jane", LastName = $"K{i}-{Guid.NewGuid():N}", CompanyName = "Acme", CompanyDomain = "acme.com" },
-            Fields = [EnrichmentField.Email],
-        },
-        1 => new EnrichmentRequested
-        {
-            RequestId = Guid.NewGuid(),
-            Lead = new Lead
-            {
-                WoodpeckerLead = JsonDocument.Parse($$"""{"uid":"k{{i}}-{{Guid.NewGuid():N}}","first_name":"Erlich","last_name":"K{{i}}","company_name":"Bachmanity","company_website":"bachmanity.com","linkedin_url":"linkedin.com/in/erlich-k{{i}}"}""").RootElement.Clone(),
-            },
-            Fields = [EnrichmentField.Email],
-        },
-        _ => new EnrichmentRequested
-        {
-            RequestId = Guid.NewGuid(),
-            Lead = new Lead { LancePersonId = Guid.NewGuid().ToString() },
-            Fields = [EnrichmentField.Email],
-        },
-    };
 }

@@ -108,8 +108,13 @@ public sealed class RelayProcess : IAsyncDisposable
     /// <summary>SIGKILL, no goodbye: what a crash, an OOM kill or a pulled plug looks like to the relay.</summary>
     public ValueTask KillAsync() => DisposeAsync();
 
+    bool disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (disposed)
+            return;
+        disposed = true;
         Http.Dispose();
         if (!process.HasExited)
         {
@@ -122,7 +127,7 @@ public sealed class RelayProcess : IAsyncDisposable
             logFile.Dispose();
     }
 
-    static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

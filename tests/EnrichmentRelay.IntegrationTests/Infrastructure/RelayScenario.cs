@@ -71,6 +71,17 @@ public sealed class RelayScenario : IAsyncDisposable
         }
     }
 
+    /// <summary>Instances started beside <see cref="Relay"/>, on the same broker and database (PostgreSQL).</summary>
+    public List<RelayProcess> OtherInstances { get; } = [];
+
+    /// <summary>One more relay instance sharing this scenario's vhost, database and sandbox.</summary>
+    public async Task<RelayProcess> StartAnotherInstanceAsync(int? port = null)
+    {
+        var instance = await RelayProcess.StartAsync(Settings, port);
+        OtherInstances.Add(instance);
+        return instance;
+    }
+
     /// <summary>kill -9 the relay and start it again on the same port, database and broker.</summary>
     public async Task CrashAndRestartRelayAsync()
     {
@@ -83,6 +94,8 @@ public sealed class RelayScenario : IAsyncDisposable
     {
         await Bus.DisposeAsync();
         await Relay.DisposeAsync();
+        foreach (var instance in OtherInstances)
+            await instance.DisposeAsync();
         await Sandbox.DisposeAsync();
         Database.Delete();
     }

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace EnrichmentRelay.IntegrationTests;
+
+/// <summary>Several relay instances on one RabbitMQ vhost and one PostgreSQL database, and what a second instance on SQLite does.</summary>
+[Collection(RelayCollection.Name)]
+public sealed class ScaleOutTests(ITestOutputHelper output)
+{
+    static readonly TimeSpan Deadline = TimeSpan.FromMinutes(4);
+    static readonly TimeSpan WoodpeckerTick = TimeSpan.FromMilliseconds(500);
+
+    [Fact]
+    public async Task ThreeInstancesShareTheWorkAndLosingOneMidRunLosesAndRepeatsNothing()
+    {
+        var requests = Enumerable.Range(0, 3000).Select(Leads.Mixed).ToList();
+        // Every instance gives Precept the same callback address, that of the second instance, so callbacks for
+        // jobs the others submitted arrive at an instance that did not submit them (as behind a load balancer).
+        var callbackPort = RelayProcess.FreePort();
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(300);
+            sandbox.Precept.Settings.ProcessingJitter = TimeSpan.FromMilliseconds(300);
+            sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(500);
+            sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(500);
+        }, new Dictionary<string, string>
+        {
+            ["Relay__PublicBaseUrl"] = $"http://127.0.0.1:{callbackPort}/",
+            ["Providers__Precept__BatchSize"] = "100",
+            ["Providers__Lance__BatchSize"] = "100",
+            ["Providers__Woodpecker__PollInterval"] = "00:00:00.500",
+            ["Providers__Precept__SweepInterval"] = "00:00:01",
+            ["Providers__Precept__CallbackGrace"] = "00:00:05",
+            ["Providers__Precept__ReconcileAfter"] = "00:00:05",
+            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:05",
+        });
+        var callbacks = await scenario.StartAnotherInstanceAsync(callbackPort);
+        await scenario.StartAnotherInstanceAsync();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
+            await Eventually.TrueAsync(() => requests.Count(r => scenario.Bus.CompletionCount(r.RequestId) > 0) >= requests.Count / 2,
+                Deadline, "half of the completions before the kill");
+
+            await scenario.Relay.KillAsync();                 // one of the three, kill -9, mid-run
+            await scenario.StartAnotherInstanceAsync();       // and a fresh one takes its place
+            await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
+            var elapsed = clock.Elapsed;
+
+            var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
+            var precept = scenario.Sandbox.Precept.Counters;
+            var woodpecker = scenario.Sandbox.Woodpecker.Counters;
+            var lance = scenario.Sandbox.Lance.Counters;
+            var ticks = (int)Math.Ceiling(elapsed / WoodpeckerTick) + 1;
+            output.WriteLine($"[figure] 3 instances, 1 killed with kill -9 halfway and 1 started: {requests.Count} requests sent, {received} completions " +
+                             $"received, {received - requests.Count} duplicates (same EventId) in {elapsed.TotalSeconds:0.0} s; max submits per lead: " +
+                             $"Precept {Leads.Max(precept.LeadSubmissions)}, Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, Lance charges " +
+                             $"{Leads.Max(lance.Charges)}; Woodpecker: at most {woodpecker.MaxConcurrentRequests} request at a time, " +
+                             $"{woodpecker.ListCalls} batch-list polls in {ticks} ticks");
+            Assert.All(requests, r => Assert.Single(scenario.Bus.Completions[r.RequestId].Select(c => (c.EventId, c.Outcome)).Distinct()));
+            Assert.All(requests, r => Assert.Equal(Outcome.Found, scenario.Bus.Completions[r.RequestId].First().Outcome));
+            Assert.All(precept.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.All(woodpecker.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.All(lance.Charges.Values, n => Assert.Equal(1, n));
+            // Woodpecker's rule is one request at a time per key: it held across the instances, and none was dropped.
+            Assert.Equal(1, woodpecker.MaxConcurrentRequests);
+            Assert.Equal(0, woodpecker.RequestsDroppedForConcurrency);
+            // One poll per tick however many instances publish it: never more batch-list reads than ticks.
+            Assert.InRange(woodpecker.ListCalls, 1, ticks);
+            // Outbox rows are claimed: the only copies are what the killed instance had published but not yet marked.
+            Assert.InRange(received - requests.Count, 0, 200);
+        }
+        catch
+        {
+            foreach (var instance in scenario.OtherInstances)
+                output.WriteLine(instance.LogTail(80));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task ASecondInstanceOnTheSameSqliteFileRefusesToStart()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite);
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => RelayProcess.StartAsync(scenario.Settings));
+
+        output.WriteLine(refused.Message);
+        Assert.Contains("Another relay instance is already using the SQLite ledger", refused.Message);
+        Assert.Contains("Ledger:Engine=Postgres", refused.Message);
+        // The first one is unharmed.
+        using var ready = await scenario.Relay.Http.GetAsync("health/ready");
+        Assert.True(ready.IsSuccessStatusCode);
+    }
+}
