@@ -60,11 +60,7 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
                              $"Precept {Leads.Max(precept.LeadSubmissions)}, Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, Lance charges " +
                              $"{Leads.Max(lance.Charges)}; Woodpecker: at most {woodpecker.MaxConcurrentRequests} request at a time, " +
                              $"{woodpecker.ListCalls} batch-list polls in {ticks} ticks");
-            Assert.All(requests, r => Assert.Single(scenario.Bus.Completions[r.RequestId].Select(c => (c.EventId, c.Outcome)).Distinct()));
-            Assert.All(requests, r => Assert.Equal(Outcome.Found, scenario.Bus.Completions[r.RequestId].First().Outcome));
-            Assert.All(precept.LeadSubmissions.Values, n => Assert.Equal(1, n));
-            Assert.All(woodpecker.LeadSubmissions.Values, n => Assert.Equal(1, n));
-            Assert.All(lance.Charges.Values, n => Assert.Equal(1, n));
+            scenario.AssertEachCompletedOnceAndChargedOnce(requests);
             // Woodpecker's rule is one request at a time per key: it held across the instances, and none was dropped.
             Assert.Equal(1, woodpecker.MaxConcurrentRequests);
             Assert.Equal(0, woodpecker.RequestsDroppedForConcurrency);

@@ -1,3 +1,4 @@
+using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Sandbox;
 
 namespace EnrichmentRelay.IntegrationTests.Infrastructure;
@@ -80,6 +81,20 @@ public sealed class RelayScenario : IAsyncDisposable
         var instance = await RelayProcess.StartAsync(Settings, port);
         OtherInstances.Add(instance);
         return instance;
+    }
+
+    /// <summary>
+    /// The relay's promise, checked: each request has one outcome (any re-published copy is the same event),
+    /// <paramref name="expected"/> when given, and no lead was submitted to, or charged by, any provider twice.
+    /// </summary>
+    public void AssertEachCompletedOnceAndChargedOnce(IReadOnlyCollection<EnrichmentRequested> requests, Outcome? expected = Outcome.Found)
+    {
+        Assert.All(requests, r => Assert.Single(Bus.Completions[r.RequestId].Select(c => (c.EventId, c.Outcome)).Distinct()));
+        if (expected is { } outcome)
+            Assert.All(requests, r => Assert.Equal(outcome, Bus.Completions[r.RequestId].First().Outcome));
+        Assert.All(Sandbox.Precept.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+        Assert.All(Sandbox.Woodpecker.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+        Assert.All(Sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
     }
 
     /// <summary>kill -9 the relay and start it again on the same port, database and broker.</summary>
