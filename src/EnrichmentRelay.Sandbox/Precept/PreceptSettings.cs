@@ -20,6 +20,7 @@ public sealed class PreceptSettings
     string? defaultWebhookUrl;
     string unprocessedFieldName;
     TimeSpan webhookRetryBaseDelay;
+    TimeSpan submitLatency;
 
     internal PreceptSettings(object gate)
     {
@@ -100,6 +101,16 @@ public sealed class PreceptSettings
         set { lock (gate) webhookRetryBaseDelay = NotNegative(value); }
     }
 
+    /// <summary>
+    /// How long an accepted submit takes to answer (a slow API): the job is created, charged and running at
+    /// once; its 202 comes this much later. What a submit in flight during a shutdown looks like.
+    /// </summary>
+    public TimeSpan SubmitLatency
+    {
+        get { lock (gate) return submitLatency; }
+        set { lock (gate) submitLatency = NotNegative(value); }
+    }
+
     [MemberNotNull(nameof(unprocessedFieldName))]
     internal void RestoreDefaults()
     {
@@ -115,6 +126,7 @@ public sealed class PreceptSettings
             defaultWebhookUrl = null;
             unprocessedFieldName = "unprocessed";
             webhookRetryBaseDelay = TimeSpan.FromMilliseconds(200);
+            submitLatency = TimeSpan.Zero;
         }
     }
 
