@@ -8,7 +8,14 @@ using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
 
+// The container health check runs the relay's own binary (the runtime image has no curl).
+if (HealthProbe.IsRequested(args))
+    return await HealthProbe.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
+
+// Public URL for callbacks, trusted reverse proxies, and a stop that lets work in progress finish.
+builder.AddRelayHosting();
 
 // No provider configured: simulate them in-process, so the relay runs with no settings at all.
 builder.AddEmbeddedSandbox();
@@ -25,6 +32,7 @@ var app = builder.Build();
 
 await app.PrepareLedgerAsync();
 
+app.UseForwardedHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRateLimiter();
@@ -34,3 +42,4 @@ app.MapPreceptWebhooks();
 app.MapOperations();
 
 app.Run();
+return 0;
