@@ -202,7 +202,8 @@ public sealed class ContainerStackTests
         var migrating = stack.Relays.Where(r => Configuration(stack.EffectiveEnvironment(r))
             .GetSection(LedgerOptions.Section).Get<LedgerOptions>()?.MigrateOnStartup ?? new LedgerOptions().MigrateOnStartup).ToList();
 
-        var migrator = Assert.Single(migrating);
+        Assert.True(migrating.Count == 1, $"replicas with Ledger:MigrateOnStartup: {string.Join(", ", migrating.Select(r => r.Name))}");
+        var migrator = migrating[0];
         foreach (var other in stack.Relays.Except([migrator]))
             Assert.Equal("service_healthy", other.DependsOn.GetValueOrDefault(migrator.Name));
     }
