@@ -3,21 +3,20 @@ using System.Runtime.InteropServices;
 namespace EnrichmentRelay.Sandbox;
 
 /// <summary>
-/// Standalone: <c>dotnet run --project src/EnrichmentRelay.Sandbox -- --port 5081</c>. The port also comes from
-/// <c>Sandbox:Port</c> (e.g. <c>Sandbox__Port</c>), the keys from <c>Sandbox:PreceptApiKey</c>, <c>Sandbox:WoodpeckerApiKey</c>, <c>Sandbox:LanceApiKey</c>.
+/// Standalone: <c>dotnet run --project src/EnrichmentRelay.Sandbox -- --port 5081</c>. Every
+/// <see cref="SandboxOptions"/> setting also comes from the <c>Sandbox</c> section (e.g. <c>Sandbox__Port</c>,
+/// <c>Sandbox__ListenAddress=0.0.0.0</c>, <c>Sandbox__PreceptApiKey</c>, <c>Sandbox__WoodpeckerApiKey</c>, <c>Sandbox__LanceApiKey</c>).
 /// </summary>
 public static class SandboxProgram
 {
+    public const string Section = "Sandbox";
+
     public static async Task Main(string[] args)
     {
         var config = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
-        var options = new SandboxOptions
-        {
-            Port = config.GetValue("port", config.GetValue("Sandbox:Port", 5081)),
-            PreceptApiKey = config["Sandbox:PreceptApiKey"] ?? new SandboxOptions().PreceptApiKey,
-            WoodpeckerApiKey = config["Sandbox:WoodpeckerApiKey"] ?? new SandboxOptions().WoodpeckerApiKey,
-            LanceApiKey = config["Sandbox:LanceApiKey"] ?? new SandboxOptions().LanceApiKey,
-        };
+        var options = new SandboxOptions { Port = 5081 };
+        config.GetSection(Section).Bind(options);
+        options.Port = config.GetValue("port", options.Port);
 
         var stop = new TaskCompletionSource();
         // Cancel the default termination so the sandbox is disposed (jobs and deliveries stopped) on the way out.

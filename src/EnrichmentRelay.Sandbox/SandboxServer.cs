@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using EnrichmentRelay.Sandbox.Lance;
 using EnrichmentRelay.Sandbox.Precept;
 using EnrichmentRelay.Sandbox.Woodpecker;
@@ -9,8 +11,13 @@ namespace EnrichmentRelay.Sandbox;
 
 public sealed class SandboxOptions
 {
-    /// <summary>0 picks any free loopback port.</summary>
+    /// <summary>0 picks any free port.</summary>
     public int Port { get; set; }
+    /// <summary>
+    /// The address to listen on: loopback by default (in-process for the relay and the tests); 0.0.0.0 in a
+    /// container, so the relay containers can reach it.
+    /// </summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
     public string PreceptApiKey { get; set; } = "sandbox-precept-key";
     public string WoodpeckerApiKey { get; set; } = "sandbox-woodpecker-key";
     public string LanceApiKey { get; set; } = "sandbox-lance-key";
@@ -19,8 +26,8 @@ public sealed class SandboxOptions
 }
 
 /// <summary>
-/// The provider simulators on their own Kestrel server, bound to 127.0.0.1 only: the relay's real
-/// HTTP clients talk to it exactly as they would to the vendors.
+/// The provider simulators on their own Kestrel server, bound to 127.0.0.1 unless told otherwise: the
+/// relay's real HTTP clients talk to it exactly as they would to the vendors.
 /// </summary>
 public sealed class SandboxServer : IAsyncDisposable
 {
@@ -45,13 +52,16 @@ public sealed class SandboxServer : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.Port);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.PreceptApiKey);
+        if (!IPAddress.TryParse(options.ListenAddress, out var listenAddress))
+            throw new ArgumentException($"ListenAddress must be an IP address, got '{options.ListenAddress}'.", nameof(options));
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         // Hosted inside the relay, it must not pick up the relay's settings (URLs, log levels); the empty
         // in-memory source is there because UseUrls writes to configuration, which needs a source.
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
+        var host = listenAddress.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{listenAddress}]" : listenAddress.ToString();
+        builder.WebHost.UseUrls($"http://{host}:{options.Port}");
         // The sandbox runs inside the relay or the tests: keep it out of their logs.
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
@@ -73,6 +83,8 @@ public sealed class SandboxServer : IAsyncDisposable
         app.MapWoodpeckerControl();
         app.MapLanceApi();
         app.MapLanceControl();
+        // For a container health check: the server answers.
+        app.MapGet("/sandbox/health", () => TypedResults.Ok());
         app.MapPost("/sandbox/reset", (PreceptSimulator p, WoodpeckerSimulator w, LanceSimulator l) =>
         {
             p.Reset();

@@ -10,7 +10,14 @@ using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
 
+// The container health check runs the relay's own binary (the runtime image has no curl).
+if (HealthProbe.IsRequested(args))
+    return await HealthProbe.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
+
+// Public URL for callbacks, trusted reverse proxies, and a stop that lets work in progress finish.
+builder.AddRelayHosting();
 
 // No provider configured: simulate them in-process, so the relay runs with no settings at all.
 builder.AddEmbeddedSandbox();
@@ -30,6 +37,7 @@ var app = builder.Build();
 
 await app.PrepareLedgerAsync();
 
+app.UseForwardedHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRateLimiter();
@@ -40,3 +48,4 @@ app.MapOperations();
 app.MapDeadLetters();
 
 app.Run();
+return 0;

@@ -33,6 +33,8 @@ public static class PreceptApi
     {
         using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
         var answer = precept.Submit(await reader.ReadToEndAsync(http.RequestAborted));
+        if (answer.Latency > TimeSpan.Zero)
+            await Task.Delay(answer.Latency, precept.Time, http.RequestAborted);
         if (answer.DropConnection)
         {
             // The job exists and is charged, but the client never hears of it.

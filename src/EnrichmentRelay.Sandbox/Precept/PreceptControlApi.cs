@@ -14,7 +14,7 @@ public static class PreceptControlApi
     public sealed record SettingsUpdate(
         decimal? Credits, LeadOutcome? DefaultOutcome, int? ProcessingDelayMs, int? ProcessingJitterMs,
         ContactFieldNaming? ContactFieldNaming, int? DuplicateDeliveries, bool? DropWebhooks, string? DefaultWebhookUrl,
-        string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs)
+        string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs, int? SubmitLatencyMs)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -28,6 +28,7 @@ public static class PreceptControlApi
             Require(ProcessingJitterMs is null or >= 0, "processingJitterMs", "Must be 0 or more.");
             Require(DuplicateDeliveries is null or >= 0, "duplicateDeliveries", "Must be 0 or more.");
             Require(WebhookRetryBaseDelayMs is null or >= 0, "webhookRetryBaseDelayMs", "Must be 0 or more.");
+            Require(SubmitLatencyMs is null or >= 0, "submitLatencyMs", "Must be 0 or more.");
             Require(DefaultWebhookUrl is null or "" || PreceptSettings.IsHttpUrl(DefaultWebhookUrl), "defaultWebhookUrl",
                 "Must be an absolute http(s) URL, or \"\" for none.");
             Require(UnprocessedFieldName is null || !string.IsNullOrWhiteSpace(UnprocessedFieldName), "unprocessedFieldName", "Must not be blank.");
@@ -46,18 +47,19 @@ public static class PreceptControlApi
             if (DefaultWebhookUrl is { } url) settings.DefaultWebhookUrl = url.Length == 0 ? null : url;
             if (UnprocessedFieldName is { } field) settings.UnprocessedFieldName = field;
             if (WebhookRetryBaseDelayMs is { } retry) settings.WebhookRetryBaseDelay = TimeSpan.FromMilliseconds(retry);
+            if (SubmitLatencyMs is { } latency) settings.SubmitLatency = TimeSpan.FromMilliseconds(latency);
         }
     }
 
     public sealed record SettingsView(
         decimal Credits, LeadOutcome DefaultOutcome, int ProcessingDelayMs, int ProcessingJitterMs,
         ContactFieldNaming ContactFieldNaming, int DuplicateDeliveries, bool DropWebhooks, string? DefaultWebhookUrl,
-        string UnprocessedFieldName, int WebhookRetryBaseDelayMs)
+        string UnprocessedFieldName, int WebhookRetryBaseDelayMs, int SubmitLatencyMs)
     {
         public static SettingsView Of(PreceptSettings s) => new(
             s.Credits, s.DefaultOutcome, (int)s.ProcessingDelay.TotalMilliseconds, (int)s.ProcessingJitter.TotalMilliseconds,
             s.ContactFieldNaming, s.DuplicateDeliveries, s.DropWebhooks, s.DefaultWebhookUrl,
-            s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds);
+            s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds, (int)s.SubmitLatency.TotalMilliseconds);
     }
 
     public sealed record OutcomeUpdate(LeadOutcome? Outcome);

@@ -21,6 +21,7 @@ public sealed class PreceptSettings
     string? defaultWebhookUrl;
     string unprocessedFieldName;
     TimeSpan webhookRetryBaseDelay;
+    TimeSpan submitLatency;
 
     internal PreceptSettings(object gate)
     {
@@ -111,6 +112,16 @@ public sealed class PreceptSettings
         set { lock (gate) webhookRetryBaseDelay = NotNegative(value); }
     }
 
+    /// <summary>
+    /// How long an accepted submit takes to answer (a slow API): the job is created, charged and running at
+    /// once; its 202 comes this much later. What a submit in flight during a shutdown looks like.
+    /// </summary>
+    public TimeSpan SubmitLatency
+    {
+        get { lock (gate) return submitLatency; }
+        set { lock (gate) submitLatency = NotNegative(value); }
+    }
+
     [MemberNotNull(nameof(unprocessedFieldName))]
     internal void RestoreDefaults()
     {
@@ -127,6 +138,7 @@ public sealed class PreceptSettings
             defaultWebhookUrl = null;
             unprocessedFieldName = "unprocessed";
             webhookRetryBaseDelay = TimeSpan.FromMilliseconds(200);
+            submitLatency = TimeSpan.Zero;
         }
     }
 

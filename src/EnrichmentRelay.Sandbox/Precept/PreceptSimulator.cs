@@ -40,6 +40,8 @@ public sealed class PreceptSimulator : IAsyncDisposable
 
     public PreceptSettings Settings { get; }
 
+    internal TimeProvider Time => time;
+
     /// <summary>
     /// Scripts the outcome of leads whose linkedinUrl, or else last name, equals <paramref name="key"/>
     /// (case-insensitive); other leads get <see cref="PreceptSettings.DefaultOutcome"/>.
@@ -189,7 +191,8 @@ public sealed class PreceptSimulator : IAsyncDisposable
                 answer["finalLimit"] = finalLimit;
                 answer[Settings.UnprocessedFieldName] = new JsonArray(request.Leads.Skip(finalLimit).Select(l => l.Raw.DeepClone()).ToArray());
             }
-            return new SubmitAnswer(StatusCodes.Status202Accepted, answer, DropConnection: TakeOne(ref dropConnections));
+            return new SubmitAnswer(StatusCodes.Status202Accepted, answer, DropConnection: TakeOne(ref dropConnections),
+                Latency: Settings.SubmitLatency);
         }
     }
 
@@ -435,7 +438,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
         webhooks.Dispose();
     }
 
-    internal sealed record SubmitAnswer(int Status, JsonObject Body, bool DropConnection = false);
+    internal sealed record SubmitAnswer(int Status, JsonObject Body, bool DropConnection = false, TimeSpan Latency = default);
 
     sealed class Job(string id, int sequence, string? name, string? webhookUrl, bool streaming, List<PreceptLead> leads,
         DateTimeOffset createdAt, TimeSpan duration)

@@ -31,23 +31,24 @@ public sealed class OutboxDispatcher(
     OutboxSignal signal,
     TimeProvider time,
     IOptions<OutboxOptions> options,
-    ILogger<OutboxDispatcher> logger) : BackgroundService
+    ILogger<OutboxDispatcher> logger) : DrainingBackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stopping, CancellationToken working)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             var published = 0;
             try
             {
-                published = await PublishBatchAsync(stoppingToken);
+                // On a shutdown the rows already read are still published and marked; no new round starts.
+                published = await PublishBatchAsync(working);
             }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (!working.IsCancellationRequested)
             {
                 logger.LogWarning(ex, "Outbox round failed; retrying after the poll interval");
             }
             if (published < options.Value.BatchSize)
-                await signal.WaitAsync(options.Value.PollInterval, time, stoppingToken);
+                await signal.WaitAsync(options.Value.PollInterval, time, stopping);
         }
     }
 

@@ -1,4 +1,5 @@
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
 using MassTransit;
 
 namespace EnrichmentRelay.Polling;
@@ -9,12 +10,16 @@ public sealed record PollSchedule(string Name, TimeSpan Interval, Func<long, Dat
 /// <summary>
 /// The timer behind the scheduled consumers: at every tick boundary it publishes each schedule's command.
 /// Every instance publishes; the consumer claims the tick in the database, so one poll runs per tick.
+/// A shutdown stops it at once, before anything else is stopped: a poll not published is the next tick's.
 /// </summary>
-public sealed class PollTicker(IEnumerable<PollSchedule> schedules, IBus bus, TimeProvider time, ILogger<PollTicker> logger) : BackgroundService
+public sealed class PollTicker(IEnumerable<PollSchedule> schedules, IBus bus, TimeProvider time, ILogger<PollTicker> logger)
+    : DrainingBackgroundService
 {
     static readonly Guid CommandIdNamespace = new("0b7a9f0e-6f43-4c55-9d0b-5d1e2c7a4b19");
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task RunAsync(CancellationToken stopping, CancellationToken working) => TickAsync(stopping);
+
+    async Task TickAsync(CancellationToken stoppingToken)
     {
         var all = schedules.ToList();
         if (all.Count == 0)

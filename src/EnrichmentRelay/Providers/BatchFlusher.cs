@@ -14,7 +14,7 @@ public sealed class BatchFlusher(
     IServiceScopeFactory scopes,
     BatchFlushSignal signal,
     TimeProvider time,
-    ILogger<BatchFlusher> logger) : BackgroundService
+    ILogger<BatchFlusher> logger) : DrainingBackgroundService
 {
     static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(1);
     static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
@@ -22,34 +22,39 @@ public sealed class BatchFlusher(
     // After a submit that provably did not happen (provider down), wait before trying that provider again.
     readonly Dictionary<string, (int Failures, DateTimeOffset NotBefore)> backoff = [];
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stopping, CancellationToken working)
     {
         List<string> lanes;
         await using (var scope = scopes.CreateAsyncScope())
             lanes = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Select(p => p.Lane).ToList();
 
-        while (!stoppingToken.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             var next = IdlePoll;
-            foreach (var lane in lanes)
+            foreach (var lane in lanes.TakeWhile(_ => !stopping.IsCancellationRequested))
             {
                 try
                 {
-                    var due = await FlushAsync(lane, stoppingToken);
+                    // A flush under way finishes on a shutdown: no submit is cut off between its POST and its answer.
+                    var due = await FlushAsync(lane, stopping, working);
                     if (due < next)
                         next = due;
                 }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                catch (Exception ex) when (!working.IsCancellationRequested)
                 {
                     logger.LogError(ex, "Flushing {Lane} failed; trying again shortly", lane);
                 }
             }
-            await signal.WaitAsync(next, time, stoppingToken);
+            await signal.WaitAsync(next, time, stopping);
         }
     }
 
     /// <summary>Flushes at most one batch of a lane; returns how long until the lane needs another look.</summary>
-    internal async Task<TimeSpan> FlushAsync(string lane, CancellationToken ct)
+    internal Task<TimeSpan> FlushAsync(string lane, CancellationToken ct) => FlushAsync(lane, ct, ct);
+
+    /// <param name="stopping">Once cancelled, no new batch is claimed; a batch already claimed is still sent.</param>
+    /// <param name="ct">For the flush itself, claimed batch included.</param>
+    async Task<TimeSpan> FlushAsync(string lane, CancellationToken stopping, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         if (backoff.TryGetValue(lane, out var wait) && wait.NotBefore > now)
@@ -68,6 +73,8 @@ public sealed class BatchFlusher(
         var dueAt = waiting[0].AcceptedAt + provider.FlushWindow;
         if (waiting.Count < provider.MaxBatchSize && now < dueAt)
             return dueAt - now;
+        if (stopping.IsCancellationRequested)
+            return IdlePoll; // shutting down: leave the batch to the next start or another instance
 
         // 1. Record the intent: the job and its requests, committed before anything leaves.
         var token = CallbackTokens.NewToken();

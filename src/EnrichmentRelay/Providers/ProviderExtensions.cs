@@ -11,8 +11,6 @@ public static class ProviderExtensions
     /// <summary>Every enabled provider, and the flusher that packs requests into their batches.</summary>
     public static IHostApplicationBuilder AddProviders(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<PublicUrls>();
         builder.Services.AddSingleton<BatchFlushSignal>();
         builder.AddPreceptProvider();
         builder.AddWoodpeckerProvider();

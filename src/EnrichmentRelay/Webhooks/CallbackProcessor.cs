@@ -17,30 +17,33 @@ public sealed class CallbackProcessor(
     IServiceScopeFactory scopes,
     CallbackSignal signal,
     TimeProvider time,
-    ILogger<CallbackProcessor> logger) : BackgroundService
+    ILogger<CallbackProcessor> logger) : DrainingBackgroundService
 {
     static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
     const int BatchSize = 50;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stopping, CancellationToken working)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             var applied = 0;
             try
             {
-                applied = await ApplyPendingAsync(stoppingToken);
+                applied = await ApplyPendingAsync(stopping, working);
             }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (!working.IsCancellationRequested)
             {
                 logger.LogError(ex, "Applying callbacks failed; trying again shortly");
             }
             if (applied < BatchSize)
-                await signal.WaitAsync(Poll, time, stoppingToken);
+                await signal.WaitAsync(Poll, time, stopping);
         }
     }
 
-    internal async Task<int> ApplyPendingAsync(CancellationToken ct)
+    internal Task<int> ApplyPendingAsync(CancellationToken ct) => ApplyPendingAsync(ct, ct);
+
+    /// <summary>On a shutdown the callback being applied is finished and the rest wait, stored, for the next start.</summary>
+    async Task<int> ApplyPendingAsync(CancellationToken stopping, CancellationToken ct)
     {
         List<long> pending;
         await using (var scope = scopes.CreateAsyncScope())
@@ -49,9 +52,13 @@ public sealed class CallbackProcessor(
             pending = await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
                 .OrderBy(c => c.Id).Select(c => c.Id).Take(BatchSize).ToListAsync(ct);
         }
-        foreach (var id in pending)
+        var applied = 0;
+        foreach (var id in pending.TakeWhile(_ => !stopping.IsCancellationRequested))
+        {
             await ApplyAsync(id, ct);
-        return pending.Count;
+            applied++;
+        }
+        return applied;
     }
 
     async Task ApplyAsync(long callbackId, CancellationToken ct)

@@ -108,6 +108,29 @@ public sealed class RelayProcess : IAsyncDisposable
     /// <summary>SIGKILL, no goodbye: what a crash, an OOM kill or a pulled plug looks like to the relay.</summary>
     public ValueTask KillAsync() => DisposeAsync();
 
+    /// <summary>
+    /// SIGTERM, what <c>docker stop</c> and Kubernetes send, then waits for the relay to exit on its own.
+    /// Returns its exit code; throws if it is still running after <paramref name="deadline"/>.
+    /// </summary>
+    public async Task<int> StopAsync(TimeSpan deadline)
+    {
+        if (!process.HasExited)
+        {
+            using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString()]) { UseShellExecute = false })!)
+                await kill.WaitForExitAsync();
+            using var timeout = new CancellationTokenSource(deadline);
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"The relay was still running {deadline.TotalSeconds:0} s after SIGTERM:\n{LogTail()}");
+            }
+        }
+        return process.ExitCode;
+    }
+
     bool disposed;
 
     public async ValueTask DisposeAsync()
@@ -135,7 +158,7 @@ public sealed class RelayProcess : IAsyncDisposable
     }
 
     /// <summary>The relay built beside these tests: src/EnrichmentRelay/bin/{Configuration}/{tfm}/EnrichmentRelay.dll.</summary>
-    static string RelayBinary()
+    public static string RelayBinary()
     {
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var tfm = testBin.Name;

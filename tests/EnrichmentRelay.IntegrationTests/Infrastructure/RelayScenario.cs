@@ -20,8 +20,9 @@ public sealed class RelayScenario : IAsyncDisposable
     public required TestBus Bus { get; init; }
     public required TestDatabase Database { get; init; }
 
+    /// <param name="port">The relay's port, for settings that must name it (Relay__PublicBaseUrl); any free one by default.</param>
     public static async Task<RelayScenario> StartAsync(Engine engine, Action<SandboxServer>? arrangeSandbox = null,
-        IReadOnlyDictionary<string, string>? settings = null)
+        IReadOnlyDictionary<string, string>? settings = null, int? port = null)
     {
         var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey, LanceApiKey = LanceKey });
         arrangeSandbox?.Invoke(sandbox);
@@ -59,7 +60,7 @@ public sealed class RelayScenario : IAsyncDisposable
         RelayProcess? relay = null;
         try
         {
-            relay = await RelayProcess.StartAsync(all);
+            relay = await RelayProcess.StartAsync(all, port);
             var bus = await TestBus.StartAsync(vhost);
             return new RelayScenario { Sandbox = sandbox, Relay = relay, Bus = bus, Database = database, Settings = all };
         }
@@ -102,6 +103,14 @@ public sealed class RelayScenario : IAsyncDisposable
     {
         var port = Relay.Port;
         await Relay.KillAsync();
+        Relay = await RelayProcess.StartAsync(Settings, port);
+    }
+
+    /// <summary>Starts the relay again, on the same port, database and broker, once it has stopped.</summary>
+    public async Task RestartRelayAsync()
+    {
+        var port = Relay.Port;
+        await Relay.DisposeAsync();
         Relay = await RelayProcess.StartAsync(Settings, port);
     }
 

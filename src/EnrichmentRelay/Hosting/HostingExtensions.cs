@@ -1,0 +1,14 @@
+namespace EnrichmentRelay.Hosting;
+
+public static class HostingExtensions
+{
+    /// <summary>How the relay sits in its environment: public URL, trusted proxies, graceful shutdown.</summary>
+    public static IHostApplicationBuilder AddRelayHosting(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<PublicUrls>();
+        builder.AddTrustedProxies();
+        builder.AddGracefulShutdown();
+        return builder;
+    }
+}
