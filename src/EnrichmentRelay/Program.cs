@@ -1,4 +1,5 @@
 using EnrichmentRelay.Admin;
+using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
@@ -32,6 +33,8 @@ builder.AddOperations();
 // Operator routes under /admin need Admin:ApiKey; dead letters are what the consumers gave up on.
 builder.AddAdmin();
 builder.AddDeadLetters();
+// What an operator looks at: / (counts, chart, stuck work, dead letters) and each request's history.
+builder.AddDashboard();
 
 var app = builder.Build();
 
@@ -46,6 +49,7 @@ app.MapSelectionsApi();
 app.MapPreceptWebhooks();
 app.MapOperations();
 app.MapDeadLetters();
+app.MapDashboard();
 
 app.Run();
 return 0;

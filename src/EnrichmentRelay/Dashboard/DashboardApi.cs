@@ -1,0 +1,103 @@
+using System.Security.Cryptography;
+using System.Text;
+using EnrichmentRelay.Admin;
+using EnrichmentRelay.DeadLetters;
+using EnrichmentRelay.Ledger;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EnrichmentRelay.Dashboard;
+
+/// <summary>
+/// The operator's page at <c>/</c>: server-rendered HTML (Razor components), no script, no external assets,
+/// refreshing itself. Counts are open to anyone who can reach the relay; a request's history (lead data,
+/// provider payloads) and replaying dead letters need the admin key, entered once and kept in a cookie.
+/// </summary>
+public static class DashboardApi
+{
+    const string CookieName = "relay-dashboard";
+
+    public static IHostApplicationBuilder AddDashboard(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents();
+        builder.Services.AddScoped<DashboardQueries>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app)
+    {
+        // Pages for people, not API routes: left out of the OpenAPI document.
+        var pages = app.MapGroup("").ExcludeFromDescription();
+        pages.MapGet("/", OverviewAsync);
+        pages.MapGet("/requests", (string? requestId) => Guid.TryParse(requestId?.Trim(), out var id)
+            ? Results.Redirect($"/requests/{id}")
+            : Results.Redirect("/?notice=" + Uri.EscapeDataString($"'{requestId}' is not a request id (a GUID).")));
+        pages.MapGet("/requests/{requestId:guid}", HistoryAsync);
+        // Forms are read by hand, not bound: the key in the form is the credential, and the cookie it sets is
+        // SameSite=Strict, so another site can neither unlock the page nor replay through it.
+        pages.MapGet("/dashboard/unlock", (IOptions<AdminOptions> admin, string? returnUrl) =>
+            new RazorComponentResult<UnlockPage>(new { ReturnUrl = LocalOnly(returnUrl), KeyConfigured = admin.Value.ApiKey is not null }));
+        pages.MapPost("/dashboard/unlock", UnlockAsync);
+        pages.MapPost("/dashboard/dead-letters/{id:guid}/replay", ReplayAsync);
+        return app;
+    }
+
+    static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
+        string? notice, CancellationToken ct) =>
+        new RazorComponentResult<OverviewPage>(new { Model = await queries.OverviewAsync(IsUnlocked(http, admin.Value), notice, ct) });
+
+    static async Task<IResult> HistoryAsync(Guid requestId, HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
+        CancellationToken ct)
+    {
+        if (!IsUnlocked(http, admin.Value))
+            return new RazorComponentResult<UnlockPage>(new { ReturnUrl = $"/requests/{requestId}", KeyConfigured = admin.Value.ApiKey is not null });
+        return await queries.HistoryAsync(requestId, ct) is { } history
+            ? new RazorComponentResult<RequestPage>(new { Model = history })
+            : Results.Redirect("/?notice=" + Uri.EscapeDataString($"No request {requestId} in the ledger."));
+    }
+
+    static async Task<IResult> UnlockAsync(HttpContext http, IOptions<AdminOptions> admin)
+    {
+        var form = await http.Request.ReadFormAsync();
+        var returnUrl = LocalOnly(form["returnUrl"].FirstOrDefault());
+        if (!AdminApi.IsAdminKey(form["key"].FirstOrDefault(), admin.Value))
+            return new RazorComponentResult<UnlockPage>(new { ReturnUrl = returnUrl, KeyConfigured = admin.Value.ApiKey is not null, Failed = true })
+            {
+                StatusCode = StatusCodes.Status401Unauthorized,
+            };
+        http.Response.Cookies.Append(CookieName, CookieValue(admin.Value.ApiKey!), new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Strict,
+            Secure = http.Request.IsHttps,
+            MaxAge = TimeSpan.FromHours(12),
+        });
+        return Results.Redirect(returnUrl);
+    }
+
+    static async Task<IResult> ReplayAsync(Guid id, HttpContext http, RelayDbContext db, DeadLetterReplayer replayer, IOptions<AdminOptions> admin,
+        CancellationToken ct)
+    {
+        if (!IsUnlocked(http, admin.Value))
+            return new RazorComponentResult<UnlockPage>(new { ReturnUrl = "/", KeyConfigured = admin.Value.ApiKey is not null });
+        if (await db.DeadLetters.SingleOrDefaultAsync(d => d.Id == id, ct) is not { } letter)
+            return Results.Redirect("/?notice=" + Uri.EscapeDataString($"No dead letter {id}."));
+        await replayer.ReplayAsync([letter], ct);
+        return Results.Redirect("/?notice=" + Uri.EscapeDataString($"Replayed dead letter {id} to {letter.Queue}."));
+    }
+
+    /// <summary>Only a path on this site: the form cannot be used to send someone elsewhere.</summary>
+    static string LocalOnly(string? url) => url is not null && url.StartsWith('/') && !url.StartsWith("//") && !url.StartsWith("/\\") ? url : "/";
+
+    /// <summary>
+    /// The cookie holds a MAC of a fixed text under the admin key, not the key: it proves the key was entered,
+    /// stops working when the key changes, and gives nothing away if read.
+    /// </summary>
+    static string CookieValue(string adminKey) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(adminKey), "enrichment-relay dashboard"u8));
+
+    static bool IsUnlocked(HttpContext http, AdminOptions admin) =>
+        admin.ApiKey is { Length: > 0 } key && http.Request.Cookies[CookieName] is { } presented
+        && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(presented), Encoding.ASCII.GetBytes(CookieValue(key)));
+}
