@@ -14,6 +14,7 @@
 #   RELAY_TEST_RESULTS_DIR   keep the TRX files there (default: a temp dir, deleted at the end)
 #   RELAY_TEST_VERBOSITY     console logger verbosity (default: minimal; failures are shown in full)
 #   RELAY_KEEP_DIRS=1        keep the broker/cluster directories (logs) after the run
+#   RELAY_TEST_ARTIFACTS     where the browser test saves its screenshots (default: test-artifacts/)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +25,7 @@ TARGET=${RELAY_TEST_TARGET:-EnrichmentRelay.sln}
 
 RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 PG_INITDB=/usr/lib/postgresql/15/bin/initdb
+CHROMIUM=/usr/bin/chromium   # the dashboard's browser test drives it headless
 
 say() { echo "test.sh: $*" >&2; }
 
@@ -61,6 +63,7 @@ trap 'say "terminated"; exit 143' TERM
 missing=()
 [[ -x $RABBIT_SERVER ]] || missing+=(rabbitmq-server)
 [[ -x $PG_INITDB ]] || missing+=(postgresql-15)
+[[ -x $CHROMIUM ]] || missing+=(chromium)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]]; then
         say "installing ${missing[*]} (only the binaries are used; any system service is left alone)"
@@ -69,9 +72,10 @@ if ((${#missing[@]})); then
         apt-get install -y --no-install-recommends "${missing[@]}"
         [[ -x $RABBIT_SERVER ]] || { say "$RABBIT_SERVER still missing after installing rabbitmq-server"; exit 1; }
         [[ -x $PG_INITDB ]] || { say "$PG_INITDB still missing after installing postgresql-15"; exit 1; }
+        [[ -x $CHROMIUM ]] || { say "$CHROMIUM still missing after installing chromium"; exit 1; }
     else
         say "missing: ${missing[*]}"
-        say "the tests need $RABBIT_SERVER (Debian package rabbitmq-server) and $PG_INITDB (package postgresql-15)."
+        say "the tests need $RABBIT_SERVER (Debian package rabbitmq-server), $PG_INITDB (package postgresql-15) and $CHROMIUM (package chromium)."
         say "install them, then re-run:  sudo apt-get install -y --no-install-recommends ${missing[*]}"
         exit 1
     fi
@@ -112,6 +116,7 @@ else
     OWN_RESULTS_DIR=1
 fi
 
+export RELAY_TEST_ARTIFACTS=${RELAY_TEST_ARTIFACTS:-$ROOT/test-artifacts}
 TESTS_STARTED=1
 set +e
 dotnet test "$TARGET" -c Debug \
@@ -157,6 +162,7 @@ if ((passed + failed == 0)); then
     status=1
 fi
 [[ $OWN_RESULTS_DIR == 1 ]] || say "TRX files ($trx_files) in $RESULTS_DIR"
+if compgen -G "$RELAY_TEST_ARTIFACTS/*.png" > /dev/null; then say "screenshots in $RELAY_TEST_ARTIFACTS"; fi
 
 summary="$passed passed, $failed failed"
 ((skipped == 0)) || summary+=", $skipped skipped"

@@ -163,12 +163,19 @@ public sealed class RelayProcess : IAsyncDisposable
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var tfm = testBin.Name;
         var configuration = testBin.Parent!.Name;
-        var root = testBin;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "EnrichmentRelay.sln")))
-            root = root.Parent;
-        if (root is null)
-            throw new InvalidOperationException("Cannot find EnrichmentRelay.sln above " + AppContext.BaseDirectory);
-        var binary = Path.Combine(root.FullName, "src", "EnrichmentRelay", "bin", configuration, tfm, "EnrichmentRelay.dll");
+        var binary = Path.Combine(RepositoryRoot, "src", "EnrichmentRelay", "bin", configuration, tfm, "EnrichmentRelay.dll");
         return File.Exists(binary) ? binary : throw new FileNotFoundException("Build the solution first; relay not found", binary);
+    }
+
+    /// <summary>The checkout these tests were built from: the folder holding EnrichmentRelay.sln.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var root = new DirectoryInfo(AppContext.BaseDirectory);
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "EnrichmentRelay.sln")))
+                root = root.Parent;
+            return root?.FullName ?? throw new InvalidOperationException("Cannot find EnrichmentRelay.sln above " + AppContext.BaseDirectory);
+        }
     }
 }
