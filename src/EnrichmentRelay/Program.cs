@@ -8,6 +8,8 @@ using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
 
+// A wrong or contradictory setting stops the relay with one line naming it, not a stack trace.
+InvalidSettings.ExitWithReport();
 var builder = WebApplication.CreateBuilder(args);
 
 // No provider configured: simulate them in-process, so the relay runs with no settings at all.
@@ -19,10 +21,13 @@ builder.AddOutbox();
 builder.AddEnrichmentRequests();
 builder.AddProviders();
 builder.AddPreceptWebhooks();
+// Health, /metrics, traces (OTLP when configured), OpenAPI and its reference UI.
 builder.AddOperations();
 
 var app = builder.Build();
 
+// Every setting is checked before the ledger or the bus is touched.
+app.ValidateSettings();
 await app.PrepareLedgerAsync();
 
 app.UseExceptionHandler();

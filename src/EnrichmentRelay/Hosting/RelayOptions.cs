@@ -17,8 +17,11 @@ public sealed class RelayOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
     {
-        if (PublicBaseUrl is not null && !Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out _))
-            yield return new ValidationResult($"Relay:PublicBaseUrl must be an absolute URL, got '{PublicBaseUrl}'.", [nameof(PublicBaseUrl)]);
+        // Providers dial it from outside: an absolute http(s) URL (on Linux "/relay" would parse as a file:// URI).
+        if (PublicBaseUrl is not null && !(Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out var url)
+                                           && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp)))
+            yield return new ValidationResult($"Relay:PublicBaseUrl must be an absolute http(s) URL such as https://relay.example.com, got '{PublicBaseUrl}'.",
+                [nameof(PublicBaseUrl)]);
     }
 }
 

@@ -15,6 +15,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<InboxEntry> Inbox => Set<InboxEntry>();
     public DbSet<SelectionRecord> Selections => Set<SelectionRecord>();
 
+    /// <summary>A version-00 traceparent is 55 characters; room for a later version's.</summary>
+    const int TraceParentLength = 128;
+
     protected override void OnModelCreating(ModelBuilder model)
     {
         model.Entity<EnrichmentRequestRecord>(e =>
@@ -31,6 +34,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.Lane).HasMaxLength(32);
             e.HasIndex(r => new { r.State, r.Lane, r.AcceptedAt });
             e.HasIndex(r => r.ProviderJobId);
+            e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
         });
         model.Entity<ProviderJobRecord>(e =>
         {
@@ -54,6 +58,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasKey(c => c.Id);
             e.HasIndex(c => c.ProcessedAt);
             e.HasIndex(c => c.ProviderJobId);
+            e.Property(c => c.TraceParent).HasMaxLength(TraceParentLength);
         });
         model.Entity<OutboxMessage>(e =>
         {
@@ -61,6 +66,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasKey(m => m.Id);
             e.Property(m => m.MessageType).HasMaxLength(128);
             e.HasIndex(m => m.SentAt);
+            e.Property(m => m.TraceParent).HasMaxLength(TraceParentLength);
         });
         model.Entity<SelectionRecord>(e =>
         {
