@@ -109,6 +109,8 @@ public sealed class MetricsTests(ITestOutputHelper output)
             Assert.Equal(6, scrape.Family("relay_requests_open").Count()); // every provider x {accepted, submitted}, 0 included
             Assert.True(scrape.Has("relay_requests_oldest_open_age_seconds"));
 
+            Assert.DoesNotContain("Reading the ledger gauges failed", scenario.Relay.LogText);
+
             // MassTransit's own instruments are exported beside ours.
             Assert.Contains(scrape.Samples, s => s.Labels.TryGetValue("otel_scope_name", out var scope) && scope == "MassTransit");
             output.WriteLine($"[figure] /metrics after a {all.Length}-request sandbox run: {scrape.Samples.Count} samples, " +
