@@ -80,9 +80,9 @@ public sealed class SettingsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task DisabledProvidersNeedNoSettings()
+    public async Task ProvidersSwitchedOffNeedNoSettings()
     {
-        // The same Precept-only settings that are complete: the relay gets past the check (and is stopped here).
+        // The Precept-only baseline of the cases above is complete: the relay starts (and is stopped here).
         var settings = With(PreceptOnly, ("Ledger__ConnectionString", $"Data Source={Path.Combine(Path.GetTempPath(), $"relay-settings-{Guid.NewGuid():N}.db")}"));
         await using var relay = await RelayProcess.StartAsync(settings);
         Assert.DoesNotContain("Invalid setting", relay.LogText);

@@ -18,7 +18,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
 {
     // Completions staged since the last save: counted (and traced) only once committed, so one that loses
     // a race with another writer is not counted twice.
-    readonly List<EnrichmentRequestRecord> staged = [];
+    readonly List<EnrichmentRequestRecord> completedSinceSave = [];
 
     /// <summary>
     /// Marks the request completed and stages its event in the outbox. The caller saves both in one
@@ -41,19 +41,19 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob);
         // Published in the request's own trace, whatever callback or poll completed it.
         db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value, request.TraceParent));
-        staged.Add(request);
+        completedSinceSave.Add(request);
         return true;
     }
 
     /// <summary>For a caller that saved the staged completions itself: counts and traces them. <see cref="SaveAsync"/> does this.</summary>
     public void Committed()
     {
-        foreach (var request in staged)
+        foreach (var request in completedSinceSave)
         {
             metrics.RequestCompleted(request.Provider, request.Outcome!.Value, request.CreditsCharged);
             RelayTracing.Completed(request);
         }
-        staged.Clear();
+        completedSinceSave.Clear();
     }
 
     /// <summary>
@@ -78,7 +78,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                     // Drop the outbox rows this entry staged; the winner staged its own.
                     if (entry.Entity is EnrichmentRequestRecord lost)
                     {
-                        staged.RemoveAll(r => r.RequestId == lost.RequestId);
+                        completedSinceSave.RemoveAll(r => r.RequestId == lost.RequestId);
                         var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
                         foreach (var staged in db.ChangeTracker.Entries<OutboxMessage>()
                                      .Where(o => o.State == EntityState.Added && o.Entity.MessageId == eventId).ToList())

@@ -42,7 +42,7 @@ public sealed class EnrichmentIntake(
         using var scope = logger.BeginRequestScope(request.RequestId);
         var validation = await validator.ValidateAsync(request, ct);
         if (validation.IsValid)
-            return await AcceptAsync(request, ct);
+            return await StoreAsync(request, ct);
 
         var detail = string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
         return await RejectAsync(request, messageId, detail, ct);
@@ -52,6 +52,11 @@ public sealed class EnrichmentIntake(
     public async Task<IntakeResult> AcceptAsync(EnrichmentRequested request, CancellationToken ct)
     {
         using var scope = logger.BeginRequestScope(request.RequestId);
+        return await StoreAsync(request, ct);
+    }
+
+    async Task<IntakeResult> StoreAsync(EnrichmentRequested request, CancellationToken ct)
+    {
         var (provider, whyNot) = routing.Route(request);
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
