@@ -103,15 +103,12 @@ public sealed class BatchFlusher(
             return TimeSpan.Zero; // another instance claimed some of them; look again
         }
 
-        // 2. The paid call: one span for the batch (its HTTP calls are children), marked in each request's trace.
+        // 2. The paid call: one span for the batch (its HTTP calls are children).
         using var jobScope = logger.BeginJobScope(job);
         using var submit = RelayTracing.Source.StartActivity($"submit {lane}");
         submit?.SetTag("relay.provider", RelayMetrics.Tag(provider.Name));
         submit?.SetTag("relay.job_name", job.Name);
         submit?.SetTag("relay.batch_size", waiting.Count);
-        foreach (var request in waiting)
-            RelayTracing.Submitted(request, submit);
-        metrics.BatchSubmitted(provider.Name, waiting.Count);
 
         var leads = waiting.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
         logger.LogInformation("Submitting job {JobName} with {LeadCount} leads to {Provider}", job.Name, leads.Count, provider.Name);
@@ -125,6 +122,11 @@ public sealed class BatchFlusher(
             result = new SubmitResult(SubmitStatus.Unknown, Detail: ex.Message);
         }
         submit?.SetTag("relay.submit_status", result.Status.ToString());
+        // Marked in each request's trace only now: nothing may delay the POST once the intent is committed
+        // (a poller may already see these requests as submitted).
+        foreach (var request in waiting)
+            RelayTracing.Submitted(request, submit);
+        metrics.BatchSubmitted(provider.Name, waiting.Count);
 
         // 3. Record what the provider said, with any completions it implies, in one transaction.
         await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
