@@ -11,6 +11,9 @@ using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
 
+// A wrong or contradictory setting stops the relay with one line naming it, not a stack trace.
+InvalidSettings.ExitWithReport();
+
 // The container health check runs the relay's own binary (the runtime image has no curl).
 if (HealthProbe.IsRequested(args))
     return await HealthProbe.RunAsync(args);
@@ -29,6 +32,7 @@ builder.AddOutbox();
 builder.AddEnrichmentRequests();
 builder.AddProviders();
 builder.AddPreceptWebhooks();
+// Health, /metrics, traces (OTLP when configured), OpenAPI and its reference UI.
 builder.AddOperations();
 // Operator routes under /admin need Admin:ApiKey; dead letters are what the consumers gave up on.
 builder.AddAdmin();
@@ -38,6 +42,8 @@ builder.AddDashboard();
 
 var app = builder.Build();
 
+// Every setting is checked before the ledger or the bus is touched.
+app.ValidateSettings();
 await app.PrepareLedgerAsync();
 
 app.UseForwardedHeaders();

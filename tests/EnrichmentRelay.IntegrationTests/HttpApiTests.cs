@@ -132,15 +132,76 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task HealthAndOpenApiAreServed()
+    public async Task HealthTheOpenApiDocumentAndItsReferenceAreServed()
     {
         Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("health/live")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("health/ready")).StatusCode);
         var openApi = await Http.GetFromJsonAsync<JsonElement>("openapi/v1.json");
         var paths = openApi.GetProperty("paths");
-        Assert.True(paths.TryGetProperty("/enrichments", out _));
-        Assert.True(paths.TryGetProperty("/enrichments/{requestId}", out _));
-        Assert.True(paths.TryGetProperty("/webhooks/precept/{token}", out _));
+        string[] documented = ["/enrichments", "/enrichments/{requestId}", "/selections", "/selections/{selectionId}",
+            "/webhooks/precept/{token}", "/health/live", "/health/ready", "/metrics"];
+        Assert.All(documented, path => Assert.True(paths.TryGetProperty(path, out _), path));
+
+        // Every operation says what it does, and every request body comes with an example.
+        var operations = 0;
+        foreach (var path in paths.EnumerateObject())
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                operations++;
+                var where = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                Assert.False(string.IsNullOrWhiteSpace(operation.Value.GetProperty("summary").GetString()), where);
+                Assert.False(string.IsNullOrWhiteSpace(operation.Value.GetProperty("description").GetString()), where);
+                if (operation.Value.TryGetProperty("requestBody", out var body))
+                    Assert.All(body.GetProperty("content").EnumerateObject(), media =>
+                        Assert.True(media.Value.TryGetProperty("examples", out var examples) && examples.EnumerateObject().Any(), $"{where} {media.Name}"));
+                var responseExamples = operation.Value.GetProperty("responses").EnumerateObject()
+                    .SelectMany(r => r.Value.TryGetProperty("content", out var content) ? content.EnumerateObject() : [])
+                    .Count(m => m.Value.TryGetProperty("examples", out _));
+                Assert.True(responseExamples > 0 || operation.Name == "post" && path.Name.StartsWith("/webhooks/"), $"{where} has no response example");
+            }
+        output.WriteLine($"[figure] OpenAPI: {operations} operations, each with a summary, a description and examples");
+
+        await TheApiReferenceIsServedWithItsOwnScriptAndNoCdnAsync();
+    }
+
+    [Fact]
+    public async Task ARequestAwaitingItsCallbackShowsAsOpenInTheMetrics()
+    {
+        // PostgreSQL here: the ledger gauges' grouped query runs on both engines (SQLite in MetricsTests).
+        scenario.Sandbox.Precept.Settings.DropWebhooks = true;
+        using var post = await Http.PostAsync("enrichments", Json(ValidBody));
+        Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
+
+        var scrape = await Eventually.ReturnsAsync(() => PrometheusScrape.FetchAsync(Http),
+            s => s.Sum("relay_requests_open", ("provider", "precept"), ("state", "submitted")) == 1, TimeSpan.FromSeconds(30),
+            "the open request in the gauges");
+        Assert.True(scrape.Sum("relay_requests_oldest_open_age_seconds", ("provider", "precept")) >= 0);
+        Assert.Equal(0, scrape.Sum("relay_requests_open", ("provider", "woodpecker")));
+        Assert.DoesNotContain("Reading the ledger gauges failed", scenario.Relay.LogText);
+    }
+
+    /// <summary>Part of the test above (one relay less to start): the reference UI at /scalar/.</summary>
+    async Task TheApiReferenceIsServedWithItsOwnScriptAndNoCdnAsync()
+    {
+        using var page = await Http.GetAsync("scalar/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType!.MediaType);
+        var html = await page.Content.ReadAsStringAsync();
+
+        // Every script the page loads is the relay's own, and it answers.
+        var scripts = System.Text.RegularExpressions.Regex.Matches(html, "<script[^>]*\\ssrc=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(scripts);
+        foreach (var script in scripts)
+        {
+            Assert.False(Uri.TryCreate(script, UriKind.Absolute, out var absolute) && absolute.Scheme.StartsWith("http"), $"{script} is not served by the relay");
+            using var js = await Http.GetAsync(new Uri(new Uri(Http.BaseAddress!, "scalar/"), script));
+            Assert.Equal(HttpStatusCode.OK, js.StatusCode);
+            Assert.Contains("javascript", js.Content.Headers.ContentType!.MediaType);
+            Assert.True((await js.Content.ReadAsByteArrayAsync()).Length > 1000, script);
+        }
+        Assert.DoesNotContain("cdn.jsdelivr.net", html);
+        Assert.Contains("\"withDefaultFonts\":false", html); // Scalar's default fonts come from its CDN
+        Assert.Contains("openapi/v1.json", html);
     }
 
     static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -22,6 +22,9 @@ public sealed class SecretsTests(ITestOutputHelper output)
                 ["Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Debug",
                 ["Logging__LogLevel__System.Net.Http.HttpClient"] = "Trace",
                 ["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Information",
+                // Structured lines with every scope, as an operator would ship them: the scopes are scanned too.
+                ["Logging__Console__FormatterName"] = "json",
+                ["Logging__Console__FormatterOptions__IncludeScopes"] = "true",
             });
         EnrichmentRequested[] requests =
         [
@@ -39,10 +42,37 @@ public sealed class SecretsTests(ITestOutputHelper output)
 
         var tokens = scenario.Sandbox.Precept.Jobs.Select(j => new Uri(j.WebhookUrl!).Segments.Last()).ToList();
         Assert.NotEmpty(tokens);
+        // A line logged while a real callback URL is being served (a malformed body is kept and warned about).
+        using (var malformed = await scenario.Relay.Http.PostAsync($"webhooks/precept/{tokens[0]}",
+                   new StringContent("{\"enrichment_id\": ", System.Text.Encoding.UTF8, "application/json")))
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, malformed.StatusCode);
+        await Eventually.TrueAsync(() => scenario.Relay.LogText.Contains("Malformed Precept callback"), TimeSpan.FromSeconds(10), "the malformed-callback warning");
         string[] secrets = [RelayScenario.PreceptKey, RelayScenario.WoodpeckerKey, RelayScenario.LanceKey, RelayScenario.AdminKey, .. tokens];
         var log = scenario.Relay.LogText;
         output.WriteLine($"[figure] secrets scan: {log.Length:N0} characters of relay log searched for {secrets.Length} secrets");
         Assert.All(secrets, secret => Assert.DoesNotContain(secret, log));
+
+        // Every line about a request carries its RequestId as a scope; lines about a provider job carry the job.
+        var lines = log.Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        Assert.NotEmpty(lines);
+        var ids = requests.Select(r => r.RequestId.ToString()).ToHashSet();
+        static IEnumerable<JsonElement> Scopes(JsonElement line) => line.GetProperty("Scopes").EnumerateArray();
+        static string? ScopeValue(JsonElement line, string name) => Scopes(line)
+            .Select(s => s.ValueKind == JsonValueKind.Object && s.TryGetProperty(name, out var v) ? v.ToString() : null)
+            .FirstOrDefault(v => v is not null);
+        var accepted = lines.Where(l => l.GetProperty("Message").GetString()!.StartsWith("Accepted request")).ToList();
+        var published = lines.Where(l => l.GetProperty("Message").GetString()!.StartsWith("Published EnrichmentCompleted")).ToList();
+        var submitted = lines.Where(l => l.GetProperty("Message").GetString()!.StartsWith("Submitting job")).ToList();
+        Assert.Equal(3, accepted.Count);
+        Assert.Equal(3, published.Count);
+        Assert.NotEmpty(submitted);
+        Assert.All(accepted.Concat(published), l => Assert.Contains(ScopeValue(l, "RequestId")!, ids));
+        Assert.All(submitted, l => Assert.StartsWith("relay-", ScopeValue(l, "JobName")));
+        // Each line of a request's work is also tied to its trace.
+        Assert.All(accepted, l => Assert.NotNull(ScopeValue(l, "TraceId")));
+        // ASP.NET Core's own request scope (it holds the path, and so a webhook token) is not there.
+        Assert.DoesNotContain(lines, l => ScopeValue(l, "RequestPath") is not null);
+        output.WriteLine($"[figure] log scopes: {lines.Count} JSON lines, {accepted.Count + published.Count} request lines all scoped with their RequestId");
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Requests;
@@ -31,6 +32,8 @@ public sealed class LedgerTestHost : IAsyncDisposable
     {
         var services = new ServiceCollection();
         services.AddLogging();
+        services.AddMetrics();
+        services.AddSingleton<RelayMetrics>();
         services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={databasePath}"));
         services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
         services.AddSingleton<TimeProvider>(Time);

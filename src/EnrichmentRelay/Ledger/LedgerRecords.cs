@@ -37,6 +37,11 @@ public class EnrichmentRequestRecord
     /// its per-field tasks), as that provider's own small JSON document.
     /// </summary>
     public string? ProviderState { get; set; }
+    /// <summary>
+    /// The W3C traceparent of the message or HTTP call that brought it, so the spans of its later steps (submit,
+    /// completion, the published event) join the same trace. Null when nothing was tracing.
+    /// </summary>
+    public string? TraceParent { get; set; }
     /// <summary>Optimistic concurrency: whoever completes a request first wins, the other re-reads.</summary>
     public int Version { get; set; }
 }
@@ -114,6 +119,8 @@ public class ProviderCallbackRecord
     public required string Body { get; set; }
     public bool IsMalformed { get; set; }
     public DateTimeOffset? ProcessedAt { get; set; }
+    /// <summary>The webhook call's W3C traceparent: applying the callback continues that trace.</summary>
+    public string? TraceParent { get; set; }
 }
 
 /// <summary>A message to publish, written in the same transaction as the state change that causes it.</summary>
@@ -126,6 +133,8 @@ public class OutboxMessage
     public required string Body { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? SentAt { get; set; }
+    /// <summary>The trace the message is published in (a completion: its request's), so subscribers continue it.</summary>
+    public string? TraceParent { get; set; }
 }
 
 /// <summary>

@@ -58,11 +58,13 @@ public static class OutboxRows
         [nameof(SelectionEnrichmentCompleted)] = typeof(SelectionEnrichmentCompleted),
     };
 
-    public static OutboxMessage For<T>(T message, Guid messageId, DateTimeOffset at) where T : class => new()
+    /// <param name="traceParent">The trace to publish it in; by default the current one.</param>
+    public static OutboxMessage For<T>(T message, Guid messageId, DateTimeOffset at, string? traceParent = null) where T : class => new()
     {
         MessageId = messageId,
         MessageType = Types.Single(t => t.Value == typeof(T)).Key,
         Body = JsonSerializer.Serialize(message, RelayJson.Options),
         CreatedAt = at,
+        TraceParent = traceParent ?? Operations.RelayTracing.CurrentTraceParent(),
     };
 }

@@ -16,6 +16,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<SelectionRecord> Selections => Set<SelectionRecord>();
     public DbSet<DeadLetterRecord> DeadLetters => Set<DeadLetterRecord>();
 
+    /// <summary>A version-00 traceparent is 55 characters; room for a later version's.</summary>
+    const int TraceParentLength = 128;
+
     protected override void OnModelCreating(ModelBuilder model)
     {
         model.Entity<EnrichmentRequestRecord>(e =>
@@ -32,6 +35,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.Lane).HasMaxLength(32);
             e.HasIndex(r => new { r.State, r.Lane, r.AcceptedAt });
             e.HasIndex(r => r.ProviderJobId);
+            e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
         });
         model.Entity<ProviderJobRecord>(e =>
         {
@@ -55,6 +59,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasKey(c => c.Id);
             e.HasIndex(c => c.ProcessedAt);
             e.HasIndex(c => c.ProviderJobId);
+            e.Property(c => c.TraceParent).HasMaxLength(TraceParentLength);
         });
         model.Entity<OutboxMessage>(e =>
         {
@@ -62,6 +67,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasKey(m => m.Id);
             e.Property(m => m.MessageType).HasMaxLength(128);
             e.HasIndex(m => m.SentAt);
+            e.Property(m => m.TraceParent).HasMaxLength(TraceParentLength);
         });
         model.Entity<SelectionRecord>(e =>
         {

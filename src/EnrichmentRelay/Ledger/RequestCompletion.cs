@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
 
 namespace EnrichmentRelay.Ledger;
@@ -13,8 +14,12 @@ public sealed record CompletionResult(
     string? Detail = null,
     decimal? CreditsCharged = null);
 
-public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, OutboxSignal outboxSignal)
+public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, OutboxSignal outboxSignal, RelayMetrics metrics)
 {
+    // Completions staged since the last save: counted (and traced) only once committed, so one that loses
+    // a race with another writer is not counted twice.
+    readonly List<EnrichmentRequestRecord> completedSinceSave = [];
+
     /// <summary>
     /// Marks the request completed and stages its event in the outbox. The caller saves both in one
     /// transaction. Returns false when the request was already terminal (nothing is staged).
@@ -34,8 +39,21 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         request.Version++;
 
         var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob);
-        db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value));
+        // Published in the request's own trace, whatever callback or poll completed it.
+        db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value, request.TraceParent));
+        completedSinceSave.Add(request);
         return true;
+    }
+
+    /// <summary>For a caller that saved the staged completions itself: counts and traces them. <see cref="SaveAsync"/> does this.</summary>
+    public void Committed()
+    {
+        foreach (var request in completedSinceSave)
+        {
+            metrics.RequestCompleted(request.Provider, request.Outcome!.Value, request.CreditsCharged);
+            RelayTracing.Completed(request);
+        }
+        completedSinceSave.Clear();
     }
 
     /// <summary>
@@ -49,6 +67,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
             try
             {
                 await db.SaveChangesAsync(ct);
+                Committed();
                 outboxSignal.Pulse();
                 return;
             }
@@ -59,6 +78,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                     // Drop the outbox rows this entry staged; the winner staged its own.
                     if (entry.Entity is EnrichmentRequestRecord lost)
                     {
+                        completedSinceSave.RemoveAll(r => r.RequestId == lost.RequestId);
                         var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
                         foreach (var staged in db.ChangeTracker.Entries<OutboxMessage>()
                                      .Where(o => o.State == EntityState.Added && o.Entity.MessageId == eventId).ToList())

@@ -1,22 +1,68 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace EnrichmentRelay.Operations;
 
 public static class OperationsExtensions
 {
+    /// <summary>MassTransit 8's ActivitySource and Meter (its send, receive and consume spans and counters).</summary>
+    const string MassTransitInstrumentation = "MassTransit";
+
+    /// <summary>Set (e.g. <c>http://collector:4317</c>) to export traces, metrics and logs over OTLP.</summary>
+    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
     public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
     {
         builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi();
+        builder.Services.AddApiDocs();
+
+        builder.Services.AddSingleton<RelayMetrics>();
+        builder.Services.AddHostedService<LedgerGaugeSampler>();
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("enrichment-relay"))
+            .WithMetrics(metrics => metrics
+                .AddMeter(RelayMetrics.MeterName, MassTransitInstrumentation)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter())
+            // Traces are recorded even without an exporter, so a producer's trace context still reaches the
+            // subscribers of EnrichmentCompleted through the relay.
+            .WithTracing(tracing => tracing
+                .AddSource(RelayTracing.SourceName, MassTransitInstrumentation)
+                .AddAspNetCoreInstrumentation(http =>
+                {
+                    http.Filter = context => !IsOperational(context.Request.Path);
+                    // The webhook path carries the per-job secret: spans get the route template instead.
+                    http.EnrichWithHttpRequest = (activity, request) =>
+                    {
+                        if (request.Path.StartsWithSegments(WebhookPathPrefix))
+                            activity.SetTag("url.path", WebhookPathPrefix + "/{token}");
+                    };
+                })
+                .AddHttpClientInstrumentation());
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
+            telemetry.UseOtlpExporter();
         return builder;
     }
 
-    /// <summary>/health/live (the process answers), /health/ready (ledger and bus), /openapi/v1.json.</summary>
+    const string WebhookPathPrefix = "/webhooks/precept";
+
+    static bool IsOperational(PathString path) =>
+        path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath);
+
+    /// <summary>/health/live (the process answers), /health/ready (ledger and bus), /metrics, /openapi/v1.json and /scalar.</summary>
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
-        app.MapOpenApi();
+        app.MapPrometheusScrapingEndpoint();
+        app.MapApiDocs();
         return app;
     }
 }

@@ -3,6 +3,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Messaging;
+using EnrichmentRelay.Operations;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,7 @@ public sealed class OutboxDispatcher(
     OutboxSignal signal,
     TimeProvider time,
     IOptions<OutboxOptions> options,
+    RelayMetrics metrics,
     ILogger<OutboxDispatcher> logger) : DrainingBackgroundService
 {
     protected override async Task RunAsync(CancellationToken stopping, CancellationToken working)
@@ -52,7 +54,7 @@ public sealed class OutboxDispatcher(
         }
     }
 
-    async Task<int> PublishBatchAsync(CancellationToken ct)
+    internal async Task<int> PublishBatchAsync(CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
@@ -84,7 +86,13 @@ public sealed class OutboxDispatcher(
                 return false;
             }
             var message = JsonSerializer.Deserialize(row.Body, type, RelayJson.Options)!;
+            using var scope = message is EnrichmentCompleted forRequest ? logger.BeginRequestScope(forRequest.RequestId) : null;
+            // In the trace the row was staged for (a completion: its request's); MassTransit's send span is its
+            // child and carries the context to subscribers in the message headers.
+            using var activity = RelayTracing.StartIn($"publish {row.MessageType}", row.TraceParent);
+            activity?.SetTag("messaging.message.id", row.MessageId);
             await bus.Publish(message, type, context => context.MessageId = row.MessageId, ct);
+            metrics.OutboxPublished(row.MessageType);
             if (message is EnrichmentCompleted completed)
                 logger.LogInformation("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
                     completed.EventId, completed.RequestId, completed.Outcome);

@@ -1,4 +1,5 @@
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
 
 namespace EnrichmentRelay.Polling;
@@ -28,17 +29,20 @@ public static class PollTicks
     /// What every scheduled consumer does: claim the tick, run the poll, and log a failure instead of
     /// throwing (a poll command is worth nothing after its tick; the next tick polls again).
     /// </summary>
-    public static async Task RunOnceAsync(RelayDbContext db, string schedule, long tick, TimeProvider time, ILogger logger,
+    public static async Task RunOnceAsync(RelayDbContext db, string schedule, long tick, TimeProvider time, RelayMetrics metrics, ILogger logger,
         Func<CancellationToken, Task> poll, CancellationToken ct)
     {
         if (!await TryClaimAsync(db, schedule, tick, time.GetUtcNow(), ct))
             return;
+        // The schedule is named after its provider: the poll's HTTP calls count as that provider's poll requests.
+        using var run = metrics.Polling(schedule);
         try
         {
             await poll(ct);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
+            run.Failed();
             logger.LogWarning(ex, "The {Schedule} poll for tick {Tick} failed; the next tick polls again", schedule, tick);
         }
     }

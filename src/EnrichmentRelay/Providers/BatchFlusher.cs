@@ -1,6 +1,7 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
 
 namespace EnrichmentRelay.Providers;
@@ -14,6 +15,7 @@ public sealed class BatchFlusher(
     IServiceScopeFactory scopes,
     BatchFlushSignal signal,
     TimeProvider time,
+    RelayMetrics metrics,
     ILogger<BatchFlusher> logger) : DrainingBackgroundService
 {
     static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(1);
@@ -108,7 +110,13 @@ public sealed class BatchFlusher(
             return TimeSpan.Zero; // another instance claimed some of them (SQLite has no row locks); look again
         }
 
-        // 2. The paid call.
+        // 2. The paid call: one span for the batch (its HTTP calls are children).
+        using var jobScope = logger.BeginJobScope(job);
+        using var submit = RelayTracing.Source.StartActivity($"submit {lane}");
+        submit?.SetTag("relay.provider", RelayMetrics.Tag(provider.Name));
+        submit?.SetTag("relay.job_name", job.Name);
+        submit?.SetTag("relay.batch_size", waiting.Count);
+
         var leads = waiting.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
         logger.LogInformation("Submitting job {JobName} with {LeadCount} leads to {Provider}", job.Name, leads.Count, provider.Name);
         SubmitResult result;
@@ -120,6 +128,12 @@ public sealed class BatchFlusher(
         {
             result = new SubmitResult(SubmitStatus.Unknown, Detail: ex.Message);
         }
+        submit?.SetTag("relay.submit_status", result.Status.ToString());
+        // Marked in each request's trace only now: nothing may delay the POST once the intent is committed
+        // (a poller may already see these requests as submitted).
+        foreach (var request in waiting)
+            RelayTracing.Submitted(request, submit);
+        metrics.BatchSubmitted(provider.Name, waiting.Count);
 
         // 3. Record what the provider said, with any completions it implies, in one transaction.
         await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);

@@ -5,6 +5,12 @@ namespace EnrichmentRelay.Providers;
 public static class ProviderHttp
 {
     /// <summary>
+    /// A provider address must be absolute http(s). Checked explicitly: on Linux a path like "/api" binds as an
+    /// absolute file:// URI.
+    /// </summary>
+    public static bool IsHttpUrl(Uri? url) => url is { IsAbsoluteUri: true } && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp);
+
+    /// <summary>
     /// The resilience pipeline every provider client uses: a cap on concurrent calls (kept below what the
     /// provider tolerates), timeouts, a circuit breaker, and retries with jitter for reads only (and 429
     /// with Retry-After). A submit POST is never retried by the pipeline: none of the providers takes an

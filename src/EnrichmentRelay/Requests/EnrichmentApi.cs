@@ -1,5 +1,6 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -29,9 +30,40 @@ public static class EnrichmentApi
         group.MapPost("/", SubmitAsync)
             .WithSummary("Requests an enrichment")
             .WithDescription("Same body as the EnrichmentRequested message. requestId is optional and generated when absent; " +
-                             "repeating a requestId changes nothing. The result is published as EnrichmentCompleted and readable at the Location.");
+                             "repeating a requestId changes nothing. The result is published as EnrichmentCompleted and readable at the Location.")
+            .WithRequestExample("A lead for Precept, by name and company", """
+                {"lead":{"firstName":"Jane","lastName":"Doe","companyName":"Acme","companyDomain":"acme.com"},
+                 "fields":["email","phone"],"correlationData":{"crmId":"0031t00000AbCdE"}}
+                """)
+            .WithRequestExample("A Woodpecker Lead Finder lead", """
+                {"requestId":"3f6b1c2e-9a4d-4a51-8e57-0f2a7d9b1c11","lead":{"woodpeckerLead":{"uid":"0SVOUN5zYlkzJ5fMrBxUdiQ_0000",
+                 "first_name":"Erlich","last_name":"Bachman","company_website":"bachmanity.com"}},"fields":["email"]}
+                """)
+            .WithRequestExample("A Lance person", """
+                {"lead":{"lancePersonId":"550e8400-e29b-41d4-a716-446655440001"},"fields":["email","phone"]}
+                """)
+            .WithResponseExample(StatusCodes.Status202Accepted, "Stored; the outcome follows", """
+                {"requestId":"5b0c4f9e-2d1a-4c3b-9e8f-7a6b5c4d3e2f","state":"accepted","provider":"precept","outcome":null,
+                 "emails":[],"phones":[],"providerJobId":null,"detail":null,"creditsCharged":null,
+                 "correlationData":{"crmId":"0031t00000AbCdE"},"requestedAt":"2026-11-23T09:00:00+00:00","completedAt":null,"attempts":[]}
+                """)
+            .WithResponseExample(StatusCodes.Status400BadRequest, "Every problem, by field", """
+                {"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,
+                 "errors":{"fields":["'fields' must name at least one of: email, phone."],
+                           "lead":["No enabled provider can identify this lead: Precept needs lead.linkedInUrl, or lead.firstName + lead.lastName + lead.companyName or lead.companyDomain."]}}
+                """);
         group.MapGet("/{requestId:guid}", GetAsync)
-            .WithSummary("Reads a request's state and, once completed, its outcome");
+            .WithSummary("Reads a request's state and, once completed, its outcome")
+            .WithDescription("state is accepted (waiting for its batch), submitted (at the provider) or completed; once completed, " +
+                             "the fields are those of the EnrichmentCompleted event. 404 for a requestId the relay never received.")
+            .WithResponseExample(StatusCodes.Status200OK, "Completed: found", """
+                {"requestId":"5b0c4f9e-2d1a-4c3b-9e8f-7a6b5c4d3e2f","state":"completed","provider":"precept","outcome":"found",
+                 "emails":["jane.doe@acme.com"],"phones":["+15550100"],"providerJobId":"8d5f0c1e-6a2b-4c3d-9e8f-1a2b3c4d5e6f","detail":null,
+                 "creditsCharged":null,"correlationData":{"crmId":"0031t00000AbCdE"},"requestedAt":"2026-11-23T09:00:00+00:00",
+                 "completedAt":"2026-11-23T09:00:03+00:00","attempts":[{"provider":"precept","outcome":"found",
+                 "providerJobId":"8d5f0c1e-6a2b-4c3d-9e8f-1a2b3c4d5e6f","submittedAt":"2026-11-23T09:00:02+00:00",
+                 "completedAt":"2026-11-23T09:00:03+00:00","detail":null}]}
+                """);
         return group;
     }
 

@@ -3,6 +3,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Messaging;
+using EnrichmentRelay.Operations;
 using FluentValidation;
 using FluentValidation.Results;
 using Microsoft.EntityFrameworkCore;
@@ -29,6 +30,7 @@ public sealed class EnrichmentIntake(
     TimeProvider time,
     BatchFlushSignal flushSignal,
     OutboxSignal outboxSignal,
+    RelayMetrics metrics,
     ILogger<EnrichmentIntake> logger)
 {
     public Task<ValidationResult> ValidateAsync(EnrichmentRequested request, CancellationToken ct) =>
@@ -37,9 +39,10 @@ public sealed class EnrichmentIntake(
     /// <summary>From the bus: an invalid request still gets an answer, a Rejected completion.</summary>
     public async Task<IntakeResult> ReceiveAsync(EnrichmentRequested request, Guid? messageId, CancellationToken ct)
     {
+        using var scope = logger.BeginRequestScope(request.RequestId);
         var validation = await validator.ValidateAsync(request, ct);
         if (validation.IsValid)
-            return await AcceptAsync(request, ct);
+            return await StoreAsync(request, ct);
 
         var detail = string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
         return await RejectAsync(request, messageId, detail, ct);
@@ -48,6 +51,12 @@ public sealed class EnrichmentIntake(
     /// <summary>Stores a valid request for its provider's next batch. Call only after validation.</summary>
     public async Task<IntakeResult> AcceptAsync(EnrichmentRequested request, CancellationToken ct)
     {
+        using var scope = logger.BeginRequestScope(request.RequestId);
+        return await StoreAsync(request, ct);
+    }
+
+    async Task<IntakeResult> StoreAsync(EnrichmentRequested request, CancellationToken ct)
+    {
         var (provider, whyNot) = routing.Route(request);
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
@@ -55,6 +64,7 @@ public sealed class EnrichmentIntake(
         var stored = await TryInsertAsync(NewRecord(request, provider.Name, provider.Lane), ct);
         if (stored)
         {
+            metrics.RequestAccepted(provider.Name);
             flushSignal.Pulse();
             logger.LogInformation("Accepted request {RequestId} for {Provider} ({Lane})", request.RequestId, provider.Name, provider.Lane);
             return IntakeResult.Accepted;
@@ -82,6 +92,7 @@ public sealed class EnrichmentIntake(
             };
             db.Outbox.Add(OutboxRows.For(rejected, rejected.EventId, now));
             await db.SaveChangesAsync(ct);
+            metrics.RequestCompleted(null, Outcome.Rejected, null);
             outboxSignal.Pulse();
             return IntakeResult.Rejected;
         }
@@ -90,6 +101,7 @@ public sealed class EnrichmentIntake(
         completion.Complete(record, new CompletionResult(Outcome.Rejected, Detail: detail));
         if (!await TryInsertAsync(record, ct))
             return IntakeResult.Duplicate;
+        completion.Committed();
         outboxSignal.Pulse();
         return IntakeResult.Rejected;
     }
@@ -102,6 +114,8 @@ public sealed class EnrichmentIntake(
         Lane = lane,
         RequestJson = JsonSerializer.Serialize(request, RelayJson.Options),
         AcceptedAt = time.GetUtcNow(),
+        // The consumer's (or HTTP request's) span: the trace the request's later steps join.
+        TraceParent = RelayTracing.CurrentTraceParent(),
     };
 
     /// <summary>Inserts the row (and anything staged with it); false when the RequestId already exists.</summary>

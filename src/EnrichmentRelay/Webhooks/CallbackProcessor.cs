@@ -2,6 +2,7 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers.Precept;
 using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
@@ -17,6 +18,7 @@ public sealed class CallbackProcessor(
     IServiceScopeFactory scopes,
     CallbackSignal signal,
     TimeProvider time,
+    RelayMetrics metrics,
     ILogger<CallbackProcessor> logger) : DrainingBackgroundService
 {
     static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
@@ -71,6 +73,12 @@ public sealed class CallbackProcessor(
         if ((await RowClaims.PendingCallback(db, callbackId).ToListAsync(ct)).SingleOrDefault() is not { } callback)
             return;
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == callback.ProviderJobId, ct);
+        using var jobScope = logger.BeginJobScope(job);
+        // In the webhook call's trace; each request it completes gets a span in its own trace linked to this one.
+        using var activity = RelayTracing.StartIn("apply precept callback", callback.TraceParent);
+        activity?.SetTag("relay.job_name", job.Name);
+        // Precept retries and may duplicate a callback: one for a job already complete changes nothing.
+        var duplicate = job.State == ProviderJobState.Completed;
         using var doc = JsonDocument.Parse(callback.Body);
         var report = PreceptJobReport.Read(doc.RootElement);
 
@@ -89,6 +97,8 @@ public sealed class CallbackProcessor(
         await completion.SaveAsync(ct);
         if (claim is not null)
             await claim.CommitAsync(ct);
+        if (duplicate)
+            metrics.CallbackDuplicated(ProviderName.Precept);
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -23,22 +24,31 @@ public static class PreceptWebhookApi
         var group = app.MapGroup("/webhooks/precept").WithTags("Webhooks").RequireRateLimiting(RateLimitPolicy);
         group.MapPost("/{token}", ReceiveAsync)
             .WithSummary("Receives a Precept job callback")
-            .WithDescription("The token is the per-job secret the relay put in the job's webhookUrl. The raw body is stored before the 202.")
-            .Accepts<JsonElement>("application/json");
+            .WithDescription("The token is the per-job secret the relay put in the job's webhookUrl. The raw body is stored before the 202; " +
+                             "unless Providers:Precept:VerifyCallbacks is off, the job is then read back from Precept and that answer is applied. " +
+                             "404 for an unknown URL, 400 for a body that is not JSON (kept for audit), 413 over 1 MiB, 429 over the rate limit.")
+            .Accepts<JsonElement>("application/json")
+            .WithRequestExample("A completed job", """
+                {"enrichment_id":"8d5f0c1e-6a2b-4c3d-9e8f-1a2b3c4d5e6f","name":"relay-0ab0b400546640839ac8ab08ea975849","status":"completed",
+                 "results":[{"custom_data":{"rid":"5b0c4f9e-2d1a-4c3b-9e8f-7a6b5c4d3e2f"},"enrich_email":["jane.doe@acme.com"],"enrich_phone":["+15550100"]}]}
+                """)
+            .WithResponseExample(StatusCodes.Status404NotFound, "No job uses this URL", """
+                {"type":"https://tools.ietf.org/html/rfc9110#section-15.5.5","title":"Unknown callback URL","status":404,
+                 "detail":"No Precept job uses this callback URL."}
+                """);
         return group;
     }
 
     static async Task<Results<Accepted, ProblemHttpResult>> ReceiveAsync(
         string token, HttpRequest request, RelayDbContext db, TimeProvider time, CallbackSignal signal,
-        ILoggerFactory loggers, CancellationToken ct)
+        RelayMetrics metrics, ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger(typeof(PreceptWebhookApi));
-        if (request.ContentLength > MaxBodyBytes)
+        if (request.ContentLength > MaxBodyBytes || await ReadBoundedAsync(request.Body, ct) is not { } body)
+        {
+            metrics.CallbackReceived(ProviderName.Precept, "too_large");
             return TooLarge();
-
-        var body = await ReadBoundedAsync(request.Body, ct);
-        if (body is null)
-            return TooLarge();
+        }
 
         var tokenHash = CallbackTokens.Hash(token);
         var job = await db.ProviderJobs.AsNoTracking()
@@ -46,8 +56,11 @@ public static class PreceptWebhookApi
             .Select(j => new { j.Id, j.CallbackTokenHash })
             .SingleOrDefaultAsync(ct);
         if (job is null || !CallbackTokens.Matches(token, job.CallbackTokenHash!))
+        {
+            metrics.CallbackReceived(ProviderName.Precept, "unknown");
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown callback URL",
                 detail: "No Precept job uses this callback URL.");
+        }
 
         var malformed = !IsJson(body);
         db.ProviderCallbacks.Add(new ProviderCallbackRecord
@@ -57,8 +70,11 @@ public static class PreceptWebhookApi
             Body = body,
             IsMalformed = malformed,
             ProcessedAt = malformed ? time.GetUtcNow() : null,
+            // Applying it later continues this request's trace (Precept's own context, if it sent one).
+            TraceParent = RelayTracing.CurrentTraceParent(),
         });
         await db.SaveChangesAsync(ct);
+        metrics.CallbackReceived(ProviderName.Precept, malformed ? "malformed" : "stored");
 
         if (malformed)
         {

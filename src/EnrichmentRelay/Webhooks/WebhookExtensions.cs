@@ -11,9 +11,11 @@ public static class WebhookExtensions
     public static IHostApplicationBuilder AddPreceptWebhooks(this IHostApplicationBuilder builder)
     {
         // The request path carries the per-job webhook token; keep the ASP.NET Core categories that log paths
-        // from writing it whatever the log configuration says (rules added after configuration win).
-        foreach (var category in new[] { "Microsoft.AspNetCore.Hosting.Diagnostics", "Microsoft.AspNetCore.Routing.Matching" })
-            builder.Logging.AddFilter(category, LogLevel.Warning);
+        // from writing it whatever the log configuration says (rules added after configuration win). Hosting
+        // is switched off entirely: while it is enabled at all it opens a RequestPath scope on every request,
+        // which IncludeScopes would print on each line logged during a webhook call.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing.Matching", LogLevel.Warning);
         builder.Services.AddSingleton<CallbackSignal>();
         builder.Services.AddRateLimiter(limiter =>
         {

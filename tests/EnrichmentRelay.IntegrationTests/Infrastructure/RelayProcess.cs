@@ -33,21 +33,9 @@ public sealed class RelayProcess : IAsyncDisposable
     /// <param name="port">The port to listen on; a restart passes the old one, so callback URLs given out stay valid.</param>
     public static async Task<RelayProcess> StartAsync(IReadOnlyDictionary<string, string> settings, int? port = null)
     {
-        var binary = RelayBinary();
         port ??= FreePort();
         var baseAddress = new Uri($"http://127.0.0.1:{port}/");
-        var start = new ProcessStartInfo("dotnet", [binary, "--urls", baseAddress.ToString().TrimEnd('/')])
-        {
-            WorkingDirectory = Path.GetDirectoryName(binary)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__Console__FormatterName"] = "simple";
-        foreach (var (key, value) in settings)
-            start.Environment[key] = value;
+        var start = StartInfo(settings, baseAddress);
 
         var logPath = Path.Combine(Path.GetTempPath(), $"relay-it-{port}-{Guid.NewGuid():N}.log");
         var logFile = new StreamWriter(logPath) { AutoFlush = true };
@@ -68,6 +56,48 @@ public sealed class RelayProcess : IAsyncDisposable
             throw;
         }
         return relay;
+    }
+
+    /// <summary>
+    /// Starts the relay expecting it to stop by itself (a settings check): its exit code and everything it
+    /// printed, or a timeout if it is still running after <paramref name="deadline"/>.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IReadOnlyDictionary<string, string> settings, TimeSpan deadline)
+    {
+        var start = StartInfo(settings, new Uri($"http://127.0.0.1:{FreePort()}/"));
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the relay process.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(deadline);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"The relay was still running after {deadline.TotalSeconds:0} s:\n{await stdout}{await stderr}");
+        }
+        return (process.ExitCode, (await stdout) + (await stderr));
+    }
+
+    static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> settings, Uri baseAddress)
+    {
+        var binary = RelayBinary();
+        var start = new ProcessStartInfo("dotnet", [binary, "--urls", baseAddress.ToString().TrimEnd('/')])
+        {
+            WorkingDirectory = Path.GetDirectoryName(binary)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (key, value) in settings)
+            start.Environment[key] = value;
+        return start;
     }
 
     void Append(string? line)

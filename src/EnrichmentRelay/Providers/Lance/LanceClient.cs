@@ -13,6 +13,10 @@ public sealed record LancePerson(string Id, IReadOnlyList<string> Emails, IReadO
 /// <summary>Typed client for Lance's bulk enrichment, batch query and person read.</summary>
 public sealed class LanceClient(HttpClient http)
 {
+    /// <summary>The routes this client calls, as the provider call metrics name them.</summary>
+    public static readonly IReadOnlyList<string> Endpoints =
+        ["api/v1/operations/enrichment/bulk", "api/v1/operations/enrichment/batch/query", "api/v1/entities/prospects/person/{id}"];
+
     public Task<HttpResponseMessage> BulkAsync(string field, IReadOnlyList<string> personIds, CancellationToken ct) =>
         http.PostAsJsonAsync("api/v1/operations/enrichment/bulk", new JsonObject
         {

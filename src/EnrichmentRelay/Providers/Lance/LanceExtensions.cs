@@ -24,7 +24,8 @@ public static class LanceExtensions
                 http.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
             })
             // Lance documents no rate limit either; person reads after a poll are the burst this caps.
-            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.RequestTimeout, maxConcurrentCalls: 8);
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.RequestTimeout, maxConcurrentCalls: 8)
+            .AddProviderCallMetrics(ProviderName.Lance, LanceClient.Endpoints);
 
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<LancePoller>();

@@ -36,10 +36,10 @@ public sealed class LanceOptions : IValidatableObject
     {
         if (!Enabled)
             yield break;
-        if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
-            yield return new ValidationResult("Providers:Lance:BaseUrl must be an absolute URL when Lance is enabled (or set Providers:Lance:Enabled=false).", [nameof(BaseUrl)]);
+        if (!ProviderHttp.IsHttpUrl(BaseUrl))
+            yield return new ValidationResult("Providers:Lance:BaseUrl must be an absolute http(s) URL when Lance is enabled (or set Providers:Lance:Enabled=false).", [nameof(BaseUrl)]);
         if (string.IsNullOrWhiteSpace(ApiKey))
-            yield return new ValidationResult("Providers:Lance:ApiKey is required when Lance is enabled.", [nameof(ApiKey)]);
+            yield return new ValidationResult("Providers:Lance:ApiKey is required when Lance is enabled (or set Providers:Lance:Enabled=false).", [nameof(ApiKey)]);
         if (PollInterval < TimeSpan.FromMilliseconds(100))
             yield return new ValidationResult("Providers:Lance:PollInterval must be at least 100 ms.", [nameof(PollInterval)]);
         if (Deadline <= TimeSpan.Zero)

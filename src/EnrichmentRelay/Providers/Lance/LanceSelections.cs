@@ -4,6 +4,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Messaging;
+using EnrichmentRelay.Operations;
 using FluentValidation;
 using Microsoft.EntityFrameworkCore;
 
@@ -38,6 +39,7 @@ public sealed class LanceSelections(
     IValidator<SelectionEnrichmentRequested> validator,
     TimeProvider time,
     OutboxSignal outboxSignal,
+    RelayMetrics metrics,
     ILogger<LanceSelections> logger)
 {
     public const string SelectionIdKey = "selectionId";
@@ -104,6 +106,7 @@ public sealed class LanceSelections(
         };
         db.ProviderJobs.Add(job);
         var people = new Dictionary<string, LancePerson?>();
+        var accepted = 0;
         foreach (var record in records.DistinctBy(r => r.EntityId.ToLowerInvariant()))
         {
             var request = PersonRequest(message, record.EntityId);
@@ -115,8 +118,11 @@ public sealed class LanceSelections(
                 RequestId = request.RequestId, State = RequestState.Submitted, Provider = ProviderName.Lance, Lane = LanceTasks.Lane,
                 RequestJson = JsonSerializer.Serialize(request, RelayJson.Options), AcceptedAt = now, SubmittedAt = now,
                 ProviderJobId = job.Id, ProviderJob = job, ProviderState = LanceTasks.Write(tasks),
+                // Each person's request joins the selection's trace.
+                TraceParent = RelayTracing.CurrentTraceParent(),
             };
             db.Requests.Add(person);
+            accepted++;
             // Reused records may already be finished: those persons complete now.
             if (await LanceTasks.CompleteAsync(client, record.EntityId, tasks, people, ct) is { } result)
                 completion.Complete(person, result);
@@ -126,6 +132,7 @@ public sealed class LanceSelections(
         row.Selected = records.Count;
         row.Version++;
         await completion.SaveAsync(ct);
+        metrics.RequestAccepted(ProviderName.Lance, accepted);
         logger.LogInformation("Selection {SelectionId}: Lance selected {Count} persons", message.SelectionId, records.Count);
         await FinishCompletedAsync(db, time, ct);
     }

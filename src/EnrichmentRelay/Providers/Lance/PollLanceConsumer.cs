@@ -1,18 +1,19 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
 using MassTransit;
 
 namespace EnrichmentRelay.Providers.Lance;
 
 /// <summary>The scheduled consumer: one Lance poll per tick, whichever instance claims it.</summary>
-public sealed class PollLanceConsumer(RelayDbContext db, LancePoller poller, TimeProvider time, ILogger<PollLanceConsumer> logger)
-    : IConsumer<PollLance>
+public sealed class PollLanceConsumer(RelayDbContext db, LancePoller poller, TimeProvider time, RelayMetrics metrics,
+    ILogger<PollLanceConsumer> logger) : IConsumer<PollLance>
 {
     public const string Schedule = "lance";
 
     public Task Consume(ConsumeContext<PollLance> context) =>
-        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, logger, poller.PollAsync, context.CancellationToken);
+        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, metrics, logger, poller.PollAsync, context.CancellationToken);
 }
 
 public sealed class PollLanceConsumerDefinition : ConsumerDefinition<PollLanceConsumer>

@@ -1,5 +1,6 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -17,14 +18,31 @@ public static class SelectionsApi
         if (!app.ServiceProvider.GetRequiredService<IConfiguration>().GetValue(LanceOptions.Section + ":Enabled", true))
         {
             group.MapPost("/", () => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Lance is not enabled",
-                detail: "Selections are a Lance feature; this relay runs with Providers:Lance:Enabled=false."));
+                detail: "Selections are a Lance feature; this relay runs with Providers:Lance:Enabled=false."))
+                .WithSummary("Selections are a Lance feature: Lance is disabled on this relay (404)");
             return group;
         }
         group.MapPost("/", SubmitAsync)
             .WithSummary("Enriches the people a Lance search selects")
             .WithDescription("Same body as the SelectionEnrichmentRequested message (selectionId optional). Each selected person gets " +
-                             "an EnrichmentCompleted (RequestId derived from selection and person), then one SelectionEnrichmentCompleted.");
-        group.MapGet("/{selectionId:guid}", GetAsync).WithSummary("Reads a selection's state");
+                             "an EnrichmentCompleted (RequestId derived from selection and person), then one SelectionEnrichmentCompleted.")
+            .WithRequestExample("The first 100 VPs of a Lance search", """
+                {"selectionId":"7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 "filters":{"contact":{"contact.seniority":{"any":{"include":["VP"]}}}},
+                 "startIndex":0,"targetCount":100,"excludedIds":[],"field":"email","correlationData":{"campaign":"vp-q4"}}
+                """)
+            .WithResponseExample(StatusCodes.Status400BadRequest, "Every problem, by field", """
+                {"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,
+                 "errors":{"targetCount":["'targetCount' must be between 1 and 1000."]}}
+                """);
+        group.MapGet("/{selectionId:guid}", GetAsync)
+            .WithSummary("Reads a selection's state")
+            .WithDescription("state is accepted, submitted (Lance selected the persons; their requests are open) or completed " +
+                             "(the SelectionEnrichmentCompleted is published); refused and detail say why Lance refused it.")
+            .WithResponseExample(StatusCodes.Status200OK, "Submitted: 100 persons selected", """
+                {"selectionId":"7c9e6679-7425-40de-944b-e07fc1f90ae7","state":"submitted","selected":100,"refused":null,"detail":null,
+                 "requestedAt":"2026-11-23T09:00:00+00:00","completedAt":null}
+                """);
         return group;
     }
 

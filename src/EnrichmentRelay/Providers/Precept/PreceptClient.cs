@@ -7,6 +7,9 @@ namespace EnrichmentRelay.Providers.Precept;
 /// <summary>Typed client for Precept's REST API: raw answers in, interpretation left to the caller.</summary>
 public sealed class PreceptClient(HttpClient http)
 {
+    /// <summary>The routes this client calls, as the provider call metrics name them.</summary>
+    public static readonly IReadOnlyList<string> Endpoints = ["v1/leads/enrich", "v1/jobs/{id}", "v1/jobs"];
+
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

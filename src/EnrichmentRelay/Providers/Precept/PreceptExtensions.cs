@@ -26,7 +26,8 @@ public static class PreceptExtensions
                 http.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
             })
             // Precept documents no rate limit: a few calls at a time is all the relay needs (jobs of 1,000 leads).
-            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout, maxConcurrentCalls: 4);
+            .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout, maxConcurrentCalls: 4)
+            .AddProviderCallMetrics(ProviderName.Precept, PreceptClient.Endpoints);
 
         builder.Services.AddScoped<PreceptProvider>();
         builder.Services.AddScoped<PreceptJobReports>();

@@ -54,11 +54,16 @@ public sealed class PreceptOptions : IValidatableObject
     {
         if (!Enabled)
             yield break;
-        if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
-            yield return new ValidationResult("Providers:Precept:BaseUrl must be an absolute URL when Precept is enabled.", [nameof(BaseUrl)]);
+        if (!ProviderHttp.IsHttpUrl(BaseUrl))
+            yield return new ValidationResult("Providers:Precept:BaseUrl must be an absolute http(s) URL when Precept is enabled (or set Providers:Precept:Enabled=false).", [nameof(BaseUrl)]);
         if (string.IsNullOrWhiteSpace(ApiKey))
-            yield return new ValidationResult("Providers:Precept:ApiKey is required when Precept is enabled.", [nameof(ApiKey)]);
+            yield return new ValidationResult("Providers:Precept:ApiKey is required when Precept is enabled (or set Providers:Precept:Enabled=false).", [nameof(ApiKey)]);
         if (FlushWindow < TimeSpan.Zero || FlushWindow > TimeSpan.FromMinutes(5))
             yield return new ValidationResult("Providers:Precept:FlushWindow must be between 0 and 5 minutes.", [nameof(FlushWindow)]);
+        // The sweep's interval is its poll tick: zero would divide by zero, tiny would hammer Precept.
+        if (SweepInterval < TimeSpan.FromMilliseconds(100))
+            yield return new ValidationResult("Providers:Precept:SweepInterval must be at least 100 ms.", [nameof(SweepInterval)]);
+        if (Deadline <= TimeSpan.Zero)
+            yield return new ValidationResult("Providers:Precept:Deadline must be positive.", [nameof(Deadline)]);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -21,6 +22,7 @@ public sealed class PreceptSweep(
     PreceptJobReports reports,
     IOptions<PreceptOptions> options,
     TimeProvider time,
+    RelayMetrics metrics,
     ILogger<PreceptSweep> logger)
 {
     PreceptOptions Options => options.Value;
@@ -41,6 +43,7 @@ public sealed class PreceptSweep(
         var rescued = 0;
         foreach (var job in jobs)
         {
+            using var jobScope = logger.BeginJobScope(job);
             var open = await db.Requests.Where(r => r.ProviderJobId == job.Id && r.State == RequestState.Submitted).ToListAsync(ct);
             job.NextPollAt = now + Options.SweepInterval;
             if (open.Count == 0)
@@ -72,6 +75,7 @@ public sealed class PreceptSweep(
             }
         }
         await completion.SaveAsync(ct);
+        metrics.CallbacksRescued(ProviderName.Precept, rescued);
         return rescued;
     }
 
@@ -105,13 +109,13 @@ public sealed class PreceptSweep(
 }
 
 /// <summary>The scheduled consumer for the sweep: one per tick, whichever instance claims it.</summary>
-public sealed class PollPreceptConsumer(RelayDbContext db, PreceptSweep sweep, TimeProvider time, ILogger<PollPreceptConsumer> logger)
-    : IConsumer<PollPrecept>
+public sealed class PollPreceptConsumer(RelayDbContext db, PreceptSweep sweep, TimeProvider time, RelayMetrics metrics,
+    ILogger<PollPreceptConsumer> logger) : IConsumer<PollPrecept>
 {
     public const string Schedule = "precept";
 
     public Task Consume(ConsumeContext<PollPrecept> context) =>
-        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, logger, sweep.SweepAsync, context.CancellationToken);
+        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, metrics, logger, sweep.SweepAsync, context.CancellationToken);
 }
 
 public sealed class PollPreceptConsumerDefinition : ConsumerDefinition<PollPreceptConsumer>

@@ -1,18 +1,19 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
 using MassTransit;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 
 /// <summary>The scheduled consumer: runs one Woodpecker poll per tick, whichever instance claims it.</summary>
-public sealed class PollWoodpeckerConsumer(RelayDbContext db, WoodpeckerPoller poller, TimeProvider time, ILogger<PollWoodpeckerConsumer> logger)
-    : IConsumer<PollWoodpecker>
+public sealed class PollWoodpeckerConsumer(RelayDbContext db, WoodpeckerPoller poller, TimeProvider time, RelayMetrics metrics,
+    ILogger<PollWoodpeckerConsumer> logger) : IConsumer<PollWoodpecker>
 {
     public const string Schedule = "woodpecker";
 
     public Task Consume(ConsumeContext<PollWoodpecker> context) =>
-        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, logger, poller.PollAsync, context.CancellationToken);
+        PollTicks.RunOnceAsync(db, Schedule, context.Message.Tick, time, metrics, logger, poller.PollAsync, context.CancellationToken);
 }
 
 public sealed class PollWoodpeckerConsumerDefinition : ConsumerDefinition<PollWoodpeckerConsumer>

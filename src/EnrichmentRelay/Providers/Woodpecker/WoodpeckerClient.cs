@@ -22,6 +22,13 @@ public sealed record WoodpeckerProspect(long? Id, string? Email, string? FirstNa
 /// </summary>
 public sealed class WoodpeckerClient(HttpClient http)
 {
+    /// <summary>The routes this client calls, as the provider call metrics name them.</summary>
+    public static readonly IReadOnlyList<string> Endpoints =
+    [
+        "v2/lead_finder/leads/enrichments/{uuid}", "v2/lead_finder/leads/enrichments", "v2/lead_finder/prospects/enrichments/statuses/query",
+        "v2/lead_finder/prospects/enrichments", "v1/prospects",
+    ];
+
     public Task<HttpResponseMessage> QueueLeadEnrichmentsAsync(JsonArray leads, IReadOnlyList<int> targetCampaignIds, CancellationToken ct) =>
         http.PostAsJsonAsync("v2/lead_finder/leads/enrichments",
             new JsonObject { ["leads"] = leads, ["target_campaign_ids"] = new JsonArray(targetCampaignIds.Select(id => (JsonNode)id).ToArray()) }, ct);

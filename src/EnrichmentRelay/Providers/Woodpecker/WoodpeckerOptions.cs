@@ -42,10 +42,10 @@ public sealed class WoodpeckerOptions : IValidatableObject
     {
         if (!Enabled)
             yield break;
-        if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
-            yield return new ValidationResult("Providers:Woodpecker:BaseUrl must be an absolute URL when Woodpecker is enabled (or set Providers:Woodpecker:Enabled=false).", [nameof(BaseUrl)]);
+        if (!ProviderHttp.IsHttpUrl(BaseUrl))
+            yield return new ValidationResult("Providers:Woodpecker:BaseUrl must be an absolute http(s) URL when Woodpecker is enabled (or set Providers:Woodpecker:Enabled=false).", [nameof(BaseUrl)]);
         if (string.IsNullOrWhiteSpace(ApiKey))
-            yield return new ValidationResult("Providers:Woodpecker:ApiKey is required when Woodpecker is enabled.", [nameof(ApiKey)]);
+            yield return new ValidationResult("Providers:Woodpecker:ApiKey is required when Woodpecker is enabled (or set Providers:Woodpecker:Enabled=false).", [nameof(ApiKey)]);
         if (PollInterval < TimeSpan.FromMilliseconds(100) || MaxPollInterval < PollInterval)
             yield return new ValidationResult("Providers:Woodpecker:PollInterval must be at least 100 ms and at most MaxPollInterval.", [nameof(PollInterval)]);
         if (Deadline <= TimeSpan.Zero)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -59,6 +60,7 @@ public sealed class WoodpeckerPoller(
 
         foreach (var job in jobs)
         {
+            using var jobScope = logger.BeginJobScope(job);
             var requests = open.GetValueOrDefault(job.Id) ?? [];
             if (requests.Count > 0 && now - job.CreatedAt >= Options.Deadline)
             {
@@ -200,8 +202,10 @@ public sealed class WoodpeckerPoller(
                 break;
         }
 
-        foreach (var (_, request) in converted)
+        foreach (var (job, request) in converted)
         {
+            using var jobScope = logger.BeginJobScope(job);
+            using var requestScope = logger.BeginRequestScope(request.RequestId);
             if (Match(LedgerViews.ReadRequest(request), recent)?.Email is { Length: > 0 } email)
                 completion.Complete(request, new CompletionResult(Outcome.Found, [email], CreditsCharged: CreditsPerEmail));
             else

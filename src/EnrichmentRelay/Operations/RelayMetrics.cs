@@ -1,0 +1,196 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using EnrichmentRelay.Contracts;
+
+namespace EnrichmentRelay.Operations;
+
+/// <summary>
+/// The relay's own instruments, all in one place (meter <c>EnrichmentRelay</c>, exported at <c>/metrics</c>).
+/// Tags are low-cardinality on purpose: provider, outcome, a route template or a message type, never an id.
+/// In Prometheus the dots become underscores, counters end in <c>_total</c> and the unit is appended
+/// (<c>relay.provider.call.duration</c> in seconds is <c>relay_provider_call_duration_seconds</c>).
+/// </summary>
+public sealed class RelayMetrics
+{
+    public const string MeterName = "EnrichmentRelay";
+    const string NoProvider = "none";
+
+    // Provider calls take milliseconds to tens of seconds; the SDK's default buckets are meant for milliseconds.
+    static readonly double[] SecondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+    static readonly int[] BatchBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
+    // Which provider's scheduled poll the current async flow is running, so its HTTP calls count as poll requests.
+    static readonly AsyncLocal<string?> pollingProvider = new();
+
+    readonly Counter<long> accepted;
+    readonly Counter<long> completed;
+    readonly Counter<double> credits;
+    readonly Histogram<double> callDuration;
+    readonly Counter<long> callErrors;
+    readonly Histogram<int> batchSize;
+    readonly Counter<long> polls;
+    readonly Counter<long> pollRequests;
+    readonly Counter<long> callbacksReceived;
+    readonly Counter<long> callbacksDuplicated;
+    readonly Counter<long> callbacksRescued;
+    readonly Counter<long> outboxPublished;
+    volatile LedgerReadings readings = LedgerReadings.None;
+
+    public RelayMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        accepted = meter.CreateCounter<long>("relay.requests.accepted", "{request}",
+            "Requests stored for a provider (repeats of a RequestId are not counted).");
+        completed = meter.CreateCounter<long>("relay.requests.completed", "{request}",
+            "Requests that reached their one terminal outcome, by provider and outcome (provider 'none': rejected before routing).");
+        credits = meter.CreateCounter<double>("relay.credits.charged", "{credit}",
+            "Provider credits the completions report as charged (only providers that report a charge).");
+        callDuration = meter.CreateHistogram("relay.provider.call.duration", "s",
+            "Duration of each HTTP attempt to a provider, by route template.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        callErrors = meter.CreateCounter<long>("relay.provider.call.errors", "{error}",
+            "Provider HTTP attempts that failed: an error status (error = the code) or no answer (error = the failure kind).");
+        batchSize = meter.CreateHistogram("relay.batch.size", "{lead}",
+            "Leads per provider submit call.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
+        polls = meter.CreateCounter<long>("relay.polls", "{poll}",
+            "Scheduled polls run (one per provider per tick across instances), by result.");
+        pollRequests = meter.CreateCounter<long>("relay.poll.requests", "{request}",
+            "HTTP requests the scheduled polls made to the provider: what polling costs against its rate limits.");
+        callbacksReceived = meter.CreateCounter<long>("relay.callbacks.received", "{callback}",
+            "Webhook calls received, by result: stored, malformed, unknown (no such callback URL), too_large.");
+        callbacksDuplicated = meter.CreateCounter<long>("relay.callbacks.duplicated", "{callback}",
+            "Stored callbacks for a job that was already complete when they were applied (retries and duplicates).");
+        callbacksRescued = meter.CreateCounter<long>("relay.callbacks.rescued", "{request}",
+            "Requests completed by the sweep because their callback never came.");
+        outboxPublished = meter.CreateCounter<long>("relay.outbox.published", "{message}",
+            "Outbox messages published and confirmed by the broker, by message type.");
+
+        // Counters start at 0 for every provider, so rate() and increase() work from the first scrape.
+        foreach (var provider in Providers)
+            accepted.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)));
+        callbacksDuplicated.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
+        callbacksRescued.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
+
+        meter.CreateObservableGauge("relay.outbox.lag", () => readings.OutboxLagSeconds, "s",
+            "Age of the oldest outbox message not yet published (0 when none is waiting).");
+        meter.CreateObservableGauge("relay.outbox.pending", () => readings.OutboxPending, "{message}",
+            "Outbox messages not yet published.");
+        meter.CreateObservableGauge("relay.dead_letters", () => readings.DeadLetters, "{message}",
+            "Dead letters in the ledger not replayed yet: messages waiting for an operator (GET /admin/dead-letters).");
+        meter.CreateObservableGauge("relay.requests.open", ObserveOpen, "{request}",
+            "Requests not completed yet, by provider and state (accepted: waiting for a batch; submitted: at the provider).");
+        meter.CreateObservableGauge("relay.requests.oldest_open.age", ObserveOldest, "s",
+            "Age of the oldest request not completed yet, by provider: what is stuck.");
+    }
+
+    /// <summary>The names of the providers' tag values: the wire names (precept, woodpecker, lance).</summary>
+    public static string Tag(ProviderName? provider) => provider switch
+    {
+        ProviderName.Precept => "precept",
+        ProviderName.Woodpecker => "woodpecker",
+        ProviderName.Lance => "lance",
+        _ => NoProvider,
+    };
+
+    static string Tag(Outcome outcome) => JsonNamingPolicy.CamelCase.ConvertName(outcome.ToString());
+
+    public void RequestAccepted(ProviderName provider, int count = 1)
+    {
+        if (count > 0)
+            accepted.Add(count, new KeyValuePair<string, object?>("provider", Tag(provider)));
+    }
+
+    /// <summary>Call once the terminal state is committed (a completion that lost a race is not counted).</summary>
+    public void RequestCompleted(ProviderName? provider, Outcome outcome, decimal? creditsCharged)
+    {
+        var providerTag = new KeyValuePair<string, object?>("provider", Tag(provider));
+        completed.Add(1, providerTag, new KeyValuePair<string, object?>("outcome", Tag(outcome)));
+        if (creditsCharged is > 0)
+            credits.Add((double)creditsCharged.Value, providerTag);
+    }
+
+    public void ProviderCall(string provider, string endpoint, TimeSpan duration, string? error)
+    {
+        var providerTag = new KeyValuePair<string, object?>("provider", provider);
+        var endpointTag = new KeyValuePair<string, object?>("endpoint", endpoint);
+        callDuration.Record(duration.TotalSeconds, providerTag, endpointTag);
+        if (error is not null)
+            callErrors.Add(1, providerTag, endpointTag, new KeyValuePair<string, object?>("error", error));
+        if (pollingProvider.Value is not null)
+            pollRequests.Add(1, providerTag);
+    }
+
+    public void BatchSubmitted(ProviderName provider, int leads) => batchSize.Record(leads, new KeyValuePair<string, object?>("provider", Tag(provider)));
+
+    /// <summary>Marks the current async flow as <paramref name="provider"/>'s poll until disposed; counts the poll when it ends.</summary>
+    public PollRun Polling(string provider) => new(this, provider);
+
+    public void CallbackReceived(ProviderName provider, string result) =>
+        callbacksReceived.Add(1, new KeyValuePair<string, object?>("provider", Tag(provider)), new KeyValuePair<string, object?>("result", result));
+
+    public void CallbackDuplicated(ProviderName provider) => callbacksDuplicated.Add(1, new KeyValuePair<string, object?>("provider", Tag(provider)));
+
+    public void CallbacksRescued(ProviderName provider, int requests)
+    {
+        if (requests > 0)
+            callbacksRescued.Add(requests, new KeyValuePair<string, object?>("provider", Tag(provider)));
+    }
+
+    public void OutboxPublished(string messageType) => outboxPublished.Add(1, new KeyValuePair<string, object?>("message_type", messageType));
+
+    /// <summary>The latest figures read from the ledger (see <see cref="LedgerGaugeSampler"/>), reported on the next scrape.</summary>
+    public void Observe(LedgerReadings latest) => readings = latest;
+
+    // Every provider and state is reported, 0 included, so a dashboard sees a flat line rather than no data.
+    static readonly ProviderName[] Providers = Enum.GetValues<ProviderName>();
+    static readonly string[] OpenStates = ["accepted", "submitted"];
+
+    IEnumerable<Measurement<long>> ObserveOpen()
+    {
+        var open = readings.Open;
+        return Providers.SelectMany(provider => OpenStates.Select(state => new Measurement<long>(
+            open.Where(o => o.Provider == provider && o.State == state).Sum(o => o.Count),
+            new KeyValuePair<string, object?>("provider", Tag(provider)), new KeyValuePair<string, object?>("state", state))));
+    }
+
+    IEnumerable<Measurement<double>> ObserveOldest()
+    {
+        var open = readings.Open;
+        return Providers.Select(provider => new Measurement<double>(
+            open.Where(o => o.Provider == provider).Select(o => o.OldestAgeSeconds).DefaultIfEmpty(0).Max(),
+            new KeyValuePair<string, object?>("provider", Tag(provider))));
+    }
+
+    public sealed class PollRun : IDisposable
+    {
+        readonly RelayMetrics metrics;
+        readonly string provider;
+        readonly string? outer;
+        string result = "ok";
+
+        internal PollRun(RelayMetrics metrics, string provider)
+        {
+            this.metrics = metrics;
+            this.provider = provider;
+            outer = pollingProvider.Value;
+            pollingProvider.Value = provider;
+        }
+
+        public void Failed() => result = "failed";
+
+        public void Dispose()
+        {
+            pollingProvider.Value = outer;
+            metrics.polls.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("result", result));
+        }
+    }
+}
+
+/// <summary>What the ledger held at the last reading.</summary>
+public sealed record LedgerReadings(double OutboxLagSeconds, long OutboxPending, long DeadLetters, IReadOnlyList<OpenRequests> Open)
+{
+    public static readonly LedgerReadings None = new(0, 0, 0, []);
+}
+
+public sealed record OpenRequests(ProviderName? Provider, string State, long Count, double OldestAgeSeconds);
