@@ -69,6 +69,7 @@ public sealed class OutboxDispatcher(
         {
             var now = time.GetUtcNow();
             await db.Outbox.Where(m => sent.Contains(m.Id)).ExecuteUpdateAsync(s => s.SetProperty(m => m.SentAt, now), ct);
+            logger.LogInformation("Published {Count} outbox messages", sent.Count);
         }
         return sent.Count;
     }
@@ -84,11 +85,12 @@ public sealed class OutboxDispatcher(
             }
             var message = JsonSerializer.Deserialize(row.Body, type, RelayJson.Options)!;
             await bus.Publish(message, type, context => context.MessageId = row.MessageId, ct);
+            // Debug: at hundreds a second one line per message costs the relay more than the publish does.
             if (message is EnrichmentCompleted completed)
-                logger.LogInformation("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
+                logger.LogDebug("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
                     completed.EventId, completed.RequestId, completed.Outcome);
             else
-                logger.LogInformation("Published {MessageType} {MessageId}", row.MessageType, row.MessageId);
+                logger.LogDebug("Published {MessageType} {MessageId}", row.MessageType, row.MessageId);
             return true;
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)

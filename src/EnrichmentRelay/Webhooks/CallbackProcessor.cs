@@ -42,16 +42,55 @@ public sealed class CallbackProcessor(
 
     internal async Task<int> ApplyPendingAsync(CancellationToken ct)
     {
-        List<long> pending;
+        List<(long Id, Guid JobId)> pending;
+        bool verify;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-            pending = await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
-                .OrderBy(c => c.Id).Select(c => c.Id).Take(BatchSize).ToListAsync(ct);
+            pending = (await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
+                .OrderBy(c => c.Id).Select(c => new { c.Id, c.ProviderJobId }).Take(BatchSize).ToListAsync(ct))
+                .Select(c => (c.Id, c.ProviderJobId)).ToList();
+            verify = scope.ServiceProvider.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks;
         }
-        foreach (var id in pending)
-            await ApplyAsync(id, ct);
+        if (verify)
+        {
+            // What gets applied is the job as Precept reports it, not the callback: one read and one transaction
+            // answer every pending callback of a job (a streamed job sends one per lead).
+            foreach (var job in pending.GroupBy(p => p.JobId))
+                await ApplyVerifiedAsync(job.Key, job.Select(p => p.Id).ToList(), ct);
+        }
+        else
+        {
+            foreach (var (id, _) in pending)
+                await ApplyAsync(id, ct);
+        }
         return pending.Count;
+    }
+
+    async Task ApplyVerifiedAsync(Guid jobId, List<long> callbackIds, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        var completion = scope.ServiceProvider.GetRequiredService<RequestCompletion>();
+        var callbacks = await db.ProviderCallbacks.Where(c => callbackIds.Contains(c.Id) && c.ProcessedAt == null).OrderBy(c => c.Id).ToListAsync(ct);
+        if (callbacks.Count == 0)
+            return;
+        var job = await db.ProviderJobs.SingleAsync(j => j.Id == jobId, ct);
+        PreceptJobReport? hint = null;
+        foreach (var callback in callbacks)
+        {
+            using var doc = JsonDocument.Parse(callback.Body);
+            var report = PreceptJobReport.Read(doc.RootElement);
+            if (job.ExternalId is not null && report.EnrichmentId is not null && report.EnrichmentId != job.ExternalId)
+                logger.LogWarning("Callback {CallbackId} names job {BodyJobId} but arrived on the URL of {ProviderJobId}; ignored",
+                    callback.Id, report.EnrichmentId, job.ExternalId);
+            else
+                hint ??= report;
+            callback.ProcessedAt = time.GetUtcNow();
+        }
+        if (hint is not null && await TrustedAsync(scope.ServiceProvider, job, hint, ct) is { } trusted)
+            await scope.ServiceProvider.GetRequiredService<PreceptJobReports>().ApplyAsync(job, trusted, ct);
+        await completion.SaveAsync(ct);
     }
 
     async Task ApplyAsync(long callbackId, CancellationToken ct)
