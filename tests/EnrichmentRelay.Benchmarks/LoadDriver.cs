@@ -50,6 +50,11 @@ public static class LoadDriver
                         run.Settings["end to end, paced (latency)"] = EndToEnd.PacedSettings;
                         break;
                     }
+                    case "relay-sqlite":
+                    case "relay-postgres":
+                        // One flat-out relay run and nothing else: for profiling (attach dotnet-trace to the relay).
+                        run.EndToEnd.Add(await e2e.RelayAsync(section == "relay-sqlite" ? Engine.Sqlite : Engine.Postgres, options.Requests, null));
+                        break;
                     case "instances":
                         if (!run.EndToEnd.Any(r => r.System == "relay" && r.Engine == "postgres" && r.PacedRate is null && r.Instances == 1))
                             run.EndToEnd.Add(await e2e.RelayAsync(Engine.Postgres, options.Requests, null));
@@ -57,7 +62,7 @@ public static class LoadDriver
                         run.EndToEnd.Add(await e2e.BaselineAsync(options.Requests, null));
                         break;
                     case "webhook":
-                        await new WebhookIngest(env, options, run, Say).RunAsync(options.WebhookEngine);
+                        run.Webhooks.AddRange(await new WebhookIngest(env, options, run, Say).RunAsync(options.WebhookEngine));
                         run.Settings[$"webhook ingest ({options.WebhookEngine})"] = WebhookIngest.Settings;
                         break;
                     case "batch":

@@ -29,7 +29,7 @@ public static class PreceptWebhookApi
     }
 
     static async Task<Results<Accepted, ProblemHttpResult>> ReceiveAsync(
-        string token, HttpRequest request, RelayDbContext db, TimeProvider time, CallbackSignal signal,
+        string token, HttpRequest request, RelayDbContext db, TimeProvider time, CallbackWriter writer,
         ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger(typeof(PreceptWebhookApi));
@@ -50,15 +50,14 @@ public static class PreceptWebhookApi
                 detail: "No Precept job uses this callback URL.");
 
         var malformed = !IsJson(body);
-        db.ProviderCallbacks.Add(new ProviderCallbackRecord
+        await writer.StoreAsync(new ProviderCallbackRecord
         {
             ProviderJobId = job.Id,
             ReceivedAt = time.GetUtcNow(),
             Body = body,
             IsMalformed = malformed,
             ProcessedAt = malformed ? time.GetUtcNow() : null,
-        });
-        await db.SaveChangesAsync(ct);
+        }, ct);
 
         if (malformed)
         {
@@ -66,7 +65,6 @@ public static class PreceptWebhookApi
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed callback",
                 detail: "The body is not valid JSON. It was kept for audit.");
         }
-        signal.Pulse();
         return TypedResults.Accepted((string?)null);
     }
 

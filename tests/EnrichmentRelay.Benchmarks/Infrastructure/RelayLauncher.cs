@@ -58,6 +58,8 @@ public sealed class RelayCluster : IAsyncDisposable
             ["Providers__Lance__BaseUrl"] = sandbox.BaseAddress.ToString(),
             ["Providers__Lance__ApiKey"] = LanceKey,
             ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
         };
         foreach (var (key, value) in database.Settings)
             settings[key] = value;

@@ -141,7 +141,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     void Report(EndToEndResult r) =>
         say($"  {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
             $"p99 {r.Latency.P99:N0} ms; {r.Completed:N0}/{r.Requests:N0} completed, {r.Duplicates} duplicates" +
-            (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds:0.0} s" : ""));
+            (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request"));
 
     /// <summary>The providers with no artificial latency and no duplicate webhooks, so what is measured is the relay.</summary>
     public static async Task<SandboxServer> StartSandboxAsync(Action<SandboxServer>? arrange = null)
