@@ -23,7 +23,7 @@ public sealed class HarnessTests
     public void TheRequestIdIsReadFromAMassTransitEnvelopeAndFromABareBody()
     {
         var id = Guid.NewGuid();
-        var envelope = $$"""{"messageId":"{{Guid.NewGuid()}}","requestId":"{{Guid.NewGuid()}}","message":{"eventId":"{{Guid.NewGuid()}}","requestId":"{{id}}","attempts":[{"provider":"precept"}]}}""";
+        var envelope = $$$"""{"messageId":"{{{Guid.NewGuid()}}}","requestId":"{{{Guid.NewGuid()}}}","message":{"eventId":"{{{Guid.NewGuid()}}}","requestId":"{{{id}}}","attempts":[{"provider":"precept"}]}}""";
 
         Assert.Equal(id, CompletionListener.RequestIdOf(Encoding.UTF8.GetBytes(envelope)));
         Assert.Equal(id, CompletionListener.RequestIdOf(Republisher.Reply(id, 1500)));
