@@ -68,6 +68,9 @@ public sealed class LedgerTestHost : IAsyncDisposable
     public Task<IntakeResult> ReceiveAsync(EnrichmentRequested request, Guid? messageId = null) =>
         InScopeAsync(sp => sp.GetRequiredService<EnrichmentIntake>().ReceiveAsync(request, messageId, CancellationToken.None));
 
+    public Task<IReadOnlyList<IntakeResult>> ReceiveBatchAsync(params IncomingRequest[] batch) =>
+        InScopeAsync(sp => sp.GetRequiredService<EnrichmentIntake>().ReceiveBatchAsync(batch, CancellationToken.None));
+
     public Task<List<EnrichmentRequestRecord>> RequestsAsync() =>
         InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Requests.AsNoTracking().OrderBy(r => r.AcceptedAt).ToListAsync());
 

@@ -37,11 +37,11 @@ public static class RowClaims
                 """).AsNoTracking()
             : db.Outbox.AsNoTracking().Where(m => m.SentAt == null).OrderBy(m => m.Id).Take(limit);
 
-    /// <summary>One raw callback if it is still to be applied and no other instance is applying it.</summary>
-    public static IQueryable<ProviderCallbackRecord> PendingCallback(RelayDbContext db, long id) =>
+    /// <summary>Those of the raw callbacks still to be applied that no other instance is applying.</summary>
+    public static IQueryable<ProviderCallbackRecord> PendingCallbacks(RelayDbContext db, long[] ids) =>
         db.Database.IsNpgsql()
             ? db.ProviderCallbacks.FromSql($"""
-                SELECT * FROM provider_callbacks WHERE "Id" = {id} AND "ProcessedAt" IS NULL FOR UPDATE SKIP LOCKED
+                SELECT * FROM provider_callbacks WHERE "Id" = ANY({ids}) AND "ProcessedAt" IS NULL FOR UPDATE SKIP LOCKED
                 """)
-            : db.ProviderCallbacks.Where(c => c.Id == id && c.ProcessedAt == null);
+            : db.ProviderCallbacks.Where(c => ids.Contains(c.Id) && c.ProcessedAt == null);
 }

@@ -70,6 +70,7 @@ public sealed class OutboxDispatcher(
         {
             var now = time.GetUtcNow();
             await db.Outbox.Where(m => sent.Contains(m.Id)).ExecuteUpdateAsync(s => s.SetProperty(m => m.SentAt, now), ct);
+            logger.LogInformation("Published {Count} outbox messages", sent.Count);
         }
         if (claim is not null)
             await claim.CommitAsync(ct);
@@ -93,11 +94,12 @@ public sealed class OutboxDispatcher(
             activity?.SetTag("messaging.message.id", row.MessageId);
             await bus.Publish(message, type, context => context.MessageId = row.MessageId, ct);
             metrics.OutboxPublished(row.MessageType);
+            // Debug: at hundreds a second one line per message costs the relay more than the publish does.
             if (message is EnrichmentCompleted completed)
-                logger.LogInformation("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
+                logger.LogDebug("Published EnrichmentCompleted {EventId} for request {RequestId} ({Outcome})",
                     completed.EventId, completed.RequestId, completed.Outcome);
             else
-                logger.LogInformation("Published {MessageType} {MessageId}", row.MessageType, row.MessageId);
+                logger.LogDebug("Published {MessageType} {MessageId}", row.MessageType, row.MessageId);
             return true;
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)

@@ -10,6 +10,9 @@ using Microsoft.EntityFrameworkCore;
 
 namespace EnrichmentRelay.Requests;
 
+/// <summary>A request as the bus delivered it: the message and, when the producer set one, its message id.</summary>
+public sealed record IncomingRequest(EnrichmentRequested Request, Guid? MessageId);
+
 public enum IntakeResult
 {
     Accepted,
@@ -48,6 +51,108 @@ public sealed class EnrichmentIntake(
         return await RejectAsync(request, messageId, detail, ct);
     }
 
+    /// <summary>
+    /// From the bus, many at once: the same answers as <see cref="ReceiveAsync"/> one by one (the first body of a
+    /// RequestId wins, within the batch and across batches; an invalid request gets a Rejected completion), stored in
+    /// one transaction. If another writer stored one of the same RequestIds meanwhile, the batch falls back to one
+    /// transaction per request, which recognises the repeats.
+    /// </summary>
+    public async Task<IReadOnlyList<IntakeResult>> ReceiveBatchAsync(IReadOnlyList<IncomingRequest> batch, CancellationToken ct)
+    {
+        var results = new IntakeResult[batch.Count];
+        var now = time.GetUtcNow();
+        // The first occurrence of each RequestId in the batch, with the body it was stored under.
+        var firsts = new Dictionary<Guid, (int Index, string Json)>();
+        var staged = new List<(int Index, EnrichmentRequestRecord Record, string? RejectedFor)>();
+        var keyless = new List<(int Index, string Detail)>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var (request, messageId) = batch[i];
+            var validation = await validator.ValidateAsync(request, ct);
+            var detail = validation.IsValid ? null : string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
+            if (detail is not null && request.RequestId == Guid.Empty)
+            {
+                keyless.Add((i, detail));
+                StageKeylessRejection(request, messageId, detail, now);
+                results[i] = IntakeResult.Rejected;
+                continue;
+            }
+            var provider = detail is null ? routing.Route(request).Provider : null;
+            var record = NewRecord(request, provider?.Name, provider?.Lane);
+            if (firsts.TryGetValue(request.RequestId, out var first))
+            {
+                ReportRepeat(request.RequestId, first.Json, record.RequestJson);
+                results[i] = IntakeResult.Duplicate;
+                continue;
+            }
+            firsts[request.RequestId] = (i, record.RequestJson);
+            staged.Add((i, record, detail));
+        }
+
+        // Repeats of requests stored by an earlier batch (or the HTTP endpoint).
+        var ids = staged.Select(s => s.Record.RequestId).ToList();
+        var existing = ids.Count == 0
+            ? []
+            : await db.Requests.AsNoTracking().Where(r => ids.Contains(r.RequestId))
+                .Select(r => new { r.RequestId, r.RequestJson }).ToDictionaryAsync(r => r.RequestId, r => r.RequestJson, ct);
+        var accepted = 0;
+        foreach (var (index, record, rejectedFor) in staged)
+        {
+            if (existing.TryGetValue(record.RequestId, out var storedJson))
+            {
+                ReportRepeat(record.RequestId, storedJson, record.RequestJson);
+                results[index] = IntakeResult.Duplicate;
+                continue;
+            }
+            if (rejectedFor is null)
+            {
+                accepted++;
+                results[index] = IntakeResult.Accepted;
+                logger.LogDebug("Accepted request {RequestId} for {Provider} ({Lane})", record.RequestId, record.Provider, record.Lane);
+            }
+            else
+            {
+                logger.LogWarning("Rejected request {RequestId}: {Detail}", record.RequestId, rejectedFor);
+                completion.Complete(record, new CompletionResult(Outcome.Rejected, Detail: rejectedFor));
+                results[index] = IntakeResult.Rejected;
+            }
+            db.Requests.Add(record);
+        }
+        foreach (var (_, detail) in keyless)
+            logger.LogWarning("Rejected request {RequestId}: {Detail}", Guid.Empty, detail);
+
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            // Lost a race with a concurrent batch or instance holding one of these RequestIds: take them one at a time.
+            db.ChangeTracker.Clear();
+            logger.LogInformation("A batch of {Count} requests overlapped one stored concurrently; storing them one by one", batch.Count);
+            for (var i = 0; i < batch.Count; i++)
+                results[i] = await ReceiveAsync(batch[i].Request, batch[i].MessageId, ct);
+            return results;
+        }
+
+        if (accepted > 0)
+            flushSignal.Pulse();
+        if (accepted < results.Length)
+            outboxSignal.Pulse();
+        logger.LogInformation("Received {Count} requests: {Accepted} accepted, {Rejected} rejected, {Duplicates} repeats ignored",
+            batch.Count, accepted, results.Count(r => r == IntakeResult.Rejected), results.Count(r => r == IntakeResult.Duplicate));
+        return results;
+    }
+
+    void ReportRepeat(Guid requestId, string firstJson, string json)
+    {
+        // The first body wins; a different one under the same key is reported, never merged.
+        if (firstJson != json)
+            logger.LogWarning("Request {RequestId} arrived again with a different body; the first one is kept and this one ignored", requestId);
+        else
+            logger.LogDebug("Request {RequestId} was already received; ignoring the repeat", requestId);
+    }
+
     /// <summary>Stores a valid request for its provider's next batch. Call only after validation.</summary>
     public async Task<IntakeResult> AcceptAsync(EnrichmentRequested request, CancellationToken ct)
     {
@@ -78,19 +183,7 @@ public sealed class EnrichmentIntake(
         logger.LogWarning("Rejected request {RequestId}: {Detail}", request.RequestId, detail);
         if (request.RequestId == Guid.Empty)
         {
-            // No key to store it under: answer once per delivery, identified by the message id when there is one.
-            var now = time.GetUtcNow();
-            var rejected = new EnrichmentCompleted
-            {
-                EventId = messageId is { } id ? EnrichmentCompleted.EventIdFor(id) : Guid.NewGuid(),
-                RequestId = Guid.Empty,
-                Outcome = Outcome.Rejected,
-                Detail = detail,
-                CorrelationData = request.CorrelationData ?? new Dictionary<string, string>(),
-                RequestedAt = now,
-                CompletedAt = now,
-            };
-            db.Outbox.Add(OutboxRows.For(rejected, rejected.EventId, now));
+            StageKeylessRejection(request, messageId, detail, time.GetUtcNow());
             await db.SaveChangesAsync(ct);
             metrics.RequestCompleted(null, Outcome.Rejected, null);
             outboxSignal.Pulse();
@@ -104,6 +197,22 @@ public sealed class EnrichmentIntake(
         completion.Committed();
         outboxSignal.Pulse();
         return IntakeResult.Rejected;
+    }
+
+    /// <summary>No key to store it under: answer once per delivery, identified by the message id when there is one.</summary>
+    void StageKeylessRejection(EnrichmentRequested request, Guid? messageId, string detail, DateTimeOffset now)
+    {
+        var rejected = new EnrichmentCompleted
+        {
+            EventId = messageId is { } id ? EnrichmentCompleted.EventIdFor(id) : Guid.NewGuid(),
+            RequestId = Guid.Empty,
+            Outcome = Outcome.Rejected,
+            Detail = detail,
+            CorrelationData = request.CorrelationData ?? new Dictionary<string, string>(),
+            RequestedAt = now,
+            CompletedAt = now,
+        };
+        db.Outbox.Add(OutboxRows.For(rejected, rejected.EventId, now));
     }
 
     EnrichmentRequestRecord NewRecord(EnrichmentRequested request, ProviderName? provider, string? lane) => new()

@@ -1,12 +1,18 @@
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Messaging;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Requests;
 
-public sealed class EnrichmentRequestedConsumer(EnrichmentIntake intake) : IConsumer<EnrichmentRequested>
+/// <summary>
+/// Takes requests off the bus in batches: one ledger transaction per batch instead of one per request, which is
+/// what lets intake keep up with the broker (see the README's Performance section).
+/// </summary>
+public sealed class EnrichmentRequestedConsumer(EnrichmentIntake intake) : IConsumer<Batch<EnrichmentRequested>>
 {
-    public Task Consume(ConsumeContext<EnrichmentRequested> context) =>
-        intake.ReceiveAsync(context.Message, context.MessageId, context.CancellationToken);
+    public Task Consume(ConsumeContext<Batch<EnrichmentRequested>> context) =>
+        intake.ReceiveBatchAsync(context.Message.Select(m => new IncomingRequest(m.Message, m.MessageId)).ToList(), context.CancellationToken);
 }
 
 public sealed class EnrichmentRequestedConsumerDefinition : ConsumerDefinition<EnrichmentRequestedConsumer>
@@ -14,8 +20,11 @@ public sealed class EnrichmentRequestedConsumerDefinition : ConsumerDefinition<E
     /// <summary>Fixed and documented: producers that are not .NET send here directly.</summary>
     public const string QueueName = "enrichment-requested";
 
-    public EnrichmentRequestedConsumerDefinition()
+    readonly BusOptions options;
+
+    public EnrichmentRequestedConsumerDefinition(IOptions<BusOptions> options)
     {
+        this.options = options.Value;
         EndpointName = QueueName;
     }
 
@@ -29,5 +38,12 @@ public sealed class EnrichmentRequestedConsumerDefinition : ConsumerDefinition<E
         endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
         // Retries and dead letters: see BusExtensions. Only infrastructure failures (database busy or
         // restarting) need them here: invalid requests are answered with a Rejected completion, never thrown.
+
+        // A batch goes when it is full or when its first request has waited the window; a message that cannot be
+        // read never joins one (it is kept as a dead letter by itself).
+        consumer.Options<BatchOptions>(batch => batch
+            .SetMessageLimit(options.IntakeBatchSize)
+            .SetTimeLimit(options.IntakeBatchWindow)
+            .SetConcurrencyLimit(options.IntakeConcurrentBatches));
     }
 }

@@ -44,60 +44,80 @@ public sealed class CallbackProcessor(
 
     internal Task<int> ApplyPendingAsync(CancellationToken ct) => ApplyPendingAsync(ct, ct);
 
-    /// <summary>On a shutdown the callback being applied is finished and the rest wait, stored, for the next start.</summary>
+    /// <summary>On a shutdown the job being applied is finished and the rest wait, stored, for the next start.</summary>
     async Task<int> ApplyPendingAsync(CancellationToken stopping, CancellationToken ct)
     {
-        List<long> pending;
+        List<(long Id, Guid JobId)> pending;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-            pending = await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
-                .OrderBy(c => c.Id).Select(c => c.Id).Take(BatchSize).ToListAsync(ct);
+            pending = (await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
+                .OrderBy(c => c.Id).Select(c => new { c.Id, c.ProviderJobId }).Take(BatchSize).ToListAsync(ct))
+                .Select(c => (c.Id, c.ProviderJobId)).ToList();
         }
         var applied = 0;
-        foreach (var id in pending.TakeWhile(_ => !stopping.IsCancellationRequested))
+        // One transaction per job for all its pending callbacks (a streamed job sends one per lead).
+        foreach (var job in pending.GroupBy(p => p.JobId).TakeWhile(_ => !stopping.IsCancellationRequested))
         {
-            await ApplyAsync(id, ct);
-            applied++;
+            var ids = job.Select(p => p.Id).ToArray();
+            await ApplyJobAsync(job.Key, ids, ct);
+            applied += ids.Length;
         }
         return applied;
     }
 
-    async Task ApplyAsync(long callbackId, CancellationToken ct)
+    async Task ApplyJobAsync(Guid jobId, long[] callbackIds, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var completion = scope.ServiceProvider.GetRequiredService<RequestCompletion>();
-        // Another instance may be applying the same callback: it has it, this one moves on.
+        // Another instance may be applying the same callbacks: those it holds are skipped here.
         await using var claim = await RowClaims.BeginAsync(db, ct);
-        if ((await RowClaims.PendingCallback(db, callbackId).ToListAsync(ct)).SingleOrDefault() is not { } callback)
+        var callbacks = await RowClaims.PendingCallbacks(db, callbackIds).ToListAsync(ct);
+        if (callbacks.Count == 0)
             return;
-        var job = await db.ProviderJobs.SingleAsync(j => j.Id == callback.ProviderJobId, ct);
+        var job = await db.ProviderJobs.SingleAsync(j => j.Id == jobId, ct);
         using var jobScope = logger.BeginJobScope(job);
-        // In the webhook call's trace; each request it completes gets a span in its own trace linked to this one.
-        using var activity = RelayTracing.StartIn("apply precept callback", callback.TraceParent);
+        // In the (first) webhook call's trace; each request it completes gets a span in its own trace linked to this one.
+        using var activity = RelayTracing.StartIn("apply precept callback", callbacks[0].TraceParent);
         activity?.SetTag("relay.job_name", job.Name);
         // Precept retries and may duplicate a callback: one for a job already complete changes nothing.
-        var duplicate = job.State == ProviderJobState.Completed;
-        using var doc = JsonDocument.Parse(callback.Body);
-        var report = PreceptJobReport.Read(doc.RootElement);
+        var duplicates = job.State == ProviderJobState.Completed ? callbacks.Count : 0;
 
-        if (job.ExternalId is not null && report.EnrichmentId is not null && report.EnrichmentId != job.ExternalId)
+        var reports = new List<PreceptJobReport>();
+        foreach (var callback in callbacks.OrderBy(c => c.Id))
         {
+            using var doc = JsonDocument.Parse(callback.Body);
+            var report = PreceptJobReport.Read(doc.RootElement);
             // The token says one job, the body another: apply nothing from it.
-            logger.LogWarning("Callback {CallbackId} names job {BodyJobId} but arrived on the URL of {ProviderJobId}; ignored",
-                callback.Id, report.EnrichmentId, job.ExternalId);
-        }
-        else if (await TrustedAsync(scope.ServiceProvider, job, report, ct) is { } trusted)
-        {
-            await scope.ServiceProvider.GetRequiredService<PreceptJobReports>().ApplyAsync(job, trusted, ct);
+            if (job.ExternalId is not null && report.EnrichmentId is not null && report.EnrichmentId != job.ExternalId)
+                logger.LogWarning("Callback {CallbackId} names job {BodyJobId} but arrived on the URL of {ProviderJobId}; ignored",
+                    callback.Id, report.EnrichmentId, job.ExternalId);
+            else
+                reports.Add(report);
+            callback.ProcessedAt = time.GetUtcNow();
         }
 
-        callback.ProcessedAt = time.GetUtcNow();
+        var jobReports = scope.ServiceProvider.GetRequiredService<PreceptJobReports>();
+        if (scope.ServiceProvider.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks)
+        {
+            // What gets applied is the job as Precept reports it, not the callbacks: one read answers them all.
+            if (reports.Count > 0 && await VerifiedAsync(scope.ServiceProvider, job, reports[0], ct) is { } verified)
+                await jobReports.ApplyAsync(job, verified, ct);
+        }
+        else
+        {
+            // Each as it came, saved in turn (same transaction), so a duplicate sees what the first one applied.
+            foreach (var report in reports)
+            {
+                await jobReports.ApplyAsync(job, report, ct);
+                await completion.SaveAsync(ct);
+            }
+        }
         await completion.SaveAsync(ct);
         if (claim is not null)
             await claim.CommitAsync(ct);
-        if (duplicate)
+        for (var i = 0; i < duplicates; i++)
             metrics.CallbackDuplicated(ProviderName.Precept);
     }
 
@@ -105,10 +125,8 @@ public sealed class CallbackProcessor(
     /// Precept's callbacks are unsigned, so by default a callback is only a hint: the job is read back with
     /// our own key and its answer is what gets applied. Null when there is nothing to trust yet.
     /// </summary>
-    async Task<PreceptJobReport?> TrustedAsync(IServiceProvider services, ProviderJobRecord job, PreceptJobReport hint, CancellationToken ct)
+    async Task<PreceptJobReport?> VerifiedAsync(IServiceProvider services, ProviderJobRecord job, PreceptJobReport hint, CancellationToken ct)
     {
-        if (!services.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks)
-            return hint;
         var id = job.ExternalId ?? hint.EnrichmentId;
         if (id is null)
             return null;

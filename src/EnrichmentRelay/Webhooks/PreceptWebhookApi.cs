@@ -40,7 +40,7 @@ public static class PreceptWebhookApi
     }
 
     static async Task<Results<Accepted, ProblemHttpResult>> ReceiveAsync(
-        string token, HttpRequest request, RelayDbContext db, TimeProvider time, CallbackSignal signal,
+        string token, HttpRequest request, RelayDbContext db, TimeProvider time, CallbackWriter writer,
         RelayMetrics metrics, ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger(typeof(PreceptWebhookApi));
@@ -63,7 +63,7 @@ public static class PreceptWebhookApi
         }
 
         var malformed = !IsJson(body);
-        db.ProviderCallbacks.Add(new ProviderCallbackRecord
+        await writer.StoreAsync(new ProviderCallbackRecord
         {
             ProviderJobId = job.Id,
             ReceivedAt = time.GetUtcNow(),
@@ -72,8 +72,7 @@ public static class PreceptWebhookApi
             ProcessedAt = malformed ? time.GetUtcNow() : null,
             // Applying it later continues this request's trace (Precept's own context, if it sent one).
             TraceParent = RelayTracing.CurrentTraceParent(),
-        });
-        await db.SaveChangesAsync(ct);
+        }, ct);
         metrics.CallbackReceived(ProviderName.Precept, malformed ? "malformed" : "stored");
 
         if (malformed)
@@ -82,7 +81,6 @@ public static class PreceptWebhookApi
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed callback",
                 detail: "The body is not valid JSON. It was kept for audit.");
         }
-        signal.Pulse();
         return TypedResults.Accepted((string?)null);
     }
 

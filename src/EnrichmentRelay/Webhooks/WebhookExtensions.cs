@@ -33,6 +33,8 @@ public static class WebhookExtensions
                     });
             });
         });
+        builder.Services.AddSingleton<CallbackWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CallbackWriter>());
         builder.Services.AddHostedService<CallbackProcessor>();
         return builder;
     }

@@ -86,6 +86,57 @@ public sealed class EnrichmentIntakeTests : IAsyncLifetime
         Assert.Equal(correlation, completed.CorrelationData);
     }
 
+    [Fact]
+    public async Task ABatchStoresEachRequestIdOnceWithinTheBatchAndAcrossBatches()
+    {
+        var first = LedgerTestHost.ValidRequest(lastName: "First");
+        var second = LedgerTestHost.ValidRequest(lastName: "Second");
+        var third = LedgerTestHost.ValidRequest(lastName: "Third");
+
+        var one = await host.ReceiveBatchAsync(
+            new IncomingRequest(first, null), new IncomingRequest(second, null),
+            new IncomingRequest(first, null), new IncomingRequest(first with { Fields = [EnrichmentField.Phone] }, null));
+        var two = await host.ReceiveBatchAsync(new IncomingRequest(second, null), new IncomingRequest(third, null));
+        // One at a time afterwards (the HTTP path) sees the batch's rows too.
+        var three = await host.ReceiveAsync(third);
+
+        Assert.Equal([IntakeResult.Accepted, IntakeResult.Accepted, IntakeResult.Duplicate, IntakeResult.Duplicate], one);
+        Assert.Equal([IntakeResult.Duplicate, IntakeResult.Accepted], two);
+        Assert.Equal(IntakeResult.Duplicate, three);
+        var stored = await host.RequestsAsync();
+        Assert.Equal(3, stored.Count);
+        Assert.All(stored, r => Assert.Equal(RequestState.Accepted, r.State));
+        // The first body won: email, not the phone of the repeat.
+        var kept = JsonSerializer.Deserialize<EnrichmentRequested>(stored.Single(r => r.RequestId == first.RequestId).RequestJson, RelayJson.Options)!;
+        Assert.Equal([EnrichmentField.Email], kept.Fields);
+        Assert.Empty(await host.OutboxAsync());
+    }
+
+    [Fact]
+    public async Task ABatchAnswersItsInvalidRequestsRejectedBesideTheValidOnes()
+    {
+        var valid = LedgerTestHost.ValidRequest();
+        var noFields = LedgerTestHost.ValidRequest() with { Fields = [] };
+        var keyless = LedgerTestHost.ValidRequest(Guid.Empty);
+        var messageId = Guid.NewGuid();
+
+        var results = await host.ReceiveBatchAsync(
+            new IncomingRequest(valid, null), new IncomingRequest(noFields, null), new IncomingRequest(keyless, messageId),
+            new IncomingRequest(noFields, null));
+        var again = await host.ReceiveBatchAsync(new IncomingRequest(noFields, null));
+
+        Assert.Equal([IntakeResult.Accepted, IntakeResult.Rejected, IntakeResult.Rejected, IntakeResult.Duplicate], results);
+        Assert.Equal([IntakeResult.Duplicate], again);
+        var completions = (await host.OutboxAsync()).Select(ReadCompleted).ToList();
+        Assert.Equal(2, completions.Count);
+        Assert.All(completions, c => Assert.Equal(Outcome.Rejected, c.Outcome));
+        Assert.Contains("'fields' must name at least one of", completions.Single(c => c.RequestId == noFields.RequestId).Detail);
+        Assert.Equal(EnrichmentCompleted.EventIdFor(messageId), completions.Single(c => c.RequestId == Guid.Empty).EventId);
+        var stored = await host.RequestsAsync();
+        Assert.Equal(RequestState.Accepted, stored.Single(r => r.RequestId == valid.RequestId).State);
+        Assert.Equal(RequestState.Completed, stored.Single(r => r.RequestId == noFields.RequestId).State);
+    }
+
     static EnrichmentCompleted ReadCompleted(OutboxMessage row)
     {
         Assert.Equal(nameof(EnrichmentCompleted), row.MessageType);

@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Configuration;
+
+namespace EnrichmentRelay.Benchmarks;
+
+/// <summary>What to run and how hard; every default is what infra/bench.sh runs.</summary>
+public sealed class BenchOptions
+{
+    public static readonly string[] AllSections = ["e2e-sqlite", "e2e-postgres", "instances", "webhook", "batch", "memory"];
+
+    public IReadOnlyList<string> Sections { get; init; } = AllSections;
+    /// <summary>Requests of a flat-out end-to-end run.</summary>
+    public int Requests { get; init; } = 20_000;
+    /// <summary>The goal rates, which are also the paced runs' rates.</summary>
+    public double PostgresGoal { get; init; } = 1000;
+    public double SqliteGoal { get; init; } = 500;
+    public double PacedSeconds { get; init; } = 10;
+    public int Instances { get; init; } = 3;
+    public double WebhookRate { get; init; } = 500;
+    public int WebhookClients { get; init; } = 16;
+    public Infrastructure.Engine WebhookEngine { get; init; } = Infrastructure.Engine.Sqlite;
+    public Infrastructure.Engine BatchEngine { get; init; } = Infrastructure.Engine.Sqlite;
+    public Infrastructure.Engine MemoryEngine { get; init; } = Infrastructure.Engine.Postgres;
+    public IReadOnlyList<int> MemorySteps { get; init; } = [10_000, 100_000];
+    /// <summary>A run gives up waiting when no completion arrived for this long.</summary>
+    public TimeSpan StallLimit { get; init; } = TimeSpan.FromSeconds(30);
+    public string OutputDirectory { get; init; } = "bench-results";
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var c = new ConfigurationBuilder().AddCommandLine(args).Build();
+        var defaults = new BenchOptions();
+        return new BenchOptions
+        {
+            Sections = c["sections"] is { Length: > 0 } s ? s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.Sections,
+            Requests = c.GetValue("requests", defaults.Requests),
+            PostgresGoal = c.GetValue("postgres-goal", defaults.PostgresGoal),
+            SqliteGoal = c.GetValue("sqlite-goal", defaults.SqliteGoal),
+            PacedSeconds = c.GetValue("paced-seconds", defaults.PacedSeconds),
+            Instances = c.GetValue("instances", defaults.Instances),
+            WebhookRate = c.GetValue("webhook-rate", defaults.WebhookRate),
+            WebhookClients = c.GetValue("webhook-clients", defaults.WebhookClients),
+            WebhookEngine = c.GetValue("webhook-engine", defaults.WebhookEngine),
+            BatchEngine = c.GetValue("batch-engine", defaults.BatchEngine),
+            MemoryEngine = c.GetValue("memory-engine", defaults.MemoryEngine),
+            MemorySteps = c["memory-steps"] is { Length: > 0 } m ? m.Split(',').Select(int.Parse).ToList() : defaults.MemorySteps,
+            StallLimit = TimeSpan.FromSeconds(c.GetValue("stall-seconds", defaults.StallLimit.TotalSeconds)),
+            OutputDirectory = c["out"] ?? defaults.OutputDirectory,
+        };
+    }
+}

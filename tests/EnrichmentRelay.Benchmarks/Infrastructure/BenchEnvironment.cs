@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using Npgsql;
+using RabbitMQ.Client;
+
+namespace EnrichmentRelay.Benchmarks.Infrastructure;
+
+/// <summary>
+/// The broker and database cluster that infra/bench.sh started (the same variables infra/test.sh exports),
+/// and fresh, isolated pieces of them per run: a virtual host and a database each.
+/// </summary>
+public sealed class BenchEnvironment
+{
+    public required string RabbitHost { get; init; }
+    public required int RabbitPort { get; init; }
+    public required string RabbitUser { get; init; }
+    public required string RabbitPassword { get; init; }
+    public required string RabbitCtl { get; init; }
+    public required string PostgresAdmin { get; init; }
+    /// <summary>Where SQLite files, logs and results go.</summary>
+    public required string WorkDirectory { get; init; }
+
+    public static BenchEnvironment FromEnvironment(string workDirectory) => new()
+    {
+        RabbitHost = Required("RELAY_TEST_RABBITMQ_HOST"),
+        RabbitPort = int.Parse(Required("RELAY_TEST_RABBITMQ_PORT")),
+        RabbitUser = Required("RELAY_TEST_RABBITMQ_USER"),
+        RabbitPassword = Required("RELAY_TEST_RABBITMQ_PASSWORD"),
+        RabbitCtl = Required("RELAY_TEST_RABBITMQCTL"),
+        PostgresAdmin = Required("RELAY_TEST_POSTGRES"),
+        WorkDirectory = workDirectory,
+    };
+
+    static string Required(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException($"{name} is not set: run the benchmarks through infra/bench.sh, which starts RabbitMQ and PostgreSQL.");
+
+    public ConnectionFactory Broker(string virtualHost) => new()
+    {
+        HostName = RabbitHost,
+        Port = RabbitPort,
+        UserName = RabbitUser,
+        Password = RabbitPassword,
+        VirtualHost = virtualHost,
+    };
+
+    /// <summary>A virtual host of its own per run, so no run sees another's queues or leftovers.</summary>
+    public async Task<string> NewVirtualHostAsync(string purpose)
+    {
+        var vhost = $"bench-{purpose}-{Guid.NewGuid():N}"[..40];
+        await RabbitCtlAsync("add_vhost", vhost);
+        await RabbitCtlAsync("set_permissions", "-p", vhost, RabbitUser, ".*", ".*", ".*");
+        return vhost;
+    }
+
+    public Task DeleteVirtualHostAsync(string vhost) => RabbitCtlAsync("delete_vhost", vhost);
+
+    /// <summary>A fresh ledger: a new SQLite file, or a new database on the cluster.</summary>
+    public async Task<BenchDatabase> NewDatabaseAsync(Engine engine)
+    {
+        if (engine == Engine.Sqlite)
+        {
+            var path = Path.Combine(WorkDirectory, $"relay-bench-{Guid.NewGuid():N}.db");
+            return new BenchDatabase(engine, $"Data Source={path}", path);
+        }
+        var name = $"relay_bench_{Guid.NewGuid():N}";
+        await using (var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresAdmin) { Pooling = false }.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        return new BenchDatabase(engine, new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = name }.ConnectionString, null);
+    }
+
+    async Task RabbitCtlAsync(params string[] arguments)
+    {
+        var command = RabbitCtl + " " + string.Join(" ", arguments.Select(a => $"'{a}'"));
+        using var process = Process.Start(new ProcessStartInfo("bash", ["-c", command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{command} failed: {await stdout} {await stderr}");
+    }
+}
+
+public enum Engine
+{
+    Sqlite,
+    Postgres,
+}
+
+public sealed record BenchDatabase(Engine Engine, string ConnectionString, string? SqlitePath)
+{
+    public IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+    {
+        ["Ledger__Engine"] = Engine.ToString(),
+        ["Ledger__ConnectionString"] = ConnectionString,
+    };
+
+    public void Delete()
+    {
+        if (SqlitePath is null)
+            return;
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(SqlitePath + suffix);
+    }
+}

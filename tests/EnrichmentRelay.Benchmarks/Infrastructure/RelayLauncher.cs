@@ -1,0 +1,100 @@
+using EnrichmentRelay.Sandbox;
+
+namespace EnrichmentRelay.Benchmarks.Infrastructure;
+
+/// <summary>Where the programs under measurement are: the relay's own Release build, and this driver (for its baseline modes).</summary>
+public static class Binaries
+{
+    public static string Relay
+    {
+        get
+        {
+            var ownBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            var root = ownBin;
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "EnrichmentRelay.sln")))
+                root = root.Parent;
+            if (root is null)
+                throw new InvalidOperationException("Cannot find EnrichmentRelay.sln above " + AppContext.BaseDirectory);
+            var binary = Path.Combine(root.FullName, "src", "EnrichmentRelay", "bin", ownBin.Parent!.Name, ownBin.Name, "EnrichmentRelay.dll");
+            return File.Exists(binary) ? binary : throw new FileNotFoundException("Build in Release first (infra/bench.sh does); relay not found", binary);
+        }
+    }
+
+    public static string Driver => typeof(Binaries).Assembly.Location;
+}
+
+/// <summary>One or more relay processes on one virtual host and one ledger, pointed at the sandbox.</summary>
+public sealed class RelayCluster : IAsyncDisposable
+{
+    public const string PreceptKey = "bench-precept-key";
+    public const string WoodpeckerKey = "bench-woodpecker-key";
+    public const string LanceKey = "bench-lance-key";
+
+    public required IReadOnlyList<ChildProcess> Instances { get; init; }
+    public required IReadOnlyList<Uri> BaseAddresses { get; init; }
+
+    public static SandboxOptions SandboxOptions => new() { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey, LanceApiKey = LanceKey };
+
+    /// <summary>
+    /// Starts <paramref name="instances"/> relays one after the other: the first applies the migrations, the
+    /// others find them applied (concurrent migrations of one database would race).
+    /// </summary>
+    public static async Task<RelayCluster> StartAsync(string name, BenchEnvironment env, string vhost, BenchDatabase database,
+        SandboxServer sandbox, IReadOnlyDictionary<string, string> overrides, int instances = 1)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Bus__Transport"] = "RabbitMq",
+            ["Bus__Host"] = env.RabbitHost,
+            ["Bus__Port"] = env.RabbitPort.ToString(),
+            ["Bus__VirtualHost"] = vhost,
+            ["Bus__Username"] = env.RabbitUser,
+            ["Bus__Password"] = env.RabbitPassword,
+            ["Sandbox__Enabled"] = "false",
+            ["Providers__Precept__BaseUrl"] = sandbox.BaseAddress.ToString(),
+            ["Providers__Precept__ApiKey"] = PreceptKey,
+            ["Providers__Woodpecker__BaseUrl"] = new Uri(sandbox.BaseAddress, "rest/").ToString(),
+            ["Providers__Woodpecker__ApiKey"] = WoodpeckerKey,
+            ["Providers__Lance__BaseUrl"] = sandbox.BaseAddress.ToString(),
+            ["Providers__Lance__ApiKey"] = LanceKey,
+            ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+        };
+        foreach (var (key, value) in database.Settings)
+            settings[key] = value;
+        foreach (var (key, value) in overrides)
+            settings[key] = value;
+
+        var started = new List<ChildProcess>();
+        var addresses = new List<Uri>();
+        try
+        {
+            for (var i = 0; i < instances; i++)
+            {
+                var port = ChildProcess.FreePort();
+                var address = new Uri($"http://127.0.0.1:{port}/");
+                var process = ChildProcess.Start(instances == 1 ? name : $"{name}-{i + 1}", Binaries.Relay,
+                    ["--urls", address.ToString().TrimEnd('/')], settings, Path.Combine(env.WorkDirectory, "logs"));
+                started.Add(process);
+                addresses.Add(address);
+                await process.WaitUntilReadyAsync(new Uri(address, "health/ready"), TimeSpan.FromSeconds(90));
+            }
+        }
+        catch
+        {
+            foreach (var process in started)
+                await process.DisposeAsync();
+            throw;
+        }
+        return new RelayCluster { Instances = started, BaseAddresses = addresses };
+    }
+
+    public ChildProcess First => Instances[0];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var instance in Instances)
+            await instance.DisposeAsync();
+    }
+}

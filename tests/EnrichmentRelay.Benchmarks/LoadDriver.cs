@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EnrichmentRelay.Benchmarks.Infrastructure;
+using EnrichmentRelay.Benchmarks.Report;
+using EnrichmentRelay.Benchmarks.Sections;
+
+namespace EnrichmentRelay.Benchmarks;
+
+/// <summary>Runs the chosen sections in order, then prints the markdown report and writes it, with the JSON, to the output directory.</summary>
+public static class LoadDriver
+{
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var output = Path.GetFullPath(options.OutputDirectory);
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss");
+        var work = Path.Combine(output, "work-" + stamp);
+        Directory.CreateDirectory(work);
+        var env = BenchEnvironment.FromEnvironment(work);
+        var run = new BenchRun
+        {
+            StartedAt = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"),
+            Command = Environment.GetEnvironmentVariable("BENCH_COMMAND") ?? "infra/bench.sh",
+            Commit = Environment.GetEnvironmentVariable("BENCH_COMMIT"),
+            Cores = Environment.ProcessorCount,
+            LoadBefore = LoadAverage(),
+        };
+        void Say(string line) => Console.Error.WriteLine($"[{Stopwatch.GetElapsedTime(started).TotalSeconds,5:0}s] {line}");
+
+        var e2e = new EndToEnd(env, options, Say);
+        var failed = false;
+        foreach (var section in options.Sections)
+        {
+            try
+            {
+                switch (section)
+                {
+                    case "e2e-sqlite":
+                    case "e2e-postgres":
+                    {
+                        var engine = section == "e2e-sqlite" ? Engine.Sqlite : Engine.Postgres;
+                        var goal = engine == Engine.Sqlite ? options.SqliteGoal : options.PostgresGoal;
+                        run.EndToEnd.Add(await e2e.RelayAsync(engine, options.Requests, null));
+                        run.EndToEnd.Add(await e2e.BaselineAsync(options.Requests, null));
+                        var paced = (int)(goal * options.PacedSeconds);
+                        run.EndToEnd.Add(await e2e.RelayAsync(engine, paced, goal));
+                        run.EndToEnd.Add(await e2e.BaselineAsync(paced, goal));
+                        run.Settings["end to end, flat out"] = EndToEnd.FlatOutSettings;
+                        run.Settings["end to end, paced (latency)"] = EndToEnd.PacedSettings;
+                        break;
+                    }
+                    case "relay-sqlite":
+                    case "relay-postgres":
+                        // One flat-out relay run and nothing else: for profiling (attach dotnet-trace to the relay).
+                        run.EndToEnd.Add(await e2e.RelayAsync(section == "relay-sqlite" ? Engine.Sqlite : Engine.Postgres, options.Requests, null));
+                        break;
+                    case "instances":
+                        if (!run.EndToEnd.Any(r => r.System == "relay" && r.Engine == "postgres" && r.PacedRate is null && r.Instances == 1))
+                            run.EndToEnd.Add(await e2e.RelayAsync(Engine.Postgres, options.Requests, null));
+                        run.EndToEnd.Add(await e2e.RelayAsync(Engine.Postgres, options.Requests, null, options.Instances));
+                        run.EndToEnd.Add(await e2e.BaselineAsync(options.Requests, null));
+                        break;
+                    case "webhook":
+                        run.Webhooks.AddRange(await new WebhookIngest(env, options, run, Say).RunAsync(options.WebhookEngine));
+                        run.Settings[$"webhook ingest ({options.WebhookEngine})"] = WebhookIngest.Settings;
+                        break;
+                    case "batch":
+                        await new BatchFillAndPollCost(env, options, run, Say).RunAsync(options.BatchEngine);
+                        run.Settings[$"batch fill and poll cost ({options.BatchEngine})"] = BatchFillAndPollCost.Settings;
+                        break;
+                    case "memory":
+                        await new Sections.Memory(env, run, Say).RunAsync(options.MemoryEngine, options.MemorySteps);
+                        run.Settings[$"memory ({options.MemoryEngine}; Precept sandbox takes 1 h per job)"] = Sections.Memory.Settings;
+                        break;
+                    default:
+                        throw new ArgumentException($"Unknown section '{section}'; known: {string.Join(", ", BenchOptions.AllSections)}");
+                }
+            }
+            catch (Exception ex) when (ex is not ArgumentException)
+            {
+                failed = true;
+                Say($"section {section} failed: {ex}");
+                run.Notes.Add($"Section {section} failed: {ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
+            }
+        }
+
+        run.LoadAfter = LoadAverage();
+        run.DurationSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        Goals.Evaluate(run, options);
+        var markdown = Markdown.Render(run);
+        var json = JsonSerializer.Serialize(run, new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            WriteIndented = true,
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        });
+        foreach (var name in new[] { $"bench-{stamp}", "latest" })
+        {
+            await File.WriteAllTextAsync(Path.Combine(output, name + ".json"), json);
+            await File.WriteAllTextAsync(Path.Combine(output, name + ".md"), markdown);
+        }
+        Console.WriteLine(markdown);
+        Say($"results: {Path.Combine(output, $"bench-{stamp}.json")} and .md; relay logs in {Path.Combine(work, "logs")}");
+        return failed ? 1 : 0;
+    }
+
+    static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+}

@@ -1,0 +1,53 @@
+namespace EnrichmentRelay.Benchmarks.Report;
+
+/// <summary>The goals of issue #7 for this 2-core machine, each judged from the run's own figures.</summary>
+public static class Goals
+{
+    public static void Evaluate(BenchRun run, BenchOptions options)
+    {
+        foreach (var (engine, goal) in new[] { ("postgres", options.PostgresGoal), ("sqlite", options.SqliteGoal) })
+        {
+            if (run.EndToEnd.FirstOrDefault(r => r.System == "relay" && r.Engine == engine && r.Instances == 1 && r.PacedRate is null) is { } flat)
+                run.Goals.Add(new GoalResult($"end-to-end throughput, {engine}", $"≥ {goal:N0} requests/s",
+                    $"{Markdown.F(flat.CompletionsPerSecond, "N0")}/s", flat.CompletionsPerSecond >= goal && flat.Missing == 0,
+                    flat.Missing > 0 ? $"{flat.Missing} missing" : null));
+
+            if (run.EndToEnd.FirstOrDefault(r => r.System == "relay" && r.Engine == engine && r.PacedRate is not null) is { } paced
+                && Markdown.BaselineFor(run, paced) is { } baseline)
+            {
+                var overhead = paced.Latency.P95 - baseline.Latency.P95;
+                // Only meaningful if the relay kept up with the pace.
+                var keptUp = paced.Missing == 0 && paced.CompletionsPerSecond >= 0.95 * paced.PacedRate!.Value;
+                run.Goals.Add(new GoalResult($"relay p95 overhead at {paced.PacedRate:N0}/s, {engine}", "≤ 1,000 ms",
+                    $"{Markdown.F(overhead, "N0")} ms (p95 {Markdown.F(paced.Latency.P95, "N0")} vs {Markdown.F(baseline.Latency.P95, "N0")} ms)",
+                    overhead <= 1000 && keptUp, keptUp ? null : $"kept up at {Markdown.F(paced.CompletionsPerSecond, "N0")}/s"));
+            }
+        }
+
+        foreach (var paced in run.Webhooks.Where(w => w.Target == "relay" && w.PacedRate is not null))
+            run.Goals.Add(new GoalResult($"webhook ack p99 at {paced.PacedRate:N0}/s, {paced.Shape}", "≤ 250 ms",
+                $"{Markdown.F(paced.Ack.P99, "0.0")} ms ({Markdown.F(paced.CallbacksPerSecond, "N0")}/s achieved)",
+                paced.Ack.P99 <= 250 && paced.Failed == 0 && paced.CallbacksPerSecond >= 0.95 * paced.PacedRate!.Value,
+                paced.Failed > 0 ? $"{paced.Failed} failed" : null));
+
+        foreach (var fill in run.BatchFill)
+            run.Goals.Add(new GoalResult($"batch fill, {fill.Provider}", "≥ 98% of ideal",
+                $"{Markdown.F(fill.FillPercent, "0")}% ({fill.SubmitCalls} calls, ideal {fill.IdealCalls:0})", fill.FillPercent >= 98));
+
+        if (run.Memory.Count > 0)
+        {
+            var largest = run.Memory.MaxBy(m => m.Outstanding)!;
+            var smallest = run.Memory.MinBy(m => m.Outstanding)!;
+            run.Goals.Add(new GoalResult($"peak memory at {largest.Outstanding:N0} outstanding", "≤ 400 MB",
+                Markdown.Mb(largest.PeakBytes), largest.PeakBytes <= 400L * 1024 * 1024));
+            if (largest != smallest)
+            {
+                var countRatio = largest.Outstanding / (double)smallest.Outstanding;
+                var growthRatio = (largest.PeakBytes - largest.IdleBytes) / (double)Math.Max(1, smallest.PeakBytes - smallest.IdleBytes);
+                run.Goals.Add(new GoalResult("memory grows sub-linearly", $"growth over idle < {countRatio:0}× for {countRatio:0}× the requests",
+                    $"{Markdown.F(growthRatio, "0.0")}× ({Markdown.Mb(smallest.PeakBytes - smallest.IdleBytes)} → {Markdown.Mb(largest.PeakBytes - largest.IdleBytes)})",
+                    growthRatio < countRatio));
+            }
+        }
+    }
+}

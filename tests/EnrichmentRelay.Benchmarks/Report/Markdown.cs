@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Text;
+
+namespace EnrichmentRelay.Benchmarks.Report;
+
+/// <summary>The run as markdown tables, ready to paste into the README's Performance section.</summary>
+public static class Markdown
+{
+    static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Render(BenchRun run)
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"Measured {run.StartedAt} on {run.Cores} cores (load average before: {run.LoadBefore}; after: {run.LoadAfter ?? "?"})" +
+                      (run.Commit is null ? "" : $", commit `{run.Commit}`") +
+                      (run.DurationSeconds is { } d ? $", {d / 60:0.0} min" : "") + $", with `{run.Command}`.");
+        md.AppendLine();
+
+        if (run.Goals.Count > 0)
+        {
+            md.AppendLine("**Goals**");
+            md.AppendLine();
+            md.AppendLine("| goal | target | measured | met |");
+            md.AppendLine("|---|---|---|---|");
+            foreach (var g in run.Goals)
+                md.AppendLine($"| {g.Goal} | {g.Target} | {g.Figure} | {(g.Met is null ? "n/a" : g.Met.Value ? "yes" : "**no**")}{(g.Why is null ? "" : $" ({g.Why})")} |");
+            md.AppendLine();
+        }
+
+        if (run.EndToEnd.Count > 0)
+        {
+            md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after)");
+            md.AppendLine();
+            md.AppendLine("| run | mode | requests | completions/s | p50 ms | p95 ms | p99 ms | ratio (relay/baseline) | notes |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+            foreach (var r in run.EndToEnd)
+            {
+                var baseline = BaselineFor(run, r);
+                var ratio = r.System == "relay" && baseline is not null
+                    ? $"{F(r.CompletionsPerSecond / baseline.CompletionsPerSecond, "0.00")}× throughput, p95 +{F(r.Latency.P95 - baseline.Latency.P95, "N0")} ms"
+                    : "";
+                var notes = new List<string>();
+                if (r.Missing > 0) notes.Add($"**{r.Missing} missing**");
+                if (r.Duplicates > 0) notes.Add($"**{r.Duplicates} duplicate completions**");
+                if (r.LeadsSubmittedTwice > 0) notes.Add($"**{r.LeadsSubmittedTwice} leads submitted twice**");
+                // CPU per request is the figure a busy machine disturbs least.
+                if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), relay CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
+                else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
+                notes.Add($"published {F(r.PublishedPerSecond, "N0")}/s; {F(r.RequestBytes, "N0")} B in, {F(r.CompletionBytes, "N0")} B out");
+                md.AppendLine($"| {Name(r)} | {r.Mode} | {r.Requests:N0} | {F(r.CompletionsPerSecond, "N0")} | {F(r.Latency.P50, "N0")} | {F(r.Latency.P95, "N0")} | " +
+                              $"{F(r.Latency.P99, "N0")} | {ratio} | {string.Join("; ", notes)} |");
+            }
+            md.AppendLine();
+            var instances = run.EndToEnd.Where(r => r.System == "relay" && r.Engine == "postgres" && r.PacedRate is null).OrderBy(r => r.Instances).ToList();
+            if (instances.Select(r => r.Instances).Distinct().Count() > 1)
+            {
+                md.AppendLine("Relay instances on one PostgreSQL database and one virtual host (flat out): " +
+                              string.Join(", ", instances.Select(r => $"{r.Instances} → {F(r.CompletionsPerSecond, "N0")}/s" +
+                                                                      (r.Missing + r.Duplicates + r.LeadsSubmittedTwice > 0
+                                                                          ? $" ({r.Missing} missing, {r.Duplicates} duplicates, {r.LeadsSubmittedTwice} leads submitted twice)" : ""))) + ".");
+                md.AppendLine();
+            }
+        }
+
+        if (run.Webhooks.Count > 0)
+        {
+            md.AppendLine("**2. Webhook ingest** (Precept callbacks to `POST /webhooks/precept/{token}`, stored before the 202; baseline: bare Kestrel answering 202 without storing, same bodies and clients)");
+            md.AppendLine();
+            md.AppendLine("| callbacks | target | mode | callbacks/s | ack p50 ms | ack p99 ms | failed | ratio (relay/bare) |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|");
+            foreach (var w in run.Webhooks)
+            {
+                var bare = run.Webhooks.FirstOrDefault(b => b.Target == "bare Kestrel" && b.Shape == w.Shape && b.PacedRate == w.PacedRate && b.Clients == w.Clients);
+                var ratio = w.Target == "relay" && bare is not null
+                    ? $"{F(w.CallbacksPerSecond / bare.CallbacksPerSecond, "0.00")}× rate, p99 {F(w.Ack.P99 / bare.Ack.P99, "0.0")}×"
+                    : "";
+                md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode} | {F(w.CallbacksPerSecond, "N0")} | {F(w.Ack.P50, "0.0")} | " +
+                              $"{F(w.Ack.P99, "0.0")} | {w.Failed} | {ratio} |");
+            }
+            md.AppendLine();
+        }
+
+        if (run.BatchFill.Count > 0)
+        {
+            md.AppendLine("**3. Batch fill** (1,000 leads per provider in one burst, default `BatchSize` and `FlushWindow`)");
+            md.AppendLine();
+            md.AppendLine("| provider | limit per call | submit calls per 1,000 leads | ideal | largest call | fill |");
+            md.AppendLine("|---|---|---|---|---|---|");
+            foreach (var b in run.BatchFill)
+                md.AppendLine($"| {b.Provider} | {b.Limit:N0} | {F(b.CallsPer1000, "0.#")} | {F(b.IdealPer1000, "0.#")} | {b.LargestCall:N0} | {F(b.FillPercent, "0")}% |");
+            md.AppendLine();
+        }
+
+        if (run.PollCost.Count > 0)
+        {
+            md.AppendLine("**4. Poll cost** (requests other than submits, per completed request; same run as 3, poll tick 1 s)");
+            md.AppendLine();
+            md.AppendLine("| provider | completed | status requests | per completion | all reads per completion | breakdown |");
+            md.AppendLine("|---|---|---|---|---|---|");
+            foreach (var p in run.PollCost)
+                md.AppendLine($"| {p.Provider} | {p.Completed:N0} | {p.StatusRequests:N0} | {F(p.StatusPerCompletion, "0.000")} | {F(p.ReadsPerCompletion, "0.000")} | {p.Breakdown} |");
+            md.AppendLine();
+        }
+
+        if (run.Memory.Count > 0)
+        {
+            md.AppendLine("**5. Memory** (relay process, requests submitted to Precept and not completed)");
+            md.AppendLine();
+            md.AppendLine("| outstanding | peak working set (VmHWM) | working set now | idle before | growth over idle |");
+            md.AppendLine("|---|---|---|---|---|");
+            foreach (var m in run.Memory)
+                md.AppendLine($"| {m.Outstanding:N0} | {Mb(m.PeakBytes)} | {Mb(m.CurrentBytes)} | {Mb(m.IdleBytes)} | {Mb(m.PeakBytes - m.IdleBytes)} |");
+            md.AppendLine();
+        }
+
+        if (run.Settings.Count > 0)
+        {
+            md.AppendLine("**Settings** (everything else is the relay's default; the sandbox has no artificial latency and sends no duplicate webhooks)");
+            md.AppendLine();
+            foreach (var (name, settings) in run.Settings)
+                md.AppendLine($"- {name}: {(settings.Count == 0 ? "defaults" : string.Join(", ", settings.Select(s => $"`{s.Key}={s.Value}`")))}");
+            md.AppendLine();
+        }
+        foreach (var note in run.Notes)
+            md.AppendLine($"- {note}");
+        return md.ToString();
+    }
+
+    public static EndToEndResult? BaselineFor(BenchRun run, EndToEndResult relay) =>
+        // The baseline run right after this relay run, with the same rate and count.
+        run.EndToEnd.FirstOrDefault(b => b.System == "baseline" && b.PacedRate == relay.PacedRate && b.Requests == relay.Requests
+                                         && run.EndToEnd.IndexOf(b) > run.EndToEnd.IndexOf(relay))
+        ?? run.EndToEnd.LastOrDefault(b => b.System == "baseline" && b.PacedRate == relay.PacedRate);
+
+    static string Name(EndToEndResult r) => r.System == "baseline" ? "baseline" : $"relay, {r.Engine}" + (r.Instances > 1 ? $", {r.Instances} instances" : "");
+
+    public static string Mb(long bytes) => $"{bytes / 1048576.0:N0} MB";
+
+    public static string F(double value, string format) => double.IsNaN(value) || double.IsInfinity(value) ? "–" : value.ToString(format, Invariant);
+}

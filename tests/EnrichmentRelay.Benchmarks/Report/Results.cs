@@ -1,0 +1,85 @@
+using EnrichmentRelay.Benchmarks.Load;
+
+namespace EnrichmentRelay.Benchmarks.Report;
+
+/// <summary>One end-to-end run: the relay (or the bare chain) with N requests, flat out or paced.</summary>
+public sealed record EndToEndResult
+{
+    public required string System { get; init; }           // "relay" or "baseline"
+    public required string Engine { get; init; }           // "sqlite", "postgres", "-" for the baseline
+    public int Instances { get; init; } = 1;
+    public double? PacedRate { get; init; }                 // null: flat out
+    public required int Requests { get; init; }
+    public required int Completed { get; init; }
+    public required int Duplicates { get; init; }
+    public required double CompletionsPerSecond { get; init; }
+    public required double PublishedPerSecond { get; init; }
+    public required LatencySummary Latency { get; init; }
+    public double RequestBytes { get; init; }
+    public double CompletionBytes { get; init; }
+    /// <summary>CPU seconds the relay (or republisher) processes used while measured.</summary>
+    public double CpuSeconds { get; init; }
+    public int ProviderJobs { get; init; }
+    public int LargestJob { get; init; }
+    /// <summary>Leads the provider saw in more than one job (charged twice).</summary>
+    public int LeadsSubmittedTwice { get; init; }
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+    public string? Note { get; init; }
+
+    public int Missing => Requests - Completed;
+    public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : "flat out";
+}
+
+/// <summary>Webhook ingest: callbacks posted to the relay (or the bare endpoint) by concurrent clients.</summary>
+public sealed record WebhookResult
+{
+    public required string Target { get; init; }            // "relay" or "bare Kestrel"
+    public required string Shape { get; init; }             // "per job (100 leads)" or "streamed (1 lead)"
+    public required int Clients { get; init; }
+    public double? PacedRate { get; init; }
+    public required int Callbacks { get; init; }
+    public required int Failed { get; init; }               // non-2xx or transport errors
+    public required double CallbacksPerSecond { get; init; }
+    public required LatencySummary Ack { get; init; }
+    public double BodyBytes { get; init; }
+
+    public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : $"flat out, {Clients} clients";
+}
+
+public sealed record BatchFillResult(string Provider, int Leads, int Limit, int SubmitCalls, int LargestCall)
+{
+    public double IdealCalls => Math.Ceiling(Leads / (double)Limit);
+    public double CallsPer1000 => SubmitCalls * 1000.0 / Leads;
+    public double IdealPer1000 => 1000.0 / Limit;
+    /// <summary>Ideal calls over actual calls: 100% when every call is as full as the limit allows.</summary>
+    public double FillPercent => SubmitCalls == 0 ? 0 : IdealCalls / SubmitCalls * 100;
+}
+
+public sealed record PollCostResult(string Provider, int Completed, int StatusRequests, int OtherReads, string Breakdown)
+{
+    public double StatusPerCompletion => Completed == 0 ? double.NaN : StatusRequests / (double)Completed;
+    public double ReadsPerCompletion => Completed == 0 ? double.NaN : (StatusRequests + OtherReads) / (double)Completed;
+}
+
+public sealed record MemoryResult(int Outstanding, long PeakBytes, long CurrentBytes, long IdleBytes, double SecondsToSubmit);
+
+public sealed record GoalResult(string Goal, string Target, string Figure, bool? Met, string? Why = null);
+
+public sealed record BenchRun
+{
+    public required string StartedAt { get; init; }
+    public required string Command { get; init; }
+    public string? Commit { get; init; }
+    public required int Cores { get; init; }
+    public required string LoadBefore { get; init; }
+    public string? LoadAfter { get; set; }
+    public double? DurationSeconds { get; set; }
+    public List<EndToEndResult> EndToEnd { get; } = [];
+    public List<WebhookResult> Webhooks { get; } = [];
+    public List<BatchFillResult> BatchFill { get; } = [];
+    public List<PollCostResult> PollCost { get; } = [];
+    public List<MemoryResult> Memory { get; } = [];
+    public Dictionary<string, IReadOnlyDictionary<string, string>> Settings { get; } = [];
+    public List<string> Notes { get; } = [];
+    public List<GoalResult> Goals { get; } = [];
+}

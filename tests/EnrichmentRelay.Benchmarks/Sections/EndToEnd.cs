@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using EnrichmentRelay.Benchmarks.Baselines;
+using EnrichmentRelay.Benchmarks.Infrastructure;
+using EnrichmentRelay.Benchmarks.Load;
+using EnrichmentRelay.Benchmarks.Report;
+using EnrichmentRelay.Sandbox;
+
+namespace EnrichmentRelay.Benchmarks.Sections;
+
+/// <summary>
+/// Section 1 (and issue #8's 1 vs 3 instances): requests published to the broker, completions received from it,
+/// through the relay and through the bare chain, one right after the other so each ratio is measured side by side.
+/// </summary>
+public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<string> say)
+{
+    const int WarmUp = 500;
+    // Without a measured relay completion yet: about the size of one (MassTransit envelope, two contacts, correlation data).
+    double completionBytes = 1500;
+
+    /// <summary>Settings of a flat-out run: the relay's defaults (BatchSize 1,000, FlushWindow 2 s).</summary>
+    public static IReadOnlyDictionary<string, string> FlatOutSettings => new Dictionary<string, string>();
+
+    /// <summary>
+    /// Settings of a paced (latency) run: a short Precept FlushWindow, which is what a deployment that cares about
+    /// latency would choose; at the paced rate a job still holds a few hundred leads.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> PacedSettings => new Dictionary<string, string>
+    {
+        ["Providers__Precept__FlushWindow"] = "00:00:00.250",
+    };
+
+    public async Task<EndToEndResult> RelayAsync(Engine engine, int requests, double? rate, int instances = 1)
+    {
+        var name = $"relay-{engine.ToString().ToLowerInvariant()}-{(rate is null ? "flat" : $"paced{rate:0}")}{(instances > 1 ? $"-x{instances}" : "")}";
+        say($"{name}: {requests:N0} requests{(instances > 1 ? $", {instances} instances" : "")}");
+        var settings = rate is null ? FlatOutSettings : PacedSettings;
+        var vhost = await env.NewVirtualHostAsync("e2e");
+        var database = await env.NewDatabaseAsync(engine);
+        var sandbox = await StartSandboxAsync();
+        try
+        {
+            await using var relays = await RelayCluster.StartAsync(name, env, vhost, database, sandbox, settings, instances);
+            await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), CompletionListener.RelayExchange);
+            var factory = env.Broker(vhost);
+
+            await RunAsync(factory, "enrichment-requested", listener, Enumerable.Range(0, WarmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
+            completionBytes = listener.AverageBodyBytes;
+
+            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(WarmUp + i)).ToList();
+            var cpuBefore = relays.Instances.Sum(r => r.CpuTime().TotalSeconds);
+            var countersBefore = sandbox.Precept.Counters;
+            var (timeline, publishEnded) = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
+            var cpu = relays.Instances.Sum(r => r.CpuTime().TotalSeconds) - cpuBefore;
+            var counters = sandbox.Precept.Counters;
+            var result = new EndToEndResult
+            {
+                System = "relay",
+                Engine = engine.ToString().ToLowerInvariant(),
+                Instances = instances,
+                PacedRate = rate,
+                Requests = requests,
+                Completed = timeline.Distinct,
+                Duplicates = timeline.Duplicates,
+                CompletionsPerSecond = timeline.CompletionsPerSecond(),
+                PublishedPerSecond = timeline.PublishedPerSecond(publishEnded),
+                Latency = timeline.Latency(),
+                RequestBytes = measured.Average(r => r.Body.Length),
+                CompletionBytes = listener.AverageBodyBytes,
+                CpuSeconds = cpu,
+                ProviderJobs = counters.JobsCreated - countersBefore.JobsCreated,
+                LargestJob = counters.LargestJob,
+                LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
+                Settings = settings,
+            };
+            Report(result);
+            return result;
+        }
+        finally
+        {
+            await sandbox.DisposeAsync();
+            await env.DeleteVirtualHostAsync(vhost);
+            database.Delete();
+        }
+    }
+
+    public async Task<EndToEndResult> BaselineAsync(int requests, double? rate)
+    {
+        var name = $"baseline-{(rate is null ? "flat" : $"paced{rate:0}")}";
+        say($"{name}: {requests:N0} requests, replies of {completionBytes:0} bytes");
+        var vhost = await env.NewVirtualHostAsync("base");
+        try
+        {
+            await using var republisher = ChildProcess.Start(name, Binaries.Driver,
+                ["republisher", "--host", env.RabbitHost, "--port", env.RabbitPort.ToString(), "--user", env.RabbitUser,
+                 "--password", env.RabbitPassword, "--vhost", vhost, "--reply-bytes", ((int)completionBytes).ToString()],
+                new Dictionary<string, string>(), Path.Combine(env.WorkDirectory, "logs"));
+            await republisher.WaitForReadyLineAsync(TimeSpan.FromSeconds(60));
+            await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), Republisher.ReplyExchange);
+            var factory = env.Broker(vhost);
+
+            await RunAsync(factory, Republisher.RequestExchange, listener, Enumerable.Range(0, WarmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
+            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(WarmUp + i)).ToList();
+            var cpuBefore = republisher.CpuTime().TotalSeconds;
+            var (timeline, publishEnded) = await RunAsync(factory, Republisher.RequestExchange, listener, measured, rate, name);
+            var result = new EndToEndResult
+            {
+                System = "baseline",
+                Engine = "-",
+                PacedRate = rate,
+                Requests = requests,
+                Completed = timeline.Distinct,
+                Duplicates = timeline.Duplicates,
+                CompletionsPerSecond = timeline.CompletionsPerSecond(),
+                PublishedPerSecond = timeline.PublishedPerSecond(publishEnded),
+                Latency = timeline.Latency(),
+                RequestBytes = measured.Average(r => r.Body.Length),
+                CompletionBytes = listener.AverageBodyBytes,
+                CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
+            };
+            Report(result);
+            return result;
+        }
+        finally
+        {
+            await env.DeleteVirtualHostAsync(vhost);
+        }
+    }
+
+    async Task<(Timeline Timeline, long PublishEnded)> RunAsync(RabbitMQ.Client.ConnectionFactory factory, string exchange,
+        CompletionListener listener, List<PublishedRequest> requests, double? rate, string what)
+    {
+        var timeline = new Timeline(requests);
+        listener.Timeline = timeline;
+        var publishEnded = await BrokerPublisher.PublishAsync(factory, exchange, requests, timeline, rate);
+        var deadline = TimeSpan.FromSeconds(Math.Max(60, requests.Count / 100.0));
+        if (!await timeline.WaitForAllAsync(deadline, options.StallLimit))
+            say($"  {what}: only {timeline.Distinct:N0} of {requests.Count:N0} completions arrived (no progress for {options.StallLimit.TotalSeconds:0} s or past {deadline.TotalSeconds:0} s)");
+        return (timeline, publishEnded);
+    }
+
+    void Report(EndToEndResult r) =>
+        say($"  {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
+            $"p99 {r.Latency.P99:N0} ms; {r.Completed:N0}/{r.Requests:N0} completed, {r.Duplicates} duplicates" +
+            (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request"));
+
+    /// <summary>The providers with no artificial latency and no duplicate webhooks, so what is measured is the relay.</summary>
+    public static async Task<SandboxServer> StartSandboxAsync(Action<SandboxServer>? arrange = null)
+    {
+        var sandbox = await SandboxServer.StartAsync(RelayCluster.SandboxOptions);
+        sandbox.Precept.Settings.ProcessingDelay = TimeSpan.Zero;
+        sandbox.Precept.Settings.ProcessingJitter = TimeSpan.Zero;
+        sandbox.Precept.Settings.DuplicateDeliveries = 0;
+        sandbox.Precept.Settings.Credits = 1_000_000_000;
+        sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.Zero;
+        sandbox.Woodpecker.Settings.Credits = 1_000_000_000;
+        sandbox.Lance.Settings.ProcessingDelay = TimeSpan.Zero;
+        sandbox.Lance.Settings.Credits = 1_000_000_000;
+        arrange?.Invoke(sandbox);
+        return sandbox;
+    }
+}
