@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EnrichmentRelay.Admin;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using MassTransit;
 using MassTransit.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -64,17 +65,40 @@ public static class DeadLettersApi
         group.MapGet("/", ListAsync)
             .WithSummary("Lists dead letters, newest first")
             .WithDescription("Messages a consumer could not handle after its retries and delayed redeliveries. Filter by queue, by when they " +
-                             "failed (from/to, ISO 8601) and pending=true for those not replayed yet. Needs the X-Api-Key header.");
+                             "failed (from/to, ISO 8601) and pending=true for those not replayed yet. Needs the X-Api-Key header.")
+            .WithResponseExample(StatusCodes.Status200OK, "One selection that failed while Lance was down", PageExample);
         group.MapGet("/{id:guid}", GetAsync)
-            .WithSummary("Reads one dead letter with its body and headers");
+            .WithSummary("Reads one dead letter with its body and headers")
+            .WithDescription("The body as text when it is UTF-8 (else null) and always as base64, and the message's own headers. Needs the X-Api-Key header.")
+            .WithResponseExample(StatusCodes.Status200OK, "A selection request", DetailExample);
         group.MapPost("/{id:guid}/replay", ReplayOneAsync)
             .WithSummary("Sends one dead letter back to its queue")
-            .WithDescription("Replays it even if it was replayed before. If it fails again it becomes a new dead letter.");
+            .WithDescription("Replays it even if it was replayed before; the consumer's idempotency makes a repeat harmless. " +
+                             "If it fails again it becomes a new dead letter. Needs the X-Api-Key header.")
+            .WithResponseExample(StatusCodes.Status202Accepted, "Sent back to selection-enrichment-requested", SummaryExample);
         group.MapPost("/replay", ReplayRangeAsync)
             .WithSummary("Sends every dead letter of a time range that was not replayed yet back to its queue")
-            .WithDescription("from is required, to defaults to now; queue narrows it to one queue. Letters replayed before are left alone.");
+            .WithDescription("from is required, to defaults to now; queue narrows it to one queue. Letters replayed before are left alone, " +
+                             "so repeating the call sends nothing twice. Needs the X-Api-Key header.")
+            .WithResponseExample(StatusCodes.Status200OK, "Two letters of an outage replayed", """
+                {"replayed":2,"ids":["0b7e0000-4a3c-0015-8c6f-08de2b1f9a41","0b7e0000-4a3c-0015-9e21-08de2b1f9a77"]}
+                """);
         return group;
     }
+
+    const string SummaryExample = """
+        {"id":"0b7e0000-4a3c-0015-8c6f-08de2b1f9a41","queue":"selection-enrichment-requested","messageId":"0b7e0000-4a3c-0015-1d2e-08de2b1f9a00",
+         "contentType":"application/vnd.masstransit+json","sizeBytes":1214,"exceptionType":"System.Net.Http.HttpRequestException",
+         "reason":"Lance answered 500 to selection 5b0c4f9e-2d1a-4c3b-9e8f-7a6b5c4d3e2f: Internal error","redeliveries":3,
+         "faultedAt":"2026-12-01T10:15:02+00:00","replayedAt":null,"replayCount":0,"preview":"{\"messageId\":\"0b7e0000-4a3c-0015-1d2e-08de2b1f9a00\",…"}
+        """;
+
+    const string PageExample = "{\"total\":1,\"items\":[" + SummaryExample + "]}";
+
+    const string DetailExample = "{\"summary\":" + SummaryExample + """
+        ,"body":"{\"message\":{\"selectionId\":\"5b0c4f9e-2d1a-4c3b-9e8f-7a6b5c4d3e2f\",\"targetCount\":100,\"field\":\"email\"}}",
+         "bodyBase64":"eyJtZXNzYWdlIjp7fX0=","headers":{"MT-Host-MachineName":"producer-1"}}
+        """;
 
     static async Task<Results<Ok<DeadLetterPage>, ValidationProblem>> ListAsync(RelayDbContext db, CancellationToken ct,
         string? queue = null, DateTimeOffset? from = null, DateTimeOffset? to = null, bool? pending = null, int? limit = null)

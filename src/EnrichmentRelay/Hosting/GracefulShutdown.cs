@@ -58,13 +58,14 @@ public static class GracefulShutdownExtensions
     /// </summary>
     public static IHostApplicationBuilder AddGracefulShutdown(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<HostOptions>().Configure<IOptions<RelayOptions>>((host, relay) =>
-            host.ShutdownTimeout = relay.Value.ShutdownTimeout);
+        // Read as configured, not through the validated options: the host reads HostOptions while it is being
+        // built, before the settings check has had the chance to report every wrong setting at once.
+        var timeout = (builder.Configuration.GetSection(RelayOptions.Section).Get<RelayOptions>() ?? new RelayOptions()).ShutdownTimeout;
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = timeout);
         // MassTransit cancels a running consumer (a poll mid-call) at once on stop unless given time. The bus
         // stops last, with what the loops left of the budget: half of it lets consumers finish and still
         // leaves time to close the broker connection before the host gives up.
-        builder.Services.AddOptions<MassTransitHostOptions>().Configure<IOptions<RelayOptions>>((bus, relay) =>
-            bus.ConsumerStopTimeout = relay.Value.ShutdownTimeout / 2);
+        builder.Services.Configure<MassTransitHostOptions>(bus => bus.ConsumerStopTimeout = timeout / 2);
         return builder;
     }
 }

@@ -45,6 +45,9 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         return true;
     }
 
+    /// <summary>For a caller whose save of the staged completions failed and was abandoned: nothing of them happened.</summary>
+    public void Abandoned() => completedSinceSave.Clear();
+
     /// <summary>For a caller that saved the staged completions itself: counts and traces them. <see cref="SaveAsync"/> does this.</summary>
     public void Committed()
     {

@@ -11,7 +11,8 @@ using Microsoft.EntityFrameworkCore;
 namespace EnrichmentRelay.Requests;
 
 /// <summary>A request as the bus delivered it: the message and, when the producer set one, its message id.</summary>
-public sealed record IncomingRequest(EnrichmentRequested Request, Guid? MessageId);
+/// <param name="TraceParent">The W3C context the message came with: its request's later steps join that trace.</param>
+public sealed record IncomingRequest(EnrichmentRequested Request, Guid? MessageId, string? TraceParent = null);
 
 public enum IntakeResult
 {
@@ -67,7 +68,8 @@ public sealed class EnrichmentIntake(
         var keyless = new List<(int Index, string Detail)>();
         for (var i = 0; i < batch.Count; i++)
         {
-            var (request, messageId) = batch[i];
+            var (request, messageId, traceParent) = batch[i];
+            using var scope = logger.BeginRequestScope(request.RequestId);
             var validation = await validator.ValidateAsync(request, ct);
             var detail = validation.IsValid ? null : string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
             if (detail is not null && request.RequestId == Guid.Empty)
@@ -78,7 +80,7 @@ public sealed class EnrichmentIntake(
                 continue;
             }
             var provider = detail is null ? routing.Route(request).Provider : null;
-            var record = NewRecord(request, provider?.Name, provider?.Lane);
+            var record = NewRecord(request, provider?.Name, provider?.Lane, traceParent);
             if (firsts.TryGetValue(request.RequestId, out var first))
             {
                 ReportRepeat(request.RequestId, first.Json, record.RequestJson);
@@ -98,6 +100,7 @@ public sealed class EnrichmentIntake(
         var accepted = 0;
         foreach (var (index, record, rejectedFor) in staged)
         {
+            using var scope = logger.BeginRequestScope(record.RequestId);
             if (existing.TryGetValue(record.RequestId, out var storedJson))
             {
                 ReportRepeat(record.RequestId, storedJson, record.RequestJson);
@@ -129,12 +132,19 @@ public sealed class EnrichmentIntake(
         {
             // Lost a race with a concurrent batch or instance holding one of these RequestIds: take them one at a time.
             db.ChangeTracker.Clear();
+            completion.Abandoned();
             logger.LogInformation("A batch of {Count} requests overlapped one stored concurrently; storing them one by one", batch.Count);
             for (var i = 0; i < batch.Count; i++)
                 results[i] = await ReceiveAsync(batch[i].Request, batch[i].MessageId, ct);
             return results;
         }
 
+        // Counted once stored: a batch that fell back to one by one above is counted there.
+        completion.Committed();
+        foreach (var (index, record, _) in staged.Where(s => results[s.Index] == IntakeResult.Accepted))
+            metrics.RequestAccepted(record.Provider!.Value);
+        foreach (var _ in keyless)
+            metrics.RequestCompleted(null, Outcome.Rejected, null);
         if (accepted > 0)
             flushSignal.Pulse();
         if (accepted < results.Length)
@@ -215,7 +225,7 @@ public sealed class EnrichmentIntake(
         db.Outbox.Add(OutboxRows.For(rejected, rejected.EventId, now));
     }
 
-    EnrichmentRequestRecord NewRecord(EnrichmentRequested request, ProviderName? provider, string? lane) => new()
+    EnrichmentRequestRecord NewRecord(EnrichmentRequested request, ProviderName? provider, string? lane, string? traceParent = null) => new()
     {
         RequestId = request.RequestId,
         State = RequestState.Accepted,
@@ -223,8 +233,8 @@ public sealed class EnrichmentIntake(
         Lane = lane,
         RequestJson = JsonSerializer.Serialize(request, RelayJson.Options),
         AcceptedAt = time.GetUtcNow(),
-        // The consumer's (or HTTP request's) span: the trace the request's later steps join.
-        TraceParent = RelayTracing.CurrentTraceParent(),
+        // The message's own context, else the consumer's (or HTTP request's) span: the trace the request's later steps join.
+        TraceParent = traceParent ?? RelayTracing.CurrentTraceParent(),
     };
 
     /// <summary>Inserts the row (and anything staged with it); false when the RequestId already exists.</summary>

@@ -12,7 +12,15 @@ namespace EnrichmentRelay.Requests;
 public sealed class EnrichmentRequestedConsumer(EnrichmentIntake intake) : IConsumer<Batch<EnrichmentRequested>>
 {
     public Task Consume(ConsumeContext<Batch<EnrichmentRequested>> context) =>
-        intake.ReceiveBatchAsync(context.Message.Select(m => new IncomingRequest(m.Message, m.MessageId)).ToList(), context.CancellationToken);
+        intake.ReceiveBatchAsync(context.Message.Select(m => new IncomingRequest(m.Message, m.MessageId, TraceParentOf(m))).ToList(),
+            context.CancellationToken);
+
+    /// <summary>
+    /// The context each message was published in (MassTransit carries it as a W3C traceparent in <c>MT-Activity-Id</c>):
+    /// a batch is consumed under one span, but each request belongs to the trace of the message that brought it.
+    /// </summary>
+    static string? TraceParentOf(ConsumeContext message) =>
+        message.ReceiveContext.TransportHeaders.Get<string>("MT-Activity-Id");
 }
 
 public sealed class EnrichmentRequestedConsumerDefinition : ConsumerDefinition<EnrichmentRequestedConsumer>

@@ -137,6 +137,21 @@ public sealed class EnrichmentIntakeTests : IAsyncLifetime
         Assert.Equal(RequestState.Completed, stored.Single(r => r.RequestId == noFields.RequestId).State);
     }
 
+    [Fact]
+    public async Task EachRequestOfABatchKeepsTheTraceOfTheMessageThatBroughtIt()
+    {
+        var one = LedgerTestHost.ValidRequest(lastName: "One");
+        var two = LedgerTestHost.ValidRequest(lastName: "Two");
+        const string first = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        const string second = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+        await host.ReceiveBatchAsync(new IncomingRequest(one, null, first), new IncomingRequest(two, null, second));
+
+        var stored = await host.RequestsAsync();
+        Assert.Equal(first, stored.Single(r => r.RequestId == one.RequestId).TraceParent);
+        Assert.Equal(second, stored.Single(r => r.RequestId == two.RequestId).TraceParent);
+    }
+
     static EnrichmentCompleted ReadCompleted(OutboxMessage row)
     {
         Assert.Equal(nameof(EnrichmentCompleted), row.MessageType);
