@@ -62,8 +62,14 @@ public sealed class DashboardTests(ITestOutputHelper output)
             Assert.Equal(await LedgerCountAsync(scenario, "SELECT count(*) FROM enrichment_requests WHERE \"CompletedAt\" IS NOT NULL"),
                 long.Parse(await page.Locator("#completed-last-hour").InnerTextAsync()));
             Assert.Equal(1, long.Parse(await page.Locator("#dead-letters-pending").InnerTextAsync()));
-            var credits = await page.Locator("#credits tr[data-provider='woodpecker'] td[data-credits]").InnerTextAsync();
-            Assert.Equal(await LedgerCreditsAsync(scenario, "Woodpecker"), decimal.Parse(credits, System.Globalization.CultureInfo.InvariantCulture));
+            // Woodpecker says what each request cost, Precept what each job cost.
+            foreach (var provider in new[] { "Woodpecker", "Precept" })
+            {
+                var credits = await page.Locator($"#credits tr[data-provider='{provider.ToLowerInvariant()}'] td[data-credits]").InnerTextAsync();
+                var expected = await LedgerCreditsAsync(scenario, provider);
+                Assert.True(expected > 0, $"{provider} charged something in this run");
+                Assert.Equal(expected, decimal.Parse(credits, System.Globalization.CultureInfo.InvariantCulture));
+            }
             var screenshot = Path.Combine(ArtifactsFolder(), "dashboard.png");
             await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
             output.WriteLine($"[figure] dashboard: {shown.Values.Sum()} requests shown by provider and state, as in the ledger; screenshot {screenshot}");
@@ -129,7 +135,9 @@ public sealed class DashboardTests(ITestOutputHelper output)
     {
         await using var connection = new NpgsqlConnection(scenario.Database.ConnectionString);
         await connection.OpenAsync();
-        await using var query = new NpgsqlCommand("SELECT coalesce(sum(\"CreditsCharged\"), 0) FROM enrichment_requests WHERE \"Provider\" = @p", connection);
+        await using var query = new NpgsqlCommand(
+            "SELECT (SELECT coalesce(sum(\"CreditsCharged\"), 0) FROM enrichment_requests WHERE \"Provider\" = @p) " +
+            "+ (SELECT coalesce(sum(\"CreditsCharged\"), 0) FROM provider_jobs WHERE \"Provider\" = @p)", connection);
         query.Parameters.AddWithValue("p", provider);
         return (decimal)(await query.ExecuteScalarAsync())!;
     }

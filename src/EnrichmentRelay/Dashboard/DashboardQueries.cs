@@ -39,13 +39,30 @@ public sealed class DashboardQueries(RelayDbContext db, TimeProvider time, IOpti
             buckets.Add(new CompletionBucket(start, outcomes));
         }
 
-        // Summed here rather than in SQL: SQLite keeps the amounts as REAL and cannot sum decimals.
-        var charged = await db.Requests.AsNoTracking()
-            .Where(r => r.CreditsCharged != null && r.CreditsCharged != 0)
-            .Select(r => new { r.Provider, r.CompletedAt, Credits = r.CreditsCharged!.Value })
+        // Woodpecker says what each request cost; Precept what a whole job cost. Summed as REAL: SQLite
+        // stores the amounts so and cannot sum decimals (credits come in halves, which a double holds exactly).
+        var perRequest = await db.Requests.AsNoTracking().Where(r => r.CreditsCharged != null && r.Provider != null)
+            .GroupBy(r => r.Provider!.Value)
+            .Select(g => new
+            {
+                Provider = g.Key,
+                AllTime = g.Sum(r => (double)r.CreditsCharged!.Value),
+                LastHour = g.Where(r => r.CompletedAt >= hourAgo).Sum(r => (double)r.CreditsCharged!.Value),
+            })
             .ToListAsync(ct);
-        var credits = charged.GroupBy(c => Name(c.Provider))
-            .Select(g => new ProviderCredits(g.Key, g.Where(c => c.CompletedAt >= hourAgo).Sum(c => c.Credits), g.Sum(c => c.Credits)))
+        var perJob = await db.ProviderJobs.AsNoTracking().Where(j => j.CreditsCharged != null)
+            .GroupBy(j => j.Provider)
+            .Select(g => new
+            {
+                Provider = g.Key,
+                AllTime = g.Sum(j => (double)j.CreditsCharged!.Value),
+                LastHour = g.Where(j => j.CompletedAt >= hourAgo).Sum(j => (double)j.CreditsCharged!.Value),
+            })
+            .ToListAsync(ct);
+        var credits = perRequest.Concat(perJob)
+            .GroupBy(c => c.Provider)
+            .Select(g => new ProviderCredits(Name(g.Key), (decimal)g.Sum(c => c.LastHour), (decimal)g.Sum(c => c.AllTime)))
+            .Where(c => c.AllTime != 0)
             .OrderBy(c => c.Provider)
             .ToList();
 

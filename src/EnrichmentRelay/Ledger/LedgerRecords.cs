@@ -80,6 +80,8 @@ public class ProviderJobRecord
     public DateTimeOffset? SubmittedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
     public string? LastError { get; set; }
+    /// <summary>What the provider says the whole job cost, for providers that charge per job (Precept's <c>cost.credits</c>).</summary>
+    public decimal? CreditsCharged { get; set; }
 
     /// <summary>The unique job name we give the provider, so an unknown submit can be found again.</summary>
     public string Name => $"relay-{Id:N}";

@@ -36,6 +36,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(r => new { r.State, r.Lane, r.AcceptedAt });
             e.HasIndex(r => r.ProviderJobId);
             e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
+            // The dashboard's "completed in the last hour, by outcome".
+            e.HasIndex(r => r.CompletedAt);
         });
         model.Entity<ProviderJobRecord>(e =>
         {
@@ -52,6 +54,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(j => j.CallbackTokenHash).IsUnique();
             e.HasIndex(j => new { j.Provider, j.ExternalId });
             e.HasIndex(j => j.State);
+            e.Property(j => j.CreditsCharged).HasPrecision(18, 4);
         });
         model.Entity<ProviderCallbackRecord>(e =>
         {

@@ -19,6 +19,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     // Completions staged since the last save: counted (and traced) only once committed, so one that loses
     // a race with another writer is not counted twice.
     readonly List<EnrichmentRequestRecord> completedSinceSave = [];
+    readonly List<(ProviderName Provider, decimal Credits)> chargedSinceSave = [];
 
     /// <summary>
     /// Marks the request completed and stages its event in the outbox. The caller saves both in one
@@ -45,8 +46,25 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         return true;
     }
 
+    /// <summary>
+    /// Records what a provider that charges per job (Precept) says the whole job cost. Reports can repeat (a
+    /// callback, then the sweep): only a change from what was recorded counts as a new charge.
+    /// </summary>
+    public void ChargeJob(ProviderJobRecord job, decimal credits)
+    {
+        var added = credits - (job.CreditsCharged ?? 0);
+        if (added == 0)
+            return;
+        job.CreditsCharged = credits;
+        chargedSinceSave.Add((job.Provider, added));
+    }
+
     /// <summary>For a caller whose save of the staged completions failed and was abandoned: nothing of them happened.</summary>
-    public void Abandoned() => completedSinceSave.Clear();
+    public void Abandoned()
+    {
+        completedSinceSave.Clear();
+        chargedSinceSave.Clear();
+    }
 
     /// <summary>For a caller that saved the staged completions itself: counts and traces them. <see cref="SaveAsync"/> does this.</summary>
     public void Committed()
@@ -57,6 +75,9 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
             RelayTracing.Completed(request);
         }
         completedSinceSave.Clear();
+        foreach (var (provider, credits) in chargedSinceSave)
+            metrics.JobCharged(provider, credits);
+        chargedSinceSave.Clear();
     }
 
     /// <summary>

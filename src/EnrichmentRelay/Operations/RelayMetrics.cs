@@ -44,7 +44,7 @@ public sealed class RelayMetrics
         completed = meter.CreateCounter<long>("relay.requests.completed", "{request}",
             "Requests that reached their one terminal outcome, by provider and outcome (provider 'none': rejected before routing).");
         credits = meter.CreateCounter<double>("relay.credits.charged", "{credit}",
-            "Provider credits the completions report as charged (only providers that report a charge).");
+            "Provider credits charged: per request where the provider says so (Woodpecker), per job where it reports a job's cost (Precept).");
         callDuration = meter.CreateHistogram("relay.provider.call.duration", "s",
             "Duration of each HTTP attempt to a provider, by route template.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
@@ -102,6 +102,10 @@ public sealed class RelayMetrics
     }
 
     /// <summary>Call once the terminal state is committed (a completion that lost a race is not counted).</summary>
+    /// <summary>A provider job's own cost (Precept's <c>cost.credits</c>), or a change to it.</summary>
+    public void JobCharged(ProviderName provider, decimal amount) =>
+        credits.Add((double)amount, new KeyValuePair<string, object?>("provider", Tag(provider)));
+
     public void RequestCompleted(ProviderName? provider, Outcome outcome, decimal? creditsCharged)
     {
         var providerTag = new KeyValuePair<string, object?>("provider", Tag(provider));

@@ -95,6 +95,22 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
         Assert.Empty(await host.OutboxAsync());
     }
 
+    [Fact]
+    public async Task TheJobsCostIsRecordedOnceHoweverOftenItIsReported()
+    {
+        var final = Callback("job-1", "completed", Result(0, email: "a@acme.com"), Result(1, email: "b@acme.com"), Result(2, error: "Lead not found"))
+            .Replace("\"status\"", "\"cost\":{\"credits\":7},\"status\"");
+
+        await StoreAsync(final);
+        await ApplyAsync();
+        await StoreAsync(final); // Precept's retry of the same callback
+        await ApplyAsync();
+
+        Assert.Equal(7m, Assert.Single(await host.JobsAsync()).CreditsCharged);
+        // Precept says what the job cost, not what each lead did.
+        Assert.All(await host.RequestsAsync(), r => Assert.Null(r.CreditsCharged));
+    }
+
     string Result(int lead, string? email = null, string? error = null) => JsonSerializer.Serialize(new
     {
         custom_data = new { rid = requests[lead].RequestId.ToString() },

@@ -6,7 +6,8 @@ using Microsoft.EntityFrameworkCore;
 namespace EnrichmentRelay.Providers.Precept;
 
 /// <summary>What Precept said about a job: from a callback body or from <c>GET /v1/jobs/{id}</c>.</summary>
-public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string? Status, IReadOnlyList<JsonElement> Results)
+/// <param name="CostCredits">What the job cost (<c>cost.credits</c>), for the whole job: Precept does not say it per lead.</param>
+public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string? Status, IReadOnlyList<JsonElement> Results, decimal? CostCredits = null)
 {
     public bool IsFailed => string.Equals(Status, "failed", StringComparison.OrdinalIgnoreCase);
     public bool IsCompleted => string.Equals(Status, "completed", StringComparison.OrdinalIgnoreCase);
@@ -17,7 +18,10 @@ public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string
             ? v.GetString() : null;
         var results = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("results", out var r) && r.ValueKind == JsonValueKind.Array
             ? r.EnumerateArray().Select(e => e.Clone()).ToList() : [];
-        return new PreceptJobReport(Text("enrichment_id"), Text("name"), Text("status"), results);
+        var cost = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("cost", out var c) && c.ValueKind == JsonValueKind.Object
+                   && c.TryGetProperty("credits", out var credits) && credits.TryGetDecimal(out var amount)
+            ? amount : (decimal?)null;
+        return new PreceptJobReport(Text("enrichment_id"), Text("name"), Text("status"), results, cost);
     }
 }
 
@@ -64,6 +68,10 @@ public sealed class PreceptJobReports(RelayDbContext db, RequestCompletion compl
                     if (completion.Complete(request, new CompletionResult(Outcome.NotFound, Detail: "Precept completed the job without a result for this lead (skipped).")))
                         completed++;
         }
+
+        // Precept charges per job: its final cost is what this job charged, whichever report brought it.
+        if ((report.IsCompleted || report.IsFailed) && report.CostCredits is { } cost)
+            completion.ChargeJob(job, cost);
 
         if (requests.Values.All(q => q.State == RequestState.Completed) && job.State != ProviderJobState.Completed)
         {

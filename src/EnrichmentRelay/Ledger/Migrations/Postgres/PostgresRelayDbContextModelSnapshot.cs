@@ -144,6 +144,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasKey("RequestId");
 
+                    b.HasIndex("CompletedAt");
+
                     b.HasIndex("ProviderJobId");
 
                     b.HasIndex("State", "Lane", "AcceptedAt");
@@ -256,6 +258,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<decimal?>("CreditsCharged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
 
                     b.Property<string>("ExternalId")
                         .HasMaxLength(128)

@@ -139,6 +139,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.HasKey("RequestId");
 
+                    b.HasIndex("CompletedAt");
+
                     b.HasIndex("ProviderJobId");
 
                     b.HasIndex("State", "Lane", "AcceptedAt");
@@ -247,6 +249,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double?>("CreditsCharged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
 
                     b.Property<string>("ExternalId")
                         .HasMaxLength(128)
