@@ -3,6 +3,7 @@ using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace EnrichmentRelay.Providers;
 
@@ -90,25 +91,8 @@ public sealed class BatchFlusher(
             RequestCount = waiting.Count,
             CreatedAt = now,
         };
-        db.ProviderJobs.Add(job);
-        foreach (var request in waiting)
-        {
-            request.State = RequestState.Submitted;
-            request.ProviderJobId = job.Id;
-            request.ProviderJob = job;
-            request.SubmittedAt = now;
-            request.Version++;
-        }
-        try
-        {
-            await db.SaveChangesAsync(ct);
-            if (claim is not null)
-                await claim.CommitAsync(ct);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            return TimeSpan.Zero; // another instance claimed some of them (SQLite has no row locks); look again
-        }
+        if (!await RecordIntentAsync(db, claim, job, waiting, now, ct))
+            return TimeSpan.Zero; // something else moved some of them first; look again
 
         // 2. The paid call: one span for the batch (its HTTP calls are children).
         using var jobScope = logger.BeginJobScope(job);
@@ -139,6 +123,54 @@ public sealed class BatchFlusher(
         await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
         UpdateBackoff(lane, result);
         return TimeSpan.Zero;
+    }
+
+    /// <summary>
+    /// The job row, and its requests moved to it in one statement (a batch is up to 1,000 rows: one tracked
+    /// update each would cost more than the rest of the flush), in one transaction. False, with nothing
+    /// changed, when not every request was still waiting.
+    /// </summary>
+    static async Task<bool> RecordIntentAsync(RelayDbContext db, IDbContextTransaction? claim, ProviderJobRecord job,
+        List<EnrichmentRequestRecord> requests, DateTimeOffset now, CancellationToken ct)
+    {
+        // PostgreSQL: the claim's transaction, whose row locks already keep other instances off these requests.
+        var transaction = claim ?? await db.Database.BeginTransactionAsync(ct);
+        try
+        {
+            db.ProviderJobs.Add(job);
+            await db.SaveChangesAsync(ct);
+            var ids = requests.Select(r => r.RequestId).ToList();
+            var moved = await db.Requests.Where(r => ids.Contains(r.RequestId) && r.State == RequestState.Accepted)
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(r => r.State, RequestState.Submitted)
+                    .SetProperty(r => r.ProviderJobId, job.Id)
+                    .SetProperty(r => r.SubmittedAt, now)
+                    .SetProperty(r => r.Version, r => r.Version + 1), ct);
+            if (moved != requests.Count)
+            {
+                await transaction.RollbackAsync(ct);
+                db.ChangeTracker.Clear();
+                return false;
+            }
+            await transaction.CommitAsync(ct);
+        }
+        finally
+        {
+            if (claim is null)
+                await transaction.DisposeAsync();
+        }
+        // The tracked rows take the values the ledger now holds, as if loaded so: later changes are saved against them.
+        foreach (var request in requests)
+        {
+            request.State = RequestState.Submitted;
+            request.ProviderJobId = job.Id;
+            request.ProviderJob = job;
+            request.SubmittedAt = now;
+            request.Version++;
+        }
+        db.ChangeTracker.DetectChanges();
+        db.ChangeTracker.AcceptAllChanges();
+        return true;
     }
 
     async Task ApplyAsync(RequestCompletion completion, RelayDbContext db, ProviderJobRecord job,

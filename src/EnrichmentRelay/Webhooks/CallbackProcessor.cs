@@ -11,7 +11,7 @@ namespace EnrichmentRelay.Webhooks;
 
 /// <summary>
 /// Applies stored Precept callbacks to their requests. Each callback is applied in one transaction
-/// (terminal states, outbox rows, inbox keys, the callback marked processed), so a crash re-applies
+/// (terminal states, outbox rows, the callback marked processed), so a crash re-applies
 /// it whole, and duplicates or retries change nothing because each (job, lead) is applied once.
 /// </summary>
 public sealed class CallbackProcessor(

@@ -27,7 +27,7 @@ public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string
 
 /// <summary>
 /// Applies a Precept report to a job's requests, however it arrived (callback, verification read, or the
-/// sweep for missing callbacks). Each (job, lead) result is applied once: the inbox holds the key.
+/// sweep for missing callbacks). Each (job, lead) result is applied once: the request it completes is terminal after it.
 /// </summary>
 public sealed class PreceptJobReports(RelayDbContext db, RequestCompletion completion, TimeProvider time, ILogger<PreceptJobReports> logger)
 {
@@ -36,8 +36,6 @@ public sealed class PreceptJobReports(RelayDbContext db, RequestCompletion compl
     {
         var now = time.GetUtcNow();
         var requests = await db.Requests.Where(r => r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
-        var prefix = $"precept:{job.Id:N}:";
-        var applied = await db.Inbox.Where(i => i.Key.StartsWith(prefix)).Select(i => i.Key).ToHashSetAsync(ct);
         var completed = 0;
 
         if (report.IsFailed)
@@ -55,10 +53,8 @@ public sealed class PreceptJobReports(RelayDbContext db, RequestCompletion compl
                     logger.LogWarning("A Precept result for job {JobName} matches none of its requests", job.Name);
                     continue;
                 }
-                var key = prefix + requestId.ToString("N");
-                if (!applied.Add(key))
-                    continue; // this lead's result was applied from an earlier delivery
-                db.Inbox.Add(new InboxEntry { Key = key, ProcessedAt = now });
+                // A lead's result is applied once: its request is terminal from then on, so a retried or duplicated
+                // delivery (or the sweep reading the same job) finds it completed and changes nothing.
                 if (completion.Complete(request, PreceptResults.Normalize(item, LedgerViews.ReadRequest(request).Fields ?? [])))
                     completed++;
             }
