@@ -17,7 +17,8 @@ public sealed class BenchOptions
     public int Instances { get; init; } = 3;
     public double WebhookRate { get; init; } = 500;
     public int WebhookClients { get; init; } = 16;
-    public Infrastructure.Engine WebhookEngine { get; init; } = Infrastructure.Engine.Sqlite;
+    /// <summary>Webhook ingest runs on each: SQLite (one writer, shared with the callback processor) and PostgreSQL behave differently.</summary>
+    public IReadOnlyList<Infrastructure.Engine> WebhookEngines { get; init; } = [Infrastructure.Engine.Sqlite, Infrastructure.Engine.Postgres];
     public Infrastructure.Engine BatchEngine { get; init; } = Infrastructure.Engine.Sqlite;
     public Infrastructure.Engine MemoryEngine { get; init; } = Infrastructure.Engine.Postgres;
     public IReadOnlyList<int> MemorySteps { get; init; } = [10_000, 100_000];
@@ -39,7 +40,7 @@ public sealed class BenchOptions
             Instances = c.GetValue("instances", defaults.Instances),
             WebhookRate = c.GetValue("webhook-rate", defaults.WebhookRate),
             WebhookClients = c.GetValue("webhook-clients", defaults.WebhookClients),
-            WebhookEngine = c.GetValue("webhook-engine", defaults.WebhookEngine),
+            WebhookEngines = c.GetValue<string?>("webhook-engine") is { } one ? [Enum.Parse<Infrastructure.Engine>(one, ignoreCase: true)] : defaults.WebhookEngines,
             BatchEngine = c.GetValue("batch-engine", defaults.BatchEngine),
             MemoryEngine = c.GetValue("memory-engine", defaults.MemoryEngine),
             MemorySteps = c["memory-steps"] is { Length: > 0 } m ? m.Split(',').Select(int.Parse).ToList() : defaults.MemorySteps,

@@ -62,8 +62,11 @@ public static class LoadDriver
                         run.EndToEnd.Add(await e2e.BaselineAsync(options.Requests, null));
                         break;
                     case "webhook":
-                        run.Webhooks.AddRange(await new WebhookIngest(env, options, run, Say).RunAsync(options.WebhookEngine));
-                        run.Settings[$"webhook ingest ({options.WebhookEngine})"] = WebhookIngest.Settings;
+                        foreach (var engine in options.WebhookEngines)
+                        {
+                            run.Webhooks.AddRange(await new WebhookIngest(env, options, run, Say).RunAsync(engine));
+                            run.Settings[$"webhook ingest ({engine})"] = WebhookIngest.Settings;
+                        }
                         break;
                     case "batch":
                         await new BatchFillAndPollCost(env, options, run, Say).RunAsync(options.BatchEngine);

@@ -48,14 +48,28 @@ public sealed class CallbackProcessor(
     async Task<int> ApplyPendingAsync(CancellationToken stopping, CancellationToken ct)
     {
         List<(long Id, Guid JobId)> pending;
+        var applied = 0;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-            pending = (await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
-                .OrderBy(c => c.Id).Select(c => new { c.Id, c.ProviderJobId }).Take(BatchSize).ToListAsync(ct))
-                .Select(c => (c.Id, c.ProviderJobId)).ToList();
+            var next = await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
+                .OrderBy(c => c.Id).Take(BatchSize)
+                .Select(c => new { c.Id, c.ProviderJobId, JobDone = db.ProviderJobs.Any(j => j.Id == c.ProviderJobId && j.State == ProviderJobState.Completed) })
+                .ToListAsync(ct);
+            // Precept retries and may duplicate a callback: those for a job already complete change nothing, so they
+            // are recorded as processed together, in one statement, without reading the job back.
+            var duplicates = next.Where(c => c.JobDone).Select(c => c.Id).ToList();
+            if (duplicates.Count > 0)
+            {
+                var now = time.GetUtcNow();
+                var marked = await db.ProviderCallbacks.Where(c => duplicates.Contains(c.Id) && c.ProcessedAt == null)
+                    .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, now), ct);
+                for (var i = 0; i < marked; i++)
+                    metrics.CallbackDuplicated(ProviderName.Precept);
+                applied += duplicates.Count;
+            }
+            pending = next.Where(c => !c.JobDone).Select(c => (c.Id, c.ProviderJobId)).ToList();
         }
-        var applied = 0;
         // One transaction per job for all its pending callbacks (a streamed job sends one per lead).
         foreach (var job in pending.GroupBy(p => p.JobId).TakeWhile(_ => !stopping.IsCancellationRequested))
         {
@@ -81,7 +95,7 @@ public sealed class CallbackProcessor(
         // In the (first) webhook call's trace; each request it completes gets a span in its own trace linked to this one.
         using var activity = RelayTracing.StartIn("apply precept callback", callbacks[0].TraceParent);
         activity?.SetTag("relay.job_name", job.Name);
-        // Precept retries and may duplicate a callback: one for a job already complete changes nothing.
+        // The job may have been completed since the round began (by another instance, or the sweep).
         var duplicates = job.State == ProviderJobState.Completed ? callbacks.Count : 0;
 
         var reports = new List<PreceptJobReport>();

@@ -24,8 +24,8 @@ public static class Goals
             }
         }
 
-        foreach (var paced in run.Webhooks.Where(w => w.Target == "relay" && w.PacedRate is not null))
-            run.Goals.Add(new GoalResult($"webhook ack p99 at {paced.PacedRate:N0}/s, {paced.Shape}", "≤ 250 ms",
+        foreach (var paced in run.Webhooks.Where(w => w.Target.StartsWith("relay", StringComparison.Ordinal) && w.PacedRate is not null))
+            run.Goals.Add(new GoalResult($"webhook ack p99 at {paced.PacedRate:N0}/s, {paced.Shape}, {paced.Target["relay, ".Length..]}", "≤ 250 ms",
                 $"{Markdown.F(paced.Ack.P99, "0.0")} ms ({Markdown.F(paced.CallbacksPerSecond, "N0")}/s achieved)",
                 paced.Ack.P99 <= 250 && paced.Failed == 0 && paced.CallbacksPerSecond >= 0.95 * paced.PacedRate!.Value,
                 paced.Failed > 0 ? $"{paced.Failed} failed" : null));

@@ -68,11 +68,14 @@ public static class Markdown
             md.AppendLine();
             md.AppendLine("| callbacks | target | mode | callbacks/s | ack p50 ms | ack p99 ms | failed | ratio (relay/bare) |");
             md.AppendLine("|---|---|---|---|---|---|---|---|");
-            foreach (var w in run.Webhooks)
+            // Each engine's run has its own bare endpoint beside it: a relay row is paired with the last matching bare row before it.
+            for (var i = 0; i < run.Webhooks.Count; i++)
             {
-                var bare = run.Webhooks.FirstOrDefault(b => b.Target == "bare Kestrel" && b.Shape == w.Shape && b.PacedRate == w.PacedRate && b.Clients == w.Clients);
-                var ratio = w.Target == "relay" && bare is not null
-                    ? $"{F(w.CallbacksPerSecond / bare.CallbacksPerSecond, "0.00")}× rate, p99 {F(w.Ack.P99 / bare.Ack.P99, "0.0")}×"
+                var w = run.Webhooks[i];
+                var pair = w.Target == "bare Kestrel" ? null
+                    : run.Webhooks.Take(i).LastOrDefault(b => b.Target == "bare Kestrel" && b.Shape == w.Shape && b.PacedRate == w.PacedRate && b.Clients == w.Clients);
+                var ratio = pair is not null
+                    ? $"{F(w.CallbacksPerSecond / pair.CallbacksPerSecond, "0.00")}× rate, p99 {F(w.Ack.P99 / pair.Ack.P99, "0.0")}×"
                     : "";
                 md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode} | {F(w.CallbacksPerSecond, "N0")} | {F(w.Ack.P50, "0.0")} | " +
                               $"{F(w.Ack.P99, "0.0")} | {w.Failed} | {ratio} |");

@@ -78,13 +78,14 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
                          ($"per job ({LeadsPerJob} leads)", perJob, 2_000),
                      })
             {
-                foreach (var (target, baseUrl) in new[] { ("bare Kestrel", bareBase), ("relay", relayBase) })
+                var relayTarget = $"relay, {engine.ToString().ToLowerInvariant()}";
+                foreach (var (target, baseUrl) in new[] { ("bare Kestrel", bareBase), (relayTarget, relayBase) })
                 {
                     var retargeted = callbacks.Select(c => c with { Url = Retarget(c.Url, baseUrl) }).ToList();
                     results.Add(await PostAsync(target, shape, retargeted, flatCount, options.WebhookClients, null));
                     // The first callbacks of each lead start the relay's work (verify, complete, publish): let it finish,
                     // so the paced run measures ingest, not the backlog of the run before it.
-                    if (target == "relay")
+                    if (target == relayTarget)
                         await timeline.WaitForAllAsync(TimeSpan.FromSeconds(60), options.StallLimit);
                     results.Add(await PostAsync(target, shape, retargeted, (int)(options.WebhookRate * options.PacedSeconds),
                         64, options.WebhookRate));
