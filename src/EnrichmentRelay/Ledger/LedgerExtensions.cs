@@ -21,7 +21,7 @@ public static class LedgerExtensions
                 break;
             default:
                 builder.Services.AddSingleton<SqliteInstanceLock>();
-                builder.Services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString));
+                builder.Services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString).AddInterceptors(new SqliteBusyWait()));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
                 break;
         }

@@ -1,0 +1,32 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace EnrichmentRelay.Ledger;
+
+/// <summary>
+/// SQLite has one writer. When a connection finds the database locked, Microsoft.Data.Sqlite retries by sleeping
+/// 150 ms at a time, blocking its thread: a webhook waiting behind the callback processor's transaction then
+/// answers 150 or 300 ms late. With SQLite's own busy handler set on every connection, a locked statement waits
+/// inside SQLite, in steps of a few milliseconds, and goes on as soon as the lock is free.
+/// </summary>
+public sealed class SqliteBusyWait : DbConnectionInterceptor
+{
+    /// <summary>Longer than any transaction of the relay's; a statement still locked after it fails as before.</summary>
+    public const int BusyTimeoutMilliseconds = 30_000;
+
+    static readonly string Pragma = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds};";
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = Pragma;
+        command.ExecuteNonQuery();
+    }
+
+    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken ct = default)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = Pragma;
+        await command.ExecuteNonQueryAsync(ct);
+    }
+}
