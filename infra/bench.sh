@@ -22,11 +22,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
-PG_INITDB=/usr/lib/postgresql/15/bin/initdb
 DRIVER=tests/EnrichmentRelay.Benchmarks/bin/Release/net10.0/EnrichmentRelay.Benchmarks.dll
 
 say() { echo "bench.sh: $*" >&2; }
+# shellcheck source=infra/services.sh
+source infra/services.sh
 
 if ! command -v dotnet >/dev/null 2>&1; then
     say "'dotnet' is not on PATH: install the .NET 10 SDK (https://dotnet.microsoft.com/download), then re-run."
@@ -50,19 +50,6 @@ if [[ ${1:-} == --micro ]]; then
 fi
 
 # ---- cleanup: runs on every exit ---------------------------------------------------------------
-RMQ_DIR='' PG_DIR=''
-stop_services() {
-    if [[ -n $RMQ_DIR ]]; then
-        [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || infra/rabbitmq/stop.sh "$RMQ_DIR" || true
-        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$RMQ_DIR"
-        RMQ_DIR=''
-    fi
-    if [[ -n $PG_DIR ]]; then
-        [[ ! -f $PG_DIR/.relaytest-postgres ]] || infra/postgres/stop.sh "$PG_DIR" || true
-        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$PG_DIR"
-        PG_DIR=''
-    fi
-}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -75,39 +62,12 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 
 # ---- prerequisites -------------------------------------------------------------------------
-missing=()
-[[ -x $RABBIT_SERVER ]] || missing+=(rabbitmq-server)
-[[ -x $PG_INITDB ]] || missing+=(postgresql-15)
-if ((${#missing[@]})); then
-    if [[ $(id -u) == 0 ]]; then
-        say "installing ${missing[*]} (only the binaries are used; any system service is left alone)"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update
-        apt-get install -y --no-install-recommends "${missing[@]}"
-        [[ -x $RABBIT_SERVER ]] || { say "$RABBIT_SERVER still missing after installing rabbitmq-server"; exit 1; }
-        [[ -x $PG_INITDB ]] || { say "$PG_INITDB still missing after installing postgresql-15"; exit 1; }
-    else
-        say "missing: ${missing[*]}"
-        say "the benchmarks need $RABBIT_SERVER (Debian package rabbitmq-server) and $PG_INITDB (package postgresql-15)."
-        say "install them, then re-run:  sudo apt-get install -y --no-install-recommends ${missing[*]}"
-        exit 1
-    fi
-fi
+require_packages "the benchmarks"
 
 build
 
-# ---- services -------------------------------------------------------------------------------
-TMP=${TMPDIR:-/tmp}
-RMQ_DIR=$(mktemp -d "$TMP/relaybench-rabbitmq.XXXXXX")
-PG_DIR=$(mktemp -d "$TMP/relaybench-postgres.XXXXXX")
-
-t0=$SECONDS
-# RELAY_INFRA_OWNER_PID: the services stop themselves should this script be killed outright.
-eval "$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/start.sh "$RMQ_DIR")"
-say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT ($((SECONDS - t0)) s)"
-t0=$SECONDS
-eval "$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$PG_DIR")"
-say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s)"
+# ---- services ------------------------------------------------------------------------------
+start_services relaybench
 
 # ---- the load driver ------------------------------------------------------------------------
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -23,26 +23,14 @@ cd "$ROOT"
 # Test target; overridable only to exercise this script against another project.
 TARGET=${RELAY_TEST_TARGET:-EnrichmentRelay.sln}
 
-RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
-PG_INITDB=/usr/lib/postgresql/15/bin/initdb
 CHROMIUM=/usr/bin/chromium   # the dashboard's browser test drives it headless
 
 say() { echo "test.sh: $*" >&2; }
+# shellcheck source=infra/services.sh
+source infra/services.sh
 
 # ---- cleanup: runs on every exit ---------------------------------------------------------------
-RMQ_DIR='' PG_DIR='' RESULTS_DIR='' OWN_RESULTS_DIR=0 TESTS_STARTED=0
-stop_services() {
-    if [[ -n $RMQ_DIR ]]; then
-        [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || infra/rabbitmq/stop.sh "$RMQ_DIR" || true
-        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$RMQ_DIR"
-        RMQ_DIR=''
-    fi
-    if [[ -n $PG_DIR ]]; then
-        [[ ! -f $PG_DIR/.relaytest-postgres ]] || infra/postgres/stop.sh "$PG_DIR" || true
-        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$PG_DIR"
-        PG_DIR=''
-    fi
-}
+RESULTS_DIR='' OWN_RESULTS_DIR=0 TESTS_STARTED=0
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -60,51 +48,14 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 
 # ---- prerequisites -------------------------------------------------------------------------
-missing=()
-[[ -x $RABBIT_SERVER ]] || missing+=(rabbitmq-server)
-[[ -x $PG_INITDB ]] || missing+=(postgresql-15)
-[[ -x $CHROMIUM ]] || missing+=(chromium)
-if ((${#missing[@]})); then
-    if [[ $(id -u) == 0 ]]; then
-        say "installing ${missing[*]} (only the binaries are used; any system service is left alone)"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update
-        apt-get install -y --no-install-recommends "${missing[@]}"
-        [[ -x $RABBIT_SERVER ]] || { say "$RABBIT_SERVER still missing after installing rabbitmq-server"; exit 1; }
-        [[ -x $PG_INITDB ]] || { say "$PG_INITDB still missing after installing postgresql-15"; exit 1; }
-        [[ -x $CHROMIUM ]] || { say "$CHROMIUM still missing after installing chromium"; exit 1; }
-    else
-        say "missing: ${missing[*]}"
-        say "the tests need $RABBIT_SERVER (Debian package rabbitmq-server), $PG_INITDB (package postgresql-15) and $CHROMIUM (package chromium)."
-        say "install them, then re-run:  sudo apt-get install -y --no-install-recommends ${missing[*]}"
-        exit 1
-    fi
-fi
+require_packages "the tests" "$CHROMIUM:chromium"
 if ! command -v dotnet >/dev/null 2>&1; then
     say "'dotnet' is not on PATH: install the .NET 10 SDK (https://dotnet.microsoft.com/download), then re-run."
     exit 1
 fi
 
-# ---- services -------------------------------------------------------------------------------
-TMP=${TMPDIR:-/tmp}
-RMQ_DIR=$(mktemp -d "$TMP/relaytest-rabbitmq.XXXXXX")
-PG_DIR=$(mktemp -d "$TMP/relaytest-postgres.XXXXXX")
-
-t0=$SECONDS
-# RELAY_INFRA_OWNER_PID: the services stop themselves should this script be killed outright.
-rmq_env=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/start.sh "$RMQ_DIR")
-eval "$rmq_env"
-say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT ($((SECONDS - t0)) s; logs in $RMQ_DIR/log)"
-
-t0=$SECONDS
-pg_env=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$PG_DIR")
-eval "$pg_env"
-say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s; log in $PG_DIR/server.log)"
-
-# ---- variables for the tests (start.sh already exported them; listed here as the contract) ---
-export RELAY_TEST_RABBITMQ_HOST RELAY_TEST_RABBITMQ_PORT RELAY_TEST_RABBITMQ_USER RELAY_TEST_RABBITMQ_PASSWORD
-export RELAY_TEST_RABBITMQCTL
-export RELAY_TEST_POSTGRES RELAY_TEST_PG_DATA RELAY_TEST_PG_CTL
+# ---- services (RELAY_TEST_* for the tests) --------------------------------------------------
+start_services relaytest
 
 # ---- dotnet test ----------------------------------------------------------------------------
 if [[ -n ${RELAY_TEST_RESULTS_DIR:-} ]]; then
@@ -112,11 +63,12 @@ if [[ -n ${RELAY_TEST_RESULTS_DIR:-} ]]; then
     mkdir -p "$RESULTS_DIR"
     rm -f "$RESULTS_DIR"/results_*.trx
 else
-    RESULTS_DIR=$(mktemp -d "$TMP/relaytest-results.XXXXXX")
+    RESULTS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/relaytest-results.XXXXXX")
     OWN_RESULTS_DIR=1
 fi
 
 export RELAY_TEST_ARTIFACTS=${RELAY_TEST_ARTIFACTS:-$ROOT/test-artifacts}
+rm -f "$RELAY_TEST_ARTIFACTS"/*.png   # only this run's screenshots are reported below
 TESTS_STARTED=1
 set +e
 dotnet test "$TARGET" -c Debug \

@@ -1,0 +1,71 @@
+# Sourced by infra/test.sh and infra/bench.sh: the packages they need, and a private RabbitMQ node and
+# PostgreSQL cluster on free ports in temp dirs, stopped again by stop_services (call it from an EXIT trap).
+#
+#   source infra/services.sh
+#   require_packages "the tests" [/usr/bin/chromium:chromium ...]   # installs what is missing (as root)
+#   start_services relaytest                                        # exports RELAY_TEST_* for the children
+#   stop_services
+#
+# The caller defines say() for its messages. RELAY_KEEP_DIRS=1 keeps the services' directories (logs).
+
+RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
+PG_INITDB=/usr/lib/postgresql/15/bin/initdb
+RMQ_DIR='' PG_DIR=''
+
+# require_packages WHO [PATH:PACKAGE ...]: RabbitMQ and PostgreSQL 15 always, plus the extra ones named.
+require_packages() {
+    local who=$1 wanted path package
+    shift
+    local -a missing=() paths=()
+    for wanted in "$RABBIT_SERVER:rabbitmq-server" "$PG_INITDB:postgresql-15" "$@"; do
+        path=${wanted%%:*} package=${wanted#*:}
+        paths+=("$path")
+        [[ -x $path ]] || missing+=("$package")
+    done
+    ((${#missing[@]})) || return 0
+    if [[ $(id -u) != 0 ]]; then
+        say "missing: ${missing[*]}"
+        say "$who need ${paths[*]} (Debian packages rabbitmq-server, postgresql-15 and the others named)."
+        say "install them, then re-run:  sudo apt-get install -y --no-install-recommends ${missing[*]}"
+        exit 1
+    fi
+    say "installing ${missing[*]} (only the binaries are used; any system service is left alone)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+    for path in "${paths[@]}"; do
+        [[ -x $path ]] || { say "$path still missing after installing ${missing[*]}"; exit 1; }
+    done
+}
+
+# start_services PREFIX: starts both and exports their RELAY_TEST_* variables (see infra/*/start.sh).
+start_services() {
+    local prefix=$1 t0 started tmp=${TMPDIR:-/tmp}
+    RMQ_DIR=$(mktemp -d "$tmp/$prefix-rabbitmq.XXXXXX")
+    PG_DIR=$(mktemp -d "$tmp/$prefix-postgres.XXXXXX")
+    t0=$SECONDS
+    # RELAY_INFRA_OWNER_PID: the services stop themselves should the calling script be killed outright.
+    # Assigned first, then evaluated: a start.sh that fails then stops the caller (set -e), not a silent eval "".
+    started=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/start.sh "$RMQ_DIR")
+    eval "$started"
+    say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT ($((SECONDS - t0)) s; logs in $RMQ_DIR/log)"
+    t0=$SECONDS
+    started=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$PG_DIR")
+    eval "$started"
+    say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s; log in $PG_DIR/server.log)"
+    export RELAY_TEST_RABBITMQ_HOST RELAY_TEST_RABBITMQ_PORT RELAY_TEST_RABBITMQ_USER RELAY_TEST_RABBITMQ_PASSWORD
+    export RELAY_TEST_RABBITMQCTL RELAY_TEST_POSTGRES RELAY_TEST_PG_DATA RELAY_TEST_PG_CTL
+}
+
+stop_services() {
+    if [[ -n $RMQ_DIR ]]; then
+        [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || infra/rabbitmq/stop.sh "$RMQ_DIR" || true
+        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$RMQ_DIR"
+        RMQ_DIR=''
+    fi
+    if [[ -n $PG_DIR ]]; then
+        [[ ! -f $PG_DIR/.relaytest-postgres ]] || infra/postgres/stop.sh "$PG_DIR" || true
+        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$PG_DIR"
+        PG_DIR=''
+    fi
+}
