@@ -27,7 +27,7 @@ public sealed class LedgerOptions : IValidatableObject
     /// <summary>Apply pending migrations when the relay starts. Switch off when a deploy step does it.</summary>
     public bool MigrateOnStartup { get; set; } = true;
 
-    /// <summary>How long inbox keys, applied callbacks, sent outbox rows and replayed dead letters are kept (at least 7 days).</summary>
+    /// <summary>How long poll-tick keys, applied raw callbacks, sent outbox rows and replayed dead letters are kept (at least 7 days).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>How often the clean-up runs.</summary>
@@ -42,7 +42,7 @@ public sealed class LedgerOptions : IValidatableObject
     {
         if (Retention < MinimumRetention)
             yield return new ValidationResult(
-                $"Ledger:Retention must be at least {MinimumRetention.TotalDays:0} days: providers retry callbacks for days, and a duplicate must still be recognised.",
+                $"Ledger:Retention must be at least {MinimumRetention.TotalDays:0} days: the raw callbacks of at least the last week are kept for audit.",
                 [nameof(Retention)]);
         if (RetentionSweepInterval < TimeSpan.FromMinutes(1))
             yield return new ValidationResult("Ledger:RetentionSweepInterval must be at least a minute.", [nameof(RetentionSweepInterval)]);

@@ -140,8 +140,8 @@ public class OutboxMessage
 }
 
 /// <summary>
-/// Provider results already applied, keyed by provider job + lead, so a duplicated or retried
-/// callback (or poll answer) is recognised even before we look at request state.
+/// Work claimed once across instances by a unique key: today the scheduled polls' ticks (<c>poll:{schedule}:{tick}</c>).
+/// Provider results need no key of their own: the request they complete is terminal from then on.
 /// </summary>
 public class InboxEntry
 {
