@@ -108,8 +108,9 @@ public sealed class BatchFlusher(
         {
             result = await provider.SubmitAsync(job, token, leads, ct);
         }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
+        catch (Exception ex)
         {
+            // Cut off, cancelled included: the provider may have the job. Recorded as such below.
             result = new SubmitResult(SubmitStatus.Unknown, Detail: ex.Message);
         }
         submit?.SetTag("relay.submit_status", result.Status.ToString());
@@ -120,9 +121,41 @@ public sealed class BatchFlusher(
         metrics.BatchSubmitted(provider.Name, waiting.Count);
 
         // 3. Record what the provider said, with any completions it implies, in one transaction.
-        await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
+        try
+        {
+            await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
+        }
+        catch (Exception ex)
+        {
+            // The answer could not be recorded (the ledger failed, or the shutdown deadline passed): the job must not
+            // stay "Submitting", which only the sweeps' orphan rule would pick up, minutes later.
+            await MarkUnknownAsync(job, ex.Message);
+            throw;
+        }
         UpdateBackoff(lane, result);
         return TimeSpan.Zero;
+    }
+
+    /// <summary>Best effort, with its own scope and a short timeout of its own: the caller's token may be the cancelled one.</summary>
+    async Task MarkUnknownAsync(ProviderJobRecord job, string why)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+            var now = time.GetUtcNow();
+            await db.ProviderJobs.Where(j => j.Id == job.Id && j.State == ProviderJobState.Submitting)
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(j => j.State, ProviderJobState.SubmitUnknown)
+                    .SetProperty(j => j.NextPollAt, now)
+                    .SetProperty(j => j.LastError, $"The submit's answer could not be recorded: {why}"), timeout.Token);
+            logger.LogWarning("Job {JobName}: its submit's answer could not be recorded ({Reason}); it will be reconciled", job.Name, why);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Job {JobName} stays Submitting until the sweep's orphan rule reconciles it", job.Name);
+        }
     }
 
     /// <summary>

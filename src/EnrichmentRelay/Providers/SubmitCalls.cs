@@ -31,6 +31,14 @@ public static class SubmitCalls
         }
     }
 
+    /// <summary>
+    /// When a job still recorded as <c>Submitting</c> was cut off before its answer was recorded (the relay was
+    /// killed, its shutdown deadline passed, or the ledger failed while recording): a submit POST lasts at most
+    /// the resilience pipeline's total timeout (3 × the provider's RequestTimeout), so a job older than that,
+    /// plus a minute to record the answer, is reconciled like any submit of unknown fate.
+    /// </summary>
+    public static DateTimeOffset OrphanedBefore(DateTimeOffset now, TimeSpan requestTimeout) => now - (requestTimeout * 3 + TimeSpan.FromMinutes(1));
+
     /// <summary>Reads a non-success answer to a submit.</summary>
     public static SubmitResult FromErrorStatus(string provider, HttpResponseMessage response, string error, IReadOnlyList<PendingLead> leads) =>
         response.StatusCode switch

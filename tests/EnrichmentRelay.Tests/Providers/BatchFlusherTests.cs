@@ -143,4 +143,25 @@ public sealed class BatchFlusherTests : IAsyncLifetime
         await Flusher.FlushAsync("precept", CancellationToken.None);
         Assert.Equal(2, host.Provider.Calls.Count);
     }
+
+    [Fact]
+    public async Task AnAnswerThatCannotBeRecordedLeavesTheJobToBeReconciledNotSubmitting()
+    {
+        await host.ReceiveAsync(LedgerTestHost.ValidRequest());
+        host.Time.Advance(host.Provider.FlushWindow);
+        using var shutdownDeadline = new CancellationTokenSource();
+        // The POST succeeds, then the shutdown deadline passes before its answer is saved.
+        host.Provider.Answer = _ =>
+        {
+            shutdownDeadline.Cancel();
+            return new SubmitResult(SubmitStatus.Accepted, "job-1");
+        };
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Flusher.FlushAsync("precept", shutdownDeadline.Token));
+
+        var job = Assert.Single(await host.JobsAsync());
+        Assert.Equal(ProviderJobState.SubmitUnknown, job.State);
+        Assert.Contains("could not be recorded", job.LastError);
+        Assert.Equal(RequestState.Submitted, Assert.Single(await host.RequestsAsync()).State);
+    }
 }

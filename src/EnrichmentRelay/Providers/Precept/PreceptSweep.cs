@@ -31,9 +31,11 @@ public sealed class PreceptSweep(
     {
         var now = time.GetUtcNow();
         var overdue = now - Options.CallbackGrace;
+        var orphaned = SubmitCalls.OrphanedBefore(now, Options.RequestTimeout);
         var jobs = await db.ProviderJobs
             .Where(j => j.Provider == ProviderName.Precept
                         && (j.State == ProviderJobState.SubmitUnknown
+                            || (j.State == ProviderJobState.Submitting && j.CreatedAt <= orphaned)
                             || (j.State == ProviderJobState.Submitted && j.SubmittedAt <= overdue))
                         && (j.NextPollAt == null || j.NextPollAt <= now))
             .OrderBy(j => j.CreatedAt)
@@ -44,6 +46,11 @@ public sealed class PreceptSweep(
         foreach (var job in jobs)
         {
             using var jobScope = logger.BeginJobScope(job);
+            if (job.State == ProviderJobState.Submitting)
+            {
+                job.State = ProviderJobState.SubmitUnknown;
+                logger.LogWarning("Job {JobName} was cut off before its submit's answer was recorded; reconciling it with Precept", job.Name);
+            }
             var open = await db.Requests.Where(r => r.ProviderJobId == job.Id && r.State == RequestState.Submitted).ToListAsync(ct);
             job.NextPollAt = now + Options.SweepInterval;
             if (open.Count == 0)

@@ -34,15 +34,22 @@ public sealed class WoodpeckerPoller(
     public async Task PollAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
+        var orphaned = SubmitCalls.OrphanedBefore(now, Options.RequestTimeout);
         var jobs = await db.ProviderJobs
             .Where(j => j.Provider == ProviderName.Woodpecker
-                        && (j.State == ProviderJobState.Submitted || j.State == ProviderJobState.SubmitUnknown)
+                        && (j.State == ProviderJobState.Submitted || j.State == ProviderJobState.SubmitUnknown
+                            || (j.State == ProviderJobState.Submitting && j.CreatedAt <= orphaned))
                         && (j.NextPollAt == null || j.NextPollAt <= now))
             .OrderBy(j => j.NextPollAt)
             .Take(MaxJobsPerPoll)
             .ToListAsync(ct);
         if (jobs.Count == 0)
             return;
+        foreach (var job in jobs.Where(j => j.State == ProviderJobState.Submitting))
+        {
+            job.State = ProviderJobState.SubmitUnknown;
+            logger.LogWarning("Job {JobName} was cut off before its submit's answer was recorded; reconciling it with Woodpecker", job.Name);
+        }
 
         var jobIds = jobs.Select(j => j.Id).ToList();
         var open = (await db.Requests

@@ -7,6 +7,7 @@ using EnrichmentRelay.Sandbox;
 using EnrichmentRelay.Webhooks;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
@@ -99,6 +100,26 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         var record = await RecordAsync(request);
         Assert.Equal(Outcome.Found, record.Outcome);
         Assert.Equal(["jane.doe@acme.com"], LedgerViews.ReadList(record.EmailsJson));
+    }
+
+    [Fact]
+    public async Task AJobCutOffBeforeItsAnswerWasRecordedIsReconciledOnceItCannotStillBeInFlight()
+    {
+        var request = await SubmitAsync();
+        await WaitForSandboxJobAsync("completed");
+        // As a kill -9 right after the POST leaves it: the intent committed, Precept's answer never recorded.
+        await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderJobs
+            .ExecuteUpdateAsync(set => set.SetProperty(j => j.State, ProviderJobState.Submitting).SetProperty(j => j.ExternalId, (string?)null)));
+
+        await SweepAsync();
+        Assert.Equal(ProviderJobState.Submitting, Assert.Single(await host.JobsAsync()).State); // its POST might still be running
+        host.Time.Advance(options.RequestTimeout * 3 + TimeSpan.FromMinutes(1));
+        await SweepAsync();
+
+        var job = Assert.Single(await host.JobsAsync());
+        Assert.Equal(sandbox.Precept.Jobs.Single().EnrichmentId, job.ExternalId); // found again by its unique name
+        Assert.Equal(Outcome.Found, (await RecordAsync(request)).Outcome);
+        Assert.Equal(1, sandbox.Precept.Counters.SubmitCalls);
     }
 
     [Fact]
