@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Threading.RateLimiting;
 using System.Text;
 using EnrichmentRelay.Admin;
 using EnrichmentRelay.DeadLetters;
@@ -17,11 +18,16 @@ namespace EnrichmentRelay.Dashboard;
 public static class DashboardApi
 {
     const string CookieName = "relay-dashboard";
+    static readonly TimeSpan UnlockedFor = TimeSpan.FromHours(12);
+    public const string UnlockRateLimitPolicy = "dashboard-unlock";
 
     public static IHostApplicationBuilder AddDashboard(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents();
         builder.Services.AddScoped<DashboardQueries>();
+        builder.Services.AddRateLimiter(limiter => limiter.AddPolicy(UnlockRateLimitPolicy, context =>
+            RateLimitPartition.GetFixedWindowLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = 10, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 })));
         return builder;
     }
 
@@ -38,7 +44,8 @@ public static class DashboardApi
         // SameSite=Strict, so another site can neither unlock the page nor replay through it.
         pages.MapGet("/dashboard/unlock", (IOptions<AdminOptions> admin, string? returnUrl) =>
             new RazorComponentResult<UnlockPage>(new { ReturnUrl = LocalOnly(returnUrl), KeyConfigured = admin.Value.ApiKey is not null }));
-        pages.MapPost("/dashboard/unlock", UnlockAsync);
+        // A handful of tries a minute per caller: the key cannot be guessed through the form.
+        pages.MapPost("/dashboard/unlock", UnlockAsync).RequireRateLimiting(UnlockRateLimitPolicy);
         pages.MapPost("/dashboard/dead-letters/{id:guid}/replay", ReplayAsync);
         return app;
     }
@@ -57,7 +64,7 @@ public static class DashboardApi
             : Results.Redirect("/?notice=" + Uri.EscapeDataString($"No request {requestId} in the ledger."));
     }
 
-    static async Task<IResult> UnlockAsync(HttpContext http, IOptions<AdminOptions> admin)
+    static async Task<IResult> UnlockAsync(HttpContext http, IOptions<AdminOptions> admin, TimeProvider time)
     {
         var form = await http.Request.ReadFormAsync();
         var returnUrl = LocalOnly(form["returnUrl"].FirstOrDefault());
@@ -66,12 +73,12 @@ public static class DashboardApi
             {
                 StatusCode = StatusCodes.Status401Unauthorized,
             };
-        http.Response.Cookies.Append(CookieName, CookieValue(admin.Value.ApiKey!), new CookieOptions
+        http.Response.Cookies.Append(CookieName, CookieValue(admin.Value.ApiKey!, time.GetUtcNow()), new CookieOptions
         {
             HttpOnly = true,
             SameSite = SameSiteMode.Strict,
             Secure = http.Request.IsHttps,
-            MaxAge = TimeSpan.FromHours(12),
+            MaxAge = UnlockedFor,
         });
         return Results.Redirect(returnUrl);
     }
@@ -87,17 +94,28 @@ public static class DashboardApi
         return Results.Redirect("/?notice=" + Uri.EscapeDataString($"Replayed dead letter {id} to {letter.Queue}."));
     }
 
-    /// <summary>Only a path on this site: the form cannot be used to send someone elsewhere.</summary>
-    static string LocalOnly(string? url) => url is not null && url.StartsWith('/') && !url.StartsWith("//") && !url.StartsWith("/\\") ? url : "/";
+    /// <summary>Only a path on this site (ASP.NET Core's own check, which also refuses "/\t/host" and the like): the form cannot send anyone elsewhere.</summary>
+    static string LocalOnly(string? url) => RedirectHttpResult.IsLocalUrl(url) ? url! : "/";
 
     /// <summary>
-    /// The cookie holds a MAC of a fixed text under the admin key, not the key: it proves the key was entered,
-    /// stops working when the key changes, and gives nothing away if read.
+    /// The cookie holds when it was issued and a MAC of that under the admin key, never the key: it proves the key
+    /// was entered, expires on the server's clock (a copied cookie too), stops working when the key changes, and
+    /// gives nothing away if read.
     /// </summary>
-    static string CookieValue(string adminKey) =>
-        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(adminKey), "enrichment-relay dashboard"u8));
+    static string CookieValue(string adminKey, DateTimeOffset issued)
+    {
+        var stamp = issued.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return stamp + "." + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(adminKey), Encoding.UTF8.GetBytes("enrichment-relay dashboard " + stamp)));
+    }
 
-    static bool IsUnlocked(HttpContext http, AdminOptions admin) =>
-        admin.ApiKey is { Length: > 0 } key && http.Request.Cookies[CookieName] is { } presented
-        && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(presented), Encoding.ASCII.GetBytes(CookieValue(key)));
+    static bool IsUnlocked(HttpContext http, AdminOptions admin)
+    {
+        if (admin.ApiKey is not { Length: > 0 } key || http.Request.Cookies[CookieName] is not { } presented
+            || !long.TryParse(presented.Split('.')[0], out var seconds))
+            return false;
+        var issued = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        var age = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow() - issued;
+        return age >= TimeSpan.Zero && age <= UnlockedFor
+               && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(presented), Encoding.ASCII.GetBytes(CookieValue(key, issued)));
+    }
 }
