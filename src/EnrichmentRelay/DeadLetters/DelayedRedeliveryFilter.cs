@@ -38,6 +38,9 @@ public sealed class DelayedRedeliveryFilter(IReadOnlyList<TimeSpan> delays, ILog
         var queue = DeadLetterQueues.NameOf(context.InputAddress);
         var delay = delays[done];
         var delayQueue = DelayQueueName(queue, delay);
+        // A time limit of its own, not the receive's token: a message that fails while the relay stops is still
+        // parked for its retry, rather than turned into a dead letter by the shutdown.
+        using var parking = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
             // Declared on use: idempotent, and the delay is in the name, so a changed setting never conflicts.
@@ -46,7 +49,7 @@ public sealed class DelayedRedeliveryFilter(IReadOnlyList<TimeSpan> delays, ILog
                 ["x-message-ttl"] = (long)delay.TotalMilliseconds,
                 ["x-dead-letter-exchange"] = "",
                 ["x-dead-letter-routing-key"] = queue,
-            }, context.CancellationToken);
+            }, parking.Token);
 
             var properties = new BasicProperties(received.Properties)
             {
@@ -54,7 +57,7 @@ public sealed class DelayedRedeliveryFilter(IReadOnlyList<TimeSpan> delays, ILog
                 Persistent = true,
             };
             properties.Headers[CountHeader] = done + 1;
-            await channel.BasicPublishAsync("", delayQueue, mandatory: true, properties, context.GetBody(), awaitAck: true, context.CancellationToken);
+            await channel.BasicPublishAsync("", delayQueue, mandatory: true, properties, context.GetBody(), awaitAck: true, parking.Token);
         }
         catch (Exception ex)
         {

@@ -16,8 +16,8 @@ public sealed record CompletionResult(
 
 public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, OutboxSignal outboxSignal, RelayMetrics metrics)
 {
-    // Completions staged since the last save: counted (and traced) only once committed, so one that loses
-    // a race with another writer is not counted twice.
+    // Completions and charges staged since the last save: counted (and traced) only once committed, so one that
+    // loses a race with another writer, or whose transaction rolls back, is not counted.
     readonly List<EnrichmentRequestRecord> completedSinceSave = [];
     readonly List<(ProviderName Provider, decimal Credits)> chargedSinceSave = [];
 
@@ -47,16 +47,21 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     }
 
     /// <summary>
-    /// Records what a provider that charges per job (Precept) says the whole job cost. Reports can repeat (a
-    /// callback, then the sweep): only a change from what was recorded counts as a new charge.
+    /// Records what a provider that charges per job (Precept) says the whole job cost, once: reports repeat (a
+    /// callback, the sweep, another instance), so the ledger takes the first and only that one is counted.
     /// </summary>
-    public void ChargeJob(ProviderJobRecord job, decimal credits)
+    public async Task ChargeJobAsync(ProviderJobRecord job, decimal credits, CancellationToken ct)
     {
-        var added = credits - (job.CreditsCharged ?? 0);
-        if (added == 0)
+        if (job.CreditsCharged is not null)
             return;
-        job.CreditsCharged = credits;
-        chargedSinceSave.Add((job.Provider, added));
+        // Conditional, in the database: of two writers that both saw no cost yet, one records it.
+        var recorded = await db.ProviderJobs.Where(j => j.Id == job.Id && j.CreditsCharged == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(j => j.CreditsCharged, credits), ct);
+        var tracked = db.Entry(job).Property(j => j.CreditsCharged);
+        tracked.CurrentValue = credits;
+        tracked.OriginalValue = credits; // already in the ledger: nothing for SaveChanges to write
+        if (recorded == 1)
+            chargedSinceSave.Add((job.Provider, credits));
     }
 
     /// <summary>For a caller whose save of the staged completions failed and was abandoned: nothing of them happened.</summary>
@@ -82,7 +87,8 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
 
     /// <summary>
     /// Saves, retrying once per conflict when another writer completed one of the same requests first:
-    /// the conflicting request is reloaded and, being terminal, left alone.
+    /// the conflicting request is reloaded and, being terminal, left alone. When the caller opened a
+    /// transaction (a claim), it is committed here, so what is counted is what is committed.
     /// </summary>
     public async Task SaveAsync(CancellationToken ct)
     {
@@ -91,6 +97,8 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
             try
             {
                 await db.SaveChangesAsync(ct);
+                if (db.Database.CurrentTransaction is { } transaction)
+                    await transaction.CommitAsync(ct);
                 Committed();
                 outboxSignal.Pulse();
                 return;

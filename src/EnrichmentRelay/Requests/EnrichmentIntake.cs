@@ -41,15 +41,15 @@ public sealed class EnrichmentIntake(
         validator.ValidateAsync(request, ct);
 
     /// <summary>From the bus: an invalid request still gets an answer, a Rejected completion.</summary>
-    public async Task<IntakeResult> ReceiveAsync(EnrichmentRequested request, Guid? messageId, CancellationToken ct)
+    public async Task<IntakeResult> ReceiveAsync(EnrichmentRequested request, Guid? messageId, CancellationToken ct, string? traceParent = null)
     {
         using var scope = logger.BeginRequestScope(request.RequestId);
         var validation = await validator.ValidateAsync(request, ct);
         if (validation.IsValid)
-            return await StoreAsync(request, ct);
+            return await StoreAsync(request, traceParent, ct);
 
         var detail = string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
-        return await RejectAsync(request, messageId, detail, ct);
+        return await RejectAsync(request, messageId, detail, traceParent, ct);
     }
 
     /// <summary>
@@ -135,7 +135,7 @@ public sealed class EnrichmentIntake(
             completion.Abandoned();
             logger.LogInformation("A batch of {Count} requests overlapped one stored concurrently; storing them one by one", batch.Count);
             for (var i = 0; i < batch.Count; i++)
-                results[i] = await ReceiveAsync(batch[i].Request, batch[i].MessageId, ct);
+                results[i] = await ReceiveAsync(batch[i].Request, batch[i].MessageId, ct, batch[i].TraceParent);
             return results;
         }
 
@@ -167,16 +167,16 @@ public sealed class EnrichmentIntake(
     public async Task<IntakeResult> AcceptAsync(EnrichmentRequested request, CancellationToken ct)
     {
         using var scope = logger.BeginRequestScope(request.RequestId);
-        return await StoreAsync(request, ct);
+        return await StoreAsync(request, null, ct);
     }
 
-    async Task<IntakeResult> StoreAsync(EnrichmentRequested request, CancellationToken ct)
+    async Task<IntakeResult> StoreAsync(EnrichmentRequested request, string? traceParent, CancellationToken ct)
     {
         var (provider, whyNot) = routing.Route(request);
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
 
-        var stored = await TryInsertAsync(NewRecord(request, provider.Name, provider.Lane), ct);
+        var stored = await TryInsertAsync(NewRecord(request, provider.Name, provider.Lane, traceParent), ct);
         if (stored)
         {
             metrics.RequestAccepted(provider.Name);
@@ -188,7 +188,7 @@ public sealed class EnrichmentIntake(
         return IntakeResult.Duplicate;
     }
 
-    async Task<IntakeResult> RejectAsync(EnrichmentRequested request, Guid? messageId, string detail, CancellationToken ct)
+    async Task<IntakeResult> RejectAsync(EnrichmentRequested request, Guid? messageId, string detail, string? traceParent, CancellationToken ct)
     {
         logger.LogWarning("Rejected request {RequestId}: {Detail}", request.RequestId, detail);
         if (request.RequestId == Guid.Empty)
@@ -200,7 +200,7 @@ public sealed class EnrichmentIntake(
             return IntakeResult.Rejected;
         }
 
-        var record = NewRecord(request, provider: null, lane: null);
+        var record = NewRecord(request, provider: null, lane: null, traceParent);
         completion.Complete(record, new CompletionResult(Outcome.Rejected, Detail: detail));
         if (!await TryInsertAsync(record, ct))
             return IntakeResult.Duplicate;
@@ -248,6 +248,7 @@ public sealed class EnrichmentIntake(
                 logger.LogWarning("Request {RequestId} arrived again with a different body; the first one is kept and this one ignored",
                     record.RequestId);
             db.ChangeTracker.Clear();
+            completion.Abandoned(); // a rejection staged for it is not one
             return false;
         }
         db.Requests.Add(record);
@@ -260,6 +261,7 @@ public sealed class EnrichmentIntake(
         {
             // Lost a race with a redelivery of the same RequestId: if the row is there now, it is a duplicate.
             db.ChangeTracker.Clear();
+            completion.Abandoned();
             if (await db.Requests.AnyAsync(r => r.RequestId == record.RequestId, ct))
                 return false;
             throw;

@@ -20,7 +20,9 @@ public sealed class EnrichmentRequestedConsumer(EnrichmentIntake intake) : ICons
     /// a batch is consumed under one span, but each request belongs to the trace of the message that brought it.
     /// </summary>
     static string? TraceParentOf(ConsumeContext message) =>
-        message.ReceiveContext.TransportHeaders.Get<string>("MT-Activity-Id");
+        // Anyone can set the header (a producer that is not MassTransit): only a well-formed context is kept.
+        message.ReceiveContext.TransportHeaders.Get<string>("MT-Activity-Id") is { } header
+        && System.Diagnostics.ActivityContext.TryParse(header, null, out _) ? header : null;
 }
 
 public sealed class EnrichmentRequestedConsumerDefinition : ConsumerDefinition<EnrichmentRequestedConsumer>

@@ -10,9 +10,9 @@ using Microsoft.EntityFrameworkCore;
 namespace EnrichmentRelay.Webhooks;
 
 /// <summary>
-/// Applies stored Precept callbacks to their requests. Each callback is applied in one transaction
-/// (terminal states, outbox rows, the callback marked processed), so a crash re-applies
-/// it whole, and duplicates or retries change nothing because each (job, lead) is applied once.
+/// Applies stored Precept callbacks to their requests. A job's pending callbacks are applied in one transaction
+/// (terminal states, outbox rows, the callbacks marked processed), so a crash re-applies them whole, and
+/// duplicates or retries change nothing: a lead's result completes its request, which is terminal from then on.
 /// </summary>
 public sealed class CallbackProcessor(
     IServiceScopeFactory scopes,
@@ -72,34 +72,34 @@ public sealed class CallbackProcessor(
         }
         // One transaction per job for all its pending callbacks (a streamed job sends one per lead).
         foreach (var job in pending.GroupBy(p => p.JobId).TakeWhile(_ => !stopping.IsCancellationRequested))
-        {
-            var ids = job.Select(p => p.Id).ToArray();
-            await ApplyJobAsync(job.Key, ids, ct);
-            applied += ids.Length;
-        }
+            applied += await ApplyJobAsync(job.Key, job.Select(p => p.Id).ToArray(), ct);
         return applied;
     }
 
-    async Task ApplyJobAsync(Guid jobId, long[] callbackIds, CancellationToken ct)
+    /// <returns>How many of the callbacks this instance applied (none when another instance already had them).</returns>
+    async Task<int> ApplyJobAsync(Guid jobId, long[] callbackIds, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var completion = scope.ServiceProvider.GetRequiredService<RequestCompletion>();
-        // Another instance may be applying the same callbacks: those it holds are skipped here.
-        await using var claim = await RowClaims.BeginAsync(db, ct);
-        var callbacks = await RowClaims.PendingCallbacks(db, callbackIds).ToListAsync(ct);
-        if (callbacks.Count == 0)
-            return;
+        var jobReports = scope.ServiceProvider.GetRequiredService<PreceptJobReports>();
+
+        // 1. What to apply, read without holding any lock: the verification read may take seconds.
+        var bodies = await db.ProviderCallbacks.AsNoTracking()
+            .Where(c => callbackIds.Contains(c.Id) && c.ProcessedAt == null)
+            .OrderBy(c => c.Id)
+            .Select(c => new { c.Id, c.Body, c.TraceParent })
+            .ToListAsync(ct);
+        if (bodies.Count == 0)
+            return 0;
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == jobId, ct);
         using var jobScope = logger.BeginJobScope(job);
         // In the (first) webhook call's trace; each request it completes gets a span in its own trace linked to this one.
-        using var activity = RelayTracing.StartIn("apply precept callback", callbacks[0].TraceParent);
+        using var activity = RelayTracing.StartIn("apply precept callback", bodies[0].TraceParent);
         activity?.SetTag("relay.job_name", job.Name);
-        // The job may have been completed since the round began (by another instance, or the sweep).
-        var duplicates = job.State == ProviderJobState.Completed ? callbacks.Count : 0;
 
         var reports = new List<PreceptJobReport>();
-        foreach (var callback in callbacks.OrderBy(c => c.Id))
+        foreach (var callback in bodies)
         {
             using var doc = JsonDocument.Parse(callback.Body);
             var report = PreceptJobReport.Read(doc.RootElement);
@@ -109,30 +109,28 @@ public sealed class CallbackProcessor(
                     callback.Id, report.EnrichmentId, job.ExternalId);
             else
                 reports.Add(report);
-            callback.ProcessedAt = time.GetUtcNow();
         }
+        // Verified (the default): what gets applied is the job as Precept reports it, not the callbacks, so one read
+        // answers them all. Otherwise each callback's own report, in the order they came.
+        List<PreceptJobReport> toApply = !scope.ServiceProvider.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks ? reports
+            : reports.Count > 0 && await VerifiedAsync(scope.ServiceProvider, job, reports[0], ct) is { } verified ? [verified] : [];
 
-        var jobReports = scope.ServiceProvider.GetRequiredService<PreceptJobReports>();
-        if (scope.ServiceProvider.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks)
-        {
-            // What gets applied is the job as Precept reports it, not the callbacks: one read answers them all.
-            if (reports.Count > 0 && await VerifiedAsync(scope.ServiceProvider, job, reports[0], ct) is { } verified)
-                await jobReports.ApplyAsync(job, verified, ct);
-        }
-        else
-        {
-            // Each as it came, saved in turn (same transaction), so a duplicate sees what the first one applied.
-            foreach (var report in reports)
-            {
-                await jobReports.ApplyAsync(job, report, ct);
-                await completion.SaveAsync(ct);
-            }
-        }
-        await completion.SaveAsync(ct);
-        if (claim is not null)
-            await claim.CommitAsync(ct);
+        // 2. Claimed and applied in one short transaction (PostgreSQL): callbacks another instance applied meanwhile
+        //    are skipped. A job already complete changes nothing: its callbacks were duplicates.
+        await using var claim = await RowClaims.BeginAsync(db, ct);
+        var claimed = await RowClaims.PendingCallbacks(db, bodies.Select(b => b.Id).ToArray()).ToListAsync(ct);
+        if (claimed.Count == 0)
+            return 0;
+        var duplicates = job.State == ProviderJobState.Completed ? claimed.Count : 0;
+        foreach (var callback in claimed)
+            callback.ProcessedAt = time.GetUtcNow();
+        // Requests are tracked across reports, so a lead a later report repeats is already complete and left alone.
+        foreach (var report in toApply)
+            await jobReports.ApplyAsync(job, report, ct);
+        await completion.SaveAsync(ct); // commits the claim
         for (var i = 0; i < duplicates; i++)
             metrics.CallbackDuplicated(ProviderName.Precept);
+        return claimed.Count;
     }
 
     /// <summary>

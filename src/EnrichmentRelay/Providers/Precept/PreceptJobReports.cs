@@ -67,7 +67,7 @@ public sealed class PreceptJobReports(RelayDbContext db, RequestCompletion compl
 
         // Precept charges per job: its final cost is what this job charged, whichever report brought it.
         if ((report.IsCompleted || report.IsFailed) && report.CostCredits is { } cost)
-            completion.ChargeJob(job, cost);
+            await completion.ChargeJobAsync(job, cost, ct);
 
         if (requests.Values.All(q => q.State == RequestState.Completed) && job.State != ProviderJobState.Completed)
         {
