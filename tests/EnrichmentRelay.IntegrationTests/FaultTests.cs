@@ -107,7 +107,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             output.WriteLine($"[figure] {outage} mid-run: {requests.Count} requests sent, {received} completions received, " +
                              $"{received - requests.Count} duplicates (same EventId); max submits per lead: Precept {Leads.Max(precept.LeadSubmissions)}, " +
                              $"Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, Lance charges {Leads.Max(lance.Charges)}");
-            scenario.AssertEachCompletedOnceAndChargedOnce(requests, expected: null);
+            scenario.AssertEachCompletedOnceAndChargedOnce(requests);
         }
         catch
         {
@@ -154,9 +154,6 @@ public sealed class FaultTests(ITestOutputHelper output)
             Assert.All(new[] { "Precept", "Woodpecker", "Lance" }, provider => Assert.Contains($"may or may not have reached {provider}", log));
             Assert.Contains("Precept holds it as", log);
             Assert.Contains("Woodpecker holds it as batch", log);
-            Assert.Equal(requests.Count / 3, precept.LeadSubmissions.Count);
-            Assert.Equal(requests.Count / 3, woodpecker.LeadSubmissions.Count);
-            Assert.Equal(requests.Count / 3, lance.Charges.Count);
         }
         catch
         {

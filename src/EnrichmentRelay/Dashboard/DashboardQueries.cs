@@ -93,7 +93,7 @@ public sealed class DashboardQueries(RelayDbContext db, TimeProvider time, IOpti
 
         return new DashboardOverview(now, requests, buckets, credits,
             oldest is null ? null : new OpenRequest(oldest.RequestId, Name(oldest.Provider), Name(oldest.State), oldest.AcceptedAt),
-            overdueJobs.Select(j => new OverdueJob($"relay-{j.Id:N}", j.ExternalId, j.SubmittedAt!.Value, j.Open)).ToList(),
+            overdueJobs.Select(j => new OverdueJob(ProviderJobRecord.NameOf(j.Id), j.ExternalId, j.SubmittedAt!.Value, j.Open)).ToList(),
             overdueCount,
             await pendingLetters.CountAsync(ct),
             letters.Select(DeadLetterSummary.Of).ToList(),

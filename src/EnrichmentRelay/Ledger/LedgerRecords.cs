@@ -44,6 +44,16 @@ public class EnrichmentRequestRecord
     public string? TraceParent { get; set; }
     /// <summary>Optimistic concurrency: whoever completes a request first wins, the other re-reads.</summary>
     public int Version { get; set; }
+
+    /// <summary>Back in line for the next batch: its job provably never reached the provider.</summary>
+    public void ReturnToWaiting()
+    {
+        State = RequestState.Accepted;
+        ProviderJobId = null;
+        ProviderJob = null;
+        SubmittedAt = null;
+        Version++;
+    }
 }
 
 public enum ProviderJobState
@@ -84,7 +94,9 @@ public class ProviderJobRecord
     public decimal? CreditsCharged { get; set; }
 
     /// <summary>The unique job name we give the provider, so an unknown submit can be found again.</summary>
-    public string Name => $"relay-{Id:N}";
+    public string Name => NameOf(Id);
+
+    public static string NameOf(Guid jobId) => $"relay-{jobId:N}";
 }
 
 public enum SelectionState

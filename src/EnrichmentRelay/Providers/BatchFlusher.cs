@@ -229,13 +229,7 @@ public sealed class BatchFlusher(
                 job.State = ProviderJobState.Refused;
                 job.CompletedAt = now;
                 foreach (var request in requests)
-                {
-                    request.State = RequestState.Accepted;
-                    request.ProviderJobId = null;
-                    request.ProviderJob = null;
-                    request.SubmittedAt = null;
-                    request.Version++;
-                }
+                    request.ReturnToWaiting();
                 logger.LogWarning("Job {JobName} was not sent: {Detail}; its requests wait for the next batch", job.Name, result.Detail);
                 break;
             case SubmitStatus.Unknown:

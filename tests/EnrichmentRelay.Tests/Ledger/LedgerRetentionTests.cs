@@ -22,7 +22,7 @@ public sealed class LedgerRetentionTests : IAsyncLifetime
         await host.InScopeAsync(async sp =>
         {
             var db = sp.GetRequiredService<RelayDbContext>();
-            db.Inbox.Add(new InboxEntry { Key = "precept:job-1:lead-1", ProcessedAt = start });
+            db.Inbox.Add(new InboxEntry { Key = "poll:woodpecker:42", ProcessedAt = start });
             db.Outbox.Add(new OutboxMessage { MessageId = Guid.NewGuid(), MessageType = "EnrichmentCompleted", Body = "{}", CreatedAt = start, SentAt = start });
             db.Outbox.Add(new OutboxMessage { MessageId = Guid.NewGuid(), MessageType = "EnrichmentCompleted", Body = "{}", CreatedAt = start });
             db.DeadLetters.Add(DeadLetter(replayedAt: start));

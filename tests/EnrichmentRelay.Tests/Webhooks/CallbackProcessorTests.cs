@@ -1,8 +1,12 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers;
+using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Webhooks;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EnrichmentRelay.Tests.Webhooks;
@@ -96,17 +100,36 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TheJobsCostIsRecordedOnceHoweverOftenItIsReported()
+    public async Task TheJobsCostIsRecordedAndCountedOnceHoweverOftenItIsReported()
     {
-        var final = Callback("job-1", "completed", Result(0, email: "a@acme.com"), Result(1, email: "b@acme.com"), Result(2, error: "Lead not found"))
-            .Replace("\"status\"", "\"cost\":{\"credits\":7},\"status\"");
+        var charged = 0.0;
+        // This host's meters only (created by its IMeterFactory): other tests record credits in parallel.
+        var meters = host.Services.GetRequiredService<IMeterFactory>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "relay.credits.charged" && instrument.Meter.Scope == meters)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, _, _) => charged += value);
+        listener.Start();
+        var final = PreceptJobReport.Read(JsonDocument.Parse(
+            Callback("job-1", "completed", Result(0, email: "a@acme.com"), Result(1, email: "b@acme.com"), Result(2, error: "Lead not found"))
+                .Replace("\"status\"", "\"cost\":{\"credits\":7},\"status\"")).RootElement);
 
-        await StoreAsync(final);
-        await ApplyAsync();
-        await StoreAsync(final); // Precept's retry of the same callback
-        await ApplyAsync();
+        // The callback's report, then the same job as the sweep reads it, each in its own unit of work.
+        foreach (var _ in new[] { "callback", "sweep" })
+            await host.InScopeAsync(async sp =>
+            {
+                var db = sp.GetRequiredService<RelayDbContext>();
+                var tracked = await db.ProviderJobs.SingleAsync(j => j.Id == job.Id);
+                await sp.GetRequiredService<PreceptJobReports>().ApplyAsync(tracked, final, CancellationToken.None);
+                await sp.GetRequiredService<RequestCompletion>().SaveAsync(CancellationToken.None);
+                return 0;
+            });
 
         Assert.Equal(7m, Assert.Single(await host.JobsAsync()).CreditsCharged);
+        Assert.Equal(7.0, charged);
         // Precept says what the job cost, not what each lead did.
         Assert.All(await host.RequestsAsync(), r => Assert.Null(r.CreditsCharged));
     }

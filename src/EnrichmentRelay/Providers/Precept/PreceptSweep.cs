@@ -102,13 +102,7 @@ public sealed class PreceptSweep(
             job.State = ProviderJobState.Refused;
             job.LastError = "Not found at Precept after a submit whose answer was lost; its leads were queued again.";
             foreach (var request in open)
-            {
-                request.State = RequestState.Accepted;
-                request.ProviderJobId = null;
-                request.ProviderJob = null;
-                request.SubmittedAt = null;
-                request.Version++;
-            }
+                request.ReturnToWaiting();
             logger.LogWarning("Job {JobName} never reached Precept; its {Count} leads will be submitted again", job.Name, open.Count);
         }
         return false;

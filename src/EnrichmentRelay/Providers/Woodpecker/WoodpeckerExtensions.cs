@@ -85,7 +85,8 @@ public sealed class WoodpeckerRequestGate(IOptions<LedgerOptions> ledger)
             }
             finally
             {
-                // Back to the pool, whose reset (DISCARD ALL) drops any advisory lock an unlock that failed left behind.
+                // An unlock fails only on a broken connection, whose session (and lock) PostgreSQL ends by itself;
+                // a pooled connection is also reset (DISCARD ALL) before it is used again.
                 await connection.DisposeAsync();
             }
         }

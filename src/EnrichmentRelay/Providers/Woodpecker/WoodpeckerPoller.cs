@@ -179,13 +179,7 @@ public sealed class WoodpeckerPoller(
         job.State = ProviderJobState.Refused;
         job.LastError = $"Not found at Woodpecker {Options.ReconcileAfter} after a submit whose answer was lost; its leads were queued again.";
         foreach (var request in requests)
-        {
-            request.State = RequestState.Accepted;
-            request.ProviderJobId = null;
-            request.ProviderJob = null;
-            request.SubmittedAt = null;
-            request.Version++;
-        }
+            request.ReturnToWaiting();
         logger.LogWarning("Job {JobName} never reached Woodpecker; its {Count} leads will be submitted again", job.Name, requests.Count);
     }
 
