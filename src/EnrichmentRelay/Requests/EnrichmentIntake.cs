@@ -184,8 +184,7 @@ public sealed class EnrichmentIntake(
             logger.LogInformation("Accepted request {RequestId} for {Provider} ({Lane})", request.RequestId, provider.Name, provider.Lane);
             return IntakeResult.Accepted;
         }
-        logger.LogInformation("Request {RequestId} was already received; ignoring the repeat", request.RequestId);
-        return IntakeResult.Duplicate;
+        return IntakeResult.Duplicate; // reported by TryInsertAsync
     }
 
     async Task<IntakeResult> RejectAsync(EnrichmentRequested request, Guid? messageId, string detail, string? traceParent, CancellationToken ct)
@@ -243,10 +242,7 @@ public sealed class EnrichmentIntake(
         var first = await db.Requests.AsNoTracking().Where(r => r.RequestId == record.RequestId).Select(r => r.RequestJson).FirstOrDefaultAsync(ct);
         if (first is not null)
         {
-            // The first body wins; a different one under the same key is reported, never merged.
-            if (first != record.RequestJson)
-                logger.LogWarning("Request {RequestId} arrived again with a different body; the first one is kept and this one ignored",
-                    record.RequestId);
+            ReportRepeat(record.RequestId, first, record.RequestJson);
             db.ChangeTracker.Clear();
             completion.Abandoned(); // a rejection staged for it is not one
             return false;
