@@ -30,7 +30,11 @@ public sealed class LancePoller(
             .Take(MaxRequestsPerPoll)
             .ToListAsync(ct);
         if (requests.Count == 0)
+        {
+            // A selection whose summary lost a race with another writer is still finished here.
+            await LanceSelections.FinishCompletedAsync(db, time, ct);
             return;
+        }
 
         var open = requests.Select(r =>
         {

@@ -137,7 +137,11 @@ public sealed class LanceSelections(
         await FinishCompletedAsync(db, time, ct);
     }
 
-    /// <summary>Stages the summary of every submitted selection whose persons have all completed.</summary>
+    /// <summary>
+    /// Publishes (through the outbox) the summary of every submitted selection whose persons have all completed. Each
+    /// selection is saved on its own: two writers finishing the same selection at once (two selection consumers, or
+    /// one and the poller) conflict on its Version, and the loser must neither fail nor hold back the others.
+    /// </summary>
     public static async Task FinishCompletedAsync(RelayDbContext db, TimeProvider time, CancellationToken ct)
     {
         var submitted = await db.Selections.Where(s => s.State == SelectionState.Submitted).ToListAsync(ct);
@@ -156,9 +160,18 @@ public sealed class LanceSelections(
             selection.State = SelectionState.Completed;
             selection.CompletedAt = now;
             selection.Version++;
-            db.Outbox.Add(OutboxRows.For(summary, summary.EventId, now));
+            var row = db.Outbox.Add(OutboxRows.For(summary, summary.EventId, now));
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // Another writer finished it first and staged the same summary: leave this one's changes behind.
+                row.State = EntityState.Detached;
+                await db.Entry(selection).ReloadAsync(ct);
+            }
         }
-        await db.SaveChangesAsync(ct);
     }
 
     /// <summary>One selected person's request: derived id, the person, the field, and the selection in its correlation data.</summary>

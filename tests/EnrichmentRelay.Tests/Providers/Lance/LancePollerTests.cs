@@ -113,6 +113,34 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.All(sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
     }
 
+    [Fact]
+    public async Task ASelectionWhoseSummaryLostARaceIsStillFinishedByTheNextPoll()
+    {
+        // As two writers leave it when both finish the same selection: its persons all completed, the selection still
+        // Submitted, and no Lance request left open for the poll to work on.
+        var request = Request([EnrichmentField.Email]);
+        await SubmitAsync(request);
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+        var jobId = (await host.RequestsAsync()).Single().ProviderJobId!.Value;
+        var selectionId = Guid.NewGuid();
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            db.Selections.Add(new SelectionRecord
+            {
+                SelectionId = selectionId, State = SelectionState.Submitted, ProviderJobId = jobId, Selected = 1,
+                RequestJson = $$"""{"selectionId":"{{selectionId}}","targetCount":1,"field":"email"}""", AcceptedAt = host.Time.GetUtcNow(),
+            });
+            return await db.SaveChangesAsync();
+        });
+
+        await PollAsync();
+
+        var summary = Assert.Single(await host.OutboxAsync(), m => m.MessageType == nameof(SelectionEnrichmentCompleted));
+        Assert.Contains(selectionId.ToString(), summary.Body);
+    }
+
     async Task SubmitAsync(EnrichmentRequested request)
     {
         await host.ReceiveAsync(request);
