@@ -2,6 +2,7 @@ using EnrichmentRelay.Admin;
 using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Operations;
@@ -55,6 +56,7 @@ app.MapSelectionsApi();
 app.MapPreceptWebhooks();
 app.MapOperations();
 app.MapDeadLetters();
+app.MapJobs();
 app.MapDashboard();
 
 app.Run();

@@ -46,6 +46,8 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton(Provider);
         if (scriptedProvider)
             services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<ScriptedProvider>());
+        services.AddSingleton(Options.Create(new ProviderPauseOptions()));
+        services.AddSingleton<ProviderPauses>();
         services.AddSingleton<BatchFlusher>();
         services.AddSingleton<CallbackSignal>();
         services.AddSingleton<CallbackProcessor>();

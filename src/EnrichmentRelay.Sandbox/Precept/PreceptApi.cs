@@ -23,7 +23,10 @@ public static class PreceptApi
             var limit = 20;
             if (request.Query["limit"].FirstOrDefault() is { } text && !int.TryParse(text, out limit))
                 return Error(StatusCodes.Status400BadRequest, "limit must be a number.");
-            return Results.Json(precept.ListJobs(limit, request.Query["name"].FirstOrDefault()));
+            var page = 1;
+            if (request.Query["page"].FirstOrDefault() is { } pageText && !int.TryParse(pageText, out page))
+                return Error(StatusCodes.Status400BadRequest, "page must be a number.");
+            return Results.Json(precept.ListJobs(limit, request.Query["name"].FirstOrDefault(), page));
         });
         v1.MapGet("/credits", (PreceptSimulator precept) => Results.Json(new { credits = precept.AvailableCredits }));
         return v1;

@@ -14,7 +14,9 @@ public static class PreceptControlApi
     public sealed record SettingsUpdate(
         decimal? Credits, LeadOutcome? DefaultOutcome, int? ProcessingDelayMs, int? ProcessingJitterMs,
         ContactFieldNaming? ContactFieldNaming, int? DuplicateDeliveries, bool? DropWebhooks, string? DefaultWebhookUrl,
-        string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs, int? SubmitLatencyMs)
+        string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs, int? SubmitLatencyMs,
+        bool? DocumentedOnly = null, bool? ListFiltersByName = null, bool? ListShowsName = null, JobListShape? ListShape = null,
+        int? ListPageSize = null, bool? JobShowsName = null, bool? EchoCustomData = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -32,6 +34,7 @@ public static class PreceptControlApi
             Require(DefaultWebhookUrl is null or "" || PreceptSettings.IsHttpUrl(DefaultWebhookUrl), "defaultWebhookUrl",
                 "Must be an absolute http(s) URL, or \"\" for none.");
             Require(UnprocessedFieldName is null || !string.IsNullOrWhiteSpace(UnprocessedFieldName), "unprocessedFieldName", "Must not be blank.");
+            Require(ListPageSize is null or >= 1, "listPageSize", "Must be 1 or more.");
             return problems;
         }
 
@@ -48,24 +51,34 @@ public static class PreceptControlApi
             if (UnprocessedFieldName is { } field) settings.UnprocessedFieldName = field;
             if (WebhookRetryBaseDelayMs is { } retry) settings.WebhookRetryBaseDelay = TimeSpan.FromMilliseconds(retry);
             if (SubmitLatencyMs is { } latency) settings.SubmitLatency = TimeSpan.FromMilliseconds(latency);
+            // The preset first, so the single switches of the same update refine it.
+            if (DocumentedOnly is true) settings.UseDocumentedOnly();
+            if (ListFiltersByName is { } filters) settings.ListFiltersByName = filters;
+            if (ListShowsName is { } listName) settings.ListShowsName = listName;
+            if (ListShape is { } shape) settings.ListShape = shape;
+            if (ListPageSize is { } pageSize) settings.ListPageSize = pageSize;
+            if (JobShowsName is { } jobName) settings.JobShowsName = jobName;
+            if (EchoCustomData is { } echo) settings.EchoCustomData = echo;
         }
     }
 
     public sealed record SettingsView(
         decimal Credits, LeadOutcome DefaultOutcome, int ProcessingDelayMs, int ProcessingJitterMs,
         ContactFieldNaming ContactFieldNaming, int DuplicateDeliveries, bool DropWebhooks, string? DefaultWebhookUrl,
-        string UnprocessedFieldName, int WebhookRetryBaseDelayMs, int SubmitLatencyMs)
+        string UnprocessedFieldName, int WebhookRetryBaseDelayMs, int SubmitLatencyMs,
+        bool ListFiltersByName, bool ListShowsName, JobListShape ListShape, int ListPageSize, bool JobShowsName, bool EchoCustomData)
     {
         public static SettingsView Of(PreceptSettings s) => new(
             s.Credits, s.DefaultOutcome, (int)s.ProcessingDelay.TotalMilliseconds, (int)s.ProcessingJitter.TotalMilliseconds,
             s.ContactFieldNaming, s.DuplicateDeliveries, s.DropWebhooks, s.DefaultWebhookUrl,
-            s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds, (int)s.SubmitLatency.TotalMilliseconds);
+            s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds, (int)s.SubmitLatency.TotalMilliseconds,
+            s.ListFiltersByName, s.ListShowsName, s.ListShape, s.ListPageSize, s.JobShowsName, s.EchoCustomData);
     }
 
     public sealed record OutcomeUpdate(LeadOutcome? Outcome);
 
     /// <summary>Each count replaces the one before; <c>statusCode</c> (400-599, default 500) goes with <c>failNextSubmits</c>.</summary>
-    public sealed record FaultUpdate(int? FailNextSubmits, int? StatusCode, int? DropConnectionAfterAccept, int? FailNextJobs)
+    public sealed record FaultUpdate(int? FailNextSubmits, int? StatusCode, int? DropConnectionAfterAccept, int? FailNextJobs, int? FailJobsAfterLeads = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -74,6 +87,7 @@ public static class PreceptControlApi
             if (StatusCode is < 400 or > 599) problems["statusCode"] = ["Must be an error status, 400 to 599."];
             if (DropConnectionAfterAccept < 0) problems["dropConnectionAfterAccept"] = ["Must be 0 or more."];
             if (FailNextJobs < 0) problems["failNextJobs"] = ["Must be 0 or more."];
+            if (FailJobsAfterLeads < 0) problems["failJobsAfterLeads"] = ["Must be 0 or more."];
             return problems;
         }
     }
@@ -119,7 +133,7 @@ public static class PreceptControlApi
                 return TypedResults.ValidationProblem(problems);
             if (update.FailNextSubmits is { } submits) precept.FailNextSubmits(submits, update.StatusCode ?? 500);
             if (update.DropConnectionAfterAccept is { } drops) precept.DropConnectionAfterAcceptNext(drops);
-            if (update.FailNextJobs is { } failures) precept.FailNextJobs(failures);
+            if (update.FailNextJobs is { } failures) precept.FailNextJobs(failures, update.FailJobsAfterLeads ?? 0);
             return TypedResults.NoContent();
         });
         return control;

@@ -27,6 +27,22 @@ public enum ContactFieldNaming
     Camel,
 }
 
+/// <summary>
+/// The body of <c>GET /v1/jobs</c>, which Precept documents only as <c>?limit=1</c> (providers.md §2.2 (c)): each shape
+/// a reasonable API could have, so the relay is tested under every one.
+/// </summary>
+public enum JobListShape
+{
+    /// <summary><c>{"jobs":[…]}</c>, all on one page (<c>limit</c> caps it).</summary>
+    JobsObject,
+    /// <summary>A bare array, one page only: <c>page</c> and any cursor are ignored, so older jobs never show.</summary>
+    BareArray,
+    /// <summary><c>{"data":[…],"next":"/v1/jobs?page=2&amp;limit=…"}</c>: a relative link to the next page until the last.</summary>
+    DataWithNextLink,
+    /// <summary><c>{"results":[…],"page":n,"total":t}</c> with <c>page</c> honoured and no link.</summary>
+    ResultsPaged,
+}
+
 /// <summary>Everything the simulator counted since it started or was last reset.</summary>
 /// <param name="LeadsRejectedByCreditCap">Leads cut by a credit-capped 202 or refused by a 402.</param>
 /// <param name="LeadSubmissions">

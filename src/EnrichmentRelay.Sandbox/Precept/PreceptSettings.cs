@@ -22,6 +22,12 @@ public sealed class PreceptSettings
     string unprocessedFieldName;
     TimeSpan webhookRetryBaseDelay;
     TimeSpan submitLatency;
+    bool listFiltersByName;
+    bool listShowsName;
+    JobListShape listShape;
+    int listPageSize;
+    bool jobShowsName;
+    bool echoCustomData;
 
     internal PreceptSettings(object gate)
     {
@@ -122,6 +128,75 @@ public sealed class PreceptSettings
         set { lock (gate) submitLatency = NotNegative(value); }
     }
 
+    /// <summary>
+    /// <c>GET /v1/jobs?name=</c> returns only the jobs of that name. Not documented (providers.md §2.2 (c)): off, the
+    /// name is ignored like any unknown parameter and the listing shows every recent job.
+    /// </summary>
+    public bool ListFiltersByName
+    {
+        get { lock (gate) return listFiltersByName; }
+        set { lock (gate) listFiltersByName = value; }
+    }
+
+    /// <summary>Each listed job carries its <c>name</c> (the listing's fields are not documented).</summary>
+    public bool ListShowsName
+    {
+        get { lock (gate) return listShowsName; }
+        set { lock (gate) listShowsName = value; }
+    }
+
+    public JobListShape ListShape
+    {
+        get { lock (gate) return listShape; }
+        set { lock (gate) listShape = Defined(value); }
+    }
+
+    /// <summary>The most jobs one page of <c>GET /v1/jobs</c> shows, whatever <c>limit</c> asks.</summary>
+    public int ListPageSize
+    {
+        get { lock (gate) return listPageSize; }
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            lock (gate) listPageSize = value;
+        }
+    }
+
+    /// <summary><c>GET /v1/jobs/{id}</c> carries the job's <c>name</c>: seen only in Precept's MCP client ([S]), not in the reference.</summary>
+    public bool JobShowsName
+    {
+        get { lock (gate) return jobShowsName; }
+        set { lock (gate) jobShowsName = value; }
+    }
+
+    /// <summary>
+    /// Result items carry the lead's <c>customData</c> back (as <c>custom_data</c> or <c>customData</c>, by
+    /// <see cref="ContactFieldNaming"/>). Documented for company jobs only; for leads it is [S].
+    /// </summary>
+    public bool EchoCustomData
+    {
+        get { lock (gate) return echoCustomData; }
+        set { lock (gate) echoCustomData = value; }
+    }
+
+    /// <summary>
+    /// Only what Precept's reference documents, every open question answered the least convenient way for a client:
+    /// the job listing ignores <c>name</c> and paging and shows no names, a job read shows no name, results echo no
+    /// custom data, and contact fields use the camelCase names of the enrich page.
+    /// </summary>
+    public void UseDocumentedOnly()
+    {
+        lock (gate)
+        {
+            listFiltersByName = false;
+            listShowsName = false;
+            listShape = JobListShape.BareArray;
+            jobShowsName = false;
+            echoCustomData = false;
+            contactFieldNaming = ContactFieldNaming.Camel;
+        }
+    }
+
     [MemberNotNull(nameof(unprocessedFieldName))]
     internal void RestoreDefaults()
     {
@@ -139,6 +214,12 @@ public sealed class PreceptSettings
             unprocessedFieldName = "unprocessed";
             webhookRetryBaseDelay = TimeSpan.FromMilliseconds(200);
             submitLatency = TimeSpan.Zero;
+            listFiltersByName = true;
+            listShowsName = true;
+            listShape = JobListShape.JobsObject;
+            listPageSize = 100;
+            jobShowsName = true;
+            echoCustomData = true;
         }
     }
 

@@ -13,7 +13,8 @@ public sealed class PreceptSimulator : IAsyncDisposable
 {
     const int WebhookRetries = 3;
 
-    readonly string apiKey;
+    readonly string initialKey;
+    string apiKey;
     readonly TimeProvider time;
     readonly object gate = new();
     readonly HttpClient webhooks = new() { Timeout = TimeSpan.FromSeconds(5) };
@@ -26,6 +27,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
     (int Count, int Status) failSubmits;
     int dropConnections;
     int failJobs;
+    int failJobsAfterLeads;
     int submitCalls, jobsCreated, leadsAccepted, leadsCapped, statusCalls, listCalls, webhookAttempts, webhookDeliveries, largestJob;
     decimal creditsCharged;
     // What running jobs may still spend; a new submit can only use the balance minus this.
@@ -33,7 +35,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
 
     public PreceptSimulator(string apiKey, TimeProvider time)
     {
-        this.apiKey = apiKey;
+        this.apiKey = initialKey = apiKey;
         this.time = time;
         Settings = new PreceptSettings(gate);
     }
@@ -54,6 +56,13 @@ public sealed class PreceptSimulator : IAsyncDisposable
         lock (gate) outcomes[key.Trim()] = outcome;
     }
 
+    /// <summary>The account's key changes (rotated in Precept's dashboard): calls with the old one answer 401 from now on.</summary>
+    public void RotateApiKey(string newKey)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(newKey);
+        lock (gate) apiKey = newKey;
+    }
+
     /// <summary>The next <paramref name="count"/> submits answer <paramref name="statusCode"/> with <c>{"error":"Internal error"}</c> and create nothing.</summary>
     public void FailNextSubmits(int count, int statusCode = 500)
     {
@@ -70,11 +79,15 @@ public sealed class PreceptSimulator : IAsyncDisposable
         lock (gate) dropConnections = count;
     }
 
-    /// <summary>The next <paramref name="count"/> jobs end <c>failed</c>: empty results, no per-lead charge.</summary>
-    public void FailNextJobs(int count)
+    /// <summary>
+    /// The next <paramref name="count"/> jobs end <c>failed</c> after working (and charging for) their first
+    /// <paramref name="afterLeads"/> leads, whose results the failed job still carries; by default none.
+    /// </summary>
+    public void FailNextJobs(int count, int afterLeads = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        lock (gate) failJobs = count;
+        ArgumentOutOfRangeException.ThrowIfNegative(afterLeads);
+        lock (gate) (failJobs, failJobsAfterLeads) = (count, afterLeads);
     }
 
     public PreceptCounters Counters
@@ -105,6 +118,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
             generation.Cancel();
             generation = new CancellationTokenSource();
             Settings.RestoreDefaults();
+            apiKey = initialKey;
             jobs.Clear();
             outcomes.Clear();
             leadSubmissions.Clear();
@@ -115,10 +129,14 @@ public sealed class PreceptSimulator : IAsyncDisposable
         }
     }
 
-    internal bool IsAuthorized(string? authorization) =>
-        authorization is not null
-        && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-        && authorization["Bearer ".Length..].Trim() == apiKey;
+    internal bool IsAuthorized(string? authorization)
+    {
+        string key;
+        lock (gate) key = apiKey;
+        return authorization is not null
+               && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+               && authorization["Bearer ".Length..].Trim() == key;
+    }
 
     /// <summary>POST /v1/leads/enrich, minus HTTP: what to answer, and whether to cut the connection instead.</summary>
     internal SubmitAnswer Submit(string body)
@@ -166,7 +184,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
                 request.StreamingResults, request.Leads.Take(finalLimit).ToList(), time.GetUtcNow(),
                 Settings.ProcessingDelay + Jitter(Settings.ProcessingJitter))
             {
-                WillFail = TakeOne(ref failJobs),
+                FailAfter = TakeOne(ref failJobs) ? failJobsAfterLeads : null,
                 LosesWebhooks = Settings.LoseWebhooksOfEvery > 0 && (jobsCreated + 1) % Settings.LoseWebhooksOfEvery == 0,
                 Reserved = reserve,
             };
@@ -201,28 +219,42 @@ public sealed class PreceptSimulator : IAsyncDisposable
         lock (gate)
         {
             statusCalls++;
-            return jobs.TryGetValue(id, out var job) ? job.ToJson() : null;
+            return jobs.TryGetValue(id, out var job) ? job.ToJson(Settings.JobShowsName) : null;
         }
     }
 
-    /// <summary>GET /v1/jobs: the response shape is undocumented (providers.md §2.2 (c)); this one is our inference.</summary>
-    internal JsonObject ListJobs(int limit, string? name)
+    /// <summary>GET /v1/jobs: its shape, paging and filters are undocumented (providers.md §2.2 (c)); see <see cref="JobListShape"/>.</summary>
+    internal JsonNode ListJobs(int limit, string? name, int page)
     {
         lock (gate)
         {
             listCalls++;
-            var listed = jobs.Values
-                .Where(j => name is null || j.Name == name)
+            var size = Math.Clamp(limit, 1, Settings.ListPageSize);
+            var matching = jobs.Values
+                .Where(j => !Settings.ListFiltersByName || name is null || j.Name == name)
                 .OrderByDescending(j => j.Sequence)
-                .Take(Math.Clamp(limit, 1, 100))
-                .Select(j => (JsonNode)new JsonObject
+                .ToList();
+            var shape = Settings.ListShape;
+            var skip = shape == JobListShape.BareArray ? 0 : (Math.Max(page, 1) - 1) * size;
+            var listed = new JsonArray(matching.Skip(skip).Take(size).Select(j => (JsonNode)new JsonObject
+            {
+                ["enrichment_id"] = j.Id,
+                ["name"] = Settings.ListShowsName ? j.Name : null,
+                ["status"] = j.Status,
+                ["created_at"] = j.CreatedAt.ToString("O"),
+            }).ToArray());
+            var more = skip + size < matching.Count;
+            return shape switch
+            {
+                JobListShape.BareArray => listed,
+                JobListShape.DataWithNextLink => new JsonObject
                 {
-                    ["enrichment_id"] = j.Id,
-                    ["name"] = j.Name,
-                    ["status"] = j.Status,
-                    ["created_at"] = j.CreatedAt.ToString("O"),
-                });
-            return new JsonObject { ["jobs"] = new JsonArray(listed.ToArray()) };
+                    ["data"] = listed,
+                    ["next"] = more ? $"/v1/jobs?limit={size}&page={Math.Max(page, 1) + 1}" : null,
+                },
+                JobListShape.ResultsPaged => new JsonObject { ["results"] = listed, ["page"] = Math.Max(page, 1), ["total"] = matching.Count },
+                _ => new JsonObject { ["jobs"] = listed },
+            };
         }
     }
 
@@ -251,7 +283,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
                     if (ct.IsCancellationRequested)
                         return;
                     job.Status = "processing";
-                    if (!job.WillFail && ProcessLead(job, job.Leads[i]) is { } item && job.Streaming)
+                    if (!(job.FailAfter <= i) && ProcessLead(job, job.Leads[i]) is { } item && job.Streaming)
                         Enqueue(job, callbacks.Writer, new JsonObject { ["enrichment_id"] = job.Id, ["results"] = new JsonArray(item.DeepClone()) });
                 }
             }
@@ -317,14 +349,16 @@ public sealed class PreceptSimulator : IAsyncDisposable
         var camel = Settings.ContactFieldNaming == ContactFieldNaming.Camel;
         var item = new JsonObject
         {
-            ["linkedin_url"] = lead.LinkedinUrl,
-            ["first_name"] = lead.FirstName,
-            ["last_name"] = lead.LastName,
-            ["company_name"] = lead.CompanyName,
-            [camel ? "customData" : "custom_data"] = lead.CustomData?.DeepClone(),
+            [camel ? "linkedinUrl" : "linkedin_url"] = lead.LinkedinUrl,
+            [camel ? "firstName" : "first_name"] = lead.FirstName,
+            [camel ? "lastName" : "last_name"] = lead.LastName,
+            [camel ? "companyName" : "company_name"] = lead.CompanyName,
+            [camel ? "companyDomain" : "company_domain"] = lead.CompanyDomain,
             [camel ? "enrichEmail" : "enrich_email"] = email,
             [camel ? "enrichPhone" : "enrich_phone"] = phone,
         };
+        if (Settings.EchoCustomData)
+            item[camel ? "customData" : "custom_data"] = lead.CustomData?.DeepClone();
         if (outcome == LeadOutcome.NotFound)
             item["error"] = "Lead not found";
         job.Results.Add(item);
@@ -452,7 +486,9 @@ public sealed class PreceptSimulator : IAsyncDisposable
         public List<PreceptLead> Leads { get; } = leads;
         public DateTimeOffset CreatedAt { get; } = createdAt;
         public TimeSpan Duration { get; } = duration;
-        public bool WillFail { get; init; }
+        /// <summary>Set for a job that fails: how many of its leads it works first.</summary>
+        public int? FailAfter { get; init; }
+        public bool WillFail => FailAfter is not null;
         public bool LosesWebhooks { get; init; }
         public string Status { get; set; } = "pending";
         public decimal Reserved { get; set; }
@@ -470,10 +506,10 @@ public sealed class PreceptSimulator : IAsyncDisposable
         public JsonArray ResultsJson() => new(Results.Select(r => (JsonNode)r.DeepClone()).ToArray());
 
         /// <summary>The body of GET /v1/jobs/{id} (providers.md §2.2 (b)).</summary>
-        public JsonObject ToJson() => new()
+        public JsonObject ToJson(bool showName) => new()
         {
             ["enrichment_id"] = Id,
-            ["name"] = Name,
+            ["name"] = showName ? Name : null,
             ["status"] = Status,
             ["progress"] = new JsonObject { ["completed"] = Completed, ["total"] = Leads.Count, ["skipped"] = Skipped },
             ["results"] = Ended ? ResultsJson() : null,

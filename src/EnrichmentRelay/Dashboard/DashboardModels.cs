@@ -12,6 +12,8 @@ public sealed record DashboardOverview(
     OpenRequest? OldestOpen,
     IReadOnlyList<OverdueJob> OverdueCallbacks,
     int OverdueCallbackCount,
+    IReadOnlyList<AttentionJob> NeedingAttention,
+    int NeedingAttentionCount,
     int DeadLettersPending,
     IReadOnlyList<DeadLetterSummary> DeadLetters,
     DateTimeOffset? OldestUnsentEventAt,
@@ -40,6 +42,9 @@ public sealed record ProviderCredits(string Provider, decimal LastHour, decimal 
 public sealed record OpenRequest(Guid RequestId, string Provider, string State, DateTimeOffset AcceptedAt);
 
 public sealed record OverdueJob(string Name, string? ProviderJobId, DateTimeOffset SubmittedAt, int OpenRequests);
+
+/// <summary>A job parked for an operator: its submit's answer was lost and the provider did not show it.</summary>
+public sealed record AttentionJob(Guid Id, string Name, string Provider, DateTimeOffset CreatedAt, int OpenRequests);
 
 /// <summary>One request's whole story: what was asked, what was sent, what came back, what was published.</summary>
 public sealed record RequestHistory(

@@ -85,6 +85,14 @@ public sealed class DashboardQueries(RelayDbContext db, TimeProvider time, IOpti
             })
             .ToListAsync(ct);
 
+        var parked = db.ProviderJobs.AsNoTracking().Where(j => j.State == ProviderJobState.NeedsAttention);
+        var parkedCount = await parked.CountAsync(ct);
+        var parkedJobs = (await parked.OrderBy(j => j.CreatedAt).Take(ListLength)
+                .Select(j => new { j.Id, j.Provider, j.CreatedAt, Open = db.Requests.Count(r => r.ProviderJobId == j.Id && r.State != RequestState.Completed) })
+                .ToListAsync(ct))
+            .Select(j => new AttentionJob(j.Id, ProviderJobRecord.NameOf(j.Id), Name(j.Provider), j.CreatedAt, j.Open))
+            .ToList();
+
         var pendingLetters = db.DeadLetters.AsNoTracking().Where(d => d.ReplayedAt == null);
         var letters = await pendingLetters.OrderByDescending(d => d.FaultedAt).Take(ListLength).ToListAsync(ct);
 
@@ -95,6 +103,8 @@ public sealed class DashboardQueries(RelayDbContext db, TimeProvider time, IOpti
             oldest is null ? null : new OpenRequest(oldest.RequestId, Name(oldest.Provider), Name(oldest.State), oldest.AcceptedAt),
             overdueJobs.Select(j => new OverdueJob(ProviderJobRecord.NameOf(j.Id), j.ExternalId, j.SubmittedAt!.Value, j.Open)).ToList(),
             overdueCount,
+            parkedJobs,
+            parkedCount,
             await pendingLetters.CountAsync(ct),
             letters.Select(DeadLetterSummary.Of).ToList(),
             oldestUnsent,

@@ -68,6 +68,11 @@ public enum ProviderJobState
     Refused,
     /// <summary>Every request of the job is terminal.</summary>
     Completed,
+    /// <summary>
+    /// The submit's fate is unknown and the provider did not show the job: its requests wait for an operator to
+    /// resend them or complete them failed (sending again on absence of evidence could charge twice).
+    /// </summary>
+    NeedsAttention,
 }
 
 /// <summary>One call to a provider that created (or tried to create) a job/batch.</summary>
@@ -87,11 +92,21 @@ public class ProviderJobRecord
     public string? CallbackTokenHash { get; set; }
     public int RequestCount { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>
+    /// When the submit POST left, past every queue in front of it (concurrency limits, Woodpecker's one call at a
+    /// time); null while it waits. A job is only suspected of being cut off once its POST could have ended.
+    /// </summary>
+    public DateTimeOffset? SubmitStartedAt { get; set; }
     public DateTimeOffset? SubmittedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
     public string? LastError { get; set; }
+    /// <summary>Optimistic concurrency, raised on every save that changes the row: two writers never both act on one job.</summary>
+    public int Version { get; set; }
     /// <summary>What the provider says the whole job cost, for providers that charge per job (Precept's <c>cost.credits</c>).</summary>
     public decimal? CreditsCharged { get; set; }
+
+    /// <summary>When the provider may have first seen the job: its POST's start, or, before that is known, the intent.</summary>
+    public DateTimeOffset SentAt => SubmitStartedAt ?? CreatedAt;
 
     /// <summary>The unique job name we give the provider, so an unknown submit can be found again.</summary>
     public string Name => NameOf(Id);

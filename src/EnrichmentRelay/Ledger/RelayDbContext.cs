@@ -19,6 +19,29 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     /// <summary>A version-00 traceparent is 55 characters; room for a later version's.</summary>
     const int TraceParentLength = 128;
 
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        RaiseJobVersions();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        RaiseJobVersions();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    /// <summary>
+    /// Every change to a job raises its Version, checked by the same UPDATE: a writer whose copy of the job is stale
+    /// (another instance's sweep, poll or flush changed it meanwhile) fails instead of overwriting it.
+    /// </summary>
+    void RaiseJobVersions()
+    {
+        foreach (var job in ChangeTracker.Entries<ProviderJobRecord>())
+            if (job.State == EntityState.Modified && !job.Property(j => j.Version).IsModified)
+                job.Entity.Version++;
+    }
+
     protected override void OnModelCreating(ModelBuilder model)
     {
         model.Entity<EnrichmentRequestRecord>(e =>
@@ -51,10 +74,12 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(j => new { j.Lane, j.State, j.NextPollAt });
             e.Property(j => j.CallbackTokenHash).HasMaxLength(64);
             e.Ignore(j => j.Name);
+            e.Ignore(j => j.SentAt);
             e.HasIndex(j => j.CallbackTokenHash).IsUnique();
             e.HasIndex(j => new { j.Provider, j.ExternalId });
             e.HasIndex(j => j.State);
             e.Property(j => j.CreditsCharged).HasPrecision(18, 4);
+            e.Property(j => j.Version).IsConcurrencyToken();
         });
         model.Entity<ProviderCallbackRecord>(e =>
         {

@@ -87,8 +87,9 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
 
     /// <summary>
     /// Saves, retrying once per conflict when another writer completed one of the same requests first:
-    /// the conflicting request is reloaded and, being terminal, left alone. When the caller opened a
-    /// transaction (a claim), it is committed here, so what is counted is what is committed.
+    /// the conflicting request is reloaded and, being terminal, left alone. A conflict on a job is not retried: it
+    /// throws, with nothing saved. When the caller opened a transaction (a claim), it is committed here, so what is
+    /// counted is what is committed.
     /// </summary>
     public async Task SaveAsync(CancellationToken ct)
     {
@@ -105,6 +106,14 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
             }
             catch (DbUpdateConcurrencyException conflict)
             {
+                // A job changed by another writer (a sweep, a poll, a flush on another instance): what this unit of work
+                // decided rests on a stale job, so none of it is kept; the caller's next round starts from the ledger.
+                if (conflict.Entries.Any(e => e.Entity is ProviderJobRecord))
+                {
+                    db.ChangeTracker.Clear();
+                    Abandoned();
+                    throw;
+                }
                 foreach (var entry in conflict.Entries)
                 {
                     // Drop the outbox rows this entry staged; the winner staged its own.

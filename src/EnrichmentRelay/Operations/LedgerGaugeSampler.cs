@@ -13,7 +13,7 @@ public sealed class LedgerGaugeSampler(
     TimeProvider time,
     ILogger<LedgerGaugeSampler> logger) : BackgroundService
 {
-    /// <summary>Well under a typical 15 s scrape interval; each reading is three small indexed queries.</summary>
+    /// <summary>Well under a typical 15 s scrape interval; each reading is four small indexed queries.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -53,7 +53,12 @@ public sealed class LedgerGaugeSampler(
 
         // The ones still waiting for an operator: a replayed letter has been dealt with.
         var deadLetters = await db.DeadLetters.AsNoTracking().LongCountAsync(d => d.ReplayedAt == null, ct);
+        var needingAttention = await db.ProviderJobs.AsNoTracking()
+            .Where(j => j.State == ProviderJobState.NeedsAttention)
+            .GroupBy(j => j.Provider)
+            .Select(g => new { Provider = g.Key, Count = g.LongCount() })
+            .ToDictionaryAsync(g => g.Provider, g => g.Count, ct);
         var lag = oldestUnsent is { } created ? Math.Max(0, (now - created).TotalSeconds) : 0;
-        return new LedgerReadings(lag, pending, deadLetters, open);
+        return new LedgerReadings(lag, pending, deadLetters, open, needingAttention);
     }
 }

@@ -56,11 +56,23 @@ public static class OperationsExtensions
     static bool IsOperational(PathString path) =>
         path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath);
 
+    /// <summary>The overall status and each check's, with its description (which provider is paused, and why).</summary>
+    static Task WriteHealthAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        }));
+    }
+
     /// <summary>/health/live (the process answers), /health/ready (ledger and bus), /metrics, /openapi/v1.json and /scalar.</summary>
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        // Degraded (a provider paused) still answers 200: the relay works for the other providers and keeps its webhook.
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });
         app.MapPrometheusScrapingEndpoint();
         app.MapApiDocs();
         return app;

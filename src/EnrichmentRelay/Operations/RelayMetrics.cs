@@ -35,6 +35,7 @@ public sealed class RelayMetrics
     readonly Counter<long> callbacksRescued;
     readonly Counter<long> outboxPublished;
     volatile LedgerReadings readings = LedgerReadings.None;
+    readonly System.Collections.Concurrent.ConcurrentDictionary<ProviderName, int> paused = new();
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -82,6 +83,10 @@ public sealed class RelayMetrics
             "Requests not completed yet, by provider and state (accepted: waiting for a batch; submitted: at the provider).");
         meter.CreateObservableGauge("relay.requests.oldest_open.age", ObserveOldest, "s",
             "Age of the oldest request not completed yet, by provider: what is stuck.");
+        meter.CreateObservableGauge("relay.provider.paused", ObservePaused, null,
+            "1 while a provider is paused because it refused the relay's key (401/403) or its address (404 to a submit); its requests wait.");
+        meter.CreateObservableGauge("relay.jobs.needing_attention", ObserveNeedingAttention, null,
+            "Provider jobs whose submit's fate is unknown and that the provider did not show: an operator resends or fails them (/admin/jobs).");
     }
 
     /// <summary>The names of the providers' tag values: the wire names (precept, woodpecker, lance).</summary>
@@ -141,6 +146,8 @@ public sealed class RelayMetrics
             callbacksRescued.Add(requests, new KeyValuePair<string, object?>("provider", Tag(provider)));
     }
 
+    public void ProviderPaused(ProviderName provider, bool isPaused) => paused[provider] = isPaused ? 1 : 0;
+
     public void OutboxPublished(string messageType) => outboxPublished.Add(1, new KeyValuePair<string, object?>("message_type", messageType));
 
     /// <summary>The latest figures read from the ledger (see <see cref="LedgerGaugeSampler"/>), reported on the next scrape.</summary>
@@ -163,6 +170,16 @@ public sealed class RelayMetrics
         var open = readings.Open;
         return Providers.Select(provider => new Measurement<double>(
             open.Where(o => o.Provider == provider).Select(o => o.OldestAgeSeconds).DefaultIfEmpty(0).Max(),
+            new KeyValuePair<string, object?>("provider", Tag(provider))));
+    }
+
+    IEnumerable<Measurement<int>> ObservePaused() =>
+        Providers.Select(provider => new Measurement<int>(paused.GetValueOrDefault(provider), new KeyValuePair<string, object?>("provider", Tag(provider))));
+
+    IEnumerable<Measurement<long>> ObserveNeedingAttention()
+    {
+        var jobs = readings.JobsNeedingAttention;
+        return Providers.Select(provider => new Measurement<long>(jobs.GetValueOrDefault(provider),
             new KeyValuePair<string, object?>("provider", Tag(provider))));
     }
 
@@ -192,9 +209,10 @@ public sealed class RelayMetrics
 }
 
 /// <summary>What the ledger held at the last reading.</summary>
-public sealed record LedgerReadings(double OutboxLagSeconds, long OutboxPending, long DeadLetters, IReadOnlyList<OpenRequests> Open)
+public sealed record LedgerReadings(double OutboxLagSeconds, long OutboxPending, long DeadLetters, IReadOnlyList<OpenRequests> Open,
+    IReadOnlyDictionary<ProviderName, long> JobsNeedingAttention)
 {
-    public static readonly LedgerReadings None = new(0, 0, 0, []);
+    public static readonly LedgerReadings None = new(0, 0, 0, [], new Dictionary<ProviderName, long>());
 }
 
 public sealed record OpenRequests(ProviderName? Provider, string State, long Count, double OldestAgeSeconds);

@@ -15,6 +15,7 @@ namespace EnrichmentRelay.Providers;
 public sealed class BatchFlusher(
     IServiceScopeFactory scopes,
     BatchFlushSignal signal,
+    ProviderPauses pauses,
     TimeProvider time,
     RelayMetrics metrics,
     ILogger<BatchFlusher> logger) : DrainingBackgroundService
@@ -66,6 +67,9 @@ public sealed class BatchFlusher(
         // Providers are scoped (their typed HttpClients are short-lived), so each flush gets a fresh scope.
         await using var scope = scopes.CreateAsyncScope();
         var provider = scope.ServiceProvider.GetServices<IEnrichmentProvider>().Single(p => p.Lane == lane);
+        // A provider that refused the relay's key waits; now and then one batch goes as the probe.
+        if (pauses.Holds(provider.Name))
+            return Max(pauses.UntilProbe(provider.Name), IdlePoll);
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         // With several instances, each claims its own batch: rows another instance is packing are skipped, not waited for.
         await using var claim = await RowClaims.BeginAsync(db, ct);
@@ -79,6 +83,21 @@ public sealed class BatchFlusher(
         if (stopping.IsCancellationRequested)
             return IdlePoll; // shutting down: leave the batch to the next start or another instance
 
+        var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, waiting, ct);
+        UpdateBackoff(lane, result);
+        return TimeSpan.Zero;
+    }
+
+    /// <summary>
+    /// One job: its intent recorded, its POST sent, and the provider's answer recorded. A whole-call refusal for its
+    /// input (a 400) is split in halves, each its own job, until the leads the provider refuses are found.
+    /// Null when nothing was sent (the requests had moved, or the job was taken over before its POST left).
+    /// </summary>
+    async Task<SubmitResult?> SubmitJobAsync(IServiceProvider services, IEnrichmentProvider provider, RelayDbContext db,
+        IDbContextTransaction? claim, List<EnrichmentRequestRecord> requests, CancellationToken ct)
+    {
+        var lane = provider.Lane;
+        var now = time.GetUtcNow();
         // 1. Record the intent: the job and its requests, committed before anything leaves.
         var token = CallbackTokens.NewToken();
         var job = new ProviderJobRecord
@@ -88,42 +107,57 @@ public sealed class BatchFlusher(
             Lane = lane,
             State = ProviderJobState.Submitting,
             CallbackTokenHash = CallbackTokens.Hash(token),
-            RequestCount = waiting.Count,
+            RequestCount = requests.Count,
             CreatedAt = now,
         };
-        if (!await RecordIntentAsync(db, claim, job, waiting, now, ct))
-            return TimeSpan.Zero; // something else moved some of them first; look again
+        if (!await RecordIntentAsync(db, claim, job, requests, now, ct))
+            return null; // something else moved some of them first; look again
 
         // 2. The paid call: one span for the batch (its HTTP calls are children).
         using var jobScope = logger.BeginJobScope(job);
         using var submit = RelayTracing.Source.StartActivity($"submit {lane}");
         submit?.SetTag("relay.provider", RelayMetrics.Tag(provider.Name));
         submit?.SetTag("relay.job_name", job.Name);
-        submit?.SetTag("relay.batch_size", waiting.Count);
+        submit?.SetTag("relay.batch_size", requests.Count);
 
-        var leads = waiting.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
+        var leads = requests.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
         logger.LogInformation("Submitting job {JobName} with {LeadCount} leads to {Provider}", job.Name, leads.Count, provider.Name);
         SubmitResult result;
-        try
+        SubmitStart start;
+        using (SubmitStart.Begin(token => StartAsync(db, job, token), out start))
         {
-            result = await provider.SubmitAsync(job, token, leads, ct);
+            try
+            {
+                result = await provider.SubmitAsync(job, token, leads, ct);
+            }
+            catch (Exception ex)
+            {
+                // Cut off, cancelled included: the provider may have the job. Recorded as such below.
+                result = new SubmitResult(SubmitStatus.Unknown, Detail: ex.Message);
+            }
         }
-        catch (Exception ex)
+        if (start.Abandoned)
         {
-            // Cut off, cancelled included: the provider may have the job. Recorded as such below.
-            result = new SubmitResult(SubmitStatus.Unknown, Detail: ex.Message);
+            // A sweep took the job over while its POST waited its turn (it looked orphaned): it owns the leads now.
+            logger.LogWarning("Job {JobName} was taken over before its submit left; nothing was sent", job.Name);
+            return null;
         }
         submit?.SetTag("relay.submit_status", result.Status.ToString());
         // Marked in each request's trace only now: nothing may delay the POST once the intent is committed
         // (a poller may already see these requests as submitted).
-        foreach (var request in waiting)
+        foreach (var request in requests)
             RelayTracing.Submitted(request, submit);
-        metrics.BatchSubmitted(provider.Name, waiting.Count);
+        metrics.BatchSubmitted(provider.Name, requests.Count);
+        if (result.PauseReason is { } reason)
+            pauses.Refused(provider.Name, reason);
+        else if (result.Status is SubmitStatus.Accepted or SubmitStatus.Refused)
+            pauses.Worked(provider.Name); // it answered about the leads: the key and the address work
 
         // 3. Record what the provider said, with any completions it implies, in one transaction.
+        var split = result is { Status: SubmitStatus.Refused, Bisectable: true } && requests.Count > 1;
         try
         {
-            await ApplyAsync(scope.ServiceProvider.GetRequiredService<RequestCompletion>(), db, job, waiting, result, ct);
+            await ApplyAsync(services.GetRequiredService<RequestCompletion>(), db, job, requests, split ? Split(result, requests.Count) : result, ct);
         }
         catch (Exception ex)
         {
@@ -132,9 +166,43 @@ public sealed class BatchFlusher(
             await MarkUnknownAsync(job, ex.Message);
             throw;
         }
-        UpdateBackoff(lane, result);
-        return TimeSpan.Zero;
+        if (!split)
+            return result;
+
+        // The provider did nothing with a call it refused for its input: each half goes again, as a job of its own.
+        var half = requests.Count / 2;
+        foreach (var part in new[] { requests[..half], requests[half..] })
+            await SubmitJobAsync(services, provider, db, null, part, ct);
+        return result;
     }
+
+    /// <summary>A refused batch to be split: nothing completes, every lead goes back in line for its half.</summary>
+    static SubmitResult Split(SubmitResult refused, int leads) => new(SubmitStatus.NotSent,
+        Detail: $"Refused as a whole ({refused.Detail}); split to find which of its {leads} leads the provider refuses.");
+
+    /// <summary>
+    /// Records that the job's POST is leaving now, only if the job is still this submit's (nobody took it over): the
+    /// orphan rule then counts from this moment, not from the time the intent spent queued.
+    /// </summary>
+    async Task<bool> StartAsync(RelayDbContext db, ProviderJobRecord job, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var version = job.Version;
+        var started = await db.ProviderJobs
+            .Where(j => j.Id == job.Id && j.State == ProviderJobState.Submitting && j.SubmitStartedAt == null && j.Version == version)
+            .ExecuteUpdateAsync(set => set.SetProperty(j => j.SubmitStartedAt, now).SetProperty(j => j.Version, version + 1), ct);
+        if (started == 0)
+            return false;
+        // The tracked row takes what the ledger now holds, so the answer is saved against it.
+        var entry = db.Entry(job);
+        entry.Property(j => j.SubmitStartedAt).CurrentValue = now;
+        entry.Property(j => j.SubmitStartedAt).OriginalValue = now;
+        entry.Property(j => j.Version).CurrentValue = version + 1;
+        entry.Property(j => j.Version).OriginalValue = version + 1;
+        return true;
+    }
+
+    static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>Best effort, with its own scope and a short timeout of its own: the caller's token may be the cancelled one.</summary>
     async Task MarkUnknownAsync(ProviderJobRecord job, string why)
@@ -149,6 +217,7 @@ public sealed class BatchFlusher(
                 .ExecuteUpdateAsync(set => set
                     .SetProperty(j => j.State, ProviderJobState.SubmitUnknown)
                     .SetProperty(j => j.NextPollAt, now)
+                    .SetProperty(j => j.Version, j => j.Version + 1)
                     .SetProperty(j => j.LastError, $"The submit's answer could not be recorded: {why}"), timeout.Token);
             logger.LogWarning("Job {JobName}: its submit's answer could not be recorded ({Reason}); it will be reconciled", job.Name, why);
         }
@@ -256,8 +325,10 @@ public sealed class BatchFlusher(
     }
 
     /// <summary>After a submit that provably did nothing: wait what the provider asked (Retry-After), else back off exponentially.</summary>
-    void UpdateBackoff(string lane, SubmitResult result)
+    void UpdateBackoff(string lane, SubmitResult? result)
     {
+        if (result is null)
+            return; // nothing was sent: nothing learnt about the provider
         if (result.Status != SubmitStatus.NotSent)
         {
             backoff.Remove(lane);

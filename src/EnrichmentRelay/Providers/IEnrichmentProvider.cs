@@ -47,6 +47,14 @@ public enum SubmitStatus
     Unknown,
 }
 
+/// <param name="PauseReason">
+/// Set when the provider refused the relay itself (its key, or its address) rather than the leads: the provider is
+/// paused and the leads wait (<see cref="ProviderPauses"/>).
+/// </param>
+/// <param name="Bisectable">
+/// Set on a refusal of the whole call for something in its input (a 400): the provider did nothing, so the batch is
+/// split and sent again until the leads it refuses are found; only those are rejected.
+/// </param>
 public sealed record SubmitResult(
     SubmitStatus Status,
     string? ExternalJobId = null,
@@ -54,7 +62,9 @@ public sealed record SubmitResult(
     IReadOnlyDictionary<Guid, CompletionResult>? Completed = null,
     string? ProviderStatus = null,
     IReadOnlyDictionary<Guid, string>? ProviderState = null,
-    TimeSpan? RetryAfter = null)
+    TimeSpan? RetryAfter = null,
+    string? PauseReason = null,
+    bool Bisectable = false)
 {
     public IReadOnlyDictionary<Guid, CompletionResult> CompletedLeads => Completed ?? new Dictionary<Guid, CompletionResult>();
 }

@@ -12,6 +12,9 @@ public static class ProviderExtensions
     public static IHostApplicationBuilder AddProviders(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<BatchFlushSignal>();
+        builder.Services.AddOptions<ProviderPauseOptions>().BindConfiguration(ProviderPauseOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<ProviderPauses>();
+        builder.Services.AddHealthChecks().AddCheck<ProviderPausesHealthCheck>("providers", tags: ["ready"]);
         builder.AddPreceptProvider();
         builder.AddWoodpeckerProvider();
         builder.AddLanceProvider();

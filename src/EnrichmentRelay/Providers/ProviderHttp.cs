@@ -30,6 +30,8 @@ public static class ProviderHttp
                 resilience.TotalRequestTimeout.Timeout = timeout * 3;
                 resilience.CircuitBreaker.SamplingDuration = timeout * 2;
             });
+        // Inside the pipeline, past its concurrency limit: a submit's start is recorded as its POST really leaves.
+        client.AddHttpMessageHandler(() => new SubmitStartHandler());
         return client;
     }
 }

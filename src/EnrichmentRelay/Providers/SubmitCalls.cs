@@ -32,19 +32,51 @@ public static class SubmitCalls
     }
 
     /// <summary>
-    /// When a job still recorded as <c>Submitting</c> was cut off before its answer was recorded (the relay was
-    /// killed, its shutdown deadline passed, or the ledger failed while recording): a submit POST lasts at most
-    /// the resilience pipeline's total timeout (3 × the provider's RequestTimeout), so a job older than that,
-    /// plus a minute to record the answer, is reconciled like any submit of unknown fate.
+    /// How long after its POST left a job still recorded as <c>Submitting</c> must have been cut off before its answer
+    /// was recorded (the relay was killed, its shutdown deadline passed, or the ledger failed while recording): a submit
+    /// POST lasts at most the resilience pipeline's total timeout (3 × the provider's RequestTimeout), and recording its
+    /// answer is one transaction, given one more RequestTimeout. Such a job is reconciled like any submit of unknown
+    /// fate; one whose POST never left (its instance stopped while it queued) is sent again, since nothing was sent.
     /// </summary>
-    public static DateTimeOffset OrphanedBefore(DateTimeOffset now, TimeSpan requestTimeout) => now - (requestTimeout * 3 + TimeSpan.FromMinutes(1));
+    public static TimeSpan OrphanWindow(TimeSpan requestTimeout) => requestTimeout * 4;
+
+    /// <summary>
+    /// Takes over a job found orphaned (still <c>Submitting</c> past <see cref="OrphanWindow"/>; the caller's save checks
+    /// the job's Version, so a submit that starts meanwhile wins and this is discarded). A job whose POST never left goes
+    /// back in line: nothing was sent, and its submit, should it still be waiting somewhere, will see the job is gone and
+    /// send nothing. One whose POST left has an unknown fate: true, reconcile it with the provider.
+    /// </summary>
+    public static bool TakeOverOrphan(ProviderJobRecord job, IEnumerable<EnrichmentRequestRecord> open, DateTimeOffset now, ILogger logger)
+    {
+        if (job.SubmitStartedAt is null)
+        {
+            var requests = open.ToList();
+            job.State = ProviderJobState.Refused;
+            job.CompletedAt = now;
+            job.LastError = "Its submit never left (the instance stopped while it waited its turn); its leads were queued again.";
+            foreach (var request in requests)
+                request.ReturnToWaiting();
+            logger.LogWarning("Job {JobName} never started its submit to {Provider}; its {Count} leads wait for the next batch", job.Name, job.Provider, requests.Count);
+            return false;
+        }
+        job.State = ProviderJobState.SubmitUnknown;
+        logger.LogWarning("Job {JobName} was cut off before its submit's answer was recorded; reconciling it with {Provider}", job.Name, job.Provider);
+        return true;
+    }
 
     /// <summary>Reads a non-success answer to a submit.</summary>
     public static SubmitResult FromErrorStatus(string provider, HttpResponseMessage response, string error, IReadOnlyList<PendingLead> leads) =>
         response.StatusCode switch
     {
         HttpStatusCode.PaymentRequired => Refused(leads, Outcome.InsufficientCredits, $"{provider}: {error}"),
-        HttpStatusCode.BadRequest => Refused(leads, Outcome.Rejected, $"{provider} refused the batch: {error}"),
+        // The whole call refused for something in it: split until the leads it refuses are isolated.
+        HttpStatusCode.BadRequest => Refused(leads, Outcome.Rejected, $"{provider} refused the lead: {error}") with { Bisectable = true },
+        // The relay's key or address is wrong, not the leads: nothing was done, and the provider is paused.
+        HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new SubmitResult(SubmitStatus.NotSent,
+            Detail: $"{provider} refused the relay's key ({(int)response.StatusCode}): {error}",
+            PauseReason: $"{provider} answered {(int)response.StatusCode} to the submit: its ApiKey is wrong, expired or lacks a permission ({error})"),
+        HttpStatusCode.NotFound => new SubmitResult(SubmitStatus.NotSent, Detail: $"{provider} answered 404 to the submit: {error}",
+            PauseReason: $"{provider} answered 404 to the submit endpoint itself: its BaseUrl is probably wrong ({error})"),
         // Both prove the request was not processed; the leads wait for the next flush, no sooner than the provider asks.
         HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable =>
             new SubmitResult(SubmitStatus.NotSent, Detail: $"{provider}: {error}", RetryAfter: RetryAfter(response)),
@@ -70,6 +102,7 @@ public static class SubmitCalls
     static bool ProvesNothingWasSent(Exception ex) => ex switch
     {
         BrokenCircuitException => true,
+        SubmitAbandonedException => true,
         HttpRequestException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionRefused } } => true,
         HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => true,
         _ => false,

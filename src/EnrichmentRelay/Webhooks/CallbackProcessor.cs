@@ -151,14 +151,19 @@ public sealed class CallbackProcessor(
         var report = PreceptJobReport.Read(read.RootElement);
         if (job.ExternalId is null)
         {
-            // The submit's answer never arrived: adopt the job only if Precept holds it under our unique name.
-            if (report.Name != job.Name)
+            // The submit's answer never arrived: adopt the job only on evidence that it is this one (its name, or our
+            // leads in its results) and that no other job of ours holds it.
+            var db = services.GetRequiredService<RelayDbContext>();
+            var requests = await db.Requests.AsNoTracking().Where(r => r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
+            var taken = await db.ProviderJobs.AnyAsync(j => j.Provider == ProviderName.Precept && j.ExternalId == id && j.Id != job.Id, ct);
+            if (taken || PreceptResultMatcher.IsJobOf(report, job, requests) != true)
             {
-                logger.LogWarning("Callback for job {JobName} names a Precept job with another name; ignored", job.Name);
+                logger.LogWarning("Callback for job {JobName} names a Precept job that cannot be shown to be this one; ignored for now", job.Name);
                 return null;
             }
             job.ExternalId = id;
             job.State = ProviderJobState.Submitted;
+            job.SubmittedAt ??= time.GetUtcNow();
             logger.LogWarning("Reconciled job {JobName} from its callback: Precept holds it as {ProviderJobId}", job.Name, id);
         }
         // Until the job ends, a status read carries no results: the final callback or the sweep brings them.

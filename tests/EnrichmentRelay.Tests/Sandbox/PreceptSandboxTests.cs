@@ -244,7 +244,7 @@ public sealed class PreceptSandboxTests : IAsyncLifetime
         var job = await host.WaitForJobStatusAsync(await host.SubmitForIdAsync(OneLead), "completed");
 
         var item = job["results"]![0]!.AsObject();
-        Assert.Equal(["linkedin_url", "first_name", "last_name", "company_name", "custom_data", "enrich_email", "enrich_phone"],
+        Assert.Equal(["linkedin_url", "first_name", "last_name", "company_name", "company_domain", "enrich_email", "enrich_phone", "custom_data"],
             item.Select(p => p.Key));
     }
 

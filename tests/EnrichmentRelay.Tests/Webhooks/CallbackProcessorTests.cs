@@ -70,14 +70,65 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CompletedJobWithoutAResultForALeadReportsItSkipped()
+    public async Task CompletedJobWithoutAResultForALeadReportsItSkippedNotNotFound()
     {
         await StoreAsync(Callback("job-1", "completed", Result(0, email: "a@acme.com")));
         await ApplyAsync();
 
+        // Precept did not look for them: not an answer about the lead, so never NotFound.
         var skipped = (await host.RequestsAsync()).Where(r => r.RequestId != requests[0].RequestId).ToList();
-        Assert.All(skipped, r => Assert.Equal(Outcome.NotFound, r.Outcome));
+        Assert.All(skipped, r => Assert.Equal(Outcome.Failed, r.Outcome));
         Assert.All(skipped, r => Assert.Contains("skipped", r.Detail));
+    }
+
+    [Fact]
+    public async Task ResultsWithoutOurRequestIdAreMatchedByTheLeadPreceptEchoes()
+    {
+        // No custom data echoed (only [S] sources say Precept echoes it on lead results): name + company, either naming.
+        await StoreAsync(Callback("job-1", "completed",
+            Echoed(new { first_name = "JANE", last_name = "doe1", company_name = " Acme ", enrich_email = "b@acme.com" }),
+            Echoed(new { firstName = "Jane", lastName = "Doe0", companyDomain = "https://www.acme.com/", enrichEmail = "a@acme.com" }),
+            Echoed(new { first_name = "Jane", last_name = "Doe2", company_name = "Acme", error = "Lead not found" })));
+        await ApplyAsync();
+
+        var byRequest = (await host.RequestsAsync()).ToDictionary(r => r.RequestId);
+        Assert.Equal(["a@acme.com"], LedgerViews.ReadList(byRequest[requests[0].RequestId].EmailsJson));
+        Assert.Equal(["b@acme.com"], LedgerViews.ReadList(byRequest[requests[1].RequestId].EmailsJson));
+        Assert.Equal(Outcome.NotFound, byRequest[requests[2].RequestId].Outcome);
+    }
+
+    [Fact]
+    public async Task AResultThatMatchesNoLeadFailsTheLeadsLeftWithoutOneNeverNotFound()
+    {
+        await StoreAsync(Callback("job-1", "completed", Result(0, email: "a@acme.com"),
+            Echoed(new { first_name = "Someone", last_name = "Else", company_name = "Elsewhere", enrich_email = "x@elsewhere.com" })));
+        await ApplyAsync();
+
+        var left = (await host.RequestsAsync()).Where(r => r.RequestId != requests[0].RequestId).ToList();
+        Assert.All(left, r => Assert.Equal(Outcome.Failed, r.Outcome));
+        Assert.All(left, r => Assert.Contains("result could not be matched", r.Detail));
+    }
+
+    [Fact]
+    public async Task AFailedJobStillAppliesTheResultsItCarries()
+    {
+        await StoreAsync(Callback("job-1", "failed", Result(0, email: "a@acme.com")));
+        await ApplyAsync();
+
+        var byRequest = (await host.RequestsAsync()).ToDictionary(r => r.RequestId);
+        Assert.Equal(Outcome.Found, byRequest[requests[0].RequestId].Outcome);
+        Assert.Equal(Outcome.Failed, byRequest[requests[1].RequestId].Outcome);
+        Assert.Contains("failed", byRequest[requests[1].RequestId].Detail);
+    }
+
+    [Fact]
+    public async Task ACallbackWithANonNumericCostIsAppliedAndStopsNothing()
+    {
+        await StoreAsync(Callback("job-1", "completed", Result(0, email: "a@acme.com")).Replace("\"status\"", "\"cost\":{\"credits\":\"lots\"},\"status\""));
+        await ApplyAsync();
+
+        Assert.Equal(Outcome.Found, (await host.RequestsAsync()).Single(r => r.RequestId == requests[0].RequestId).Outcome);
+        Assert.Null(Assert.Single(await host.JobsAsync()).CreditsCharged);
     }
 
     [Fact]
@@ -141,6 +192,8 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
         enrich_phone = (string?)null,
         error,
     });
+
+    static string Echoed(object item) => JsonSerializer.Serialize(item);
 
     static string Callback(string enrichmentId, string? status, params string[] results) =>
         $$"""{"enrichment_id":"{{enrichmentId}}",{{(status is null ? "" : $"\"status\":\"{status}\",")}}"results":[{{string.Join(',', results)}}]}""";

@@ -30,20 +30,24 @@ public sealed class PreceptClient(HttpClient http)
     }
 
     /// <summary>
-    /// The job we submitted under <paramref name="name"/> (GET /v1/jobs?name=): how a submit whose answer was
-    /// lost is found again, since Precept takes no idempotency key. Null when Precept has no such job.
+    /// One page of <c>GET /v1/jobs</c>, whose only documented use is <c>?limit=1</c> (its shape and paging are not
+    /// documented): <paramref name="next"/> is what the previous page pointed to, else the numbered page is asked for.
+    /// <c>name</c> is sent as a hint only; whatever comes back is matched by the caller, never trusted as filtered.
     /// </summary>
-    public async Task<string?> FindJobIdByNameAsync(string name, CancellationToken ct)
+    public async Task<PreceptJobList> ListJobsAsync(string name, int page, string? next, CancellationToken ct)
     {
-        using var response = await http.GetAsync($"v1/jobs?limit=5&name={Uri.EscapeDataString(name)}", ct);
+        var query = $"v1/jobs?limit={PreceptJobList.PageSize}&name={Uri.EscapeDataString(name)}";
+        var path = next switch
+        {
+            null => $"{query}&page={page}",
+            _ when PreceptJobList.IsRelativePath(next) => next.TrimStart('/'),
+            _ when int.TryParse(next, out var nextPage) => $"{query}&page={nextPage}",
+            _ => $"{query}&cursor={Uri.EscapeDataString(next)}",
+        };
+        using var response = await http.GetAsync(path, ct);
         response.EnsureSuccessStatusCode();
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
-        if (!doc.RootElement.TryGetProperty("jobs", out var jobs) || jobs.ValueKind != JsonValueKind.Array)
-            return null;
-        return jobs.EnumerateArray()
-            .Where(j => j.TryGetProperty("name", out var n) && n.GetString() == name)
-            .Select(j => j.TryGetProperty("enrichment_id", out var id) ? id.GetString() : null)
-            .FirstOrDefault(id => id is not null);
+        return PreceptJobList.Read(doc.RootElement);
     }
 
     /// <summary>Reads Precept's error text: <c>{"error":...}</c> or <c>{"message":...}</c>, else the status.</summary>

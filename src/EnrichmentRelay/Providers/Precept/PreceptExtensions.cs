@@ -27,11 +27,13 @@ public static class PreceptExtensions
             })
             // Precept documents no rate limit: a few calls at a time is all the relay needs (jobs of 1,000 leads).
             .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout, maxConcurrentCalls: 4)
+            .AddProviderPauseWatch(ProviderName.Precept)
             .AddProviderCallMetrics(ProviderName.Precept, PreceptClient.Endpoints);
 
         builder.Services.AddScoped<PreceptProvider>();
         builder.Services.AddScoped<PreceptJobReports>();
         builder.Services.AddScoped<PreceptSweep>();
+        builder.Services.AddScoped<PreceptJobFinder>();
         builder.Services.AddSingleton(sp => new PollSchedule(PollPreceptConsumer.Schedule,
             sp.GetRequiredService<IOptions<PreceptOptions>>().Value.SweepInterval,
             (tick, at) => new PollPrecept(tick, at)));

@@ -34,8 +34,20 @@ public sealed class PreceptOptions : IValidatableObject
     /// <summary>How often the sweep for overdue callbacks and lost submits runs.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How long a submit whose answer was lost may stay unfound at Precept before it is sent again.</summary>
+    /// <summary>
+    /// How long after its POST left a submit whose answer was lost is looked for at Precept; still not found then, its job
+    /// is parked as needing attention (or sent again with <see cref="ResendUnfoundSubmits"/>). Must be longer than the
+    /// time such a POST can take (4 × RequestTimeout), or the job could be given up while Precept still creates it.
+    /// </summary>
     public TimeSpan ReconcileAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Send again, without an operator, the leads of a submit whose answer was lost and which Precept does not show
+    /// after <see cref="ReconcileAfter"/>. Off by default: Precept documents no way to find a job by its name (its job
+    /// listing's shape and filters are undocumented), so "not shown" is no proof that the POST did nothing, and a
+    /// resend of a job Precept did create charges every lead of it twice.
+    /// </summary>
+    public bool ResendUnfoundSubmits { get; set; }
 
     /// <summary>After this, a request still open completes as TimedOut.</summary>
     public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(24);
@@ -65,5 +77,12 @@ public sealed class PreceptOptions : IValidatableObject
             yield return new ValidationResult("Providers:Precept:SweepInterval must be at least 100 ms.", [nameof(SweepInterval)]);
         if (Deadline <= TimeSpan.Zero)
             yield return new ValidationResult("Providers:Precept:Deadline must be positive.", [nameof(Deadline)]);
+        if (RequestTimeout <= TimeSpan.Zero)
+            yield return new ValidationResult("Providers:Precept:RequestTimeout must be positive.", [nameof(RequestTimeout)]);
+        else if (ReconcileAfter <= SubmitCalls.OrphanWindow(RequestTimeout))
+            yield return new ValidationResult(
+                $"Providers:Precept:ReconcileAfter ({ReconcileAfter}) must be longer than a submit can last, 4 x Providers:Precept:RequestTimeout " +
+                $"({SubmitCalls.OrphanWindow(RequestTimeout)}): a lost submit would be given up while Precept may still create its job.",
+                [nameof(ReconcileAfter), nameof(RequestTimeout)]);
     }
 }

@@ -24,6 +24,14 @@ public static class PreceptResults
         return null;
     }
 
+    /// <summary>What Precept echoes of the lead in a result item, in either naming.</summary>
+    public static LeadIdentity IdentityOf(JsonElement item)
+    {
+        string? Text(params string[] names) => Property(item, names) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
+        return LeadIdentity.Of(Text("linkedin_url", "linkedinUrl", "linkedin"), Text("first_name", "firstName"), Text("last_name", "lastName"),
+            Text("company_name", "companyName", "company"), Text("company_domain", "companyDomain", "company_website", "domain"));
+    }
+
     public static CompletionResult Normalize(JsonElement item, IReadOnlyCollection<EnrichmentField> fields)
     {
         var emails = fields.Contains(EnrichmentField.Email) ? Strings(Property(item, "enrich_email", "enrichEmail")) : [];

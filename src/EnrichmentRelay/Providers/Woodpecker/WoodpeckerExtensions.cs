@@ -29,6 +29,7 @@ public static class WoodpeckerExtensions
             // Outermost, so retries also wait their turn: Woodpecker processes one request at a time.
             .AddHttpMessageHandler<WoodpeckerRequestGate.Handler>()
             .AddProviderResilience(sp => sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value.RequestTimeout, maxConcurrentCalls: 1)
+            .AddProviderPauseWatch(ProviderName.Woodpecker)
             .AddProviderCallMetrics(ProviderName.Woodpecker, WoodpeckerClient.Endpoints);
 
         // Order matters: a lead with a Lead Finder uid goes to lead enrichment before prospect enrichment.

@@ -50,5 +50,12 @@ public sealed class WoodpeckerOptions : IValidatableObject
             yield return new ValidationResult("Providers:Woodpecker:PollInterval must be at least 100 ms and at most MaxPollInterval.", [nameof(PollInterval)]);
         if (Deadline <= TimeSpan.Zero)
             yield return new ValidationResult("Providers:Woodpecker:Deadline must be positive.", [nameof(Deadline)]);
+        if (RequestTimeout <= TimeSpan.Zero)
+            yield return new ValidationResult("Providers:Woodpecker:RequestTimeout must be positive.", [nameof(RequestTimeout)]);
+        else if (ReconcileAfter <= SubmitCalls.OrphanWindow(RequestTimeout))
+            yield return new ValidationResult(
+                $"Providers:Woodpecker:ReconcileAfter ({ReconcileAfter}) must be longer than a submit can last, 4 x Providers:Woodpecker:RequestTimeout " +
+                $"({SubmitCalls.OrphanWindow(RequestTimeout)}): a lost submit would be sent again while Woodpecker may still create its batch.",
+                [nameof(ReconcileAfter), nameof(RequestTimeout)]);
     }
 }

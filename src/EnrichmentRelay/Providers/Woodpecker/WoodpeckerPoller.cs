@@ -34,29 +34,31 @@ public sealed class WoodpeckerPoller(
     public async Task PollAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var orphaned = SubmitCalls.OrphanedBefore(now, Options.RequestTimeout);
+        var orphaned = now - SubmitCalls.OrphanWindow(Options.RequestTimeout);
         var jobs = await db.ProviderJobs
             .Where(j => j.Provider == ProviderName.Woodpecker
                         && (j.State == ProviderJobState.Submitted || j.State == ProviderJobState.SubmitUnknown
-                            || (j.State == ProviderJobState.Submitting && j.CreatedAt <= orphaned))
+                            || (j.State == ProviderJobState.Submitting
+                                && (j.SubmitStartedAt != null ? j.SubmitStartedAt <= orphaned : j.CreatedAt <= orphaned)))
                         && (j.NextPollAt == null || j.NextPollAt <= now))
             .OrderBy(j => j.NextPollAt)
             .Take(MaxJobsPerPoll)
             .ToListAsync(ct);
         if (jobs.Count == 0)
             return;
-        foreach (var job in jobs.Where(j => j.State == ProviderJobState.Submitting))
-        {
-            job.State = ProviderJobState.SubmitUnknown;
-            logger.LogWarning("Job {JobName} was cut off before its submit's answer was recorded; reconciling it with Woodpecker", job.Name);
-        }
-
         var jobIds = jobs.Select(j => j.Id).ToList();
         var open = (await db.Requests
                 .Where(r => r.ProviderJobId != null && jobIds.Contains(r.ProviderJobId.Value) && r.State == RequestState.Submitted)
                 .ToListAsync(ct))
             .GroupBy(r => r.ProviderJobId!.Value)
             .ToDictionary(g => g.Key, g => g.ToList());
+        // Orphans: reconciled like any submit of unknown fate, or queued again when their POST never left.
+        foreach (var job in jobs.Where(j => j.State == ProviderJobState.Submitting).ToList())
+            if (!SubmitCalls.TakeOverOrphan(job, open.GetValueOrDefault(job.Id) ?? [], now, logger))
+            {
+                jobs.Remove(job);
+                open.Remove(job.Id);
+            }
 
         var leadJobs = jobs.Where(j => j.Lane == WoodpeckerLeads.LeadsLane).ToList();
         var batches = leadJobs.Count == 0
@@ -174,7 +176,7 @@ public sealed class WoodpeckerPoller(
     /// <summary>Still not at Woodpecker well after the lost submit: it never arrived, so the leads go in a new batch.</summary>
     void ReleaseIfNeverArrived(ProviderJobRecord job, List<EnrichmentRequestRecord> requests)
     {
-        if (time.GetUtcNow() - job.CreatedAt < Options.ReconcileAfter)
+        if (time.GetUtcNow() - job.SentAt < Options.ReconcileAfter)
             return;
         job.State = ProviderJobState.Refused;
         job.LastError = $"Not found at Woodpecker {Options.ReconcileAfter} after a submit whose answer was lost; its leads were queued again.";

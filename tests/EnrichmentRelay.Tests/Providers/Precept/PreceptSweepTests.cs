@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
 
@@ -20,6 +21,7 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
     SandboxServer sandbox = null!;
     LedgerTestHost host = null!;
     readonly PreceptOptions options = new() { ApiKey = "k", FlushWindow = TimeSpan.Zero, VerifyCallbacks = true };
+    readonly SubmitHold queue = new();
 
     public async Task InitializeAsync()
     {
@@ -33,9 +35,14 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
             {
                 http.BaseAddress = options.BaseUrl;
                 http.DefaultRequestHeaders.Authorization = new("Bearer", options.ApiKey);
-            });
+            })
+                // Where the pipeline's concurrency limit sits in production: a submit held here is queued, not sent.
+                .AddHttpMessageHandler(() => new HoldingHandler(queue))
+                .AddHttpMessageHandler(() => new SubmitStartHandler())
+                .AddProviderPauseWatch(ProviderName.Precept);
             services.AddScoped<IEnrichmentProvider, PreceptProvider>();
             services.AddScoped<PreceptSweep>();
+            services.AddScoped<PreceptJobFinder>();
         }, scriptedProvider: false);
         sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = "k", TimeProvider = host.Time });
         options.BaseUrl = sandbox.BaseAddress;
@@ -122,6 +129,208 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(1, sandbox.Precept.Counters.SubmitCalls);
     }
 
+    /// <summary>How the job listing may look: only <c>?limit=1</c> is documented (providers.md §2.2 (c)).</summary>
+    public static TheoryData<string> ListingModes => ["nameFilter", "documentedOnly", "nextLinkWithoutNames", "pagedWithoutNames"];
+
+    void UseListing(string mode)
+    {
+        var settings = sandbox.Precept.Settings;
+        switch (mode)
+        {
+            case "documentedOnly":
+                settings.UseDocumentedOnly();
+                break;
+            case "nextLinkWithoutNames":
+                settings.ListFiltersByName = false;
+                settings.ListShowsName = false;
+                settings.ListShape = EnrichmentRelay.Sandbox.Precept.JobListShape.DataWithNextLink;
+                settings.ListPageSize = 2;
+                break;
+            case "pagedWithoutNames":
+                settings.ListFiltersByName = false;
+                settings.ListShowsName = false;
+                settings.ListShape = EnrichmentRelay.Sandbox.Precept.JobListShape.ResultsPaged;
+                settings.ListPageSize = 2;
+                settings.EchoCustomData = false;
+                break;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ListingModes))]
+    public async Task ALostSubmitIsFoundAtPreceptWhateverItsJobListingLooksLike(string mode)
+    {
+        UseListing(mode);
+        sandbox.Precept.DropConnectionAfterAcceptNext(1);
+        var lost = await SubmitAsync(lastName: "Lost");
+        Assert.Equal(ProviderJobState.SubmitUnknown, Assert.Single(await host.JobsAsync()).State);
+        // Newer jobs push the lost one off the listing's first page.
+        var others = new List<EnrichmentRequested>();
+        for (var i = 0; i < 5; i++)
+            others.Add(await SubmitAsync(lastName: $"Other{i}"));
+        await WaitForSandboxJobsAsync(6, "completed");
+
+        await SweepAsync();
+
+        var job = (await host.JobsAsync()).Single(j => j.ExternalId == sandbox.Precept.Jobs[0].EnrichmentId);
+        Assert.Equal((await RecordAsync(lost)).ProviderJobId, job.Id);
+        Assert.Equal(Outcome.Found, (await RecordAsync(lost)).Outcome);
+        Assert.Equal(6, sandbox.Precept.Counters.SubmitCalls);
+        Assert.All(sandbox.Precept.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+        output.WriteLine($"[figure] Precept lost submit found with listing '{mode}': {sandbox.Precept.Counters.JobListCalls} list calls, " +
+                         $"{sandbox.Precept.Counters.JobStatusCalls} job reads");
+    }
+
+    [Fact]
+    public async Task ALostSubmitPreceptDoesNotShowIsParkedForAnOperatorNeverSentAgain()
+    {
+        sandbox.Precept.Settings.UseDocumentedOnly();
+        sandbox.Precept.FailNextSubmits(1, 502); // the answer says nothing about whether the job exists
+        var request = await SubmitAsync();
+        Assert.Equal(ProviderJobState.SubmitUnknown, Assert.Single(await host.JobsAsync()).State);
+
+        await SweepAsync();
+        Assert.Equal(ProviderJobState.SubmitUnknown, Assert.Single(await host.JobsAsync()).State); // still looking
+        host.Time.Advance(options.ReconcileAfter);
+        await SweepAsync();
+        await SweepAsync();
+
+        var job = Assert.Single(await host.JobsAsync());
+        Assert.Equal(ProviderJobState.NeedsAttention, job.State);
+        Assert.Contains($"/admin/jobs/{job.Id}/resend", job.LastError);
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(request)).State);
+        Assert.Equal(1, sandbox.Precept.Counters.SubmitCalls);
+
+        // Parked, but not past the deadline.
+        host.Time.Advance(options.Deadline);
+        await SweepAsync();
+        Assert.Equal(Outcome.TimedOut, (await RecordAsync(request)).Outcome);
+        Assert.Equal(1, sandbox.Precept.Counters.SubmitCalls);
+    }
+
+    [Fact]
+    public async Task WithResendUnfoundSubmitsOnALostSubmitPreceptDoesNotShowIsSentAgain()
+    {
+        options.ResendUnfoundSubmits = true;
+        sandbox.Precept.Settings.UseDocumentedOnly();
+        sandbox.Precept.FailNextSubmits(1, 502);
+        var request = await SubmitAsync();
+
+        host.Time.Advance(options.ReconcileAfter);
+        await SweepAsync();
+        Assert.Equal(RequestState.Accepted, (await RecordAsync(request)).State);
+        await host.Services.GetRequiredService<BatchFlusher>().FlushAsync("precept", CancellationToken.None);
+
+        Assert.Equal(2, sandbox.Precept.Counters.SubmitCalls);
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(request)).State);
+    }
+
+    [Fact]
+    public async Task ASubmitQueuedBehindTheConcurrencyLimitIsNotAnOrphanUntilItsPostLeaves()
+    {
+        queue.Hold();
+        var request = LedgerTestHost.ValidRequest();
+        await host.ReceiveAsync(request);
+        var flush = host.Services.GetRequiredService<BatchFlusher>().FlushAsync("precept", CancellationToken.None);
+        await queue.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Ten minutes in the queue: far past the orphan window counted from the intent, but its POST has not left.
+        host.Time.Advance(TimeSpan.FromMinutes(10));
+        sandbox.Precept.Settings.SubmitLatency = TimeSpan.FromMinutes(1); // and once it leaves, Precept is slow to answer
+        var submitsBefore = sandbox.Precept.Counters.SubmitCalls;
+        queue.Release();
+        await WaitUntilAsync(() => sandbox.Precept.Counters.SubmitCalls > submitsBefore);
+        var started = Assert.Single(await host.JobsAsync());
+        Assert.Equal(host.Time.GetUtcNow(), started.SubmitStartedAt);
+
+        host.Time.Advance(SubmitCalls.OrphanWindow(options.RequestTimeout) / 2);
+        await SweepAsync();
+        Assert.Equal(ProviderJobState.Submitting, Assert.Single(await host.JobsAsync()).State); // its POST may still be running
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await flush.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(ProviderJobState.Submitted, Assert.Single(await host.JobsAsync()).State);
+        Assert.Equal(1, sandbox.Precept.Counters.SubmitCalls);
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(request)).State);
+    }
+
+    [Fact]
+    public async Task AQueuedSubmitWhoseJobWasTakenOverSendsNothing()
+    {
+        queue.Hold();
+        var request = LedgerTestHost.ValidRequest();
+        await host.ReceiveAsync(request);
+        var flush = host.Services.GetRequiredService<BatchFlusher>().FlushAsync("precept", CancellationToken.None);
+        await queue.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // As if its instance had died: past the window, the sweep takes the never-started job over and puts its lead back.
+        host.Time.Advance(SubmitCalls.OrphanWindow(options.RequestTimeout));
+        await SweepAsync();
+        Assert.Equal(RequestState.Accepted, (await RecordAsync(request)).State);
+        queue.Release();
+        await flush.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, sandbox.Precept.Counters.SubmitCalls); // the queued POST saw the job was gone and stayed home
+
+        queue.Hold();
+        queue.Release();
+        await host.Services.GetRequiredService<BatchFlusher>().FlushAsync("precept", CancellationToken.None);
+        Assert.Equal(1, sandbox.Precept.Counters.SubmitCalls);
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(request)).State);
+    }
+
+    [Fact]
+    public async Task ABatchPreceptRefusesWith400IsSplitUntilOnlyTheBadLeadIsRejected()
+    {
+        var requests = new List<EnrichmentRequested>();
+        for (var i = 0; i < 7; i++)
+            requests.Add(await ReceiveAsync(LedgerTestHost.ValidRequest(lastName: $"Doe{i}")));
+        // A lead Precept refuses (no LinkedIn URL and no name + company) that got past intake, as a future rule change could let.
+        var bad = requests[4];
+        await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Requests.Where(r => r.RequestId == bad.RequestId)
+            .ExecuteUpdateAsync(set => set.SetProperty(r => r.RequestJson, $$"""{"requestId":"{{bad.RequestId}}","lead":{"firstName":"Only"},"fields":["email"]}""")));
+
+        await host.Services.GetRequiredService<BatchFlusher>().FlushAsync("precept", CancellationToken.None);
+
+        var records = await host.RequestsAsync();
+        Assert.Equal(Outcome.Rejected, records.Single(r => r.RequestId == bad.RequestId).Outcome);
+        Assert.Contains("Precept refused the lead", records.Single(r => r.RequestId == bad.RequestId).Detail);
+        Assert.All(records.Where(r => r.RequestId != bad.RequestId), r => Assert.Equal(RequestState.Submitted, r.State));
+        Assert.Equal(6, sandbox.Precept.Counters.LeadSubmissions.Count);
+        Assert.All(sandbox.Precept.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+        output.WriteLine($"[figure] a 400 on a batch of 7 with 1 bad lead: {sandbox.Precept.Counters.SubmitCalls} submit calls to isolate it");
+    }
+
+    [Fact]
+    public async Task ARotatedKeyPausesPreceptRequestsWaitAndItResumesOnceTheKeyWorks()
+    {
+        var pauses = host.Services.GetRequiredService<ProviderPauses>();
+        sandbox.Precept.RotateApiKey("k2");
+        var request = await ReceiveAsync(LedgerTestHost.ValidRequest());
+        var flusher = host.Services.GetRequiredService<BatchFlusher>();
+
+        await flusher.FlushAsync("precept", CancellationToken.None);
+        Assert.True(pauses.IsPaused(ProviderName.Precept));
+        Assert.Equal(RequestState.Accepted, (await RecordAsync(request)).State); // not failed: waiting
+        var health = await new ProviderPausesHealthCheck(pauses).CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Degraded, health.Status);
+        Assert.Contains("Precept", health.Description);
+
+        Assert.Equal(1, pauses.Current[ProviderName.Precept].Refusals);
+        await flusher.FlushAsync("precept", CancellationToken.None); // paused: no call at all
+        Assert.Equal(1, pauses.Current[ProviderName.Precept].Refusals);
+        host.Time.Advance(new ProviderPauseOptions().FirstProbe);
+        await flusher.FlushAsync("precept", CancellationToken.None); // the probe: refused again
+        Assert.Equal(2, pauses.Current[ProviderName.Precept].Refusals);
+        Assert.Equal(0, sandbox.Precept.Counters.JobsCreated);
+
+        sandbox.Precept.RotateApiKey("k"); // the operator puts the right key back (here: the relay's key works again)
+        host.Time.Advance(new ProviderPauseOptions().MaxProbe);
+        await flusher.FlushAsync("precept", CancellationToken.None);
+        Assert.False(pauses.IsPaused(ProviderName.Precept));
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(request)).State);
+        Assert.Equal(HealthStatus.Healthy, (await new ProviderPausesHealthCheck(pauses).CheckHealthAsync(new HealthCheckContext())).Status);
+    }
+
     [Fact]
     public async Task RequestStillOpenAtTheDeadlineTimesOut()
     {
@@ -134,12 +343,39 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Outcome.TimedOut, (await RecordAsync(request)).Outcome);
     }
 
-    async Task<EnrichmentRequested> SubmitAsync()
+    async Task<EnrichmentRequested> SubmitAsync(string lastName = "Doe")
     {
-        var request = LedgerTestHost.ValidRequest();
-        await host.ReceiveAsync(request);
+        var request = await ReceiveAsync(LedgerTestHost.ValidRequest(lastName: lastName));
         await host.Services.GetRequiredService<BatchFlusher>().FlushAsync("precept", CancellationToken.None);
         return request;
+    }
+
+    async Task<EnrichmentRequested> ReceiveAsync(EnrichmentRequested request)
+    {
+        await host.ReceiveAsync(request);
+        return request;
+    }
+
+    async Task WaitForSandboxJobsAsync(int count, string status)
+    {
+        for (var i = 0; i < 100 && !(sandbox.Precept.Jobs.Count == count && sandbox.Precept.Jobs.All(j => j.Status == status)); i++)
+        {
+            host.Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Yield();
+            await Task.Delay(10);
+        }
+        Assert.All(sandbox.Precept.Jobs, j => Assert.Equal(status, j.Status));
+        Assert.Equal(count, sandbox.Precept.Jobs.Count);
+    }
+
+    static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
+            await Task.Delay(10);
+        }
     }
 
     async Task WaitForSandboxJobAsync(string status)
@@ -157,6 +393,35 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
 
     async Task<EnrichmentRequestRecord> RecordAsync(EnrichmentRequested request) =>
         (await host.RequestsAsync()).Single(r => r.RequestId == request.RequestId);
+
+    /// <summary>Lets submits through, or, once held, keeps each waiting until released (what a busy concurrency limit does).</summary>
+    sealed class SubmitHold
+    {
+        TaskCompletionSource? held;
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Hold() => held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release() => held?.TrySetResult();
+
+        public async Task WaitAsync(CancellationToken ct)
+        {
+            if (held is not { } wait)
+                return;
+            Reached.TrySetResult();
+            await wait.Task.WaitAsync(ct);
+        }
+    }
+
+    sealed class HoldingHandler(SubmitHold hold) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+        {
+            if (request.Method == HttpMethod.Post)
+                await hold.WaitAsync(ct);
+            return await base.SendAsync(request, ct);
+        }
+    }
 
     sealed class NoServer : IServer
     {
