@@ -35,6 +35,9 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
             ["Providers__Precept__CallbackGrace"] = "00:00:05",
             ["Providers__Precept__ReconcileAfter"] = "00:00:05",
             ["Providers__Woodpecker__ReconcileAfter"] = "00:00:05",
+            // ReconcileAfter must outlast a submit (4 x RequestTimeout): short on both sides.
+            ["Providers__Precept__RequestTimeout"] = "00:00:01",
+            ["Providers__Woodpecker__RequestTimeout"] = "00:00:01",
         });
         var callbacks = await scenario.StartAnotherInstanceAsync(callbackPort);
         await scenario.StartAnotherInstanceAsync();

@@ -54,6 +54,17 @@ public sealed class SettingsTests(ITestOutputHelper output)
         },
         { "a batch larger than Precept takes", With(PreceptOnly, ("Providers__Precept__BatchSize", "5000")), ["Providers:Precept:BatchSize"] },
         {
+            // A lost submit must not be given up on while Precept may still be creating its job.
+            "Precept's reconcile window shorter than a submit can last",
+            With(PreceptOnly, ("Providers__Precept__ReconcileAfter", "00:01:00"), ("Providers__Precept__RequestTimeout", "00:00:30")),
+            ["Providers:Precept:ReconcileAfter", "Providers:Precept:RequestTimeout"]
+        },
+        {
+            "Woodpecker's reconcile window shorter than a submit can last",
+            With(Sandboxed, ("Providers__Woodpecker__ReconcileAfter", "00:00:10"), ("Providers__Woodpecker__RequestTimeout", "00:00:05")),
+            ["Providers:Woodpecker:ReconcileAfter", "Providers:Woodpecker:RequestTimeout"]
+        },
+        {
             "several problems at once, each on its line",
             With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Relay__PublicBaseUrl", "relay"), ("Providers__Precept__SweepInterval", "00:00:00")),
             ["Bus:Host", "Relay:PublicBaseUrl", "Providers:Precept:SweepInterval"]
@@ -69,11 +80,14 @@ public sealed class SettingsTests(ITestOutputHelper output)
 
         Assert.Equal(ExitConfig, exitCode);
         var problems = printed.Split('\n').Where(l => l.StartsWith("Invalid setting: ", StringComparison.Ordinal)).ToList();
-        Assert.Equal(named.Length, problems.Count);
+        static bool Names(string line, string setting) =>
+            line.StartsWith($"Invalid setting: {setting} ", StringComparison.Ordinal)
+            || line.StartsWith($"Invalid setting: {setting}:", StringComparison.Ordinal)
+            || line.Contains($"'{setting}'", StringComparison.Ordinal);
+        // Each setting on exactly one line, and no line without one (a rule about two settings names both on its line).
         foreach (var setting in named)
-            Assert.Single(problems, p => p.StartsWith($"Invalid setting: {setting} ", StringComparison.Ordinal)
-                                         || p.StartsWith($"Invalid setting: {setting}:", StringComparison.Ordinal)
-                                         || p.Contains($"'{setting}'", StringComparison.Ordinal));
+            Assert.Single(problems, p => Names(p, setting));
+        Assert.All(problems, p => Assert.Contains(named, setting => Names(p, setting)));
         Assert.DoesNotContain("   at ", printed);          // no stack trace
         Assert.DoesNotContain("Unhandled exception", printed);
         Assert.DoesNotContain("s3cret-pw", printed);        // a connection string's password is never echoed

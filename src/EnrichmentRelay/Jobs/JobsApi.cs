@@ -2,6 +2,7 @@ using EnrichmentRelay.Admin;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -45,18 +46,32 @@ public static class JobsApi
             .WithSummary("Lists provider jobs that need attention (or, with state=, any state)")
             .WithDescription("state: needsAttention (the default), submitUnknown, submitting, submitted, refused, completed. " +
                              "A job needs attention when its submit's answer was lost and the provider did not show it: sending it again " +
-                             "could charge twice, so an operator chooses. Needs the X-Api-Key header.");
+                             "could charge twice, so an operator chooses. Needs the X-Api-Key header.")
+            .WithResponseExample(StatusCodes.Status200OK, "One Precept job whose submit's answer was lost", PageExample);
         group.MapPost("/{id:guid}/resend", ResendAsync)
             .WithSummary("Sends the leads of a job that needs attention again, in a new job")
             .WithDescription("Use when you know the provider did not take the job (for instance from its own dashboard): its open requests " +
                              "go back in line and are submitted in the next batch. If the provider did take it, they are charged twice. " +
-                             "409 unless the job needs attention. Needs the X-Api-Key header.");
+                             "409 unless the job needs attention. Needs the X-Api-Key header.")
+            .WithResponseExample(StatusCodes.Status200OK, "Its 250 open requests wait for the next batch", """
+                {"id":"0ab0b400-5466-4083-9ac8-ab08ea975849","action":"resend","requests":250}
+                """);
         group.MapPost("/{id:guid}/fail", FailAsync)
             .WithSummary("Completes the open requests of a job that needs attention as failed")
             .WithDescription("Each gets its EnrichmentCompleted with outcome failed and a detail saying why. 409 unless the job needs attention. " +
-                             "Needs the X-Api-Key header.");
+                             "Needs the X-Api-Key header.")
+            .WithResponseExample(StatusCodes.Status200OK, "Its 250 open requests completed failed", """
+                {"id":"0ab0b400-5466-4083-9ac8-ab08ea975849","action":"fail","requests":250}
+                """);
         return group;
     }
+
+    const string PageExample = """
+        {"total":1,"items":[{"id":"0ab0b400-5466-4083-9ac8-ab08ea975849","name":"relay-0ab0b400546640839ac8ab08ea975849","provider":"precept",
+         "state":"NeedsAttention","requestCount":250,"openRequests":250,"createdAt":"2026-12-02T09:00:00+00:00",
+         "submitStartedAt":"2026-12-02T09:00:01+00:00","providerJobId":null,
+         "lastError":"The submit's answer was lost and Precept did not show the job within 00:05:00; sending it again could charge twice."}]}
+        """;
 
     static async Task<Results<Ok<JobPage>, ValidationProblem>> ListAsync(RelayDbContext db, string? state, CancellationToken ct)
     {

@@ -41,12 +41,17 @@ public sealed class ProviderPauses(IOptions<ProviderPauseOptions> options, TimeP
         var now = time.GetUtcNow();
         // Several calls can report one refusal (the client's watch, then the submit's own reading of it): only a
         // refused probe counts as a new one and pushes the next probe further out.
+        var started = false;
         var pause = paused.AddOrUpdate(provider,
-            _ => new Pause(reason, now, now + options.Value.FirstProbe, 1),
+            _ =>
+            {
+                started = true;
+                return new Pause(reason, now, now + options.Value.FirstProbe, 1);
+            },
             (_, was) => was.Probing
                 ? was with { Reason = reason, ProbeAt = now + Wait(was.Refusals + 1), Refusals = was.Refusals + 1, Probing = false }
                 : was with { Reason = reason });
-        if (pause.Refusals == 1)
+        if (started)
         {
             metrics.ProviderPaused(provider, true);
             logger.LogError("{Provider} is paused: {Reason}. Its requests wait; it is tried again every {Wait} at most",

@@ -81,7 +81,7 @@ public sealed class PreceptOptions : IValidatableObject
             yield return new ValidationResult("Providers:Precept:RequestTimeout must be positive.", [nameof(RequestTimeout)]);
         else if (ReconcileAfter <= SubmitCalls.OrphanWindow(RequestTimeout))
             yield return new ValidationResult(
-                $"Providers:Precept:ReconcileAfter ({ReconcileAfter}) must be longer than a submit can last, 4 x Providers:Precept:RequestTimeout " +
+                $"Providers:Precept:ReconcileAfter ({ReconcileAfter}) must be longer than a submit can last, 4 x 'Providers:Precept:RequestTimeout' " +
                 $"({SubmitCalls.OrphanWindow(RequestTimeout)}): a lost submit would be given up while Precept may still create its job.",
                 [nameof(ReconcileAfter), nameof(RequestTimeout)]);
     }

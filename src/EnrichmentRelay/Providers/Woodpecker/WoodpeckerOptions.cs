@@ -54,7 +54,7 @@ public sealed class WoodpeckerOptions : IValidatableObject
             yield return new ValidationResult("Providers:Woodpecker:RequestTimeout must be positive.", [nameof(RequestTimeout)]);
         else if (ReconcileAfter <= SubmitCalls.OrphanWindow(RequestTimeout))
             yield return new ValidationResult(
-                $"Providers:Woodpecker:ReconcileAfter ({ReconcileAfter}) must be longer than a submit can last, 4 x Providers:Woodpecker:RequestTimeout " +
+                $"Providers:Woodpecker:ReconcileAfter ({ReconcileAfter}) must be longer than a submit can last, 4 x 'Providers:Woodpecker:RequestTimeout' " +
                 $"({SubmitCalls.OrphanWindow(RequestTimeout)}): a lost submit would be sent again while Woodpecker may still create its batch.",
                 [nameof(ReconcileAfter), nameof(RequestTimeout)]);
     }
