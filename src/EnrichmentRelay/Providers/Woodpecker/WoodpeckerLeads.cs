@@ -143,8 +143,12 @@ public static class WoodpeckerLeads
         }
         if (result.Completed is not { Count: > 0 } completed)
             return result;
+        // Woodpecker applies credits only when enrichment finds data: a lead refused at the submit cost nothing.
         var requests = leads.ToDictionary(l => l.RequestId, l => l.Request);
-        return result with { Completed = completed.ToDictionary(c => c.Key, c => ForRequest(requests[c.Key], c.Value)) };
+        return result with
+        {
+            Completed = completed.ToDictionary(c => c.Key, c => ForRequest(requests[c.Key], c.Value with { CreditsCharged = c.Value.CreditsCharged ?? 0 })),
+        };
     }
 
     /// <summary>A company website as a bare host: no scheme, www, port, path or query.</summary>

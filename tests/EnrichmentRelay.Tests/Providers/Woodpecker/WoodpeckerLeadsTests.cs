@@ -36,7 +36,11 @@ public sealed class WoodpeckerLeadsTests
         Assert.Equal(batch, result.ExternalJobId);
         Assert.Equal(JsonDocument.Parse(body).RootElement.GetProperty("status").GetString(), result.ProviderStatus);
         if (everyLead is { } outcome)
-            Assert.All(Leads, l => Assert.Equal(outcome, result.CompletedLeads[l.RequestId].Outcome));
+            Assert.All(Leads, l =>
+            {
+                Assert.Equal(outcome, result.CompletedLeads[l.RequestId].Outcome);
+                Assert.Equal(0m, result.CompletedLeads[l.RequestId].CreditsCharged); // Woodpecker charges only for an email found
+            });
         else
             Assert.Empty(result.CompletedLeads);
     }

@@ -336,6 +336,28 @@ public sealed class WoodpeckerPollerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AProspectAlreadyPendingIsFollowedToTheBatchThatHoldsIt()
+    {
+        Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMinutes(4);
+        Woodpecker.AddProspect("pat.twice@acme.com", "Pat", "Twice", "Acme", "acme.com");
+        var earlier = Single(await SubmitAsync(WoodpeckerLeads.ProspectsLane, ProspectRequest("pat.twice@acme.com")));
+        var repeat = Single(await SubmitAsync(WoodpeckerLeads.ProspectsLane, ProspectRequest("pat.twice@acme.com")));
+        Assert.Equal("NOT_ENQUEUED", (await host.JobsAsync()).OrderBy(j => j.CreatedAt).Last().SubmitAnswer);
+
+        host.Time.Advance(TimeSpan.FromMinutes(5));
+        await PollAsync();
+
+        var first = await RecordAsync(earlier);
+        var second = await RecordAsync(repeat);
+        Assert.Equal(Outcome.Found, first.Outcome);
+        Assert.Equal(1.5m, first.CreditsCharged);
+        Assert.Equal(Outcome.Found, second.Outcome);
+        Assert.Equal(0m, second.CreditsCharged);
+        Assert.Contains("NOT_ENQUEUED", second.Detail);
+        Assert.Equal(1, Woodpecker.Counters.ProspectSubmissions["pat.twice@acme.com"]);
+    }
+
+    [Fact]
     public async Task AnEnrichedProspectWhoseRecordCannotBeReadIsNotReportedFound()
     {
         Woodpecker.AddProspect("pat.gone@acme.com", "Pat", "Gone", "Acme", "acme.com");
