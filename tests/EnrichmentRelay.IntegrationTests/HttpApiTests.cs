@@ -85,6 +85,67 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ALinkedInUrlWithoutItsSchemeAsLeadFinderGivesItIsAcceptedAndStoredAndSentCanonical()
+    {
+        using var response = await Http.PostAsync("enrichments",
+            Json("""{"lead":{"linkedInUrl":"linkedin.com/in/erlich-bachman-404xyz"},"fields":["email"]}"""));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var requestId = Guid.Parse(response.Headers.Location!.ToString()["/enrichments/".Length..]);
+        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
+        Assert.Equal(ProviderName.Precept, Assert.Single(scenario.Bus.Completions[requestId]).Provider);
+
+        const string Canonical = "https://www.linkedin.com/in/erlich-bachman-404xyz";
+        var stored = JsonDocument.Parse(await StoredRequestJsonAsync(requestId)).RootElement;
+        Assert.Equal(Canonical, stored.GetProperty("lead").GetProperty("linkedInUrl").GetString());
+        Assert.Contains(Canonical, scenario.Sandbox.Precept.Counters.LeadSubmissions.Keys);
+    }
+
+    [Fact]
+    public async Task IdentifiersAProviderWouldRefuseAreRefusedAtTheDoorWithTheFieldNamed()
+    {
+        using var response = await Http.PostAsync("enrichments", Json("""
+            {"lead":{"linkedInUrl":"https://www.linkedin.com/company/bachmanity","lancePersonId":"person-42",
+                     "woodpeckerLead":{"uid":"u-1","job_title_levels":"Cxo"}},"fields":["email"]}
+            """));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.Contains("company page", errors.GetProperty("lead.linkedInUrl")[0].GetString());
+        Assert.Contains("UUID", errors.GetProperty("lead.lancePersonId")[0].GetString());
+        Assert.Contains("array of strings", errors.GetProperty("lead.woodpeckerLead.job_title_levels")[0].GetString());
+    }
+
+    [Fact]
+    public async Task ALancePersonIdInAnyGuidSpellingIsStoredAsALowerCaseUuid()
+    {
+        const string PersonId = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+        scenario.Sandbox.Lance.AddPerson(PersonId, "Ann", "Braces");
+
+        using var response = await Http.PostAsync("enrichments",
+            Json($$"""{"lead":{"lancePersonId":"{{{PersonId.ToUpperInvariant()}}}"},"fields":["email"]}"""));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var requestId = Guid.Parse(response.Headers.Location!.ToString()["/enrichments/".Length..]);
+        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
+        var completed = Assert.Single(scenario.Bus.Completions[requestId]);
+        Assert.Equal(ProviderName.Lance, completed.Provider);
+        // Lance takes only the hyphenated form (a braced id would be a 400 VALIDATION_ERROR).
+        Assert.NotEqual(Outcome.Rejected, completed.Outcome);
+        var stored = JsonDocument.Parse(await StoredRequestJsonAsync(requestId)).RootElement;
+        Assert.Equal(PersonId, stored.GetProperty("lead").GetProperty("lancePersonId").GetString());
+    }
+
+    async Task<string> StoredRequestJsonAsync(Guid requestId)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(scenario.Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var query = new Npgsql.NpgsqlCommand("SELECT \"RequestJson\" FROM enrichment_requests WHERE \"RequestId\" = @id", connection);
+        query.Parameters.AddWithValue("id", requestId);
+        return (string)(await query.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
     public async Task UnknownRequestIs404()
     {
         using var response = await Http.GetAsync($"enrichments/{Guid.NewGuid()}");

@@ -119,22 +119,33 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task SubmitAnswersThatLeaveLeadsOutCompleteThemAtOnce()
+    public async Task SubmitAnswersThatLeaveLeadsOutCompleteThemAsTheSeedsDefineThem()
     {
         await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite,
-            sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100));
+            sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100),
+            new Dictionary<string, string> { ["Providers__Woodpecker__ReconcileAfter"] = "00:00:03" });
         var woodpecker = scenario.Sandbox.Woodpecker;
         try
         {
-            // PARTIALLY_ENQUEUED: the batch holds one of three; the others are Rejected, not left pending.
+            // PARTIALLY_ENQUEUED ("usually because available credits can cover fewer leads"): the batch holds one of
+            // three; no batch holds the others, which are short of credits, not rejected.
             woodpecker.ForceNextSubmit("PARTIALLY_ENQUEUED", 1);
             var partial = await SubmitAsync(scenario, 3);
             Assert.Equal(1, partial.Count(r => OutcomeOf(scenario, r) == Outcome.Found));
-            Assert.Equal(2, partial.Count(r => OutcomeOf(scenario, r) == Outcome.Rejected));
+            Assert.Equal(2, partial.Count(r => OutcomeOf(scenario, r) == Outcome.InsufficientCredits));
+            Assert.All(partial.Where(r => OutcomeOf(scenario, r) != Outcome.Found), r =>
+                Assert.Contains("does not say which", Assert.Single(scenario.Bus.Completions[r.RequestId]).Detail));
 
-            // NOT_ENQUEUED: Rejected.
+            // NOT_ENQUEUED ("already pending") with no batch holding them: looked for, then failed; never rejected, never sent again.
             woodpecker.ForceNextSubmit("NOT_ENQUEUED", 0);
-            Assert.All(await SubmitAsync(scenario, 2), r => Assert.Equal(Outcome.Rejected, OutcomeOf(scenario, r)));
+            var ghosts = await SubmitAsync(scenario, 2);
+            Assert.All(ghosts, r =>
+            {
+                var completed = Assert.Single(scenario.Bus.Completions[r.RequestId]);
+                Assert.Equal(Outcome.Failed, completed.Outcome);
+                Assert.Contains("NOT_ENQUEUED", completed.Detail);
+                Assert.False(woodpecker.Counters.LeadSubmissions.ContainsKey(Uid(r))); // never queued, nor sent again
+            });
 
             // CREDITS_EXHAUSTED: InsufficientCredits.
             woodpecker.Settings.Credits = 0;
@@ -145,6 +156,140 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
             output.WriteLine(scenario.Relay.LogTail(200));
             throw;
         }
+    }
+
+    [Fact]
+    public async Task LeadsAlreadyPendingAreFollowedToTheBatchThatHoldsThem()
+    {
+        // Item 0 of a batch is processed after a quarter of the delay: long enough for the repeat below to find it pending.
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres,
+            sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromSeconds(24));
+        var woodpecker = scenario.Sandbox.Woodpecker;
+        try
+        {
+            // Lead A was queued at Woodpecker by someone else; lead B by this relay, for an earlier request.
+            var theirs = LeadRequest($"a-{Guid.NewGuid():N}");
+            Assert.Equal(200, woodpecker.SubmitLeads(System.Text.Json.Nodes.JsonNode.Parse(
+                $$"""{"leads":[{{theirs.Lead!.WoodpeckerLead!.Value.GetRawText()}}]}""")).Status);
+            var earlier = LeadRequest($"b-{Guid.NewGuid():N}");
+            await scenario.Bus.PublishAsync(earlier);
+            await Eventually.TrueAsync(() => woodpecker.Counters.LeadSubmissions.ContainsKey(Uid(earlier)), Deadline, "the earlier request to be queued");
+
+            var repeat = earlier with { RequestId = Guid.NewGuid() };
+            await Task.WhenAll(scenario.Bus.PublishAsync(theirs), scenario.Bus.PublishAsync(repeat));
+            await scenario.Bus.WaitForCompletionsAsync([theirs.RequestId, earlier.RequestId, repeat.RequestId], Deadline);
+
+            var followed = Assert.Single(scenario.Bus.Completions[theirs.RequestId]);
+            Assert.Equal(Outcome.Found, followed.Outcome);
+            Assert.Equal(1.5m, followed.CreditsCharged);
+            Assert.Contains("NOT_ENQUEUED", followed.Detail);
+            var first = Assert.Single(scenario.Bus.Completions[earlier.RequestId]);
+            var second = Assert.Single(scenario.Bus.Completions[repeat.RequestId]);
+            Assert.Equal(Outcome.Found, first.Outcome);
+            Assert.Equal(Outcome.Found, second.Outcome);
+            Assert.Equal(first.Emails, second.Emails);
+            Assert.Equal(1.5m, first.CreditsCharged);
+            Assert.Equal(0m, second.CreditsCharged); // one charge at Woodpecker, recorded once
+            var counters = woodpecker.Counters;
+            Assert.All(counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+            Assert.Equal(3m, counters.CreditsCharged);
+            Assert.Contains("already holds it and is followed", scenario.Relay.LogText);
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task AConvertedLeadWhoseProspectIsNeverMatchedFailsWithTheCreditsItCost()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite, sandbox =>
+            {
+                sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100);
+                sandbox.Woodpecker.Settings.ProspectVisibilityDelay = TimeSpan.FromHours(1);
+            },
+            new Dictionary<string, string> { ["Providers__Woodpecker__ProspectMatchTimeout"] = "00:00:03" });
+
+        var request = Assert.Single(await SubmitAsync(scenario, 1));
+
+        var completed = Assert.Single(scenario.Bus.Completions[request.RequestId]);
+        Assert.Equal(Outcome.Failed, completed.Outcome);
+        Assert.Equal(1.5m, completed.CreditsCharged);
+        Assert.Contains("could not be matched", completed.Detail);
+        Assert.Empty(completed.Emails);
+    }
+
+    [Fact]
+    public async Task WithOnlyWhatTheVendorDocumentsEveryLeadAndProspectStillCompletesRight()
+    {
+        var leads = Enumerable.Range(0, 30).Select(i => LeadRequest($"d{i}-{Guid.NewGuid():N}")).ToList();
+        var enriched = ProspectRequest($"enriched-{Guid.NewGuid():N}@acme.com");
+        var plain = ProspectRequest($"plain-{Guid.NewGuid():N}@acme.com");
+        var stranger = ProspectRequest($"stranger-{Guid.NewGuid():N}@acme.com");
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite, sandbox =>
+        {
+            var woodpecker = sandbox.Woodpecker;
+            woodpecker.Settings.UseDocumentedOnly();
+            woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(400);
+            // More prospects than a page holds, all older than the batches: in id order, the new ones come after them.
+            for (var i = 0; i < 1100; i++)
+                woodpecker.AddProspect($"old{i}@elsewhere.com", "Old", $"P{i}", "Elsewhere", "elsewhere.com");
+            foreach (var request in leads.Where((_, i) => i % 3 == 2))
+                woodpecker.SetLeadOutcome(Uid(request), LeadConversion.NotConverted);
+            woodpecker.AddProspect(enriched.Lead!.Email!, "Pat", "Enriched", "Acme", "acme.com");
+            woodpecker.AddProspect(plain.Lead!.Email!, "Pat", "Plain", "Acme", "acme.com");
+            woodpecker.SetProspectEnrichment(plain.Lead.Email!, false);
+        });
+        try
+        {
+            var all = leads.Append(enriched).Append(plain).Append(stranger).ToList();
+            await Task.WhenAll(all.Select(scenario.Bus.PublishAsync));
+            await scenario.Bus.WaitForCompletionsAsync(all.Select(r => r.RequestId), Deadline);
+
+            foreach (var (request, i) in leads.Select((r, i) => (r, i)))
+            {
+                var completed = Assert.Single(scenario.Bus.Completions[request.RequestId]);
+                Assert.Equal(i % 3 == 2 ? Outcome.NotFound : Outcome.Found, completed.Outcome);
+                if (completed.Outcome == Outcome.Found)
+                    Assert.Equal($"erlich.{Uid(request).Replace("_", "-").ToLowerInvariant()}@bachmanity.com", Assert.Single(completed.Emails));
+            }
+            Assert.Equal(Outcome.Found, Assert.Single(scenario.Bus.Completions[enriched.RequestId]).Outcome);
+            Assert.Equal(Outcome.NotFound, Assert.Single(scenario.Bus.Completions[plain.RequestId]).Outcome);
+            // Not one of the account's prospects, with a status the pages do not name: failed, never found.
+            Assert.Equal(Outcome.Failed, Assert.Single(scenario.Bus.Completions[stranger.RequestId]).Outcome);
+            var counters = scenario.Sandbox.Woodpecker.Counters;
+            output.WriteLine($"[figure] Woodpecker, documented-only readings: {all.Count} requests completed with {counters.ListCalls} list, " +
+                             $"{counters.GetCalls} get, {counters.StatusQueryCalls} status and {counters.ProspectSearchCalls} prospect reads");
+            Assert.All(counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task PhoneIsSaidNotLookedUpAndPhoneAloneIsRefusedAtTheDoor()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite,
+            sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100));
+        var both = LeadRequest($"ph-{Guid.NewGuid():N}") with { Fields = [EnrichmentField.Email, EnrichmentField.Phone] };
+        var phoneOnly = LeadRequest($"po-{Guid.NewGuid():N}") with { Fields = [EnrichmentField.Phone] };
+
+        await Task.WhenAll(scenario.Bus.PublishAsync(both), scenario.Bus.PublishAsync(phoneOnly));
+        await scenario.Bus.WaitForCompletionsAsync([both.RequestId, phoneOnly.RequestId], Deadline);
+
+        var found = Assert.Single(scenario.Bus.Completions[both.RequestId]);
+        Assert.Equal(Outcome.Found, found.Outcome);
+        Assert.Empty(found.Phones);
+        Assert.Contains("Phone was not looked up: Woodpecker finds emails only.", found.Detail);
+        var refused = Assert.Single(scenario.Bus.Completions[phoneOnly.RequestId]);
+        Assert.Equal(Outcome.Rejected, refused.Outcome);
+        Assert.Contains("Woodpecker: finds emails only", refused.Detail);
+        Assert.False(scenario.Sandbox.Woodpecker.Counters.LeadSubmissions.ContainsKey(Uid(phoneOnly)));
     }
 
     [Fact]

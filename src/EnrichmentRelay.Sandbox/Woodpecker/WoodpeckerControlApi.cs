@@ -14,7 +14,10 @@ public static class WoodpeckerControlApi
     public sealed record SettingsUpdate(
         decimal? Credits, long? ProcessingDelayMs, long? ProspectVisibilityDelayMs, LeadConversion? DefaultLeadOutcome,
         long? ListWindowMs, bool? WrapGetByUuid, bool? CreditsExhaustedWithPartialBatch, int? MaxQueued, long? QueueWaitMs,
-        int? TooManyRequestsStatus, long? RequestProcessingTimeMs)
+        int? TooManyRequestsStatus, long? RequestProcessingTimeMs,
+        bool? ProspectListHonoursSort = null, bool? LinkedInSearchable = null, bool? AlreadyPendingLeavesBatchEnqueued = null,
+        bool? CreatedAfterExcludesTheDay = null, int? AccountUtcOffsetMinutes = null, bool? ConvertedProspectsKeepLinkedIn = null,
+        string? ProspectPendingStatus = null, string? NotAProspectStatus = null, bool? StatusQueryWindowAppliesToEmails = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -31,6 +34,9 @@ public static class WoodpeckerControlApi
             Require(QueueWaitMs is null or >= 0, "queueWaitMs", "Must be 0 or more.");
             Require(TooManyRequestsStatus is null or (>= 400 and <= 599), "tooManyRequestsStatus", "Must be an error status, 400 to 599.");
             Require(RequestProcessingTimeMs is null or >= 0, "requestProcessingTimeMs", "Must be 0 or more.");
+            Require(AccountUtcOffsetMinutes is null or (>= -720 and <= 840), "accountUtcOffsetMinutes", "Must be -720 to 840 (UTC-12:00 to UTC+14:00).");
+            Require(ProspectPendingStatus is null || !string.IsNullOrWhiteSpace(ProspectPendingStatus), "prospectPendingStatus", "Must not be blank.");
+            Require(NotAProspectStatus is null || !string.IsNullOrWhiteSpace(NotAProspectStatus), "notAProspectStatus", "Must not be blank.");
             return problems;
         }
 
@@ -47,18 +53,33 @@ public static class WoodpeckerControlApi
             if (QueueWaitMs is { } wait) s.QueueWait = TimeSpan.FromMilliseconds(wait);
             if (TooManyRequestsStatus is { } tooMany) s.TooManyRequestsStatus = tooMany;
             if (RequestProcessingTimeMs is { } work) s.RequestProcessingTime = TimeSpan.FromMilliseconds(work);
+            if (ProspectListHonoursSort is { } sort) s.ProspectListHonoursSort = sort;
+            if (LinkedInSearchable is { } linkedIn) s.LinkedInSearchable = linkedIn;
+            if (AlreadyPendingLeavesBatchEnqueued is { } enqueued) s.AlreadyPendingLeavesBatchEnqueued = enqueued;
+            if (CreatedAfterExcludesTheDay is { } excludes) s.CreatedAfterExcludesTheDay = excludes;
+            if (AccountUtcOffsetMinutes is { } offset) s.AccountUtcOffset = TimeSpan.FromMinutes(offset);
+            if (ConvertedProspectsKeepLinkedIn is { } keep) s.ConvertedProspectsKeepLinkedIn = keep;
+            if (ProspectPendingStatus is { } pending) s.ProspectPendingStatus = pending;
+            if (NotAProspectStatus is { } notAProspect) s.NotAProspectStatus = notAProspect;
+            if (StatusQueryWindowAppliesToEmails is { } windowed) s.StatusQueryWindowAppliesToEmails = windowed;
         }
     }
 
     public sealed record SettingsView(
         decimal Credits, long ProcessingDelayMs, long ProspectVisibilityDelayMs, LeadConversion DefaultLeadOutcome,
         long ListWindowMs, bool WrapGetByUuid, bool CreditsExhaustedWithPartialBatch, int MaxQueued, long QueueWaitMs,
-        int TooManyRequestsStatus, long RequestProcessingTimeMs)
+        int TooManyRequestsStatus, long RequestProcessingTimeMs,
+        bool ProspectListHonoursSort, bool LinkedInSearchable, bool AlreadyPendingLeavesBatchEnqueued, bool CreatedAfterExcludesTheDay,
+        int AccountUtcOffsetMinutes, bool ConvertedProspectsKeepLinkedIn, string ProspectPendingStatus, string NotAProspectStatus,
+        bool StatusQueryWindowAppliesToEmails)
     {
         public static SettingsView Of(WoodpeckerSettings s) => new(
             s.Credits, Ms(s.ProcessingDelay), Ms(s.ProspectVisibilityDelay), s.DefaultLeadOutcome, Ms(s.ListWindow),
             s.WrapGetByUuid, s.CreditsExhaustedWithPartialBatch, s.MaxQueued, Ms(s.QueueWait), s.TooManyRequestsStatus,
-            Ms(s.RequestProcessingTime));
+            Ms(s.RequestProcessingTime),
+            s.ProspectListHonoursSort, s.LinkedInSearchable, s.AlreadyPendingLeavesBatchEnqueued, s.CreatedAfterExcludesTheDay,
+            (int)s.AccountUtcOffset.TotalMinutes, s.ConvertedProspectsKeepLinkedIn, s.ProspectPendingStatus, s.NotAProspectStatus,
+            s.StatusQueryWindowAppliesToEmails);
 
         static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;
     }
@@ -108,11 +129,18 @@ public static class WoodpeckerControlApi
             return TypedResults.Json(SettingsView.Of(woodpecker.Settings), ControlJson.Options);
         });
 
+        // Every reading the vendor pages leave open, set to the least convenient one they allow (WoodpeckerSettings.UseDocumentedOnly).
+        control.MapPost("/settings/documented-only", (WoodpeckerSimulator woodpecker) =>
+        {
+            woodpecker.Settings.UseDocumentedOnly();
+            return TypedResults.Json(SettingsView.Of(woodpecker.Settings), ControlJson.Options);
+        });
+
         control.MapPut("/leads/{uid}/outcome", async Task<Results<NoContent, ValidationProblem>> (string uid, HttpRequest request, WoodpeckerSimulator woodpecker) =>
         {
             var (update, problems) = await ControlJson.ReadAsync<OutcomeUpdate>(request);
             if (update is { Outcome: null })
-                problems["outcome"] = ["Required: converted or notConverted."];
+                problems["outcome"] = ["Required: converted, notConverted or unrecognized."];
             if (update?.Outcome is not { } outcome || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             woodpecker.SetLeadOutcome(Uri.UnescapeDataString(uid), outcome);

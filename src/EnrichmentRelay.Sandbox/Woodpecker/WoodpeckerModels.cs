@@ -9,6 +9,11 @@ public enum LeadConversion
     Converted,
     /// <summary><c>NOT_CONVERTED_TO_PROSPECT</c>: nothing is created, nothing is charged.</summary>
     NotConverted,
+    /// <summary>
+    /// <c>PROCESSED</c> with a <c>processing_result</c> the pages do not list (<see cref="WoodpeckerSimulator.UnrecognizedResult"/>):
+    /// nothing is created, nothing is charged.
+    /// </summary>
+    Unrecognized,
 }
 
 public enum WoodpeckerBatchKind

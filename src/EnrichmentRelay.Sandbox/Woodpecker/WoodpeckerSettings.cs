@@ -19,6 +19,15 @@ public sealed class WoodpeckerSettings
     TimeSpan queueWait;
     int tooManyRequestsStatus;
     TimeSpan requestProcessingTime;
+    bool prospectListHonoursSort;
+    bool linkedInSearchable;
+    bool alreadyPendingLeavesBatchEnqueued;
+    bool createdAfterExcludesTheDay;
+    TimeSpan accountUtcOffset;
+    bool convertedProspectsKeepLinkedIn;
+    string prospectPendingStatus = null!;
+    string notAProspectStatus = null!;
+    bool statusQueryWindowAppliesToEmails;
 
     internal WoodpeckerSettings(object gate)
     {
@@ -114,6 +123,126 @@ public sealed class WoodpeckerSettings
         set { lock (gate) requestProcessingTime = NotNegative(value); }
     }
 
+    // ---- Readings of what the vendor pages leave open (providers.md §1, §5). Each default is the convenient reading
+    // the relay was first written against; UseDocumentedOnly() turns every one to the least convenient the pages allow.
+
+    /// <summary>
+    /// Whether <c>GET /rest/v1/prospects</c> honours <c>sort=-updated</c>. The page documents <c>sort</c> (+field/-field) but not
+    /// which fields sort; when false the list comes in id order, whatever <c>sort</c> says.
+    /// </summary>
+    public bool ProspectListHonoursSort
+    {
+        get { lock (gate) return prospectListHonoursSort; }
+        set { lock (gate) prospectListHonoursSort = value; }
+    }
+
+    /// <summary>Whether the v1 <c>search=</c> takes <c>linkedin_url</c>; the page's list of searchable fields does not name it (when false: 400 E_WRONG_PARAM).</summary>
+    public bool LinkedInSearchable
+    {
+        get { lock (gate) return linkedInSearchable; }
+        set { lock (gate) linkedInSearchable = value; }
+    }
+
+    /// <summary>
+    /// A submit some of whose leads are left out only because they are already pending answers <c>ENQUEUED</c> (the seed:
+    /// "at least one lead was accepted and all eligible leads were queued") instead of <c>PARTIALLY_ENQUEUED</c>.
+    /// </summary>
+    public bool AlreadyPendingLeavesBatchEnqueued
+    {
+        get { lock (gate) return alreadyPendingLeavesBatchEnqueued; }
+        set { lock (gate) alreadyPendingLeavesBatchEnqueued = value; }
+    }
+
+    /// <summary>
+    /// How the list reads <c>created_after=YYYY-MM-DD</c> (the page: "batches requested after this date"): false, from the
+    /// start of that day in UTC; true, only after the whole day has ended in the account's time zone (<see cref="AccountUtcOffset"/>).
+    /// </summary>
+    public bool CreatedAfterExcludesTheDay
+    {
+        get { lock (gate) return createdAfterExcludesTheDay; }
+        set { lock (gate) createdAfterExcludesTheDay = value; }
+    }
+
+    /// <summary>The account's offset from UTC: timestamps are shown with it (the docs' examples use +02:00), and days end in it.</summary>
+    public TimeSpan AccountUtcOffset
+    {
+        get { lock (gate) return accountUtcOffset; }
+        set
+        {
+            if (value < TimeSpan.FromHours(-12) || value > TimeSpan.FromHours(14) || value.Ticks % TimeSpan.TicksPerMinute != 0)
+                throw new ArgumentOutOfRangeException(nameof(value), "A UTC offset is whole minutes from -12:00 to +14:00.");
+            lock (gate) accountUtcOffset = value;
+        }
+    }
+
+    /// <summary>Whether the prospect a converted lead becomes carries the lead's LinkedIn URL (nothing documents which fields it gets).</summary>
+    public bool ConvertedProspectsKeepLinkedIn
+    {
+        get { lock (gate) return convertedProspectsKeepLinkedIn; }
+        set { lock (gate) convertedProspectsKeepLinkedIn = value; }
+    }
+
+    /// <summary>The status a queued prospect shows until it is processed (only PROCESSED_ENRICHED and PROCESSED_NOT_ENRICHED are documented).</summary>
+    public string ProspectPendingStatus
+    {
+        get { lock (gate) return prospectPendingStatus; }
+        set
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(value);
+            lock (gate) prospectPendingStatus = value;
+        }
+    }
+
+    /// <summary>The status an enrichment of an email that is not one of the account's prospects ends with (not documented).</summary>
+    public string NotAProspectStatus
+    {
+        get { lock (gate) return notAProspectStatus; }
+        set
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(value);
+            lock (gate) notAProspectStatus = value;
+        }
+    }
+
+    /// <summary>
+    /// Whether the status query with an <c>emails</c> filter is also limited to recent batches (<see cref="ListWindow"/>), like
+    /// the query without one; the page does not say.
+    /// </summary>
+    public bool StatusQueryWindowAppliesToEmails
+    {
+        get { lock (gate) return statusQueryWindowAppliesToEmails; }
+        set { lock (gate) statusQueryWindowAppliesToEmails = value; }
+    }
+
+    /// <summary>
+    /// Every behaviour above (and the other undocumented ones: the get-by-uuid wrapper, a partial CREDITS_EXHAUSTED, the
+    /// status of a dropped request, a delay before a converted prospect can be read) set to the least convenient reading
+    /// the vendor pages still allow. Credits, delays and queue limits otherwise stay as they are.
+    /// </summary>
+    public void UseDocumentedOnly()
+    {
+        lock (gate)
+        {
+            prospectListHonoursSort = false;
+            linkedInSearchable = false;
+            alreadyPendingLeavesBatchEnqueued = true;
+            createdAfterExcludesTheDay = true;
+            accountUtcOffset = TimeSpan.FromHours(-12);
+            convertedProspectsKeepLinkedIn = false;
+            prospectPendingStatus = "IN_PROGRESS";
+            notAProspectStatus = "PROCESSED_PROSPECT_NOT_FOUND";
+            statusQueryWindowAppliesToEmails = true;
+            wrapGetByUuid = true;
+            creditsExhaustedWithPartialBatch = true;
+            tooManyRequestsStatus = 400;
+            if (prospectVisibilityDelay < DocumentedOnlyVisibilityDelay)
+                prospectVisibilityDelay = DocumentedOnlyVisibilityDelay;
+        }
+    }
+
+    /// <summary>Short, so tests stay quick; long enough that a converted lead's prospect is not there on the poll that sees the conversion.</summary>
+    static readonly TimeSpan DocumentedOnlyVisibilityDelay = TimeSpan.FromSeconds(2);
+
     internal void RestoreDefaults()
     {
         lock (gate)
@@ -129,6 +258,15 @@ public sealed class WoodpeckerSettings
             queueWait = TimeSpan.FromSeconds(15);
             tooManyRequestsStatus = 429;
             requestProcessingTime = TimeSpan.Zero;
+            prospectListHonoursSort = true;
+            linkedInSearchable = true;
+            alreadyPendingLeavesBatchEnqueued = false;
+            createdAfterExcludesTheDay = false;
+            accountUtcOffset = TimeSpan.FromHours(2);
+            convertedProspectsKeepLinkedIn = true;
+            prospectPendingStatus = "PENDING";
+            notAProspectStatus = "PROCESSED_NOT_ENRICHED";
+            statusQueryWindowAppliesToEmails = false;
         }
     }
 

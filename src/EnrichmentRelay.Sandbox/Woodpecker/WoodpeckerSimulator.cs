@@ -21,9 +21,12 @@ public sealed class WoodpeckerSimulator
     public const decimal CreditsPerEmail = 1.5m;
     public const int DefaultPerPage = 100;
     public const int MaxPerPage = 1000;
-    static readonly TimeSpan ShownOffset = TimeSpan.FromHours(2);
+    /// <summary>The processing_result of a lead set to <see cref="LeadConversion.Unrecognized"/>: a value the pages do not list.</summary>
+    public const string UnrecognizedResult = "ENRICHMENT_FAILED";
+    /// <summary>The v1 search fields the simulator holds, all documented as searchable but <c>linkedin_url</c>.</summary>
     static readonly string[] SearchFields =
         ["email", "first_name", "last_name", "company", "website", "linkedin_url", "industry", "title", "city", "state", "country"];
+    const string UndocumentedSearchField = "linkedin_url";
 
     readonly object gate = new();
     readonly string apiKey;
@@ -89,6 +92,13 @@ public sealed class WoodpeckerSimulator
             return Save(email, firstName, lastName, company, website, linkedinUrl, null, null, time.GetUtcNow()).Prospect.Id;
     }
 
+    /// <summary>Deletes a prospect record (as the app or v1 <c>DELETE /prospects</c> would); false when there is none with this email.</summary>
+    public bool RemoveProspect(string email)
+    {
+        lock (gate)
+            return prospects.RemoveAll(p => p.Email.Equals(email.Trim(), StringComparison.OrdinalIgnoreCase)) > 0;
+    }
+
     /// <summary>The next <paramref name="count"/> submits (lead or prospect) answer <paramref name="statusCode"/> with a v2 body and create nothing.</summary>
     public void FailNextSubmits(int count, int statusCode)
     {
@@ -136,7 +146,7 @@ public sealed class WoodpeckerSimulator
             {
                 Advance();
                 return batches.Select(b => new WoodpeckerBatchSnapshot(b.Uuid, b.Kind, b.Created,
-                    b.Items.Select(i => new WoodpeckerItemSnapshot(i.Uid, i.Email, i.Status, i.Result, i.DueAt)).ToList())).ToList();
+                    b.Items.Select(i => new WoodpeckerItemSnapshot(i.Uid, i.Email, StatusOf(i), i.Result, i.DueAt)).ToList())).ToList();
             }
         }
     }
@@ -350,8 +360,10 @@ public sealed class WoodpeckerSimulator
             }
             else if (DateOnly.TryParseExact(createdAfter, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
             {
-                // The start of that day in UTC: every batch from that instant on.
-                cutoff = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+                // Either every batch from the start of that day in UTC, or only those after the day has ended in the account's zone.
+                cutoff = Settings.CreatedAfterExcludesTheDay
+                    ? new DateTimeOffset(date.AddDays(1).ToDateTime(TimeOnly.MinValue), Settings.AccountUtcOffset)
+                    : new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
                 inclusive = true;
             }
             else
@@ -419,8 +431,9 @@ public sealed class WoodpeckerSimulator
 
             Advance();
             var cutoff = time.GetUtcNow() - Settings.ListWindow;
+            var windowed = emails is null || Settings.StatusQueryWindowAppliesToEmails;
             var listed = batches
-                .Where(b => b.Kind == WoodpeckerBatchKind.Prospect && (emails is not null || b.Created > cutoff))
+                .Where(b => b.Kind == WoodpeckerBatchKind.Prospect && (!windowed || b.Created > cutoff))
                 .OrderBy(b => b.Created)
                 .SelectMany(b => b.Items.Where(i => emails is null || emails.Contains(i.Email!)).Select(i => (JsonNode)ProspectStatusJson(b, i)));
             return new WoodpeckerAnswer(200, new JsonObject { ["prospect_enrichments"] = new JsonArray(listed.ToArray()) });
@@ -445,11 +458,14 @@ public sealed class WoodpeckerSimulator
             if (perPage is not null && (!int.TryParse(perPage, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1))
                 return V1Error("E_WRONG_PARAM", "Invalid value of per_page.");
             size = Math.Min(size, MaxPerPage);
-            // sort: "+field" / "-field" (a bare field sorts ascending); id and updated are supported here.
+            // sort: "+field" / "-field" (a bare field sorts ascending); id and updated are supported here, unless the
+            // list is set to ignore it (then: id order, whatever was asked).
             var descending = sort?.StartsWith('-') == true;
             var sortField = sort?.TrimStart('+', '-', ' ') is { Length: > 0 } named ? named.ToLowerInvariant() : "id";
             if (sortField is not ("id" or "updated"))
                 return V1Error("E_WRONG_PARAM", $"Unsupported sort field '{sortField}'.");
+            if (!Settings.ProspectListHonoursSort)
+                (sortField, descending) = ("id", false);
 
             var criteria = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
             if (!string.IsNullOrWhiteSpace(search))
@@ -460,7 +476,7 @@ public sealed class WoodpeckerSimulator
                     if (eq <= 0)
                         return V1Error("E_WRONG_PARAM", $"Invalid search term '{term}'.");
                     var field = term[..eq].Trim().ToLowerInvariant();
-                    if (!SearchFields.Contains(field))
+                    if (!SearchFields.Contains(field) || (field == UndocumentedSearchField && !Settings.LinkedInSearchable))
                         return V1Error("E_WRONG_PARAM", $"Unknown search field '{field}'.");
                     if (!criteria.TryGetValue(field, out var values))
                         criteria[field] = values = [];
@@ -482,7 +498,7 @@ public sealed class WoodpeckerSimulator
             var shown = matches.Skip((int)Math.Min(int.MaxValue, (long)(pageNumber - 1) * size)).Take(size).ToList();
             if (shown.Count == 0)
                 return new WoodpeckerAnswer(204, null);
-            return new WoodpeckerAnswer(200, new JsonArray(shown.Select(p => (JsonNode)p.ToV1Json()).ToArray()),
+            return new WoodpeckerAnswer(200, new JsonArray(shown.Select(p => (JsonNode)p.ToV1Json(ShownV1(p.Updated))).ToArray()),
                 new Dictionary<string, string> { ["X-Total-Count"] = matches.Count.ToString(CultureInfo.InvariantCulture) });
         }
     }
@@ -523,7 +539,7 @@ public sealed class WoodpeckerSimulator
             count = Math.Min(eligible, affordable);
             status = count == 0 ? "CREDITS_EXHAUSTED"
                 : count < eligible ? Settings.CreditsExhaustedWithPartialBatch ? "CREDITS_EXHAUSTED" : "PARTIALLY_ENQUEUED"
-                : count < submitted ? "PARTIALLY_ENQUEUED"
+                : count < submitted && !Settings.AlreadyPendingLeavesBatchEnqueued ? "PARTIALLY_ENQUEUED"
                 : "ENQUEUED";
         }
         if (count == 0)
@@ -570,7 +586,7 @@ public sealed class WoodpeckerSimulator
                     item.Result = "CONVERTED_TO_PROSPECT";
                 }
                 else
-                    item.Result = "NOT_CONVERTED_TO_PROSPECT";
+                    item.Result = outcome == LeadConversion.Unrecognized ? UnrecognizedResult : "NOT_CONVERTED_TO_PROSPECT";
             }
             else
             {
@@ -578,7 +594,7 @@ public sealed class WoodpeckerSimulator
                 var enriched = exists && prospectOutcomes.GetValueOrDefault(item.Email!, true);
                 if (enriched)
                     Charge();
-                item.Result = enriched ? "PROCESSED_ENRICHED" : "PROCESSED_NOT_ENRICHED";
+                item.Result = enriched ? "PROCESSED_ENRICHED" : exists ? "PROCESSED_NOT_ENRICHED" : Settings.NotAProspectStatus;
             }
         }
     }
@@ -595,7 +611,8 @@ public sealed class WoodpeckerSimulator
         var (first, last) = lead.Names();
         var website = lead.Website();
         var email = $"{Slug(first, "-")}.{Slug(last, "-")}@{website}";
-        var (prospect, created) = Save(email, first, last, lead.CompanyName, website, lead.ProspectLinkedinUrl(), lead.Industry, lead.JobTitle, at);
+        var linkedinUrl = Settings.ConvertedProspectsKeepLinkedIn ? lead.ProspectLinkedinUrl() : null;
+        var (prospect, created) = Save(email, first, last, lead.CompanyName, website, linkedinUrl, lead.Industry, lead.JobTitle, at);
         if (created)
             prospect.VisibleAt = at + Settings.ProspectVisibilityDelay;
         prospect.City = lead.City ?? prospect.City;
@@ -641,7 +658,7 @@ public sealed class WoodpeckerSimulator
         return Error(failSubmits.Status, failSubmits.Status >= 500 ? "An unexpected error has occurred. Please try again later." : "Request failed.");
     }
 
-    static JsonObject LeadBatchJson(Batch batch) => new()
+    JsonObject LeadBatchJson(Batch batch) => new()
     {
         ["uuid"] = batch.Uuid,
         ["created"] = Shown(batch.Created),
@@ -653,20 +670,25 @@ public sealed class WoodpeckerSimulator
         }).ToArray()),
     };
 
-    static JsonObject ProspectStatusJson(Batch batch, Item item) => new()
+    JsonObject ProspectStatusJson(Batch batch, Item item) => new()
     {
         ["uuid"] = batch.Uuid,
         ["prospect_email"] = item.Email,
         ["created"] = Shown(batch.Created),
-        ["status"] = item.Status,
+        ["status"] = StatusOf(item),
     };
 
-    /// <summary>ISO-8601 with the account's +02:00 offset, as in the docs' examples.</summary>
-    internal static string Shown(DateTimeOffset instant) =>
-        instant.ToOffset(ShownOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
+    /// <summary>As the API shows an item: PENDING/PROCESSED for leads; for prospects the pending status until processed, then its result.</summary>
+    string StatusOf(Item item) => item.Uid is not null
+        ? item.Processed ? "PROCESSED" : "PENDING"
+        : item.Processed ? item.Result! : Settings.ProspectPendingStatus;
+
+    /// <summary>ISO-8601 with the account's offset (+02:00 by default, as in the docs' examples).</summary>
+    string Shown(DateTimeOffset instant) =>
+        instant.ToOffset(Settings.AccountUtcOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
 
     /// <summary>v1 timestamps: offset without a colon, e.g. <c>2016-08-14T02:08:58+0200</c>.</summary>
-    internal static string ShownV1(DateTimeOffset instant)
+    string ShownV1(DateTimeOffset instant)
     {
         var shown = Shown(instant);
         return shown.Remove(shown.Length - 3, 1);
@@ -723,10 +745,6 @@ public sealed class WoodpeckerSimulator
         public bool Processed { get; set; }
         /// <summary>A lead's processing_result, or a prospect's final status.</summary>
         public string? Result { get; set; }
-
-        public string Status => Uid is not null
-            ? Processed ? "PROCESSED" : "PENDING"
-            : Processed ? Result! : "PENDING";
     }
 
     sealed record LeadInput(string Uid, string? FullName, string? FirstName, string? LastName, string? LinkedinUrl,
@@ -815,7 +833,7 @@ public sealed class WoodpeckerSimulator
         };
 
         /// <summary>The v1 prospect object; empty fields are <c>""</c> as in the vendor's payloads.</summary>
-        public JsonObject ToV1Json() => new()
+        public JsonObject ToV1Json(string updated) => new()
         {
             ["id"] = Id,
             ["email"] = Email,
@@ -830,7 +848,7 @@ public sealed class WoodpeckerSimulator
             ["state"] = State ?? "",
             ["country"] = Country ?? "",
             ["status"] = "ACTIVE",
-            ["updated"] = ShownV1(Updated),
+            ["updated"] = updated,
         };
     }
 }

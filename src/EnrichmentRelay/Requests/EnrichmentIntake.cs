@@ -37,12 +37,14 @@ public sealed class EnrichmentIntake(
     RelayMetrics metrics,
     ILogger<EnrichmentIntake> logger)
 {
+    /// <summary>Validates the request as it will be stored: its identifiers in canonical form (<see cref="LeadIdentifiers"/>).</summary>
     public Task<ValidationResult> ValidateAsync(EnrichmentRequested request, CancellationToken ct) =>
-        validator.ValidateAsync(request, ct);
+        validator.ValidateAsync(LeadIdentifiers.Canonical(request), ct);
 
     /// <summary>From the bus: an invalid request still gets an answer, a Rejected completion.</summary>
     public async Task<IntakeResult> ReceiveAsync(EnrichmentRequested request, Guid? messageId, CancellationToken ct, string? traceParent = null)
     {
+        request = LeadIdentifiers.Canonical(request);
         using var scope = logger.BeginRequestScope(request.RequestId);
         var validation = await validator.ValidateAsync(request, ct);
         if (validation.IsValid)
@@ -69,6 +71,7 @@ public sealed class EnrichmentIntake(
         for (var i = 0; i < batch.Count; i++)
         {
             var (request, messageId, traceParent) = batch[i];
+            request = LeadIdentifiers.Canonical(request);
             using var scope = logger.BeginRequestScope(request.RequestId);
             var validation = await validator.ValidateAsync(request, ct);
             var detail = validation.IsValid ? null : string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
@@ -163,11 +166,11 @@ public sealed class EnrichmentIntake(
             logger.LogDebug("Request {RequestId} was already received; ignoring the repeat", requestId);
     }
 
-    /// <summary>Stores a valid request for its provider's next batch. Call only after validation.</summary>
+    /// <summary>Stores a valid request (identifiers in canonical form) for its provider's next batch. Call only after validation.</summary>
     public async Task<IntakeResult> AcceptAsync(EnrichmentRequested request, CancellationToken ct)
     {
         using var scope = logger.BeginRequestScope(request.RequestId);
-        return await StoreAsync(request, null, ct);
+        return await StoreAsync(LeadIdentifiers.Canonical(request), null, ct);
     }
 
     async Task<IntakeResult> StoreAsync(EnrichmentRequested request, string? traceParent, CancellationToken ct)

@@ -1,4 +1,7 @@
+using System.Text.Json;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Providers;
+using EnrichmentRelay.Providers.Woodpecker;
 using FluentValidation;
 
 namespace EnrichmentRelay.Requests;
@@ -42,10 +45,27 @@ public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentR
             RuleFor(r => r.Lead!.CompanyName).MaximumLength(MaxNameLength).OverridePropertyName("lead.companyName");
             RuleFor(r => r.Lead!.CompanyDomain).MaximumLength(MaxNameLength).OverridePropertyName("lead.companyDomain");
             RuleFor(r => r.Lead!.Email).EmailAddress().When(r => r.Lead!.Email is not null).OverridePropertyName("lead.email");
+            // Identifiers: what a provider would refuse is refused here, with the reason; what the providers themselves
+            // produce (a LinkedIn URL without its scheme, a GUID in any spelling) is read. Intake puts them in their
+            // canonical form (LeadIdentifiers) before this runs.
             RuleFor(r => r.Lead!.LinkedInUrl)
-                .Must(BeAbsoluteHttpUrl).When(r => r.Lead!.LinkedInUrl is not null)
-                .WithMessage("'lead.linkedInUrl' must be an absolute http(s) URL.")
-                .OverridePropertyName("lead.linkedInUrl");
+                .Custom((url, context) =>
+                {
+                    if (!string.IsNullOrWhiteSpace(url) && !LinkedInProfileUrl.TryCanonical(url, out _, out var whyNot))
+                        context.AddFailure("lead.linkedInUrl",
+                            $"'lead.linkedInUrl' must be a LinkedIn profile URL such as https://www.linkedin.com/in/jane-doe (the scheme may be left out), but {whyNot}.");
+                });
+            RuleFor(r => r.Lead!.LancePersonId)
+                .Must(id => string.IsNullOrWhiteSpace(id) || Guid.TryParse(id.Trim(), out _))
+                .WithMessage("'lead.lancePersonId' must be a Lance person id: a UUID such as 550e8400-e29b-41d4-a716-446655440001.")
+                .OverridePropertyName("lead.lancePersonId");
+            RuleFor(r => r.Lead!.WoodpeckerLead)
+                .Custom((payload, context) =>
+                {
+                    if (payload is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } lead)
+                        foreach (var (field, problem) in WoodpeckerLeads.PayloadProblems(lead))
+                            context.AddFailure(field, problem);
+                });
 
             // Routing is part of validity: a lead no enabled provider can identify is refused now,
             // with the reason, rather than failing later at the provider.
@@ -58,7 +78,4 @@ public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentR
                 });
         });
     }
-
-    static bool BeAbsoluteHttpUrl(string? url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
 }

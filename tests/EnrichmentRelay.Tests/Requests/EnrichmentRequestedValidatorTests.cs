@@ -28,7 +28,7 @@ public sealed class EnrichmentRequestedValidatorTests
             {
                 CorrelationData = new Dictionary<string, string> { ["k"] = new('x', EnrichmentRequestedValidator.MaxCorrelationValueLength + 1) },
             },
-            _ => LedgerTestHost.ValidRequest() with { Lead = new Lead { LinkedInUrl = "linkedin.com/in/jane" } },
+            _ => LedgerTestHost.ValidRequest() with { Lead = new Lead { LinkedInUrl = "https://example.com/in/jane" } },
         };
 
         var result = validator.Validate(request);

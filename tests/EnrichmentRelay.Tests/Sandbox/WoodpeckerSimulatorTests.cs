@@ -499,6 +499,168 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
         Assert.Equal(0, Woodpecker.Counters.LeadSubmitCalls);
     }
 
+    // ---- the readings the vendor pages leave open (providers.md §1, §5), each switchable ----
+
+    [Fact]
+    public async Task TheV1ListCanIgnoreTheSortAndAnswerInIdOrder()
+    {
+        Woodpecker.AddProspect("first@acme.com", "First", "Added");
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Woodpecker.AddProspect("second@acme.com", "Second", "Added");
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Woodpecker.AddProspect("first@acme.com", "First", "Updated"); // now the most recently updated
+
+        Assert.Equal(["first@acme.com", "second@acme.com"], await ProspectEmailsAsync("sort=-updated"));
+        Woodpecker.Settings.ProspectListHonoursSort = false;
+        Assert.Equal(["first@acme.com", "second@acme.com"], await ProspectEmailsAsync("sort=-id"));
+        Woodpecker.Settings.ProspectListHonoursSort = true;
+        Assert.Equal(["second@acme.com", "first@acme.com"], await ProspectEmailsAsync("sort=-id"));
+    }
+
+    [Fact]
+    public async Task LinkedInUrlIsSearchableOnlyWhileTheUndocumentedReadingIsOn()
+    {
+        Woodpecker.AddProspect("erlich@bachmanity.com", "Erlich", "Bachman", "Bachmanity", "bachmanity.com", "https://www.linkedin.com/in/erlich");
+        Assert.Equal(1, await CountAsync("linkedin_url=linkedin.com/in/erlich"));
+
+        Woodpecker.Settings.LinkedInSearchable = false;
+        using var refused = await http.GetAsync($"rest/v1/prospects?search={Uri.EscapeDataString("linkedin_url=linkedin.com/in/erlich")}");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("E_WRONG_PARAM", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetProperty("code").GetString());
+        Assert.Equal(1, await CountAsync("first_name=Erlich,last_name=Bachman,company=Bachmanity"));
+    }
+
+    [Fact]
+    public async Task LeadsLeftOutBecauseTheyArePendingCanLeaveTheAnswerEnqueued()
+    {
+        Woodpecker.Settings.AlreadyPendingLeavesBatchEnqueued = true;
+        await SubmitLeadsAsync(Lead("a", "Ann", "A"));
+
+        var mixed = await SubmitLeadsAsync(Lead("a", "Ann", "A"), Lead("c", "Cid", "C"));
+        Assert.Equal("ENQUEUED", mixed.GetProperty("status").GetString());
+        Assert.Equal(1, mixed.GetProperty("leads_count").GetInt32());
+        Assert.Equal("NOT_ENQUEUED", (await SubmitLeadsAsync(Lead("a", "Ann", "A"))).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task CreatedAfterCanExcludeTheDayEndingInTheAccountsZone()
+    {
+        // 2026-05-01 10:00 UTC is 2026-04-30 22:00 at UTC-12.
+        Woodpecker.Settings.CreatedAfterExcludesTheDay = true;
+        Woodpecker.Settings.AccountUtcOffset = TimeSpan.FromHours(-12);
+        var uuid = (await SubmitLeadsAsync(Lead("a", "Ann", "A"))).GetProperty("uuid").GetString()!;
+
+        Assert.Equal([uuid], await ListAsync("?created_after=2026-04-29"));
+        Assert.Empty(await ListAsync("?created_after=2026-04-30"));
+        using var full = await http.GetFromJsonAsync<JsonDocument>("rest/v2/lead_finder/leads/enrichments?created_after=2026-04-29");
+        Assert.Equal("2026-04-30T22:00:00-12:00", full!.RootElement.GetProperty("lead_enrichments")[0].GetProperty("created").GetString());
+    }
+
+    [Fact]
+    public async Task ConvertedProspectsCanComeWithoutTheLeadsLinkedIn()
+    {
+        Woodpecker.Settings.ConvertedProspectsKeepLinkedIn = false;
+        await SubmitLeadsAsync(ErlichBachman("e1"));
+        clock.Advance(TimeSpan.FromSeconds(4));
+
+        var prospect = Assert.Single(Woodpecker.Prospects);
+        Assert.Equal("erlich.bachman@bachmanity.com", prospect.Email);
+        Assert.Null(prospect.LinkedinUrl);
+    }
+
+    [Fact]
+    public async Task ALeadCanBeProcessedWithAResultThePagesDoNotList()
+    {
+        Woodpecker.SetLeadOutcome("odd", LeadConversion.Unrecognized);
+        var uuid = (await SubmitLeadsAsync(Lead("odd", "Odd", "One"))).GetProperty("uuid").GetString()!;
+        clock.Advance(TimeSpan.FromSeconds(4));
+
+        var lead = (await GetBatchAsync(uuid)).GetProperty("leads")[0];
+        Assert.Equal("PROCESSED", lead.GetProperty("status").GetString());
+        Assert.Equal(WoodpeckerSimulator.UnrecognizedResult, lead.GetProperty("processing_result").GetString());
+        Assert.Empty(Woodpecker.Prospects);
+        Assert.Equal(0m, Woodpecker.Counters.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task ProspectStatusesThePagesDoNotNameAreSettable()
+    {
+        Woodpecker.Settings.ProspectPendingStatus = "IN_PROGRESS";
+        Woodpecker.Settings.NotAProspectStatus = "PROCESSED_PROSPECT_NOT_FOUND";
+        Woodpecker.AddProspect("known@acme.com", "Known", "Prospect");
+        using (var queued = await http.PostAsJsonAsync("rest/v2/lead_finder/prospects/enrichments",
+                   new { prospects = new[] { new { email = "known@acme.com" }, new { email = "stranger@acme.com" } } }))
+            Assert.Equal(HttpStatusCode.OK, queued.StatusCode);
+
+        Assert.Equal(new Dictionary<string, string> { ["known@acme.com"] = "IN_PROGRESS", ["stranger@acme.com"] = "IN_PROGRESS" },
+            await StatusesAsync(new JsonObject()));
+        clock.Advance(TimeSpan.FromSeconds(4));
+        Assert.Equal(new Dictionary<string, string> { ["known@acme.com"] = "PROCESSED_ENRICHED", ["stranger@acme.com"] = "PROCESSED_PROSPECT_NOT_FOUND" },
+            await StatusesAsync(new JsonObject()));
+    }
+
+    [Fact]
+    public async Task TheRecentWindowCanAlsoLimitTheStatusQueryByEmail()
+    {
+        Woodpecker.AddProspect("known@acme.com", "Known", "Prospect");
+        using (var queued = await http.PostAsJsonAsync("rest/v2/lead_finder/prospects/enrichments", new { prospects = new[] { new { email = "known@acme.com" } } }))
+            Assert.Equal(HttpStatusCode.OK, queued.StatusCode);
+        clock.Advance(TimeSpan.FromHours(30));
+        var byEmail = new JsonObject { ["emails"] = new JsonArray("known@acme.com") };
+
+        Assert.Single(await StatusesAsync(byEmail));
+        Woodpecker.Settings.StatusQueryWindowAppliesToEmails = true;
+        Assert.Empty(await StatusesAsync(byEmail));
+    }
+
+    [Fact]
+    public async Task DocumentedOnlySetsEveryOpenReadingToItsLeastConvenientAndResetRestoresThem()
+    {
+        using var control = new HttpClient { BaseAddress = sandbox.BaseAddress };
+        using (var documented = await control.PostAsync("sandbox/woodpecker/settings/documented-only", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, documented.StatusCode);
+            var view = await documented.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.False(view.GetProperty("prospectListHonoursSort").GetBoolean());
+            Assert.Equal(-720, view.GetProperty("accountUtcOffsetMinutes").GetInt32());
+        }
+        var s = Woodpecker.Settings;
+        Assert.False(s.ProspectListHonoursSort);
+        Assert.False(s.LinkedInSearchable);
+        Assert.True(s.AlreadyPendingLeavesBatchEnqueued);
+        Assert.True(s.CreatedAfterExcludesTheDay);
+        Assert.Equal(TimeSpan.FromHours(-12), s.AccountUtcOffset);
+        Assert.False(s.ConvertedProspectsKeepLinkedIn);
+        Assert.NotEqual("PENDING", s.ProspectPendingStatus);
+        Assert.NotEqual("PROCESSED_NOT_ENRICHED", s.NotAProspectStatus);
+        Assert.True(s.StatusQueryWindowAppliesToEmails);
+        Assert.True(s.WrapGetByUuid);
+        Assert.True(s.CreditsExhaustedWithPartialBatch);
+        Assert.Equal(400, s.TooManyRequestsStatus);
+        Assert.True(s.ProspectVisibilityDelay > TimeSpan.Zero);
+
+        using (var update = await control.PostAsJsonAsync("sandbox/woodpecker/settings", new { prospectListHonoursSort = true, accountUtcOffsetMinutes = 60 }))
+            Assert.Equal(HttpStatusCode.OK, update.StatusCode);
+        Assert.True(s.ProspectListHonoursSort);
+        Assert.Equal(TimeSpan.FromHours(1), s.AccountUtcOffset);
+        using (var bad = await control.PostAsJsonAsync("sandbox/woodpecker/settings", new { accountUtcOffsetMinutes = 900 }))
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+
+        Woodpecker.Reset();
+        Assert.True(s.ProspectListHonoursSort);
+        Assert.True(s.LinkedInSearchable);
+        Assert.False(s.CreatedAfterExcludesTheDay);
+        Assert.Equal(TimeSpan.FromHours(2), s.AccountUtcOffset);
+        Assert.Equal("PENDING", s.ProspectPendingStatus);
+        Assert.Equal(429, s.TooManyRequestsStatus);
+    }
+
+    async Task<List<string>> ProspectEmailsAsync(string query)
+    {
+        var body = await http.GetFromJsonAsync<JsonElement>($"rest/v1/prospects?{query}");
+        return body.EnumerateArray().Select(p => p.GetProperty("email").GetString()!).ToList();
+    }
+
     static JsonObject Lead(string uid, string first, string last) => new()
     {
         ["uid"] = uid,

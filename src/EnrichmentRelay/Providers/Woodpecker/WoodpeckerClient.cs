@@ -79,7 +79,10 @@ public sealed class WoodpeckerClient(HttpClient http)
         return ReadProspectsAsync($"v1/prospects?search={Uri.EscapeDataString(search)}&per_page=100", ct);
     }
 
-    /// <summary>One page of prospects, most recently updated first: how converted leads are found in bulk.</summary>
+    /// <summary>
+    /// One page of prospects, asked for most recently updated first: how converted leads are found in bulk. The
+    /// vendor documents <c>sort</c> but not that <c>updated</c> is sortable, so a caller must not rely on the order.
+    /// </summary>
     public Task<IReadOnlyList<WoodpeckerProspect>> RecentProspectsAsync(int page, int perPage, CancellationToken ct) =>
         ReadProspectsAsync($"v1/prospects?sort=-updated&page={page}&per_page={perPage}", ct);
 
@@ -119,6 +122,10 @@ public sealed class WoodpeckerClient(HttpClient http)
         }
         return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
     }
+
+    /// <summary>Whether an error read by <see cref="ReadErrorAsync"/> is Woodpecker dropping a request it had no turn for.</summary>
+    public static bool IsTooManyRequests(string error) =>
+        error.StartsWith("Too Many Requests", StringComparison.OrdinalIgnoreCase) || error.StartsWith("E_TOO_MANY_REQUESTS", StringComparison.Ordinal);
 
     async Task<JsonElement?> GetJsonAsync(string path, CancellationToken ct)
     {

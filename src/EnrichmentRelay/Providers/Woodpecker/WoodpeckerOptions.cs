@@ -33,8 +33,24 @@ public sealed class WoodpeckerOptions : IValidatableObject
     /// <summary>After this, a request still open completes as TimedOut.</summary>
     public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary>How long a submit whose answer was lost may stay unfound at Woodpecker before it is sent again.</summary>
+    /// <summary>
+    /// How long a submit whose answer was lost may stay unfound at Woodpecker before it is sent again; also how long
+    /// the relay looks for the batch holding a lead Woodpecker did not queue because it is already pending before
+    /// completing it failed.
+    /// </summary>
     public TimeSpan ReconcileAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How far before a submit the relay looks for the batch that holds a lead Woodpecker did not queue because it is
+    /// already pending (NOT_ENQUEUED, or left out of the batch): that batch may be older than the submit.
+    /// </summary>
+    public TimeSpan PendingLookBack { get; set; } = TimeSpan.FromDays(2);
+
+    /// <summary>
+    /// How long the relay looks for the prospect record of a lead Woodpecker converted (or of a prospect it enriched)
+    /// before completing the request failed, with the 1.5 credits Woodpecker charged recorded.
+    /// </summary>
+    public TimeSpan ProspectMatchTimeout { get; set; } = TimeSpan.FromHours(1);
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -57,5 +73,9 @@ public sealed class WoodpeckerOptions : IValidatableObject
                 $"Providers:Woodpecker:ReconcileAfter ({ReconcileAfter}) must be longer than a submit can last, 4 x 'Providers:Woodpecker:RequestTimeout' " +
                 $"({SubmitCalls.OrphanWindow(RequestTimeout)}): a lost submit would be sent again while Woodpecker may still create its batch.",
                 [nameof(ReconcileAfter), nameof(RequestTimeout)]);
+        if (PendingLookBack < TimeSpan.Zero || PendingLookBack > TimeSpan.FromDays(30))
+            yield return new ValidationResult("Providers:Woodpecker:PendingLookBack must be between 0 and 30 days.", [nameof(PendingLookBack)]);
+        if (ProspectMatchTimeout <= TimeSpan.Zero)
+            yield return new ValidationResult("Providers:Woodpecker:ProspectMatchTimeout must be positive.", [nameof(ProspectMatchTimeout)]);
     }
 }
