@@ -16,6 +16,7 @@ public sealed class WoodpeckerPoller(
     RelayDbContext db,
     RequestCompletion completion,
     WoodpeckerClient client,
+    ProviderPauses pauses,
     IOptions<WoodpeckerOptions> options,
     TimeProvider time,
     ILogger<WoodpeckerPoller> logger)
@@ -37,6 +38,9 @@ public sealed class WoodpeckerPoller(
 
     public async Task PollAsync(CancellationToken ct)
     {
+        // A paused Woodpecker (its key refused) rests until its next probe; this poll may be that probe.
+        if (pauses.Holds(ProviderName.Woodpecker))
+            return;
         var now = time.GetUtcNow();
         var orphaned = now - SubmitCalls.OrphanWindow(Options.RequestTimeout);
         var jobs = await db.ProviderJobs
