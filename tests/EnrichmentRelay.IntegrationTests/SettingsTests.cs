@@ -53,6 +53,7 @@ public sealed class SettingsTests(ITestOutputHelper output)
             ["Ledger:ConnectionString"]
         },
         { "a batch larger than Precept takes", With(PreceptOnly, ("Providers__Precept__BatchSize", "5000")), ["Providers:Precept:BatchSize"] },
+        { "a negative price for a Lance enrichment", With(Sandboxed, ("Providers__Lance__CreditsPerEnrichment", "-1")), ["Providers:Lance:CreditsPerEnrichment"] },
         {
             "several problems at once, each on its line",
             With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Relay__PublicBaseUrl", "relay"), ("Providers__Precept__SweepInterval", "00:00:00")),

@@ -27,6 +27,7 @@ public static class LanceExtensions
             .AddProviderResilience(sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.RequestTimeout, maxConcurrentCalls: 8)
             .AddProviderCallMetrics(ProviderName.Lance, LanceClient.Endpoints);
 
+        builder.Services.AddScoped<LanceTasks>();
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<LancePoller>();
         builder.Services.AddScoped<LanceSelections>();

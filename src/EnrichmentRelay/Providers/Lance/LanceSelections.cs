@@ -36,6 +36,7 @@ public sealed class LanceSelections(
     RelayDbContext db,
     RequestCompletion completion,
     LanceClient client,
+    LanceTasks lance,
     IValidator<SelectionEnrichmentRequested> validator,
     TimeProvider time,
     OutboxSignal outboxSignal,
@@ -105,14 +106,13 @@ public sealed class LanceSelections(
             RequestCount = records.Count, CreatedAt = now, SubmittedAt = now, SubmitAnswer = "selection",
         };
         db.ProviderJobs.Add(job);
-        var people = new Dictionary<string, LancePerson?>();
-        var accepted = 0;
+        var persons = new List<(EnrichmentRequestRecord Record, LanceTaskSet Set)>();
         foreach (var record in records.DistinctBy(r => r.EntityId.ToLowerInvariant()))
         {
             var request = PersonRequest(message, record.EntityId);
             if (await db.Requests.AnyAsync(r => r.RequestId == request.RequestId, ct))
                 continue;
-            var tasks = new Dictionary<string, LanceTask> { [field] = LanceTask.From(record) };
+            var tasks = new Dictionary<string, LanceTask> { [field] = LanceTask.Selected(record, sentAt: now) };
             var person = new EnrichmentRequestRecord
             {
                 RequestId = request.RequestId, State = RequestState.Submitted, Provider = ProviderName.Lance, Lane = LanceTasks.Lane,
@@ -122,17 +122,19 @@ public sealed class LanceSelections(
                 TraceParent = RelayTracing.CurrentTraceParent(),
             };
             db.Requests.Add(person);
-            accepted++;
-            // Reused records may already be finished: those persons complete now.
-            if (await LanceTasks.CompleteAsync(client, record.EntityId, tasks, people, ct) is { } result)
-                completion.Complete(person, result);
+            persons.Add((person, new LanceTaskSet(record.EntityId, tasks)));
         }
+        // Reused records may already be finished: those persons complete now.
+        var results = await lance.CompleteAsync(persons.Select(p => p.Set).ToList(), ct);
+        foreach (var (person, set) in persons)
+            if (results.TryGetValue(set, out var result))
+                completion.Complete(person, result);
         row.State = SelectionState.Submitted;
         row.ProviderJobId = job.Id;
         row.Selected = records.Count;
         row.Version++;
         await completion.SaveAsync(ct);
-        metrics.RequestAccepted(ProviderName.Lance, accepted);
+        metrics.RequestAccepted(ProviderName.Lance, persons.Count);
         logger.LogInformation("Selection {SelectionId}: Lance selected {Count} persons", message.SelectionId, records.Count);
         await FinishCompletedAsync(db, time, ct);
     }
