@@ -33,7 +33,11 @@ public sealed class LancePoller(
             .Take(MaxRequestsPerPoll)
             .ToListAsync(ct);
         if (requests.Count == 0)
+        {
+            // A selection whose last person completed without its summary (a writer cut off, a lost race) ends here.
+            await LanceSelections.FinishCompletedAsync(db, time, ct);
             return;
+        }
 
         var open = requests.Select(r =>
         {

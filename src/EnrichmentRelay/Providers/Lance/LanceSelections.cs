@@ -139,7 +139,11 @@ public sealed class LanceSelections(
         await FinishCompletedAsync(db, time, ct);
     }
 
-    /// <summary>Stages the summary of every submitted selection whose persons have all completed.</summary>
+    /// <summary>
+    /// Stages the summary of every submitted selection whose persons have all completed, each saved on its own:
+    /// several writers (the poll, the consumers of other selections) may finish the same selection at once, and
+    /// the one that loses the race on a selection leaves it to the winner without losing its other ones.
+    /// </summary>
     public static async Task FinishCompletedAsync(RelayDbContext db, TimeProvider time, CancellationToken ct)
     {
         var submitted = await db.Selections.Where(s => s.State == SelectionState.Submitted).ToListAsync(ct);
@@ -158,9 +162,18 @@ public sealed class LanceSelections(
             selection.State = SelectionState.Completed;
             selection.CompletedAt = now;
             selection.Version++;
-            db.Outbox.Add(OutboxRows.For(summary, summary.EventId, now));
+            var staged = db.Outbox.Add(OutboxRows.For(summary, summary.EventId, now));
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // Another writer finished this selection first, with its summary.
+                staged.State = EntityState.Detached;
+                await db.Entry(selection).ReloadAsync(ct);
+            }
         }
-        await db.SaveChangesAsync(ct);
     }
 
     /// <summary>One selected person's request: derived id, the person, the field, and the selection in its correlation data.</summary>
