@@ -179,6 +179,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             // No name filter, no names, no custom data echoed: only what the vendor pages document.
             sandbox.Precept.Settings.UseDocumentedOnly();
             sandbox.Woodpecker.Settings.UseDocumentedOnly();
+            sandbox.Lance.Settings.UseDocumentedOnly();
             // The first submit of each is taken (created and charged), its answer lost.
             sandbox.Precept.DropConnectionAfterAcceptNext(1);
             sandbox.Woodpecker.DropConnectionAfterAcceptNext(1);

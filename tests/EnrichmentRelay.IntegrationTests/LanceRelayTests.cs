@@ -67,6 +67,68 @@ public sealed class LanceRelayTests(ITestOutputHelper output)
                              $"{counters.PersonReads} person reads for {requests.Count + twins.Count} requests");
             Assert.All(counters.Charges.Values, n => Assert.Equal(1, n));
             Assert.True(counters.LargestQuery <= 200);
+            // What subscribers are told they were charged is what Lance charged: a twin that reused a record paid nothing.
+            var completions = requests.Concat(twins).Select(r => scenario.Bus.Completions[r.RequestId].First()).ToList();
+            Assert.All(completions, c => Assert.NotNull(c.CreditsCharged));
+            Assert.Equal(counters.CreditsCharged, completions.Sum(c => c.CreditsCharged));
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task WithLanceOnlyAsGoodAsItsPagesPromiseOnlyTheRefusedPersonIsRejectedAndOnlyWhatWasFoundIsReported()
+    {
+        var people = Enumerable.Range(0, 60).Select(_ => Guid.NewGuid().ToString()).ToList();
+        var invalid = people[41];
+        await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite, sandbox =>
+        {
+            var lance = sandbox.Lance;
+            lance.Settings.UseDocumentedOnly();
+            lance.Settings.PreexistingContacts = true; // every person already holds an email another organization found
+            lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(300);
+            foreach (var (id, i) in people.Select((p, i) => (p, i)))
+            {
+                lance.AddPerson(id, "Nia", $"Noble{i}");
+                if (i % 4 == 1) lance.SetOutcome(id, "emails", LanceOutcome.NotFound);
+                if (i % 6 == 4) lance.SetOutcome(id, "phones", LanceOutcome.Cancelled); // never a person whose email is not found
+            }
+            lance.MarkInvalid(invalid);
+        });
+        var requests = people.Select(id => Request(id, [EnrichmentField.Email, EnrichmentField.Phone])).ToList();
+        try
+        {
+            await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
+            await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
+
+            foreach (var (request, i) in requests.Select((r, i) => (r, i)))
+            {
+                var completed = Assert.Single(scenario.Bus.Completions[request.RequestId]);
+                var person = scenario.Sandbox.Lance.PersonJson(people[i])!;
+                var othersEmail = person["emails"]!.AsArray()[0]!.GetValue<string>();
+                if (people[i] == invalid)
+                {
+                    Assert.Equal(Outcome.Rejected, completed.Outcome);
+                    Assert.Contains("not a valid lead id", completed.Detail);
+                    Assert.Equal(0m, completed.CreditsCharged);
+                    continue;
+                }
+                Assert.Equal(Outcome.Found, completed.Outcome); // the phone is found for every person whose email is not
+                Assert.DoesNotContain(othersEmail, completed.Emails);
+                Assert.Equal(i % 4 == 1 ? 0 : 1, completed.Emails.Count);
+                Assert.Equal(i % 6 == 4 ? 0 : 1, completed.Phones.Count);
+                // Charged per field found, under this reading of Lance's pricing.
+                Assert.Equal((i % 4 == 1 ? 0 : 1) + (i % 6 == 4 ? 0 : 1), completed.CreditsCharged);
+            }
+            var counters = scenario.Sandbox.Lance.Counters;
+            output.WriteLine($"[figure] Lance documented-only: {requests.Count} requests (1 refused id) in {counters.BulkCalls} bulk calls, " +
+                             $"{counters.QueryCalls} queries, {counters.PersonReads} person reads, {counters.CreditsCharged} credits");
+            Assert.All(counters.Submissions.Values, n => Assert.Equal(1, n));
+            Assert.All(counters.Charges.Values, n => Assert.Equal(1, n));
+            Assert.Equal(counters.CreditsCharged, requests.Sum(r => scenario.Bus.Completions[r.RequestId].First().CreditsCharged));
         }
         catch
         {
@@ -93,6 +155,7 @@ public sealed class LanceRelayTests(ITestOutputHelper output)
             var completed = Assert.Single(scenario.Bus.Completions[r.RequestId]);
             Assert.Equal(Outcome.InsufficientCredits, completed.Outcome);
             Assert.Contains("INSUFFICIENT_CREDITS", completed.Detail);
+            Assert.Equal(0m, completed.CreditsCharged);
         });
         Assert.Equal(0, scenario.Sandbox.Lance.Counters.EnrichmentsCreated);
     }
@@ -141,6 +204,8 @@ public sealed class LanceRelayTests(ITestOutputHelper output)
                 Assert.Equal(selection.SelectionId.ToString(), completed.CorrelationData["selectionId"]);
                 Assert.Equal("vp-q4", completed.CorrelationData["campaign"]);
                 Assert.Equal(people.IndexOf(person) % 3 == 0 ? Outcome.NotFound : Outcome.Found, completed.Outcome);
+                // A new record, pending in Lance's answer, charged at submit (the sandbox's default reading).
+                Assert.Equal(1m, completed.CreditsCharged);
             }
             Assert.All(scenario.Sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
         }

@@ -53,6 +53,7 @@ public sealed class SettingsTests(ITestOutputHelper output)
             ["Ledger:ConnectionString"]
         },
         { "a batch larger than Precept takes", With(PreceptOnly, ("Providers__Precept__BatchSize", "5000")), ["Providers:Precept:BatchSize"] },
+        { "a negative price for a Lance enrichment", With(Sandboxed, ("Providers__Lance__CreditsPerEnrichment", "-1")), ["Providers:Lance:CreditsPerEnrichment"] },
         {
             // A lost submit must not be given up on while Precept may still be creating its job.
             "Precept's reconcile window shorter than a submit can last",

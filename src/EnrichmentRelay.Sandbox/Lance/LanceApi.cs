@@ -14,14 +14,14 @@ public static class LanceApi
             var http = context.HttpContext;
             var lance = http.RequestServices.GetRequiredService<LanceSimulator>();
             if (!lance.IsAuthorized(http.Request.Headers.Authorization.FirstOrDefault()))
-                return Answer(LanceSimulator.Error(StatusCodes.Status401Unauthorized, "UNAUTHORIZED", "Missing or invalid authentication."));
+                return Answer(lance.Error(StatusCodes.Status401Unauthorized, "UNAUTHORIZED", "Missing or invalid authentication."));
             return await next(context);
         });
 
         api.MapPost("/operations/enrichment/bulk", async (HttpContext http, LanceSimulator lance) =>
-            await ReadBody(http) is (var body, true) ? Answer(lance.SubmitBulk(body), http) : Malformed());
+            await ReadBody(http) is (var body, true) ? Answer(lance.SubmitBulk(body), http) : Malformed(lance));
         api.MapPost("/operations/enrichment/batch/query", async (HttpContext http, LanceSimulator lance) =>
-            await ReadBody(http) is (var body, true) ? Answer(lance.QueryBatch(body)) : Malformed());
+            await ReadBody(http) is (var body, true) ? Answer(lance.QueryBatch(body)) : Malformed(lance));
         api.MapGet("/entities/prospects/person/{id}", (string id, LanceSimulator lance) => Answer(lance.ReadPerson(id)));
         return api;
     }
@@ -43,9 +43,11 @@ public static class LanceApi
         }
     }
 
-    static IResult Malformed() => Answer(LanceSimulator.Invalid("Malformed JSON body."));
+    static IResult Malformed(LanceSimulator lance) => Answer(lance.Invalid("Malformed JSON body."));
 
-    static IResult Answer(LanceAnswer answer) => Results.Json(answer.Body, statusCode: answer.Status);
+    static IResult Answer(LanceAnswer answer) => answer.Text is { } text
+        ? Results.Text(text, "text/plain", statusCode: answer.Status)
+        : Results.Json(answer.Body, statusCode: answer.Status);
 
     static IResult Answer(LanceAnswer answer, HttpContext http)
     {

@@ -11,22 +11,57 @@ namespace EnrichmentRelay.Sandbox.Lance;
 /// </summary>
 public static class LanceControlApi
 {
-    /// <summary>A partial update: null or absent leaves a setting as it is.</summary>
-    public sealed record SettingsUpdate(decimal? Credits, long? ProcessingDelayMs, LanceOutcome? DefaultOutcome, bool? PreexistingContacts)
+    /// <summary>
+    /// A partial update: null or absent leaves a setting as it is. <c>documentedOnly: true</c> applies
+    /// <see cref="LanceSettings.UseDocumentedOnly"/> first; the other fields then apply on top.
+    /// </summary>
+    public sealed record SettingsUpdate(
+        decimal? Credits,
+        long? ProcessingDelayMs,
+        LanceOutcome? DefaultOutcome,
+        bool? PreexistingContacts,
+        bool? DocumentedOnly = null,
+        LanceCharging? Charging = null,
+        LanceErrorBody? ErrorBody = null,
+        LanceQueryOrder? QueryOrder = null,
+        bool? QueryReturnsEveryRecord = null,
+        LanceIdFormat? RecordIds = null,
+        int? UnknownPersonReadStatus = null,
+        LanceUnknownIds? UnknownIds = null)
     {
         public void ApplyTo(LanceSettings s)
         {
+            if (DocumentedOnly == true) s.UseDocumentedOnly();
             if (Credits is { } credits) s.Credits = credits;
             if (ProcessingDelayMs is { } delay) s.ProcessingDelay = TimeSpan.FromMilliseconds(delay);
             if (DefaultOutcome is { } outcome) s.DefaultOutcome = outcome;
             if (PreexistingContacts is { } preexisting) s.PreexistingContacts = preexisting;
+            if (Charging is { } charging) s.Charging = charging;
+            if (ErrorBody is { } errorBody) s.ErrorBody = errorBody;
+            if (QueryOrder is { } queryOrder) s.QueryOrder = queryOrder;
+            if (QueryReturnsEveryRecord is { } everyRecord) s.QueryReturnsEveryRecord = everyRecord;
+            if (RecordIds is { } recordIds) s.RecordIds = recordIds;
+            if (UnknownPersonReadStatus is { } status) s.UnknownPersonReadStatus = status;
+            if (UnknownIds is { } unknownIds) s.UnknownIds = unknownIds;
         }
     }
 
-    public sealed record SettingsView(decimal Credits, long ProcessingDelayMs, LanceOutcome DefaultOutcome, bool PreexistingContacts)
+    public sealed record SettingsView(
+        decimal Credits,
+        long ProcessingDelayMs,
+        LanceOutcome DefaultOutcome,
+        bool PreexistingContacts,
+        LanceCharging Charging,
+        LanceErrorBody ErrorBody,
+        LanceQueryOrder QueryOrder,
+        bool QueryReturnsEveryRecord,
+        LanceIdFormat RecordIds,
+        int UnknownPersonReadStatus,
+        LanceUnknownIds UnknownIds)
     {
         public static SettingsView Of(LanceSettings s) =>
-            new(s.Credits, (long)s.ProcessingDelay.TotalMilliseconds, s.DefaultOutcome, s.PreexistingContacts);
+            new(s.Credits, (long)s.ProcessingDelay.TotalMilliseconds, s.DefaultOutcome, s.PreexistingContacts, s.Charging, s.ErrorBody,
+                s.QueryOrder, s.QueryReturnsEveryRecord, s.RecordIds, s.UnknownPersonReadStatus, s.UnknownIds);
     }
 
     public sealed record OutcomeUpdate(LanceOutcome? Outcome);
@@ -38,6 +73,9 @@ public static class LanceControlApi
     /// <c>dropConnectionAfterAccept</c> carries out the next bulk submits but cuts the connection instead of answering.
     /// </summary>
     public sealed record FaultUpdate(int? FailNextSubmits, int? StatusCode, int? DropConnectionAfterAccept = null);
+
+    /// <summary>The next <c>count</c> reads of the person answer <c>statusCode</c> (400-599, default 500).</summary>
+    public sealed record PersonReadFault(int? Count, int? StatusCode);
 
     public static RouteGroupBuilder MapLanceControl(this IEndpointRouteBuilder app)
     {
@@ -51,6 +89,8 @@ public static class LanceControlApi
             var (update, problems) = await ControlJson.ReadAsync<SettingsUpdate>(request);
             if (update?.ProcessingDelayMs < 0)
                 problems["processingDelayMs"] = ["Must be 0 or more."];
+            if (update?.UnknownPersonReadStatus is not (null or 400 or 404))
+                problems["unknownPersonReadStatus"] = ["Must be 400 or 404."];
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             update.ApplyTo(lance.Settings);
@@ -79,6 +119,25 @@ public static class LanceControlApi
                 return TypedResults.ValidationProblem(problems);
             lance.AddPerson(id, add.FirstName, add.LastName);
             return TypedResults.Json(lance.PersonJson(id)!, ControlJson.Options, statusCode: StatusCodes.Status201Created);
+        });
+
+        control.MapPost("/persons/{id}/invalid", (string id, LanceSimulator lance) =>
+        {
+            lance.MarkInvalid(id);
+            return TypedResults.NoContent();
+        });
+
+        control.MapPost("/persons/{id}/read-faults", async Task<Results<NoContent, ValidationProblem>> (string id, HttpRequest request, LanceSimulator lance) =>
+        {
+            var (fault, problems) = await ControlJson.ReadAsync<PersonReadFault>(request);
+            if (fault is { Count: null or < 0 })
+                problems["count"] = ["Required: 0 or more."];
+            if (fault?.StatusCode is < 400 or > 599)
+                problems["statusCode"] = ["Must be an error status, 400 to 599."];
+            if (fault?.Count is not { } count || problems.Count > 0)
+                return TypedResults.ValidationProblem(problems);
+            lance.FailPersonReads(id, count, fault.StatusCode ?? 500);
+            return TypedResults.NoContent();
         });
 
         control.MapPost("/faults", async Task<Results<NoContent, ValidationProblem>> (HttpRequest request, LanceSimulator lance) =>

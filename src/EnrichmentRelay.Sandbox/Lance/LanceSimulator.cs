@@ -5,7 +5,8 @@ namespace EnrichmentRelay.Sandbox.Lance;
 
 /// <summary>
 /// A faithful Lance (providers.md §3): the global person database, enrichment records per (person, field) with
-/// server-side reuse, all-or-nothing credits, the batch status query and faults on demand.
+/// server-side reuse, all-or-nothing credits, the batch status query and faults on demand. Where the vendor's
+/// pages leave a behaviour open, <see cref="LanceSettings"/> has a switch for each reading.
 /// <para>
 /// Nothing runs in the background: every state is worked out from the injected <see cref="TimeProvider"/> the
 /// moment anything looks (an enrichment created at T is pending until T + its delay, then terminal, and its
@@ -28,9 +29,12 @@ public sealed class LanceSimulator
     readonly List<Enrichment> enrichments = [];
     readonly Dictionary<(string PersonId, string Field), LanceOutcome> outcomes = new(new KeyComparer());
     readonly Dictionary<string, int> charges = new(StringComparer.OrdinalIgnoreCase);
+    readonly Dictionary<string, int> submissions = new(StringComparer.OrdinalIgnoreCase);
+    readonly HashSet<string> invalidIds = new(StringComparer.OrdinalIgnoreCase);
+    readonly Dictionary<string, (int Count, int Status)> failPersonReads = new(StringComparer.OrdinalIgnoreCase);
     (int Count, int Status) failSubmits;
     int dropConnections;
-    int bulkCalls, queryCalls, personReads, enrichmentsCreated, enrichmentsReused, largestBulk, largestQuery;
+    int bulkCalls, queryCalls, personReads, enrichmentsCreated, enrichmentsReused, largestBulk, largestQuery, recordNumber;
     decimal creditsCharged;
 
     public LanceSimulator(string apiKey, TimeProvider time)
@@ -87,6 +91,32 @@ public sealed class LanceSimulator
         lock (gate) dropConnections = count;
     }
 
+    /// <summary>
+    /// Lance refuses this well-formed person id: any manual bulk call holding it answers <c>400 VALIDATION_ERROR</c>
+    /// naming it, and does nothing for the other ids of the call.
+    /// </summary>
+    public void MarkInvalid(string personId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(personId);
+        lock (gate) invalidIds.Add(personId.Trim());
+    }
+
+    /// <summary>The next <paramref name="count"/> reads of this person answer <paramref name="statusCode"/> (a server error by default).</summary>
+    public void FailPersonReads(string personId, int count, int statusCode = 500)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(personId);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfLessThan(statusCode, 400);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(statusCode, 599);
+        lock (gate) failPersonReads[personId.Trim()] = (count, statusCode);
+    }
+
+    /// <summary>Removes a person from Lance's database (its enrichment records stay): reading it answers as for an unknown id.</summary>
+    public void RemovePerson(string personId)
+    {
+        lock (gate) persons.Remove(personId);
+    }
+
     public LanceCounters Counters
     {
         get
@@ -95,7 +125,8 @@ public sealed class LanceSimulator
             {
                 Advance();
                 return new LanceCounters(bulkCalls, queryCalls, personReads, enrichmentsCreated, enrichmentsReused, creditsCharged,
-                    largestBulk, largestQuery, new Dictionary<string, int>(charges, StringComparer.OrdinalIgnoreCase));
+                    largestBulk, largestQuery, new Dictionary<string, int>(charges, StringComparer.OrdinalIgnoreCase),
+                    new Dictionary<string, int>(submissions, StringComparer.OrdinalIgnoreCase));
             }
         }
     }
@@ -108,7 +139,7 @@ public sealed class LanceSimulator
             {
                 Advance();
                 return enrichments.Select(e => new LanceEnrichmentSnapshot(e.Id, e.EntityId, e.Field, e.Status, e.DataFound, e.Error,
-                    e.CreatedAt, e.UpdatedAt, e.DueAt)).ToList();
+                    e.CreditTransactionId, e.CreatedAt, e.UpdatedAt, e.DueAt)).ToList();
             }
         }
     }
@@ -122,9 +153,12 @@ public sealed class LanceSimulator
             enrichments.Clear();
             outcomes.Clear();
             charges.Clear();
+            submissions.Clear();
+            invalidIds.Clear();
+            failPersonReads.Clear();
             failSubmits = default;
             dropConnections = 0;
-            bulkCalls = queryCalls = personReads = enrichmentsCreated = enrichmentsReused = largestBulk = largestQuery = 0;
+            bulkCalls = queryCalls = personReads = enrichmentsCreated = enrichmentsReused = largestBulk = largestQuery = recordNumber = 0;
             creditsCharged = 0;
         }
     }
@@ -162,7 +196,16 @@ public sealed class LanceSimulator
                         var id = node is JsonValue v && v.TryGetValue<string>(out var s) ? s.Trim() : null;
                         if (id is null || !IsUuid(id))
                             return Invalid($"selection.includedIds: '{node?.ToJsonString()}' is not a uuid.");
-                        var known = persons.TryGetValue(id, out var person) ? person.Id : id;
+                        if (invalidIds.Contains(id))
+                            return Invalid($"selection.includedIds: '{id}' is not a valid lead id.");
+                        if (!persons.TryGetValue(id, out var person))
+                        {
+                            if (Settings.UnknownIds == LanceUnknownIds.Refuse)
+                                return Invalid($"selection.includedIds: no lead '{id}'.");
+                            if (Settings.UnknownIds == LanceUnknownIds.Skip)
+                                continue;
+                        }
+                        var known = person?.Id ?? id;
                         if (!selected.Contains(known, StringComparer.OrdinalIgnoreCase))
                             selected.Add(known);
                     }
@@ -188,6 +231,7 @@ public sealed class LanceSimulator
             // Pending or finished records are reused for free; anything else needs a new, paid one.
             var reused = selected.ToDictionary(id => id, id => Latest(id, field) is { Status: "pending" or "finished" } e ? e : null,
                 StringComparer.OrdinalIgnoreCase);
+            // Checked for the new records under either reading of when they are paid for.
             var fresh = reused.Count(r => r.Value is null);
             if (Settings.Credits < fresh * CreditsPerEnrichment)
                 return Error(402, "INSUFFICIENT_CREDITS", $"This enrichment needs {fresh} credits; {Settings.Credits} are available.");
@@ -198,6 +242,8 @@ public sealed class LanceSimulator
             var index = 0;
             foreach (var id in selected)
             {
+                var key = $"{id}:{field}";
+                submissions[key] = submissions.GetValueOrDefault(key) + 1;
                 if (reused[id] is { } existing)
                 {
                     enrichmentsReused++;
@@ -205,18 +251,15 @@ public sealed class LanceSimulator
                     continue;
                 }
                 var person = EnsurePerson(id);
-                var enrichment = new Enrichment(Guid.NewGuid().ToString(), person.Id, field, now)
+                var enrichment = new Enrichment(NewRecordId(), person.Id, field, now)
                 {
                     // Spread between 1/4 and 1 × the processing delay.
                     DueAt = now + delay * (1 + index++ % 4) / 4,
-                    CreditTransactionId = "txn_" + Guid.NewGuid().ToString("N")[..12],
                 };
                 enrichments.Add(enrichment);
                 enrichmentsCreated++;
-                Settings.Credits -= CreditsPerEnrichment;
-                creditsCharged += CreditsPerEnrichment;
-                var key = $"{person.Id}:{field}";
-                charges[key] = charges.GetValueOrDefault(key) + 1;
+                if (Settings.Charging == LanceCharging.AtSubmit)
+                    Charge(enrichment);
                 answer.Add(enrichment.ToJson());
             }
             largestBulk = Math.Max(largestBulk, selected.Count);
@@ -252,15 +295,19 @@ public sealed class LanceSimulator
             largestQuery = Math.Max(largestQuery, tasks.Count);
 
             Advance();
+            var everyRecord = Settings.QueryReturnsEveryRecord;
             var found = wanted
                 .Where(t => t.EntityType == "person")
-                .Select(t => Latest(t.EntityId, t.Field))
-                .OfType<Enrichment>()
+                .SelectMany(t => everyRecord ? Records(t.EntityId, t.Field) : Latest(t.EntityId, t.Field) is { } latest ? [latest] : [])
                 .Where(e => OutcomeOf(e) != LanceOutcome.Omitted)
                 .Distinct()
-                .Reverse() // order is not promised: clients must match on (entityId, field)
-                .Select(e => (JsonNode)e.ToJson());
-            return new LanceAnswer(200, new JsonArray(found.ToArray()));
+                .ToList();
+            // Order is not promised: clients must match on (entityId, field).
+            if (Settings.QueryOrder == LanceQueryOrder.Shuffled)
+                new Random(queryCalls).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(found));
+            else
+                found.Reverse();
+            return new LanceAnswer(200, new JsonArray(found.Select(e => (JsonNode)e.ToJson()).ToArray()));
         }
     }
 
@@ -270,10 +317,17 @@ public sealed class LanceSimulator
         lock (gate)
         {
             personReads++;
+            if (failPersonReads.TryGetValue(id, out var fault) && fault.Count > 0)
+            {
+                failPersonReads[id] = (fault.Count - 1, fault.Status);
+                return Error(fault.Status, "INTERNAL_ERROR", "An unexpected error occurred.");
+            }
             Advance();
-            return persons.TryGetValue(id, out var person)
-                ? new LanceAnswer(200, person.ToJson())
-                : Error(404, "NOT_FOUND", $"Person {id} not found.");
+            if (persons.TryGetValue(id, out var person))
+                return new LanceAnswer(200, person.ToJson());
+            return Settings.UnknownPersonReadStatus == 404
+                ? Error(404, "NOT_FOUND", $"Person {id} not found.")
+                : Invalid($"id: no person '{id}'.");
         }
     }
 
@@ -287,11 +341,15 @@ public sealed class LanceSimulator
         }
     }
 
-    /// <summary>The body of every Lance error: <c>{"error": {"code", "message"}}</c>.</summary>
-    public static LanceAnswer Error(int status, string code, string message) =>
-        new(status, new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message } });
+    /// <summary>An error answer, its body shaped as <see cref="LanceSettings.ErrorBody"/> says.</summary>
+    public LanceAnswer Error(int status, string code, string message) => Settings.ErrorBody switch
+    {
+        LanceErrorBody.Flat => new(status, new JsonObject { ["code"] = code, ["message"] = message }),
+        LanceErrorBody.PlainText => new(status, null, Text: message),
+        _ => new(status, new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message } }),
+    };
 
-    public static LanceAnswer Invalid(string message) => Error(400, "VALIDATION_ERROR", message);
+    public LanceAnswer Invalid(string message) => Error(400, "VALIDATION_ERROR", message);
 
     // ---- machinery ----
 
@@ -315,9 +373,10 @@ public sealed class LanceSimulator
             };
             if (outcome == LanceOutcome.Failed)
                 e.Error = "Provider error";
-            if (outcome == LanceOutcome.Found)
+            if (outcome == LanceOutcome.Found && Settings.Charging == LanceCharging.OnDataFound)
+                Charge(e);
+            if (outcome == LanceOutcome.Found && persons.TryGetValue(e.EntityId, out var person))
             {
-                var person = persons[e.EntityId];
                 var (list, value) = e.Field == "emails" ? (person.Emails, person.FoundEmail()) : (person.Phones, person.FoundPhone());
                 if (!list.Contains(value))
                     list.Add(value);
@@ -327,8 +386,27 @@ public sealed class LanceSimulator
 
     LanceOutcome OutcomeOf(Enrichment e) => outcomes.TryGetValue((e.EntityId, e.Field), out var o) ? o : Settings.DefaultOutcome;
 
-    Enrichment? Latest(string personId, string field) =>
-        enrichments.LastOrDefault(e => e.Field == field && e.EntityId.Equals(personId, StringComparison.OrdinalIgnoreCase));
+    Enrichment? Latest(string personId, string field) => Records(personId, field).LastOrDefault();
+
+    IEnumerable<Enrichment> Records(string personId, string field) =>
+        enrichments.Where(e => e.Field == field && e.EntityId.Equals(personId, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Pays for one enrichment and gives it its credit transaction. Under the lock.</summary>
+    void Charge(Enrichment e)
+    {
+        Settings.Credits -= CreditsPerEnrichment;
+        creditsCharged += CreditsPerEnrichment;
+        var key = $"{e.EntityId}:{e.Field}";
+        charges[key] = charges.GetValueOrDefault(key) + 1;
+        e.CreditTransactionId = Settings.RecordIds == LanceIdFormat.Opaque
+            ? Guid.NewGuid().ToString()
+            : "txn_" + Guid.NewGuid().ToString("N")[..12];
+    }
+
+    /// <summary>A new enrichment id in the format <see cref="LanceSettings.RecordIds"/> asks for. Under the lock.</summary>
+    string NewRecordId() => Settings.RecordIds == LanceIdFormat.Opaque
+        ? $"enr_{++recordNumber}_{Guid.NewGuid().ToString("N")[..10]}"
+        : Guid.NewGuid().ToString();
 
     /// <summary>Persons are global: an unknown uuid becomes a person the moment it is enriched. Under the lock.</summary>
     Person EnsurePerson(string id)
@@ -394,7 +472,7 @@ public sealed class LanceSimulator
         public string Status { get; set; } = "pending";
         public string? Error { get; set; }
         public bool? DataFound { get; set; }
-        public string? CreditTransactionId { get; init; }
+        public string? CreditTransactionId { get; set; }
 
         /// <summary>The Enrichment object of providers.md §3.2.</summary>
         public JsonObject ToJson() => new()

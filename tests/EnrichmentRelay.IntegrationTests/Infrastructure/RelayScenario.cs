@@ -100,6 +100,7 @@ public sealed class RelayScenario : IAsyncDisposable
         Assert.All(Sandbox.Precept.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
         Assert.All(Sandbox.Woodpecker.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
         Assert.All(Sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
+        Assert.All(Sandbox.Lance.Counters.Submissions.Values, n => Assert.Equal(1, n));
     }
 
     /// <summary>kill -9 the relay and start it again on the same port, database and broker.</summary>

@@ -185,6 +185,8 @@ public sealed class LanceSimulatorTests : IAsyncLifetime
         Assert.Equal(2, counters.EnrichmentsCreated);
         Assert.Equal(1, counters.EnrichmentsReused);
         Assert.Equal(1, counters.Charges[$"{Ann}:emails"]);
+        Assert.Equal(2, counters.Submissions[$"{Ann}:emails"]);
+        Assert.Equal(1, counters.Submissions[$"{Bob}:emails"]);
         Assert.Equal(2, counters.BulkCalls);
         Assert.Equal(2, counters.LargestBulk);
     }
@@ -399,6 +401,206 @@ public sealed class LanceSimulatorTests : IAsyncLifetime
         Assert.Equal(1_000_000m, Lance.Settings.Credits);
         using var gone = await http.GetAsync($"api/v1/entities/prospects/person/{Cid}");
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task IdMarkedInvalidRefusesTheWholeCallWith400AndTheOthersAloneGoThrough()
+    {
+        Lance.MarkInvalid(Bob);
+
+        using (var refused = await http.PostAsJsonAsync("api/v1/operations/enrichment/bulk", Manual("emails", Ann, Bob, Cid)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("VALIDATION_ERROR", await ErrorCodeAsync(refused));
+        }
+        Assert.Empty(Lance.Enrichments);
+        Assert.Empty(Lance.Counters.Submissions);
+
+        Assert.Equal(2, (await SubmitAsync(Manual("emails", Ann, Cid))).Count);
+        Assert.Equal(2m, Lance.Counters.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task ChargedOnlyWhenDataIsFoundUnderTheBatchPagesReading()
+    {
+        Lance.Settings.Charging = LanceCharging.OnDataFound;
+        Lance.SetOutcome(Bob, "emails", LanceOutcome.NotFound);
+
+        var submitted = await SubmitAsync(Manual("emails", Ann, Bob));
+        Assert.All(submitted, e => Assert.Equal(JsonValueKind.Null, e.GetProperty("creditTransactionId").ValueKind));
+        Assert.Equal(0m, Lance.Counters.CreditsCharged);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var done = (await QueryAsync(TaskFor(Ann, "emails"), TaskFor(Bob, "emails"))).ToDictionary(e => e.GetProperty("entityId").GetString()!);
+        Assert.False(string.IsNullOrEmpty(done[Ann].GetProperty("creditTransactionId").GetString()));
+        Assert.Equal(JsonValueKind.Null, done[Bob].GetProperty("creditTransactionId").ValueKind);
+        var counters = Lance.Counters;
+        Assert.Equal(1m, counters.CreditsCharged);
+        Assert.Equal(1, Assert.Single(counters.Charges).Value);
+        Assert.Equal(999_999m, Lance.Settings.Credits);
+
+        // Credits are still checked at submit for the new records.
+        Lance.Settings.Credits = 0;
+        using var shortOfCredits = await http.PostAsJsonAsync("api/v1/operations/enrichment/bulk", Manual("phones", Ann));
+        Assert.Equal(HttpStatusCode.PaymentRequired, shortOfCredits.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(LanceErrorBody.Flat)]
+    [InlineData(LanceErrorBody.PlainText)]
+    public async Task ErrorBodiesTakeTheShapeAsked(LanceErrorBody shape)
+    {
+        Lance.Settings.ErrorBody = shape;
+
+        using var response = await http.PostAsJsonAsync("api/v1/operations/enrichment/bulk", Manual("emails", "not-a-uuid"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        if (shape == LanceErrorBody.Flat)
+        {
+            var body = JsonDocument.Parse(text).RootElement;
+            Assert.Equal("VALIDATION_ERROR", body.GetProperty("code").GetString());
+            Assert.Contains("not a uuid", body.GetProperty("message").GetString());
+        }
+        else
+        {
+            Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("selection.includedIds: '\"not-a-uuid\"' is not a uuid.", text);
+        }
+    }
+
+    [Fact]
+    public async Task QueryCanAnswerEveryRecordOfATaskInAnyOrder()
+    {
+        Lance.Settings.QueryReturnsEveryRecord = true;
+        Lance.Settings.QueryOrder = LanceQueryOrder.Shuffled;
+        Lance.SetOutcome(Ann, "emails", LanceOutcome.Failed);
+        var failed = Assert.Single(await SubmitAsync(Manual("emails", Ann))).GetProperty("id").GetString();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var fresh = Assert.Single(await SubmitAsync(Manual("emails", Ann))).GetProperty("id").GetString();
+        await SubmitAsync(Manual("emails", Bob, Cid, Dee, Eve));
+
+        var orders = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var answer = await QueryAsync(new[] { Ann, Bob, Cid, Dee, Eve }.Select(p => TaskFor(p, "emails")).ToArray());
+            Assert.Equal(6, answer.Count);
+            var annsRecords = answer.Where(e => e.GetProperty("entityId").GetString() == Ann).Select(e => e.GetProperty("id").GetString()!).Order().ToList();
+            Assert.Equal(new[] { failed!, fresh! }.Order().ToList(), annsRecords);
+            orders.Add(string.Join(",", answer.Select(e => e.GetProperty("id").GetString())));
+        }
+        Assert.True(orders.Distinct().Count() > 1, "the order never changed");
+    }
+
+    [Fact]
+    public async Task OpaqueIdsAreNotUuids()
+    {
+        Lance.Settings.RecordIds = LanceIdFormat.Opaque;
+
+        var submitted = Assert.Single(await SubmitAsync(Manual("emails", Ann)));
+
+        Assert.StartsWith("enr_", submitted.GetProperty("id").GetString());
+        Assert.False(Guid.TryParse(submitted.GetProperty("id").GetString(), out _));
+        Assert.False(string.IsNullOrEmpty(submitted.GetProperty("creditTransactionId").GetString()));
+    }
+
+    [Fact]
+    public async Task UnknownPersonReadAnswersTheStatusAsked()
+    {
+        Lance.Settings.UnknownPersonReadStatus = 400;
+
+        using var response = await http.GetAsync($"api/v1/entities/prospects/person/{Guid.NewGuid()}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("VALIDATION_ERROR", await ErrorCodeAsync(response));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Lance.Settings.UnknownPersonReadStatus = 500);
+    }
+
+    [Theory]
+    [InlineData(LanceUnknownIds.Create)]
+    [InlineData(LanceUnknownIds.Refuse)]
+    [InlineData(LanceUnknownIds.Skip)]
+    public async Task IdsOfNobodyAreCreatedRefusedOrSkippedAsAsked(LanceUnknownIds unknownIds)
+    {
+        Lance.Settings.UnknownIds = unknownIds;
+        var nobody = "0f0e0d0c-1111-4222-8333-444455556666";
+
+        using var response = await http.PostAsJsonAsync("api/v1/operations/enrichment/bulk", Manual("emails", Ann, nobody));
+
+        if (unknownIds == LanceUnknownIds.Refuse)
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Empty(Lance.Enrichments);
+            return;
+        }
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answered = (await response.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().Select(e => e.GetProperty("entityId").GetString()).ToList();
+        Assert.Equal(unknownIds == LanceUnknownIds.Create ? [Ann, nobody] : [Ann], answered);
+        Assert.Equal(answered.Count, Lance.Enrichments.Count);
+    }
+
+    [Fact]
+    public async Task PersonReadFaultsAnswerTheStatusThenClear()
+    {
+        Lance.FailPersonReads(Ann, 2, 503);
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var failed = await http.GetAsync($"api/v1/entities/prospects/person/{Ann}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        }
+        Assert.Equal("Ann", (await PersonAsync(Ann)).GetProperty("firstName").GetString());
+        Assert.Equal(3, Lance.Counters.PersonReads);
+    }
+
+    [Fact]
+    public void DocumentedOnlyTurnsEveryOpenReadingToItsLeastConvenient()
+    {
+        Lance.Settings.UseDocumentedOnly();
+
+        var s = Lance.Settings;
+        Assert.Equal(LanceCharging.OnDataFound, s.Charging);
+        Assert.Equal(LanceErrorBody.PlainText, s.ErrorBody);
+        Assert.Equal(LanceQueryOrder.Shuffled, s.QueryOrder);
+        Assert.True(s.QueryReturnsEveryRecord);
+        Assert.Equal(LanceIdFormat.Opaque, s.RecordIds);
+        Assert.Equal(400, s.UnknownPersonReadStatus);
+        // Test data, not a vendor reading: ids come from Lance's own search.
+        Assert.Equal(LanceUnknownIds.Create, s.UnknownIds);
+
+        Lance.Reset();
+        Assert.Equal(LanceCharging.AtSubmit, s.Charging);
+        Assert.Equal(LanceErrorBody.Nested, s.ErrorBody);
+        Assert.Equal(404, s.UnknownPersonReadStatus);
+    }
+
+    [Fact]
+    public async Task ControlApiSetsTheVendorReadingsAndFaultsPerPerson()
+    {
+        using var control = new HttpClient { BaseAddress = sandbox.BaseAddress };
+        using (var settings = await control.PostAsJsonAsync("sandbox/lance/settings", new { documentedOnly = true, errorBody = "nested" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
+            var view = await settings.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("onDataFound", view.GetProperty("charging").GetString());
+            Assert.Equal("nested", view.GetProperty("errorBody").GetString());
+            Assert.Equal("opaque", view.GetProperty("recordIds").GetString());
+            Assert.Equal(400, view.GetProperty("unknownPersonReadStatus").GetInt32());
+        }
+        using (var bad = await control.PostAsJsonAsync("sandbox/lance/settings", new { unknownPersonReadStatus = 500 }))
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        using (var invalid = await control.PostAsync($"sandbox/lance/persons/{Bob}/invalid", null))
+            Assert.Equal(HttpStatusCode.NoContent, invalid.StatusCode);
+        using (var fault = await control.PostAsJsonAsync($"sandbox/lance/persons/{Ann}/read-faults", new { count = 1, statusCode = 502 }))
+            Assert.Equal(HttpStatusCode.NoContent, fault.StatusCode);
+        using (var noCount = await control.PostAsJsonAsync($"sandbox/lance/persons/{Ann}/read-faults", new { statusCode = 502 }))
+            Assert.Equal(HttpStatusCode.BadRequest, noCount.StatusCode);
+
+        using (var refused = await http.PostAsJsonAsync("api/v1/operations/enrichment/bulk", Manual("emails", Ann, Bob)))
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        using (var read = await http.GetAsync($"api/v1/entities/prospects/person/{Ann}"))
+            Assert.Equal(HttpStatusCode.BadGateway, read.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"api/v1/entities/prospects/person/{Ann}")).StatusCode);
     }
 
     static JsonObject Manual(string field, params string[] ids) => new()

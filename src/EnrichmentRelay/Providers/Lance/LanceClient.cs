@@ -5,8 +5,21 @@ using System.Text.Json.Nodes;
 
 namespace EnrichmentRelay.Providers.Lance;
 
-/// <summary>Lance's Enrichment object (the fields the relay reads).</summary>
-public sealed record LanceEnrichment(string? Id, string EntityId, string Field, string Status, string? Error, bool? DataFound, DateTimeOffset? UpdatedAt);
+/// <summary>Lance's Enrichment object (the fields the relay reads). Ids are opaque strings: the pages' examples mix formats.</summary>
+public sealed record LanceEnrichment(
+    string? Id,
+    string EntityId,
+    string Field,
+    string Status,
+    string? Error,
+    bool? DataFound,
+    DateTimeOffset? UpdatedAt,
+    DateTimeOffset? CreatedAt = null,
+    string? CreditTransactionId = null)
+{
+    /// <summary>Lance hands such a record back instead of creating a new one (pending or finished, free).</summary>
+    public bool IsReusable => Status is "pending" or "finished";
+}
 
 public sealed record LancePerson(string Id, IReadOnlyList<string> Emails, IReadOnlyList<string> Phones);
 
@@ -51,17 +64,21 @@ public sealed class LanceClient(HttpClient http)
             }).ToArray()),
         }, ct);
         if (!response.IsSuccessStatusCode)
-            throw new HttpRequestException($"Lance answered {(int)response.StatusCode}: {await ReadErrorAsync(response, ct)}", null, response.StatusCode);
+            throw new HttpRequestException($"Lance answered {await ReadErrorAsync(response, ct)}", null, response.StatusCode);
         return ReadEnrichments(await response.Content.ReadAsStringAsync(ct));
     }
 
+    /// <summary>
+    /// The person, or null when Lance holds none by this id: 404, or 400 refusing the id (the pages document neither,
+    /// nor any other answer for an unknown person). Throws for anything else, which says nothing about the person.
+    /// </summary>
     public async Task<LancePerson?> GetPersonAsync(string personId, CancellationToken ct)
     {
         using var response = await http.GetAsync($"api/v1/entities/prospects/person/{Uri.EscapeDataString(personId)}", ct);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest or HttpStatusCode.Gone)
             return null;
         if (!response.IsSuccessStatusCode)
-            throw new HttpRequestException($"Lance answered {(int)response.StatusCode}: {await ReadErrorAsync(response, ct)}", null, response.StatusCode);
+            throw new HttpRequestException($"Lance answered {await ReadErrorAsync(response, ct)}", null, response.StatusCode);
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
         return new LancePerson(personId, Strings(doc.RootElement, "emails"), Strings(doc.RootElement, "phones"));
     }
@@ -75,26 +92,43 @@ public sealed class LanceClient(HttpClient http)
             .Where(e => Text(e, "entityId") is not null && Text(e, "field") is not null && Text(e, "status") is not null)
             .Select(e => new LanceEnrichment(Text(e, "id"), Text(e, "entityId")!, Text(e, "field")!, Text(e, "status")!, Text(e, "error"),
                 e.TryGetProperty("dataFound", out var found) && found.ValueKind is JsonValueKind.True or JsonValueKind.False ? found.GetBoolean() : null,
-                DateTimeOffset.TryParse(Text(e, "updatedAt"), out var at) ? at : null))
+                Instant(e, "updatedAt"), Instant(e, "createdAt"), Text(e, "creditTransactionId")))
             .ToList();
     }
 
-    /// <summary>Lance's error code and message: <c>{"error":{"code","message"}}</c> or <c>{"code","message"}</c>, else the status.</summary>
+    /// <summary>
+    /// Lance's error, for a detail or a log: the pages give each error's status and code but not the body, so
+    /// <c>{"error":{"code","message"}}</c>, <c>{"code","message"}</c>, <c>{"message"}</c> and a plain-text body are
+    /// all read; the status leads, so a body without a code still says what kind of error it was.
+    /// </summary>
     public static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken ct)
     {
-        var text = await response.Content.ReadAsStringAsync(ct);
+        var status = $"HTTP {(int)response.StatusCode}";
+        var text = (await response.Content.ReadAsStringAsync(ct)).Trim();
         try
         {
             using var doc = JsonDocument.Parse(text);
-            var error = doc.RootElement.TryGetProperty("error", out var nested) && nested.ValueKind == JsonValueKind.Object ? nested : doc.RootElement;
-            if (Text(error, "code") is { } code)
-                return Text(error, "message") is { } message ? $"{code}: {message}" : code;
+            var root = doc.RootElement;
+            var error = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var nested) && nested.ValueKind == JsonValueKind.Object
+                ? nested : root;
+            var code = Text(error, "code");
+            var message = Text(error, "message") ?? Text(root, "message") ?? Text(root, "error");
+            if (code is not null || message is not null)
+                return $"{status} {string.Join(": ", new[] { code, message }.OfType<string>())}";
         }
         catch (JsonException)
         {
+            if (text.Length > 0)
+                return $"{status} {(text.Length > MaxErrorText ? text[..MaxErrorText] + "…" : text)}";
         }
-        return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+        return $"{status} {response.ReasonPhrase}";
     }
+
+    const int MaxErrorText = 300;
+
+    static DateTimeOffset? Instant(JsonElement e, string name) =>
+        DateTimeOffset.TryParse(Text(e, name), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
+            ? at : null;
 
     static string? Text(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

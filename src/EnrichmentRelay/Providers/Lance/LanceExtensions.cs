@@ -28,6 +28,7 @@ public static class LanceExtensions
             .AddProviderPauseWatch(ProviderName.Lance)
             .AddProviderCallMetrics(ProviderName.Lance, LanceClient.Endpoints);
 
+        builder.Services.AddScoped<LanceTasks>();
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<LancePoller>();
         builder.Services.AddScoped<LanceSelections>();

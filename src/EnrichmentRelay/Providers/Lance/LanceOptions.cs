@@ -32,6 +32,14 @@ public sealed class LanceOptions : IValidatableObject
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// What one new enrichment costs: Lance prices "credits per lead" without saying how many. A task counts as
+    /// charged when its record carries a <c>creditTransactionId</c> and was not one Lance held before the submit.
+    /// </summary>
+    public decimal CreditsPerEnrichment { get; set; } = 1m;
+
+    public const decimal MaxCreditsPerEnrichment = 1000m;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
     {
         if (!Enabled)
@@ -44,5 +52,7 @@ public sealed class LanceOptions : IValidatableObject
             yield return new ValidationResult("Providers:Lance:PollInterval must be at least 100 ms.", [nameof(PollInterval)]);
         if (Deadline <= TimeSpan.Zero)
             yield return new ValidationResult("Providers:Lance:Deadline must be positive.", [nameof(Deadline)]);
+        if (CreditsPerEnrichment is < 0 or > MaxCreditsPerEnrichment)
+            yield return new ValidationResult($"Providers:Lance:CreditsPerEnrichment must be between 0 and {MaxCreditsPerEnrichment:0}.", [nameof(CreditsPerEnrichment)]);
     }
 }

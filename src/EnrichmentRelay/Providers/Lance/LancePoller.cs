@@ -6,14 +6,15 @@ using Microsoft.Extensions.Options;
 namespace EnrichmentRelay.Providers.Lance;
 
 /// <summary>
-/// One poll of Lance's open tasks: unsent ones are sent again (Lance reuses existing records, free),
-/// pending ones are queried 200 at a time keyed by (person, field), and requests whose tasks are all
-/// terminal complete. Tasks the query never mentions stay open until the relay's deadline.
+/// One poll of Lance's open tasks: the ones sent are queried 200 at a time keyed by (person, field), the unsent ones
+/// are looked up and sent (Lance reuses existing records, free), and requests whose tasks are all terminal complete.
+/// Tasks the query never mentions stay open until the relay's deadline.
 /// </summary>
 public sealed class LancePoller(
     RelayDbContext db,
     RequestCompletion completion,
-    LanceClient client,
+    LanceTasks lance,
+    ProviderPauses pauses,
     IOptions<LanceOptions> options,
     TimeProvider time,
     ILogger<LancePoller> logger)
@@ -22,16 +23,23 @@ public sealed class LancePoller(
 
     public async Task PollAsync(CancellationToken ct)
     {
+        // A paused Lance (its key refused) rests until its next probe; this poll may be that probe.
+        if (pauses.Holds(ProviderName.Lance))
+            return;
         var now = time.GetUtcNow();
+        // A submit under way owns its requests until its answer is recorded; one cut off before that is the poll's.
+        var orphaned = now - SubmitCalls.OrphanWindow(options.Value.RequestTimeout);
         var requests = await db.Requests
             .Include(r => r.ProviderJob)
             .Where(r => r.State == RequestState.Submitted && r.Lane == LanceTasks.Lane)
+            .Where(r => r.ProviderJob == null || r.ProviderJob.State != ProviderJobState.Submitting
+                        || (r.ProviderJob.SubmitStartedAt != null ? r.ProviderJob.SubmitStartedAt <= orphaned : r.ProviderJob.CreatedAt <= orphaned))
             .OrderBy(r => r.SubmittedAt)
             .Take(MaxRequestsPerPoll)
             .ToListAsync(ct);
         if (requests.Count == 0)
         {
-            // A selection whose summary lost a race with another writer is still finished here.
+            // A selection whose last person completed without its summary (a writer cut off, a lost race) ends here.
             await LanceSelections.FinishCompletedAsync(db, time, ct);
             return;
         }
@@ -39,71 +47,42 @@ public sealed class LancePoller(
         var open = requests.Select(r =>
         {
             var request = LedgerViews.ReadRequest(r);
-            var tasks = r.ProviderState is null ? LanceTasks.Initial(request) : LanceTasks.Read(r);
-            return (Record: r, PersonId: request.Lead!.LancePersonId!, Tasks: tasks);
+            var submittedAt = r.SubmittedAt ?? r.AcceptedAt;
+            // No state recorded: the submit was cut off, and may have reached Lance.
+            var tasks = r.ProviderState is null
+                ? LanceTasks.Initial(request, oursIfCreatedAfter: submittedAt - LanceTasks.ClockSkewAllowance)
+                : LanceTasks.Read(r);
+            return (Record: r, Set: new LanceTaskSet(request.Lead!.LancePersonId!, tasks) { PastDeadline = now - submittedAt >= options.Value.Deadline });
         }).ToList();
+        var sets = open.Select(o => o.Set).ToList();
 
-        foreach (var (record, _, tasks) in open.Where(o => now - (o.Record.SubmittedAt ?? o.Record.AcceptedAt) >= options.Value.Deadline))
-            foreach (var (field, task) in tasks.Where(t => !t.Value.IsTerminal).ToList())
-                tasks[field] = task with
+        // Sent ones first: what is sent below is fresh and needs no query this round.
+        await lance.RefreshAsync(sets, ct);
+        foreach (var set in sets.Where(s => s.PastDeadline))
+            foreach (var (field, task) in set.Tasks.Where(t => !t.Value.IsTerminal).ToList())
+                set.Tasks[field] = task with
                 {
                     Outcome = Outcome.TimedOut,
-                    Error = $"Lance had not finished it {options.Value.Deadline.TotalHours:0.#} h after the submit",
+                    Error = task.Status == LanceTask.Unsent
+                        ? $"the relay could not send it to Lance within {options.Value.Deadline.TotalHours:0.#} h"
+                        : $"Lance had not finished it {options.Value.Deadline.TotalHours:0.#} h after the submit",
                 };
+        await lance.SendAsync(sets, ct);
+        var results = await lance.CompleteAsync(sets, ct);
 
-        // Ask before sending: a task we think unsent may have reached Lance (an answer lost, or a submit still
-        // being recorded). A record found is adopted; only tasks Lance has no record of are sent (again).
-        var unsent = Tasks(open, t => t.Status == LanceTask.Unsent);
-        await QueryAsync(unsent, ct);
-        foreach (var field in LanceTasks.LanceFields)
+        foreach (var (record, set) in open)
         {
-            var toSend = open.Where(o => o.Tasks.TryGetValue(field, out var t) && t.Status == LanceTask.Unsent)
-                .Select(o => (o.PersonId, o.Tasks)).ToList();
-            if (toSend.Count > 0)
-                await LanceTasks.SendAsync(client, field, toSend, logger, ct);
-        }
-
-        var pending = Tasks(open, t => !t.IsTerminal && t.Status != LanceTask.Unsent);
-        await QueryAsync(pending, ct);
-
-        var people = new Dictionary<string, LancePerson?>();
-        foreach (var (record, personId, tasks) in open)
-        {
-            var state = LanceTasks.Write(tasks);
+            var state = LanceTasks.Write(set.Tasks);
             if (state != record.ProviderState)
             {
                 record.ProviderState = state;
                 record.Version++;
             }
-            if (await LanceTasks.CompleteAsync(client, personId, tasks, people, ct) is { } result)
+            if (results.TryGetValue(set, out var result))
                 completion.Complete(record, result);
         }
         await completion.SaveAsync(ct);
         await LanceSelections.FinishCompletedAsync(db, time, ct);
-        logger.LogDebug("Lance poll: {Open} open requests, {Unsent} unsent and {Pending} pending tasks", open.Count, unsent.Count, pending.Count);
-    }
-
-    static ILookup<(string PersonId, string Field), Dictionary<string, LanceTask>> Tasks(
-        IEnumerable<(EnrichmentRequestRecord Record, string PersonId, Dictionary<string, LanceTask> Tasks)> open, Func<LanceTask, bool> which) =>
-        open.SelectMany(o => o.Tasks.Where(t => which(t.Value)).Select(t => (Key: (o.PersonId, Field: t.Key), o.Tasks)))
-            .ToLookup(x => x.Key, x => x.Tasks);
-
-    /// <summary>Queries the tasks 200 at a time and records the latest state Lance has for each.</summary>
-    async Task QueryAsync(ILookup<(string PersonId, string Field), Dictionary<string, LanceTask>> tasks, CancellationToken ct)
-    {
-        foreach (var chunk in tasks.Select(g => g.Key).Chunk(LanceOptions.MaxTasksPerQuery))
-        {
-            // Keyed by (person, field), not by enrichment id: a re-submit may have produced a newer record.
-            foreach (var latest in (await client.QueryAsync(chunk, ct))
-                         .GroupBy(e => (e.EntityId.ToLowerInvariant(), e.Field))
-                         .Select(g => g.OrderByDescending(e => e.UpdatedAt).First()))
-            {
-                var key = chunk.FirstOrDefault(k => k.PersonId.Equals(latest.EntityId, StringComparison.OrdinalIgnoreCase) && k.Field == latest.Field);
-                if (key == default)
-                    continue;
-                foreach (var taskSet in tasks[key])
-                    taskSet[key.Field] = LanceTask.From(latest);
-            }
-        }
+        logger.LogDebug("Lance poll: {Open} open requests, {Completed} completed", open.Count, results.Count);
     }
 }

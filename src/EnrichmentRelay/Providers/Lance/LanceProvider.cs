@@ -8,7 +8,7 @@ namespace EnrichmentRelay.Providers.Lance;
 /// Requests for a Lance person go out as manual-selection bulk calls, one per field; a request for
 /// email and phone is two Lance tasks and completes once, when both are terminal.
 /// </summary>
-public sealed class LanceProvider(LanceClient client, IOptions<LanceOptions> options, ILogger<LanceProvider> logger) : IEnrichmentProvider
+public sealed class LanceProvider(LanceTasks lance, IOptions<LanceOptions> options) : IEnrichmentProvider
 {
     public ProviderName Name => ProviderName.Lance;
     public string Lane => LanceTasks.Lane;
@@ -18,26 +18,19 @@ public sealed class LanceProvider(LanceClient client, IOptions<LanceOptions> opt
     public string? WhyCannotServe(EnrichmentRequested request) =>
         Guid.TryParse(request.Lead?.LancePersonId, out _) ? null : "needs lead.lancePersonId (a Lance person uuid).";
 
+    /// <summary>
+    /// Always Accepted: a task whose call failed stays <c>unsent</c> in the request's state, and the poll looks it up
+    /// and sends it; Lance's own refusals (400, 402) complete their requests here.
+    /// </summary>
     public async Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
     {
-        var tasks = leads.ToDictionary(l => l.RequestId, l => LanceTasks.Initial(l.Request));
-        foreach (var field in LanceTasks.LanceFields)
-        {
-            var waiting = leads.Where(l => tasks[l.RequestId].ContainsKey(field))
-                .Select(l => (l.Request.Lead!.LancePersonId!, tasks[l.RequestId]))
-                .ToList();
-            if (waiting.Count > 0)
-                await LanceTasks.SendAsync(client, field, waiting, logger, ct);
-        }
+        var sets = leads.ToDictionary(l => l.RequestId, l => new LanceTaskSet(l.Request.Lead!.LancePersonId!, LanceTasks.Initial(l.Request)));
+        await lance.SendAsync(sets.Values.ToList(), ct);
 
-        // Reused records may already be finished: those requests complete now, without waiting for a poll.
-        var people = new Dictionary<string, LancePerson?>();
-        var completed = new Dictionary<Guid, CompletionResult>();
-        foreach (var lead in leads)
-            if (await LanceTasks.CompleteAsync(client, lead.Request.Lead!.LancePersonId!, tasks[lead.RequestId], people, ct) is { } result)
-                completed[lead.RequestId] = result;
-
-        return new SubmitResult(SubmitStatus.Accepted, Completed: completed,
-            ProviderState: tasks.ToDictionary(t => t.Key, t => LanceTasks.Write(t.Value)));
+        // Records Lance reused may already be finished: those requests complete now, without waiting for a poll.
+        var results = await lance.CompleteAsync(sets.Values.ToList(), ct);
+        return new SubmitResult(SubmitStatus.Accepted,
+            Completed: sets.Where(s => results.ContainsKey(s.Value)).ToDictionary(s => s.Key, s => results[s.Value]),
+            ProviderState: sets.ToDictionary(s => s.Key, s => LanceTasks.Write(s.Value.Tasks)));
     }
 }

@@ -36,6 +36,7 @@ public sealed class LanceSelections(
     RelayDbContext db,
     RequestCompletion completion,
     LanceClient client,
+    LanceTasks lance,
     IValidator<SelectionEnrichmentRequested> validator,
     TimeProvider time,
     OutboxSignal outboxSignal,
@@ -88,7 +89,8 @@ public sealed class LanceSelections(
             {
                 HttpStatusCode.PaymentRequired => Outcome.InsufficientCredits,
                 HttpStatusCode.BadRequest => Outcome.Rejected,
-                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => Outcome.Failed,
+                // 401/403/404 refuse the relay's key or address, not the selection: it is retried, redelivered later
+                // and, if Lance still refuses, kept as a dead letter to replay once the key works.
                 _ => null,
             };
             if (refused is null)
@@ -105,14 +107,13 @@ public sealed class LanceSelections(
             RequestCount = records.Count, CreatedAt = now, SubmittedAt = now, SubmitAnswer = "selection",
         };
         db.ProviderJobs.Add(job);
-        var people = new Dictionary<string, LancePerson?>();
-        var accepted = 0;
+        var persons = new List<(EnrichmentRequestRecord Record, LanceTaskSet Set)>();
         foreach (var record in records.DistinctBy(r => r.EntityId.ToLowerInvariant()))
         {
             var request = PersonRequest(message, record.EntityId);
             if (await db.Requests.AnyAsync(r => r.RequestId == request.RequestId, ct))
                 continue;
-            var tasks = new Dictionary<string, LanceTask> { [field] = LanceTask.From(record) };
+            var tasks = new Dictionary<string, LanceTask> { [field] = LanceTask.Selected(record, sentAt: now) };
             var person = new EnrichmentRequestRecord
             {
                 RequestId = request.RequestId, State = RequestState.Submitted, Provider = ProviderName.Lance, Lane = LanceTasks.Lane,
@@ -122,25 +123,27 @@ public sealed class LanceSelections(
                 TraceParent = RelayTracing.CurrentTraceParent(),
             };
             db.Requests.Add(person);
-            accepted++;
-            // Reused records may already be finished: those persons complete now.
-            if (await LanceTasks.CompleteAsync(client, record.EntityId, tasks, people, ct) is { } result)
-                completion.Complete(person, result);
+            persons.Add((person, new LanceTaskSet(record.EntityId, tasks)));
         }
+        // Reused records may already be finished: those persons complete now.
+        var results = await lance.CompleteAsync(persons.Select(p => p.Set).ToList(), ct);
+        foreach (var (person, set) in persons)
+            if (results.TryGetValue(set, out var result))
+                completion.Complete(person, result);
         row.State = SelectionState.Submitted;
         row.ProviderJobId = job.Id;
         row.Selected = records.Count;
         row.Version++;
         await completion.SaveAsync(ct);
-        metrics.RequestAccepted(ProviderName.Lance, accepted);
+        metrics.RequestAccepted(ProviderName.Lance, persons.Count);
         logger.LogInformation("Selection {SelectionId}: Lance selected {Count} persons", message.SelectionId, records.Count);
         await FinishCompletedAsync(db, time, ct);
     }
 
     /// <summary>
-    /// Publishes (through the outbox) the summary of every submitted selection whose persons have all completed. Each
-    /// selection is saved on its own: two writers finishing the same selection at once (two selection consumers, or
-    /// one and the poller) conflict on its Version, and the loser must neither fail nor hold back the others.
+    /// Stages the summary of every submitted selection whose persons have all completed, each saved on its own:
+    /// several writers (the poll, the consumers of other selections) may finish the same selection at once, and
+    /// the one that loses the race on a selection leaves it to the winner without losing its other ones.
     /// </summary>
     public static async Task FinishCompletedAsync(RelayDbContext db, TimeProvider time, CancellationToken ct)
     {
@@ -160,15 +163,15 @@ public sealed class LanceSelections(
             selection.State = SelectionState.Completed;
             selection.CompletedAt = now;
             selection.Version++;
-            var row = db.Outbox.Add(OutboxRows.For(summary, summary.EventId, now));
+            var staged = db.Outbox.Add(OutboxRows.For(summary, summary.EventId, now));
             try
             {
                 await db.SaveChangesAsync(ct);
             }
             catch (DbUpdateConcurrencyException)
             {
-                // Another writer finished it first and staged the same summary: leave this one's changes behind.
-                row.State = EntityState.Detached;
+                // Another writer finished this selection first, with its summary.
+                staged.State = EntityState.Detached;
                 await db.Entry(selection).ReloadAsync(ct);
             }
         }

@@ -1,9 +1,11 @@
+using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Sandbox;
 using EnrichmentRelay.Sandbox.Lance;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
@@ -15,7 +17,9 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
 {
     SandboxServer sandbox = null!;
     LedgerTestHost host = null!;
-    readonly LanceOptions options = new() { ApiKey = "k", FlushWindow = TimeSpan.Zero, Deadline = TimeSpan.FromHours(24) };
+    readonly LanceOptions options = new() { ApiKey = "k", FlushWindow = TimeSpan.Zero, Deadline = TimeSpan.FromHours(24), CreditsPerEnrichment = 2.5m };
+
+    LanceSimulator Lance => sandbox.Lance;
 
     public async Task InitializeAsync()
     {
@@ -27,6 +31,7 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
                 http.BaseAddress = options.BaseUrl;
                 http.DefaultRequestHeaders.Authorization = new("Bearer", options.ApiKey);
             });
+            services.AddScoped<LanceTasks>();
             services.AddScoped<IEnrichmentProvider, LanceProvider>();
             services.AddScoped<LancePoller>();
         });
@@ -43,7 +48,7 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task OnePollRoundOf2500RequestsQueriesAtMostTwoCallsPer200()
     {
-        sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMinutes(1);
+        Lance.Settings.ProcessingDelay = TimeSpan.FromMinutes(1);
         var requests = Enumerable.Range(0, 2500).Select(_ => Request([EnrichmentField.Email, EnrichmentField.Phone])).ToList();
         foreach (var request in requests)
             await host.ReceiveAsync(request);
@@ -52,39 +57,49 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
             await flusher.FlushAsync(LanceTasks.Lane, CancellationToken.None);
 
         host.Time.Advance(TimeSpan.FromMinutes(2));
-        var before = sandbox.Lance.Counters.QueryCalls;
+        var before = Lance.Counters.QueryCalls;
         await PollAsync();
-        var round = sandbox.Lance.Counters.QueryCalls - before;
+        var round = Lance.Counters.QueryCalls - before;
 
         var limit = 2 * (int)Math.Ceiling(2500 / 200.0);
         output.WriteLine($"[figure] Lance poll round for 2,500 requests (5,000 tasks): {round} query calls (limit {limit})");
         Assert.True(round <= limit, $"{round} query calls in one round");
-        Assert.All(await host.RequestsAsync(), r => Assert.Equal(Outcome.Found, r.Outcome));
-        Assert.All(sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
+        Assert.All(await host.RequestsAsync(), r =>
+        {
+            Assert.Equal(Outcome.Found, r.Outcome);
+            Assert.Equal(2 * options.CreditsPerEnrichment, r.CreditsCharged);
+        });
+        Assert.All(Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
     }
 
     [Fact]
-    public async Task ReusedFinishedRecordsCompleteAtSubmitWithoutAPoll()
+    public async Task ReusedFinishedRecordsCompleteAtSubmitWithoutAPollOrACallAndCostNothing()
     {
         var person = Guid.NewGuid().ToString();
-        sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromSeconds(1);
-        await SubmitAsync(Request([EnrichmentField.Email], person));
+        var first = Request([EnrichmentField.Email], person);
+        await SubmitAsync(first);
         host.Time.Advance(TimeSpan.FromMinutes(1));
         await PollAsync();
 
         var again = Request([EnrichmentField.Email], person);
         await SubmitAsync(again);
 
-        var record = (await host.RequestsAsync()).Single(r => r.RequestId == again.RequestId);
-        Assert.Equal(Outcome.Found, record.Outcome);
-        Assert.Equal(1, sandbox.Lance.Counters.Charges[$"{person}:emails"]);
+        var records = await host.RequestsAsync();
+        var reused = records.Single(r => r.RequestId == again.RequestId);
+        Assert.Equal(Outcome.Found, reused.Outcome);
+        Assert.Equal([$"person-{person.Replace("-", "")[..8]}@lance.example"], Emails(reused));
+        Assert.Equal(0m, reused.CreditsCharged);
+        Assert.Equal(options.CreditsPerEnrichment, records.Single(r => r.RequestId == first.RequestId).CreditsCharged);
+        // Looked up, found finished, never sent: no reading of Lance's pricing can charge for it.
+        Assert.Equal(1, Lance.Counters.Submissions[$"{person}:emails"]);
+        Assert.Equal(1, Lance.Counters.Charges[$"{person}:emails"]);
     }
 
     [Fact]
     public async Task TaskTheQueryNeverMentionsTimesOutAtTheRelaysDeadline()
     {
         var person = Guid.NewGuid().ToString();
-        sandbox.Lance.SetOutcome(person, "emails", LanceOutcome.Omitted);
+        Lance.SetOutcome(person, "emails", LanceOutcome.Omitted);
         var request = Request([EnrichmentField.Email], person);
         await SubmitAsync(request);
 
@@ -94,14 +109,15 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
 
         host.Time.Advance(options.Deadline);
         await PollAsync();
-        Assert.Equal(Outcome.TimedOut, (await host.RequestsAsync()).Single().Outcome);
+        var record = (await host.RequestsAsync()).Single();
+        Assert.Equal(Outcome.TimedOut, record.Outcome);
+        Assert.Equal(options.CreditsPerEnrichment, record.CreditsCharged); // charged at submit, whatever came of it
     }
 
     [Fact]
     public async Task SubmitThatFailedWithoutAnAnswerIsSentAgainByThePollAndChargedOnce()
     {
-        sandbox.Lance.FailNextSubmits(1, 503);
-        sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromSeconds(1);
+        Lance.FailNextSubmits(1, 503);
         var request = Request([EnrichmentField.Email]);
         await SubmitAsync(request);
 
@@ -109,8 +125,10 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
         host.Time.Advance(TimeSpan.FromMinutes(1));
         await PollAsync();                       // finds it finished
 
-        Assert.Equal(Outcome.Found, (await host.RequestsAsync()).Single().Outcome);
-        Assert.All(sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
+        var record = (await host.RequestsAsync()).Single();
+        Assert.Equal(Outcome.Found, record.Outcome);
+        Assert.Equal(options.CreditsPerEnrichment, record.CreditsCharged);
+        Assert.All(Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
     }
 
     [Fact]
@@ -141,9 +159,309 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains(selectionId.ToString(), summary.Body);
     }
 
-    async Task SubmitAsync(EnrichmentRequested request)
+    [Theory]
+    [InlineData(LanceCharging.AtSubmit)]
+    [InlineData(LanceCharging.OnDataFound)]
+    public async Task SubmitWhoseAnswerWasLostIsFoundAgainAndCountedAsOurs(LanceCharging charging)
     {
-        await host.ReceiveAsync(request);
+        Lance.Settings.Charging = charging;
+        Lance.DropConnectionAfterAcceptNext(1);
+        var request = Request([EnrichmentField.Email]);
+        await SubmitAsync(request);
+
+        await PollAsync();                       // finds the record the lost call created: not sent again
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        var record = (await host.RequestsAsync()).Single();
+        Assert.Equal(Outcome.Found, record.Outcome);
+        Assert.Equal(options.CreditsPerEnrichment, record.CreditsCharged);
+        Assert.Equal(1, Assert.Single(Lance.Counters.Submissions).Value);
+        Assert.Equal(1, Assert.Single(Lance.Counters.Charges).Value);
+    }
+
+    [Fact]
+    public async Task SubmitCutOffBeforeItsAnswerWasRecordedIsReconciledByThePollAsOurs()
+    {
+        Lance.DropConnectionAfterAcceptNext(1);
+        var request = Request([EnrichmentField.Email]);
+        await SubmitAsync(request);
+        // As if the relay died between the bulk call and recording anything: no task state, the job still Submitting.
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            await db.Requests.ExecuteUpdateAsync(set => set.SetProperty(r => r.ProviderState, (string?)null));
+            return await db.ProviderJobs.ExecuteUpdateAsync(set => set.SetProperty(j => j.State, ProviderJobState.Submitting));
+        });
+
+        await PollAsync();
+        Assert.Equal(RequestState.Submitted, (await host.RequestsAsync()).Single().State); // its submit may still be under way
+        Assert.Equal(1, Lance.Counters.BulkCalls);
+
+        host.Time.Advance(TimeSpan.FromMinutes(5)); // past the orphan window
+        await PollAsync();
+
+        var record = (await host.RequestsAsync()).Single();
+        Assert.Equal(Outcome.Found, record.Outcome);
+        Assert.Equal(options.CreditsPerEnrichment, record.CreditsCharged);
+        Assert.Equal(1, Lance.Counters.BulkCalls);
+    }
+
+    [Theory]
+    [InlineData(404)]
+    [InlineData(400)]
+    public async Task FinishedTaskWhosePersonReadFindsNoPersonCompletesFailed(int unknownPersonStatus)
+    {
+        Lance.Settings.UnknownPersonReadStatus = unknownPersonStatus;
+        var person = Guid.NewGuid().ToString();
+        var request = Request([EnrichmentField.Email, EnrichmentField.Phone], person);
+        await SubmitAsync(request);
+        Lance.RemovePerson(person);
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        var record = (await host.RequestsAsync()).Single();
+        Assert.Equal(Outcome.Failed, record.Outcome);
+        Assert.Empty(Emails(record));
+        Assert.Contains($"Lance reported data found, but holds no person {person}", record.Detail);
+        Assert.Equal(2 * options.CreditsPerEnrichment, record.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task PersonReadThatFailsWaitsForTheNextPollWithoutHoldingUpTheOthers()
+    {
+        var failing = Guid.NewGuid().ToString();
+        var requests = new[] { Request([EnrichmentField.Email], failing), Request([EnrichmentField.Email]), Request([EnrichmentField.Phone]) };
+        await SubmitAsync(requests);
+        Lance.FailPersonReads(failing, 1, 503);
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+        var records = await host.RequestsAsync();
+        Assert.Equal(RequestState.Submitted, records.Single(r => r.RequestId == requests[0].RequestId).State);
+        Assert.All(records.Where(r => r.RequestId != requests[0].RequestId), r => Assert.Equal(Outcome.Found, r.Outcome));
+
+        await PollAsync();
+        var recovered = (await host.RequestsAsync()).Single(r => r.RequestId == requests[0].RequestId);
+        Assert.Equal(Outcome.Found, recovered.Outcome);
+        Assert.Single(Emails(recovered));
+    }
+
+    [Fact]
+    public async Task PersonReadThatKeepsFailingFailsTheRequestAtTheDeadline()
+    {
+        var person = Guid.NewGuid().ToString();
+        await SubmitAsync(Request([EnrichmentField.Email], person));
+        Lance.FailPersonReads(person, 1_000, 500);
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+        Assert.Equal(RequestState.Submitted, (await host.RequestsAsync()).Single().State);
+
+        host.Time.Advance(options.Deadline);
+        await PollAsync();
+        var record = (await host.RequestsAsync()).Single();
+        Assert.Equal(Outcome.Failed, record.Outcome);
+        Assert.Contains("could not be read before the relay's deadline", record.Detail);
+        Assert.Equal(options.CreditsPerEnrichment, record.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task PersonWhoseReadFailsBeforeTheSubmitIsSentByTheNextPollAlone()
+    {
+        var failing = Guid.NewGuid().ToString();
+        var other = Guid.NewGuid().ToString();
+        Lance.FailPersonReads(failing, 1, 500);
+        await SubmitAsync(Request([EnrichmentField.Email], failing), Request([EnrichmentField.Email], other));
+
+        Assert.False(Lance.Counters.Submissions.ContainsKey($"{failing}:emails"));
+        Assert.Equal(1, Lance.Counters.Submissions[$"{other}:emails"]);
+
+        await PollAsync();
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+        Assert.All(await host.RequestsAsync(), r => Assert.Equal(Outcome.Found, r.Outcome));
+        Assert.All(Lance.Counters.Submissions.Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task OnlyTheContactsThisRequestFoundAreReportedNotThoseOtherOrganizationsPutOnThePerson()
+    {
+        Lance.Settings.PreexistingContacts = true;
+        var both = Guid.NewGuid().ToString();
+        var nothing = Guid.NewGuid().ToString();
+        Lance.AddPerson(both, "Ann", "Archer");
+        Lance.AddPerson(nothing, "Bob", "Baker");
+        Lance.SetOutcome(both, "phones", LanceOutcome.NotFound);
+        Lance.SetOutcome(nothing, "emails", LanceOutcome.NotFound);
+        var otherOrgs = Lance.PersonJson(both)!["emails"]!.AsArray().Single()!.GetValue<string>();
+        var requests = new[] { Request([EnrichmentField.Email, EnrichmentField.Phone], both), Request([EnrichmentField.Email], nothing) };
+        await SubmitAsync(requests);
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        var records = await host.RequestsAsync();
+        var found = records.Single(r => r.RequestId == requests[0].RequestId);
+        Assert.Equal(Outcome.Found, found.Outcome);
+        Assert.Equal([$"ann.archer@example-{both.Replace("-", "")[..6]}.com"], Emails(found));
+        Assert.DoesNotContain(otherOrgs, Emails(found));
+        Assert.Empty(JsonSerializer.Deserialize<List<string>>(found.PhonesJson!)!);
+        Assert.Contains("1 more already on Lance's shared person record before this request, not reported", found.Detail);
+        Assert.Contains("phones: Lance found nothing", found.Detail);
+        Assert.Equal(2 * options.CreditsPerEnrichment, found.CreditsCharged);
+
+        // Nothing found for this request: the other organization's email on the person is not reported as found.
+        var notFound = records.Single(r => r.RequestId == requests[1].RequestId);
+        Assert.Equal(Outcome.NotFound, notFound.Outcome);
+        Assert.Empty(Emails(notFound));
+
+        // A later request reuses the finished enrichment: all the person's emails, and the detail says why.
+        var later = Request([EnrichmentField.Email], both);
+        await SubmitAsync(later);
+        var reused = (await host.RequestsAsync()).Single(r => r.RequestId == later.RequestId);
+        Assert.Equal(Outcome.Found, reused.Outcome);
+        Assert.Equal(2, Emails(reused).Count);
+        Assert.Contains("found before this request", reused.Detail);
+        Assert.Equal(0m, reused.CreditsCharged);
+    }
+
+    [Theory]
+    [InlineData(LanceCharging.AtSubmit)]
+    [InlineData(LanceCharging.OnDataFound)]
+    public async Task CreditsChargedAreWhatLanceChargedUnderEitherReadingOfItsPricing(LanceCharging charging)
+    {
+        Lance.Settings.Charging = charging;
+        var found = Guid.NewGuid().ToString();
+        var notFound = Guid.NewGuid().ToString();
+        var failed = Guid.NewGuid().ToString();
+        Lance.SetOutcome(notFound, "emails", LanceOutcome.NotFound);
+        Lance.SetOutcome(failed, "emails", LanceOutcome.Failed);
+        // Two requests for one person and field in one call share one record: one of them pays for it.
+        var requests = new[] { found, found, notFound, failed }.Select(p => Request([EnrichmentField.Email], p)).ToArray();
+        await SubmitAsync(requests);
+        var whilePending = Request([EnrichmentField.Email], found);
+        await SubmitAsync(whilePending); // reuses the pending record
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        var records = (await host.RequestsAsync()).ToDictionary(r => r.RequestId);
+        var atSubmit = charging == LanceCharging.AtSubmit;
+        var twins = new[] { records[requests[0].RequestId].CreditsCharged, records[requests[1].RequestId].CreditsCharged };
+        Assert.Contains(0m, twins);
+        Assert.Contains(options.CreditsPerEnrichment, twins);
+        Assert.Equal(0m, records[whilePending.RequestId].CreditsCharged);
+        Assert.Equal(atSubmit ? options.CreditsPerEnrichment : 0m, records[requests[2].RequestId].CreditsCharged);
+        Assert.Equal(atSubmit ? options.CreditsPerEnrichment : 0m, records[requests[3].RequestId].CreditsCharged);
+        Assert.Equal(Outcome.Failed, records[requests[3].RequestId].Outcome);
+        // The ledger says what Lance says, charge for charge.
+        Assert.Equal(Lance.Counters.CreditsCharged * options.CreditsPerEnrichment, records.Values.Sum(r => r.CreditsCharged ?? 0));
+    }
+
+    [Theory]
+    [InlineData(LanceErrorBody.Nested)]
+    [InlineData(LanceErrorBody.Flat)]
+    [InlineData(LanceErrorBody.PlainText)]
+    public async Task BulkCallRefusedForOneBadIdIsSplitUntilOnlyThatPersonIsRejected(LanceErrorBody errorBody)
+    {
+        Lance.Settings.ErrorBody = errorBody;
+        var requests = Enumerable.Range(0, 40).Select(_ => Request([EnrichmentField.Email, EnrichmentField.Phone])).ToList();
+        var bad = requests[29].Lead!.LancePersonId!;
+        Lance.MarkInvalid(bad);
+        await SubmitAsync([.. requests]);
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        var records = (await host.RequestsAsync()).ToDictionary(r => r.RequestId);
+        var rejected = records[requests[29].RequestId];
+        Assert.Equal(Outcome.Rejected, rejected.Outcome);
+        Assert.Contains($"selection.includedIds: '{bad}' is not a valid lead id.", rejected.Detail);
+        Assert.Contains("HTTP 400", rejected.Detail);
+        if (errorBody != LanceErrorBody.PlainText)
+            Assert.Contains("VALIDATION_ERROR", rejected.Detail);
+        Assert.Equal(0m, rejected.CreditsCharged);
+        Assert.All(requests.Where(r => r != requests[29]), r => Assert.Equal(Outcome.Found, records[r.RequestId].Outcome));
+        Assert.All(Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
+        Assert.Equal(2 * 39, Lance.Counters.Charges.Count);
+        output.WriteLine($"[figure] Lance bulk calls to isolate 1 refused id among 40 persons (2 fields, {errorBody} error bodies): {Lance.Counters.BulkCalls}");
+        Assert.True(Lance.Counters.BulkCalls <= 2 * (1 + 2 * (int)Math.Ceiling(Math.Log2(40))));
+    }
+
+    [Theory]
+    [InlineData(LanceUnknownIds.Refuse)]
+    [InlineData(LanceUnknownIds.Skip)]
+    public async Task IdLanceDoesNotKnowIsRejectedAndTheRestGoThrough(LanceUnknownIds unknownIds)
+    {
+        Lance.Settings.UnknownIds = unknownIds;
+        var known = Enumerable.Range(0, 3).Select(_ => Guid.NewGuid().ToString()).ToList();
+        known.ForEach(p => Lance.AddPerson(p, "Kim", "Known"));
+        var stranger = Request([EnrichmentField.Email]);
+        await SubmitAsync([stranger, .. known.Select(p => Request([EnrichmentField.Email], p))]);
+
+        await PollAsync();
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        var records = await host.RequestsAsync();
+        var rejected = records.Single(r => r.RequestId == stranger.RequestId);
+        Assert.Equal(Outcome.Rejected, rejected.Outcome);
+        Assert.Contains(unknownIds == LanceUnknownIds.Refuse ? "no lead" : "made no enrichment for this person", rejected.Detail);
+        Assert.All(records.Where(r => r.RequestId != stranger.RequestId), r => Assert.Equal(Outcome.Found, r.Outcome));
+        Assert.Equal(0m, rejected.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task EveryRequestEndsRightWithTheSandboxOnlyAsGoodAsLancesPagesPromise()
+    {
+        Lance.Settings.UseDocumentedOnly();
+        var retried = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid().ToString()).ToList();
+        retried.ForEach(p => Lance.SetOutcome(p, "emails", LanceOutcome.Failed));
+        await SubmitAsync([.. retried.Select(p => Request([EnrichmentField.Email], p))]);
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+        Assert.All(await host.RequestsAsync(), r => Assert.Equal(Outcome.Failed, r.Outcome));
+
+        // Those failed records are Lance's history now: the query answers each beside the new one, in no particular order.
+        retried.ForEach(p => Lance.SetOutcome(p, "emails", LanceOutcome.Found));
+        var people = Enumerable.Range(0, 30).Select(_ => Guid.NewGuid().ToString()).ToList();
+        people.Where((_, i) => i % 3 == 1).ToList().ForEach(p => Lance.SetOutcome(p, "phones", LanceOutcome.NotFound));
+        people.Where((_, i) => i % 5 == 2).ToList().ForEach(p => Lance.SetOutcome(p, "emails", LanceOutcome.Timeout));
+        Lance.MarkInvalid(people[7]);
+        var requests = people.Select(p => Request([EnrichmentField.Email, EnrichmentField.Phone], p)).ToList();
+        var again = retried.Select(p => Request([EnrichmentField.Email], p)).ToList();
+        await SubmitAsync([.. requests, .. again]);
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        var records = (await host.RequestsAsync()).ToDictionary(r => r.RequestId);
+        foreach (var (person, i) in people.Select((p, i) => (p, i)))
+        {
+            var record = records[requests[i].RequestId];
+            var expected = i == 7 ? Outcome.Rejected : i % 5 == 2 && i % 3 == 1 ? Outcome.TimedOut : Outcome.Found;
+            Assert.Equal(expected, record.Outcome);
+            // Charged only on success under this reading: one credit per field found.
+            var foundFields = i == 7 ? 0 : (i % 5 == 2 ? 0 : 1) + (i % 3 == 1 ? 0 : 1);
+            Assert.Equal(foundFields * options.CreditsPerEnrichment, record.CreditsCharged);
+        }
+        Assert.Contains("HTTP 400", records[requests[7].RequestId].Detail);
+        Assert.All(again, r =>
+        {
+            Assert.Equal(Outcome.Found, records[r.RequestId].Outcome);
+            Assert.Single(Emails(records[r.RequestId]));
+            Assert.Equal(options.CreditsPerEnrichment, records[r.RequestId].CreditsCharged);
+        });
+        Assert.Equal(Lance.Counters.CreditsCharged * options.CreditsPerEnrichment, records.Values.Sum(r => r.CreditsCharged ?? 0));
+        Assert.All(Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
+        Assert.DoesNotContain(Lance.Enrichments, e => Guid.TryParse(e.Id, out _));
+    }
+
+    async Task SubmitAsync(params EnrichmentRequested[] requests)
+    {
+        foreach (var request in requests)
+            await host.ReceiveAsync(request);
         await host.Services.GetRequiredService<BatchFlusher>().FlushAsync(LanceTasks.Lane, CancellationToken.None);
     }
 
@@ -152,6 +470,8 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
         await sp.GetRequiredService<LancePoller>().PollAsync(CancellationToken.None);
         return 0;
     });
+
+    static List<string> Emails(EnrichmentRequestRecord record) => JsonSerializer.Deserialize<List<string>>(record.EmailsJson ?? "[]")!;
 
     static EnrichmentRequested Request(IReadOnlyList<EnrichmentField> fields, string? personId = null) => new()
     {
