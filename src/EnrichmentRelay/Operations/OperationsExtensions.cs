@@ -1,3 +1,4 @@
+using EnrichmentRelay.Access;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry;
@@ -51,7 +52,7 @@ public static class OperationsExtensions
         return builder;
     }
 
-    const string WebhookPathPrefix = "/webhooks/precept";
+    const string WebhookPathPrefix = Webhooks.PreceptWebhookApi.PathPrefix;
 
     static bool IsOperational(PathString path) =>
         path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath);
@@ -61,7 +62,7 @@ public static class OperationsExtensions
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
-        app.MapPrometheusScrapingEndpoint();
+        app.MapPrometheusScrapingEndpoint().RequireClientKey();
         app.MapApiDocs();
         return app;
     }
