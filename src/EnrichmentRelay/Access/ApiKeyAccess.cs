@@ -42,12 +42,14 @@ public static class ApiKeyAccess
     {
         builder.Services.AddSingleton<IValidateOptions<RelayOptions>, ProtectionRequired>();
         builder.Services.AddSingleton<KeyGuesses>();
-        builder.Services.AddAuthentication(Scheme).AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(Scheme, null);
+        // No default scheme: only routes that need a key authenticate, so pages without one (the dashboard and its
+        // antiforgery tokens) always see an anonymous caller.
+        builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(Scheme, null);
         builder.Services.AddSingleton<IAuthorizationHandler, KeyRequirementHandler>();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, KeyProblems>();
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(ClientPolicy, policy => policy.AddRequirements(new KeyRequirement(AccessLevel.Client)))
-            .AddPolicy(AdminPolicy, policy => policy.AddRequirements(new KeyRequirement(AccessLevel.Admin)));
+            .AddPolicy(ClientPolicy, policy => policy.AddAuthenticationSchemes(Scheme).AddRequirements(new KeyRequirement(AccessLevel.Client)))
+            .AddPolicy(AdminPolicy, policy => policy.AddAuthenticationSchemes(Scheme).AddRequirements(new KeyRequirement(AccessLevel.Admin)));
         builder.AddWebhookListener();
         return builder;
     }
@@ -184,7 +186,8 @@ sealed class KeyProblems(IOptions<AdminOptions> admin) : IAuthorizationMiddlewar
             await allowed.HandleAsync(next, context, policy, result);
             return;
         }
-        if (context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure is TooManyKeyGuessesException tooMany)
+        // The scheme's result of this request (computed once per request; a wrong key is not counted twice).
+        if ((await context.AuthenticateAsync(ApiKeyAccess.Scheme)).Failure is TooManyKeyGuessesException tooMany)
         {
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(tooMany.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             await TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many wrong keys",

@@ -79,10 +79,11 @@ public sealed class DelayedRedeliveryFilter(IReadOnlyList<TimeSpan> delays, ILog
     /// The count this filter wrote, as the message brings it back. Anyone can set the header, so whatever it holds is
     /// clamped to 0..int.MaxValue: a negative or overflowing value never indexes outside the delay list.
     /// </summary>
-    public static int Redeliveries(ReceiveContext context)
+    public static int Redeliveries(ReceiveContext context) =>
+        context.TransportHeaders.TryGetHeader(CountHeader, out var value) ? CountFrom(value) : 0;
+
+    internal static int CountFrom(object? value)
     {
-        if (!context.TransportHeaders.TryGetHeader(CountHeader, out var value))
-            return 0;
         long? count = value switch
         {
             int n => n,

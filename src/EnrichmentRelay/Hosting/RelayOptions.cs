@@ -77,7 +77,7 @@ public sealed class RelayOptions : IValidatableObject
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
     {
         // Checked here rather than by attributes, which would hide every other problem of the section when they fail.
-        if (ClientApiKey is not null && ClientApiKey.Length < 32)
+        if (ClientApiKey is { Length: > 0 and < 32 })
             yield return new ValidationResult("Relay:ClientApiKey must be at least 32 characters.", [nameof(ClientApiKey)]);
         if (MaxIntakeBodyBytes is < 4 * 1024 or > 16 * 1024 * 1024)
             yield return new ValidationResult("Relay:MaxIntakeBodyBytes must be between 4096 and 16777216.", [nameof(MaxIntakeBodyBytes)]);
