@@ -18,8 +18,9 @@ public sealed class SecretsTests(ITestOutputHelper output)
             new Dictionary<string, string>
             {
                 ["Logging__LogLevel__Default"] = "Debug",
+                // A rule for one provider outranks every rule for all providers: it used to re-enable the path categories.
+                ["Logging__Console__LogLevel__Default"] = "Debug",
                 ["Logging__LogLevel__Microsoft.AspNetCore"] = "Debug",
-                ["Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Debug",
                 ["Logging__LogLevel__System.Net.Http.HttpClient"] = "Trace",
                 ["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Information",
                 // Structured lines with every scope, as an operator would ship them: the scopes are scanned too.
@@ -47,7 +48,12 @@ public sealed class SecretsTests(ITestOutputHelper output)
                    new StringContent("{\"enrichment_id\": ", System.Text.Encoding.UTF8, "application/json")))
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, malformed.StatusCode);
         await Eventually.TrueAsync(() => scenario.Relay.LogText.Contains("Malformed Precept callback"), TimeSpan.FromSeconds(10), "the malformed-callback warning");
-        string[] secrets = [RelayScenario.PreceptKey, RelayScenario.WoodpeckerKey, RelayScenario.LanceKey, RelayScenario.AdminKey, .. tokens];
+        // A wrong key is logged as such, never itself.
+        using (var guessed = new HttpRequestMessage(HttpMethod.Get, "admin/dead-letters") { Headers = { { "X-Api-Key", "guessed-admin-key-0123456789abcdefghij" } } })
+        using (var refused = await scenario.Relay.Http.SendAsync(guessed))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        string[] secrets = [RelayScenario.PreceptKey, RelayScenario.WoodpeckerKey, RelayScenario.LanceKey, RelayScenario.AdminKey, RelayScenario.ClientKey,
+            "guessed-admin-key-0123456789abcdefghij", .. tokens];
         var log = scenario.Relay.LogText;
         output.WriteLine($"[figure] secrets scan: {log.Length:N0} characters of relay log searched for {secrets.Length} secrets");
         Assert.All(secrets, secret => Assert.DoesNotContain(secret, log));

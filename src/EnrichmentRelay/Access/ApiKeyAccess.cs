@@ -42,8 +42,9 @@ public static class ApiKeyAccess
     {
         builder.Services.AddSingleton<IValidateOptions<RelayOptions>, ProtectionRequired>();
         builder.Services.AddSingleton<KeyGuesses>();
-        // No default scheme: only routes that need a key authenticate, so pages without one (the dashboard and its
-        // antiforgery tokens) always see an anonymous caller.
+        // No default scheme (ASP.NET Core would make the only scheme the default): only routes that need a key
+        // authenticate, so pages without one (the dashboard and its antiforgery tokens) always see an anonymous caller.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(Scheme, null);
         builder.Services.AddSingleton<IAuthorizationHandler, KeyRequirementHandler>();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, KeyProblems>();

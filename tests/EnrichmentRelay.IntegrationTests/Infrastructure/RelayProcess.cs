@@ -30,7 +30,7 @@ public sealed class RelayProcess : IAsyncDisposable
         LogPath = logPath;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
         // As a bearer token, so a test can still send an admin key in X-Api-Key beside it.
-        if (clientKey is not null)
+        if (!string.IsNullOrEmpty(clientKey))
             Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", clientKey);
     }
 
