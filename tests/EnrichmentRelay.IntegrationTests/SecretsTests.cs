@@ -43,11 +43,11 @@ public sealed class SecretsTests(ITestOutputHelper output)
 
         var tokens = scenario.Sandbox.Precept.Jobs.Select(j => new Uri(j.WebhookUrl!).Segments.Last()).ToList();
         Assert.NotEmpty(tokens);
-        // A line logged while a real callback URL is being served (a malformed body is kept and warned about).
-        using (var malformed = await scenario.Relay.Http.PostAsync($"webhooks/precept/{tokens[0]}",
+        // A line logged while a real callback URL is being served (the job is complete: its spent token is refused and noted).
+        using (var late = await scenario.Relay.Http.PostAsync($"webhooks/precept/{tokens[0]}",
                    new StringContent("{\"enrichment_id\": ", System.Text.Encoding.UTF8, "application/json")))
-            Assert.Equal(System.Net.HttpStatusCode.BadRequest, malformed.StatusCode);
-        await Eventually.TrueAsync(() => scenario.Relay.LogText.Contains("Malformed Precept callback"), TimeSpan.FromSeconds(10), "the malformed-callback warning");
+            Assert.Equal(System.Net.HttpStatusCode.Gone, late.StatusCode);
+        await Eventually.TrueAsync(() => scenario.Relay.LogText.Contains("its token is spent"), TimeSpan.FromSeconds(10), "the spent-token line");
         // A wrong key is logged as such, never itself.
         using (var guessed = new HttpRequestMessage(HttpMethod.Get, "admin/dead-letters") { Headers = { { "X-Api-Key", "guessed-admin-key-0123456789abcdefghij" } } })
         using (var refused = await scenario.Relay.Http.SendAsync(guessed))

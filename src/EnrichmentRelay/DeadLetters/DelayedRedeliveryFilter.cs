@@ -105,8 +105,14 @@ public sealed class DelayedRedeliveryFilter(IReadOnlyList<TimeSpan> delays, ILog
     static bool IsUnreadable(Exception? ex)
     {
         for (; ex is not null; ex = ex.InnerException)
-            if (ex is SerializationException or JsonException or System.Text.DecoderFallbackException)
+            if (ex is SerializationException or JsonException or System.Text.DecoderFallbackException || IsUnreadableJson(ex))
                 return true;
         return false;
     }
+
+    /// <summary>
+    /// System.Text.Json's own "cannot read this" for a body that is valid JSON but no message: MassTransit reads a
+    /// raw <c>null</c> that way.
+    /// </summary>
+    public static bool IsUnreadableJson(Exception ex) => ex is InvalidOperationException { Source: "System.Text.Json" };
 }

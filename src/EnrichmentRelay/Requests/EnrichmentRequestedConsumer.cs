@@ -12,8 +12,7 @@ namespace EnrichmentRelay.Requests;
 public sealed class EnrichmentRequestedConsumer(EnrichmentIntake intake) : IConsumer<Batch<EnrichmentRequested>>
 {
     public Task Consume(ConsumeContext<Batch<EnrichmentRequested>> context) =>
-        // A body of JSON null reads as no message at all: answered like an empty request (rejected, by its message id).
-        intake.ReceiveBatchAsync(context.Message.Select(m => new IncomingRequest(m.Message ?? new EnrichmentRequested(), m.MessageId, TraceParentOf(m))).ToList(),
+        intake.ReceiveBatchAsync(context.Message.Select(m => new IncomingRequest(m.Message, m.MessageId, TraceParentOf(m))).ToList(),
             context.CancellationToken);
 
     /// <summary>

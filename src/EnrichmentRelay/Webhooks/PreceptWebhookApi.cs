@@ -67,6 +67,7 @@ public static class PreceptWebhookApi
         if (job.State is ProviderJobState.Completed or ProviderJobState.Refused)
         {
             metrics.CallbackReceived(ProviderName.Precept, "gone");
+            logger.LogInformation("Callback for finished job {ProviderJobId} refused: its token is spent", job.Id);
             return TypedResults.Problem(statusCode: StatusCodes.Status410Gone, title: "Job finished",
                 detail: "This Precept job is complete; its callback URL takes no more callbacks.");
         }

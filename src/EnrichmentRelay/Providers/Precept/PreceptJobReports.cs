@@ -19,7 +19,7 @@ public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string
         var results = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("results", out var r) && r.ValueKind == JsonValueKind.Array
             ? r.EnumerateArray().Select(e => e.Clone()).ToList() : [];
         var cost = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("cost", out var c) && c.ValueKind == JsonValueKind.Object
-                   && c.TryGetProperty("credits", out var credits) && credits.TryGetDecimal(out var amount)
+                   && c.TryGetProperty("credits", out var credits) && credits.ValueKind == JsonValueKind.Number && credits.TryGetDecimal(out var amount)
             ? amount : (decimal?)null;
         return new PreceptJobReport(Text("enrichment_id"), Text("name"), Text("status"), results, cost);
     }
