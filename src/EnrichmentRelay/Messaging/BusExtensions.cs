@@ -24,11 +24,16 @@ public static class BusExtensions
         {
             bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
                 .Endpoint(e => e.ConcurrentMessageLimit = options.ConcurrentMessageLimit);
-            bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
             bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>();
-            bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
+            // A switched-off provider has no poller to consume its poll command (and the Development host checks that
+            // every consumer can be built): its consumers are not registered at all.
+            if (builder.Configuration.GetValue(WoodpeckerOptions.Section + ":Enabled", true))
+                bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
             if (builder.Configuration.GetValue(LanceOptions.Section + ":Enabled", true))
+            {
+                bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
                 bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();
+            }
 
             bus.AddConfigureEndpointsCallback((context, queue, endpoint) =>
             {

@@ -1,3 +1,4 @@
+using EnrichmentRelay.Access;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry;
@@ -51,7 +52,7 @@ public static class OperationsExtensions
         return builder;
     }
 
-    const string WebhookPathPrefix = "/webhooks/precept";
+    const string WebhookPathPrefix = Webhooks.PreceptWebhookApi.PathPrefix;
 
     static bool IsOperational(PathString path) =>
         path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath);
@@ -73,7 +74,7 @@ public static class OperationsExtensions
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         // Degraded (a provider paused) still answers 200: the relay works for the other providers and keeps its webhook.
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });
-        app.MapPrometheusScrapingEndpoint();
+        app.MapPrometheusScrapingEndpoint().RequireClientKey();
         app.MapApiDocs();
         return app;
     }

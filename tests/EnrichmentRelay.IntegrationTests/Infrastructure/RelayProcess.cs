@@ -19,13 +19,19 @@ public sealed class RelayProcess : IAsyncDisposable
     public HttpClient Http { get; }
     public string LogPath { get; }
 
-    RelayProcess(Process process, Uri baseAddress, string logPath, StreamWriter logFile)
+    /// <summary>The setting holding the client key; when the relay has one, <see cref="Http"/> sends it (as a bearer token).</summary>
+    public const string ClientKeySetting = "Relay__ClientApiKey";
+
+    RelayProcess(Process process, Uri baseAddress, string logPath, StreamWriter logFile, string? clientKey)
     {
         this.process = process;
         this.logFile = logFile;
         BaseAddress = baseAddress;
         LogPath = logPath;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        // As a bearer token, so a test can still send an admin key in X-Api-Key beside it.
+        if (!string.IsNullOrEmpty(clientKey))
+            Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", clientKey);
     }
 
     public int Port => BaseAddress.Port;
@@ -40,7 +46,7 @@ public sealed class RelayProcess : IAsyncDisposable
         var logPath = Path.Combine(Path.GetTempPath(), $"relay-it-{port}-{Guid.NewGuid():N}.log");
         var logFile = new StreamWriter(logPath) { AutoFlush = true };
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the relay process.");
-        var relay = new RelayProcess(process, baseAddress, logPath, logFile);
+        var relay = new RelayProcess(process, baseAddress, logPath, logFile, settings.GetValueOrDefault(ClientKeySetting));
         process.OutputDataReceived += (_, e) => relay.Append(e.Data);
         process.ErrorDataReceived += (_, e) => relay.Append(e.Data);
         process.BeginOutputReadLine();

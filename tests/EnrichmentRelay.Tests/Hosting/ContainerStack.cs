@@ -81,7 +81,7 @@ public sealed record ContainerStack(IReadOnlyDictionary<string, ComposeService> 
 
     internal static string? Scalar(YamlNode? node) => (node as YamlScalarNode)?.Value;
 
-    static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "EnrichmentRelay.sln")))

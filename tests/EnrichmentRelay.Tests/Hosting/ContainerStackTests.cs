@@ -181,18 +181,34 @@ public sealed class ContainerStackTests
     }
 
     [Fact]
-    public void EachRelaysPublicBaseUrlIsItselfOnTheComposeNetwork()
+    public void EachRelaysPublicBaseUrlIsItsOwnWebhookListenerOnTheComposeNetwork()
     {
-        var port = ListeningPort(stack.Dockerfile.Environment(stack.Dockerfile.FinalStage.Name)["Urls"]);
+        var image = stack.Dockerfile.Environment(stack.Dockerfile.FinalStage.Name);
+        // The platform's own convention decides the main listener: appsettings.json must not override it.
+        Assert.False(image.ContainsKey("Urls"), "the image sets no Urls: ASPNETCORE_HTTP_PORTS is the container convention");
+        var mainPort = int.Parse(image["ASPNETCORE_HTTP_PORTS"]);
         foreach (var relay in stack.Relays)
         {
             var environment = stack.EffectiveEnvironment(relay);
-            Assert.Equal(port, ListeningPort(environment["Urls"]));
+            var relayOptions = Configuration(environment).GetSection(RelayOptions.Section).Get<RelayOptions>()!;
+            var webhookPort = Assert.Single(relayOptions.WebhookPorts);
+            Assert.NotEqual(mainPort, webhookPort);
             var publicBase = new Uri(environment["Relay__PublicBaseUrl"]);
-            // The sandbox container posts Precept's callbacks there.
-            Assert.Equal((relay.Name, port), (publicBase.Host, publicBase.Port));
-            Assert.Contains(port, relay.ContainerPorts);
-            Assert.Equal(port, new Uri(relay.HealthCheckTest![^1]).Port);
+            // The sandbox container posts Precept's callbacks there: the webhook listener, not the main one.
+            Assert.Equal((relay.Name, webhookPort), (publicBase.Host, publicBase.Port));
+            Assert.Contains(mainPort, relay.ContainerPorts);
+            Assert.Equal(mainPort, new Uri(relay.HealthCheckTest![^1]).Port);
+        }
+    }
+
+    [Fact]
+    public void EveryRelayPassesTheRelaysWholeSettingsCheck()
+    {
+        // The relay's own --check-settings: every check, also those that read several sections (protection on RabbitMQ).
+        foreach (var relay in stack.Relays)
+        {
+            var (exitCode, output) = RelaySettingsCheck.Run(stack.EffectiveEnvironment(relay));
+            Assert.True(exitCode == 0, $"{relay.Name}: exit {exitCode}\n{output}");
         }
     }
 
