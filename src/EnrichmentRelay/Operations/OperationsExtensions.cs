@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -35,6 +36,8 @@ public static class OperationsExtensions
             // subscribers of EnrichmentCompleted through the relay.
             .WithTracing(tracing => tracing
                 .AddSource(RelayTracing.SourceName, MassTransitInstrumentation)
+                // PostgreSQL commands as spans of the work that issued them (SQLite has no instrumentation).
+                .AddNpgsql()
                 .AddAspNetCoreInstrumentation(http =>
                 {
                     http.Filter = context => !IsOperational(context.Request.Path);
