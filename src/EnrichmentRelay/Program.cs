@@ -18,6 +18,10 @@ InvalidSettings.ExitWithReport();
 if (HealthProbe.IsRequested(args))
     return await HealthProbe.RunAsync(args);
 
+// The migrations as a deploy step (Kubernetes Job, CI): apply them and exit, without starting the relay.
+if (MigrateCommand.IsRequested(args))
+    return await MigrateCommand.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
 
 // Public URL for callbacks, trusted reverse proxies, and a stop that lets work in progress finish.
