@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -25,7 +26,8 @@ public static class OperationsExtensions
         builder.Services.AddHostedService<LedgerGaugeSampler>();
 
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService("enrichment-relay"))
+            // service.version: the release's version (Directory.Build.props), the same as the image tag and the contracts package.
+            .ConfigureResource(resource => resource.AddService("enrichment-relay", serviceVersion: ReleaseVersion))
             .WithMetrics(metrics => metrics
                 .AddMeter(RelayMetrics.MeterName, MassTransitInstrumentation)
                 .AddAspNetCoreInstrumentation()
@@ -55,6 +57,9 @@ public static class OperationsExtensions
     }
 
     const string WebhookPathPrefix = "/webhooks/precept";
+
+    static readonly string? ReleaseVersion = typeof(OperationsExtensions).Assembly
+        .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
 
     static bool IsOperational(PathString path) =>
         path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath);
