@@ -1,4 +1,5 @@
 using System.Reflection;
+using EnrichmentRelay.Messaging;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -62,15 +63,17 @@ public static class OperationsExtensions
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
 
     static bool IsOperational(PathString path) =>
-        path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath);
+        path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath)
+        || path.StartsWithSegments(AsyncApiDocument.Path);
 
-    /// <summary>/health/live (the process answers), /health/ready (ledger and bus), /metrics, /openapi/v1.json and /scalar.</summary>
+    /// <summary>/health/live (the process answers), /health/ready (ledger and bus), /metrics, /openapi/v1.json, /scalar and /asyncapi.json.</summary>
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapPrometheusScrapingEndpoint();
         app.MapApiDocs();
+        app.MapAsyncApi();
         return app;
     }
 }
