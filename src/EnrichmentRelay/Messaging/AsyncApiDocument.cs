@@ -6,6 +6,7 @@ using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
@@ -33,7 +34,12 @@ public static partial class AsyncApiDocument
         var document = Create().ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         app.MapGet(Path, () => TypedResults.Text(document, "application/json"))
             .WithTags("Operations")
-            .WithSummary("The bus contract (AsyncAPI 3.0): exchanges, queues, bindings and message schemas");
+            .WithSummary("The bus contract (AsyncAPI 3.0): exchanges, queues, bindings and message schemas")
+            .WithDescription("What travels on RabbitMQ between publishers, the relay and subscribers, with a JSON Schema of every " +
+                             "message; the same document as docs/asyncapi.yaml in the repository.")
+            .Produces<JsonObject>(StatusCodes.Status200OK, "application/json")
+            .WithResponseExample(StatusCodes.Status200OK, "The document (shortened)",
+                """{ "asyncapi": "3.0.0", "info": { "title": "EnrichmentRelay bus contract", "version": "1.0.0" }, "channels": { "enrichmentRequestedExchange": { "address": "EnrichmentRelay.Contracts:EnrichmentRequested" } } }""");
         return app;
     }
 

@@ -124,7 +124,7 @@ public sealed class KubernetesManifestTests(ITestOutputHelper output)
         var minAvailable = int.Parse(Text(Map(Resource("PodDisruptionBudget"), "spec"), "minAvailable")!);
         Assert.InRange(minAvailable, 1, replicas - 1);
         output.WriteLine($"[figure] deploy/kubernetes: {resources.Count} manifests checked against the relay's options " +
-                         $"(grace {grace.TotalSeconds:0} s > shutdown {timeout.TotalSeconds:0} s, {replicas} replicas, PDB minAvailable {minAvailable})");
+                         $"(grace period {grace.TotalSeconds:0} s, longer than the {timeout.TotalSeconds:0} s shutdown timeout; {replicas} replicas, PDB minAvailable {minAvailable})");
     }
 
     [Fact]
