@@ -22,6 +22,10 @@ if (HealthProbe.IsRequested(args))
 // `--check-settings`: report the settings' problems (exit 78) or that there are none (exit 0), and take no work.
 var checkOnly = InvalidSettings.IsCheckRequested(ref args);
 
+// The migrations as a deploy step (Kubernetes Job, CI): apply them and exit, without starting the relay.
+if (MigrateCommand.IsRequested(args))
+    return await MigrateCommand.RunAsync(args);
+
 // appsettings.json is read from beside the binary, so the current directory is the caller's (`dotnet run` keeps it):
 // relative paths such as the default SQLite ledger land where the relay was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });

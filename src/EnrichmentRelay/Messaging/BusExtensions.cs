@@ -22,8 +22,14 @@ public static class BusExtensions
 
         builder.Services.AddMassTransit(bus =>
         {
+            // The endpoint settings name the queue too: without a name they declared a second, unbound queue
+            // ("EnrichmentRequested", the default name) beside the documented one.
             bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
-                .Endpoint(e => e.ConcurrentMessageLimit = options.ConcurrentMessageLimit);
+                .Endpoint(e =>
+                {
+                    e.Name = EnrichmentRequestedConsumerDefinition.QueueName;
+                    e.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+                });
             bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>();
             // A switched-off provider has no poller to consume its poll command (and the Development host checks that
             // every consumer can be built): its consumers are not registered at all.

@@ -65,12 +65,14 @@ public sealed class RelayProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the relay expecting it to stop by itself (a settings check): its exit code and everything it
-    /// printed, or a timeout if it is still running after <paramref name="deadline"/>.
+    /// Starts the relay expecting it to stop by itself (a settings check, a command such as <c>--migrate</c>): its exit
+    /// code and everything it printed, or a timeout if it is still running after <paramref name="deadline"/>.
     /// </summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IReadOnlyDictionary<string, string> settings, TimeSpan deadline)
+    /// <param name="arguments">Put before the relay's own <c>--urls</c>; a command flag must come first.</param>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IReadOnlyDictionary<string, string> settings, TimeSpan deadline,
+        params string[] arguments)
     {
-        var start = StartInfo(settings, new Uri($"http://127.0.0.1:{FreePort()}/"));
+        var start = StartInfo(settings, new Uri($"http://127.0.0.1:{FreePort()}/"), arguments);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the relay process.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -88,10 +90,10 @@ public sealed class RelayProcess : IAsyncDisposable
         return (process.ExitCode, (await stdout) + (await stderr));
     }
 
-    static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> settings, Uri baseAddress)
+    static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> settings, Uri baseAddress, string[]? arguments = null)
     {
         var binary = RelayBinary();
-        var start = new ProcessStartInfo("dotnet", [binary, "--urls", baseAddress.ToString().TrimEnd('/')])
+        var start = new ProcessStartInfo("dotnet", [binary, .. arguments ?? [], "--urls", baseAddress.ToString().TrimEnd('/')])
         {
             WorkingDirectory = Path.GetDirectoryName(binary)!,
             RedirectStandardOutput = true,

@@ -271,3 +271,11 @@ public static class RelayOptionTypes
         return $"'{key}': {type.Name}.{property.Name} has no setting '{string.Join(':', path[1..])}'";
     }
 }
+
+/// <summary>The release's one version: <c>VersionPrefix</c> in Directory.Build.props (package, assemblies, image tags).</summary>
+public static class ReleaseVersion
+{
+    public static string Read() =>
+        System.Xml.Linq.XDocument.Load(Path.Combine(ContainerStack.RepositoryRoot(), "Directory.Build.props"))
+            .Descendants("VersionPrefix").Single().Value.Trim();
+}

@@ -55,8 +55,28 @@ public sealed class ContainerStackTests
             Assert.True(service.Image is not null, $"{service.Name} has neither image nor build");
             AssertPinned(service.Image!, service.Name);
         }
+        // The base images to a patch release, so a rebuild gives the same image.
         foreach (var stage in stack.Dockerfile.Stages.Where(s => !stack.Dockerfile.Stages.Any(other => other.Name == s.From)))
-            AssertPinned(stage.From, $"Dockerfile stage {stage.Name}");
+            Assert.Matches(@"^\d+\.\d+\.\d+$", ComposeService.SplitImage(stage.From).Tag ?? $"Dockerfile stage {stage.Name}: {stage.From} has no tag");
+    }
+
+    [Fact]
+    public void TheBrokerIsASupportedRabbitMq4Release()
+    {
+        var tag = stack.ServiceWithImage("rabbitmq").ImageTag!;
+        Assert.Matches(@"^4\.\d+\.\d+-management$", tag);
+    }
+
+    [Fact]
+    public void TheBuiltImagesAreTaggedWithTheReleaseVersion()
+    {
+        var version = ReleaseVersion.Read();
+        foreach (var service in stack.Services.Values.Where(s => s.Build is not null))
+            Assert.True(service.ImageTag == version, $"{service.Name}: image '{service.Image}' is not tagged {version} (Directory.Build.props VersionPrefix)");
+        // The relay's own assemblies carry the same version (what /metrics and traces report as service.version).
+        Assert.StartsWith(version + "+", typeof(RelayOptions).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion + "+");
     }
 
     static void AssertPinned(string image, string where)
