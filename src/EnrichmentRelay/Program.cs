@@ -1,5 +1,4 @@
 using EnrichmentRelay.Access;
-using EnrichmentRelay.Admin;
 using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Hosting;
@@ -12,6 +11,7 @@ using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
+using EnrichmentRelay.LocalMode;
 
 // A wrong or contradictory setting stops the relay with one line naming it, not a stack trace.
 InvalidSettings.ExitWithReport();
@@ -39,7 +39,6 @@ builder.AddApiKeyAccess();
 builder.AddEmbeddedSandbox();
 // Request state, provider jobs, raw callbacks, inbox and outbox: one transaction per state change.
 builder.AddLedger();
-builder.AddRelayBus();
 builder.AddOutbox();
 builder.AddEnrichmentRequests();
 builder.AddProviders();
@@ -51,6 +50,8 @@ builder.AddAdmin();
 builder.AddDeadLetters();
 // What an operator looks at: / (counts, chart, stuck work, dead letters) and each request's history.
 builder.AddDashboard();
+// Last: the bus takes the consumers and endpoint conventions the features above registered.
+builder.AddRelayBus();
 
 var app = builder.Build();
 

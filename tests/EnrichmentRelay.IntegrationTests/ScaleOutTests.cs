@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using EnrichmentRelay.Contracts;
 using EnrichmentRelay.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 

@@ -1,7 +1,6 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Requests;
@@ -12,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Tests;
 

@@ -3,13 +3,12 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Threading.RateLimiting;
-using EnrichmentRelay.Admin;
-using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Messaging;
 
 namespace EnrichmentRelay.Access;
 
@@ -133,7 +132,7 @@ sealed class ApiKeyAuthenticationHandler(
         {
             // A browser with the dashboard unlocked may read (the API documents, a request's status); anything that
             // changes state still needs the key in a header, which another site cannot make a browser send.
-            return Task.FromResult(HttpMethods.IsGet(Request.Method) && DashboardApi.IsUnlocked(Context, admin.Value)
+            return Task.FromResult(HttpMethods.IsGet(Request.Method) && AdminCookie.IsUnlocked(Context, admin.Value)
                 ? Success(AccessLevel.Admin)
                 : AuthenticateResult.NoResult());
         }

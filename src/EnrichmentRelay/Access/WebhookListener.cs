@@ -1,5 +1,4 @@
 using EnrichmentRelay.Hosting;
-using EnrichmentRelay.Webhooks;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 
@@ -13,6 +12,9 @@ namespace EnrichmentRelay.Access;
 /// </summary>
 public static class WebhookListener
 {
+    /// <summary>Where Precept's callbacks arrive (<c>/webhooks/precept/{token}</c>): the one route the webhook listener serves.</summary>
+    public const string PreceptCallbacks = "/webhooks/precept";
+
     /// <summary>Kestrel's own default when nothing says where to listen; one more address would otherwise replace it.</summary>
     const string KestrelDefaultUrl = "http://localhost:5000";
 
@@ -30,7 +32,7 @@ public static class WebhookListener
         return app.Use(async (context, next) =>
         {
             var path = context.Request.Path;
-            var isCallback = path.StartsWithSegments(PreceptWebhookApi.PathPrefix);
+            var isCallback = path.StartsWithSegments(PreceptCallbacks);
             var onWebhookListener = ports.Contains(context.Connection.LocalPort);
             if (onWebhookListener ? isCallback || path.StartsWithSegments("/health") : !isCallback)
             {

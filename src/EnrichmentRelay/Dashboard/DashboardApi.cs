@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Threading.RateLimiting;
 using System.Text;
-using EnrichmentRelay.Admin;
 using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Hosting;
 using Microsoft.AspNetCore.Antiforgery;
@@ -9,6 +8,7 @@ using EnrichmentRelay.Ledger;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Access;
 
 namespace EnrichmentRelay.Dashboard;
 
@@ -19,8 +19,6 @@ namespace EnrichmentRelay.Dashboard;
 /// </summary>
 public static class DashboardApi
 {
-    const string CookieName = "relay-dashboard";
-    static readonly TimeSpan UnlockedFor = TimeSpan.FromHours(12);
     public const string UnlockRateLimitPolicy = "dashboard-unlock";
 
     public static IHostApplicationBuilder AddDashboard(this IHostApplicationBuilder builder)
@@ -57,7 +55,7 @@ public static class DashboardApi
     static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
         string? notice, CancellationToken ct)
     {
-        var unlocked = IsUnlocked(http, admin.Value);
+        var unlocked = AdminCookie.IsUnlocked(http, admin.Value);
         return new RazorComponentResult<OverviewPage>(new
         {
             Model = await queries.OverviewAsync(unlocked, notice, ct),
@@ -92,7 +90,7 @@ public static class DashboardApi
     static async Task<IResult> HistoryAsync(Guid requestId, HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
         CancellationToken ct)
     {
-        if (!IsUnlocked(http, admin.Value))
+        if (!AdminCookie.IsUnlocked(http, admin.Value))
             return Unlock(http, admin.Value, $"/requests/{requestId}");
         return await queries.HistoryAsync(requestId, ct) is { } history
             ? new RazorComponentResult<RequestPage>(new { Model = history })
@@ -107,14 +105,8 @@ public static class DashboardApi
         var returnUrl = LocalOnly(form["returnUrl"].FirstOrDefault());
         if (!AdminApi.IsAdminKey(form["key"].FirstOrDefault(), admin.Value))
             return Unlock(http, admin.Value, returnUrl, failed: true);
-        http.Response.Cookies.Append(CookieName, CookieValue(admin.Value.ApiKey!, time.GetUtcNow()), new CookieOptions
-        {
-            HttpOnly = true,
-            SameSite = SameSiteMode.Strict,
-            // Behind a proxy that ends TLS the request itself is plain http: the public address says what the browser uses.
-            Secure = http.Request.IsHttps || publicUrls.BaseUrl.Scheme == Uri.UriSchemeHttps,
-            MaxAge = UnlockedFor,
-        });
+        // Behind a proxy that ends TLS the request itself is plain http: the public address says what the browser uses.
+        AdminCookie.Issue(http, admin.Value.ApiKey!, time.GetUtcNow(), secure: http.Request.IsHttps || publicUrls.BaseUrl.Scheme == Uri.UriSchemeHttps);
         return Results.Redirect(returnUrl);
     }
 
@@ -123,7 +115,7 @@ public static class DashboardApi
     {
         if (await RefuseUnlessOwnFormAsync(http) is { } refused)
             return refused;
-        if (!IsUnlocked(http, admin.Value))
+        if (!AdminCookie.IsUnlocked(http, admin.Value))
             return Unlock(http, admin.Value, "/");
         if (await db.DeadLetters.SingleOrDefaultAsync(d => d.Id == id, ct) is not { } letter)
             return Results.Redirect("/?notice=" + Uri.EscapeDataString($"No dead letter {id}."));
@@ -133,27 +125,4 @@ public static class DashboardApi
 
     /// <summary>Only a path on this site (ASP.NET Core's own check, which also refuses "/\t/host" and the like): the form cannot send anyone elsewhere.</summary>
     static string LocalOnly(string? url) => RedirectHttpResult.IsLocalUrl(url) ? url! : "/";
-
-    /// <summary>
-    /// The cookie holds when it was issued and a MAC of that under the admin key, never the key: it proves the key
-    /// was entered, expires on the server's clock (a copied cookie too), stops working when the key changes, and
-    /// gives nothing away if read.
-    /// </summary>
-    static string CookieValue(string adminKey, DateTimeOffset issued)
-    {
-        var stamp = issued.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return stamp + "." + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(adminKey), Encoding.UTF8.GetBytes("enrichment-relay dashboard " + stamp)));
-    }
-
-    /// <summary>Whether the request carries an unexpired cookie of the current admin key.</summary>
-    internal static bool IsUnlocked(HttpContext http, AdminOptions admin)
-    {
-        if (admin.ApiKey is not { Length: > 0 } key || http.Request.Cookies[CookieName] is not { } presented
-            || !long.TryParse(presented.Split('.')[0], out var seconds))
-            return false;
-        var issued = DateTimeOffset.FromUnixTimeSeconds(seconds);
-        var age = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow() - issued;
-        return age >= TimeSpan.Zero && age <= UnlockedFor
-               && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(presented), Encoding.ASCII.GetBytes(CookieValue(key, issued)));
-    }
 }

@@ -1,5 +1,6 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.DeadLetters;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Dashboard;
 

@@ -10,6 +10,15 @@ public static class DeadLetterExtensions
     public static IHostApplicationBuilder AddDeadLetters(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<DeadLetterReplayer>();
+        builder.AddBusEndpointConvention((context, queue, endpoint) =>
+        {
+            // A poll command is worth nothing after its tick (the next tick polls again): drop it rather than
+            // keep it. Every other message is retried, redelivered later, and finally kept as a dead letter.
+            if (queue.StartsWith(BusExtensions.PollQueuePrefix, StringComparison.Ordinal))
+                endpoint.DiscardFaultedMessages();
+            else
+                endpoint.UseRetriesThenDeadLetters(context);
+        });
         return builder;
     }
 

@@ -1,13 +1,13 @@
 using System.Net.Mime;
 using System.Text;
 using System.Text.Json;
-using EnrichmentRelay.Admin;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using MassTransit;
 using MassTransit.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Access;
+using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.DeadLetters;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
-using EnrichmentRelay.Messaging;
 using Microsoft.AspNetCore.Http.HttpResults;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Hosting;
 

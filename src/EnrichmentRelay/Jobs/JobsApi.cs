@@ -1,11 +1,11 @@
-using EnrichmentRelay.Admin;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Access;
 
 namespace EnrichmentRelay.Jobs;
 

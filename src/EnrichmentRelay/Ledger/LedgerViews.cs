@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Messaging;
+using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Ledger;
 
@@ -65,6 +66,6 @@ public static class OutboxRows
         MessageType = Types.Single(t => t.Value == typeof(T)).Key,
         Body = JsonSerializer.Serialize(message, RelayJson.Options),
         CreatedAt = at,
-        TraceParent = traceParent ?? Operations.RelayTracing.CurrentTraceParent(),
+        TraceParent = traceParent ?? Telemetry.RelayTracing.CurrentTraceParent(),
     };
 }

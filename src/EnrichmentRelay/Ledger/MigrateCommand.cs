@@ -1,6 +1,6 @@
-using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.Ledger;
 

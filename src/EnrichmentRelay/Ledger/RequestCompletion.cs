@@ -1,8 +1,8 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
-using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Ledger;
 
@@ -77,7 +77,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         foreach (var request in completedSinceSave)
         {
             metrics.RequestCompleted(request.Provider, request.Outcome!.Value, request.CreditsCharged);
-            RelayTracing.Completed(request);
+            request.TraceCompleted();
         }
         completedSinceSave.Clear();
         foreach (var (provider, credits) in chargedSinceSave)

@@ -1,8 +1,3 @@
-using EnrichmentRelay.DeadLetters;
-using EnrichmentRelay.Providers.Lance;
-using EnrichmentRelay.Providers.Precept;
-using EnrichmentRelay.Providers.Woodpecker;
-using EnrichmentRelay.Requests;
 using MassTransit;
 
 namespace EnrichmentRelay.Messaging;
@@ -12,6 +7,43 @@ public static class BusExtensions
     /// <summary>The queues of the scheduled consumers (poll-precept, poll-woodpecker, poll-lance).</summary>
     public const string PollQueuePrefix = "poll-";
 
+    /// <summary>What the features put on the bus, collected until <see cref="AddRelayBus"/> builds it.</summary>
+    sealed class BusParts
+    {
+        public List<Action<IBusRegistrationConfigurator, BusOptions>> Consumers { get; } = [];
+        public List<Action<IRegistrationContext, string, IReceiveEndpointConfigurator>> EndpointConventions { get; } = [];
+        public bool Built { get; set; }
+    }
+
+    static BusParts Parts(IHostApplicationBuilder builder)
+    {
+        if (!builder.Properties.TryGetValue(typeof(BusParts), out var parts))
+            builder.Properties[typeof(BusParts)] = parts = new BusParts();
+        return (BusParts)parts;
+    }
+
+    /// <summary>A feature's consumers, registered by the feature's own <c>AddX</c>; before <see cref="AddRelayBus"/>.</summary>
+    public static IHostApplicationBuilder AddBusConsumers(this IHostApplicationBuilder builder, Action<IBusRegistrationConfigurator, BusOptions> add)
+    {
+        var parts = Parts(builder);
+        if (parts.Built)
+            throw new InvalidOperationException("Consumers are registered before AddRelayBus() builds the bus.");
+        parts.Consumers.Add(add);
+        return builder;
+    }
+
+    /// <summary>Something every receive endpoint gets (by its queue name), such as the error pipe; before <see cref="AddRelayBus"/>.</summary>
+    public static IHostApplicationBuilder AddBusEndpointConvention(this IHostApplicationBuilder builder,
+        Action<IRegistrationContext, string, IReceiveEndpointConfigurator> configure)
+    {
+        var parts = Parts(builder);
+        if (parts.Built)
+            throw new InvalidOperationException("Endpoint conventions are registered before AddRelayBus() builds the bus.");
+        parts.EndpointConventions.Add(configure);
+        return builder;
+    }
+
+    /// <summary>The bus (RabbitMQ or in-memory) with every consumer the features registered; call it after them.</summary>
     public static IHostApplicationBuilder AddRelayBus(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<BusOptions>()
@@ -19,36 +51,17 @@ public static class BusExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         var options = builder.Configuration.GetSection(BusOptions.Section).Get<BusOptions>() ?? new BusOptions();
+        var parts = Parts(builder);
+        parts.Built = true;
 
         builder.Services.AddMassTransit(bus =>
         {
-            // The endpoint settings name the queue too: without a name they declared a second, unbound queue
-            // ("EnrichmentRequested", the default name) beside the documented one.
-            bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
-                .Endpoint(e =>
-                {
-                    e.Name = EnrichmentRequestedConsumerDefinition.QueueName;
-                    e.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
-                });
-            bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>();
-            // A switched-off provider has no poller to consume its poll command (and the Development host checks that
-            // every consumer can be built): its consumers are not registered at all.
-            if (builder.Configuration.GetValue(WoodpeckerOptions.Section + ":Enabled", true))
-                bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
-            if (builder.Configuration.GetValue(LanceOptions.Section + ":Enabled", true))
-            {
-                bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
-                bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();
-            }
-
+            foreach (var add in parts.Consumers)
+                add(bus, options);
             bus.AddConfigureEndpointsCallback((context, queue, endpoint) =>
             {
-                // A poll command is worth nothing after its tick (the next tick polls again): drop it rather than
-                // keep it. Every other message is retried, redelivered later, and finally kept as a dead letter.
-                if (queue.StartsWith(PollQueuePrefix, StringComparison.Ordinal))
-                    endpoint.DiscardFaultedMessages();
-                else
-                    endpoint.UseRetriesThenDeadLetters(context);
+                foreach (var configure in parts.EndpointConventions)
+                    configure(context, queue, endpoint);
             });
 
             if (options.Transport == BusTransport.RabbitMq)

@@ -1,29 +1,20 @@
 using System.Text.Json.Nodes;
 using EnrichmentRelay.Access;
+using EnrichmentRelay.Hosting;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 
 namespace EnrichmentRelay.Operations;
 
-/// <summary>An example body for an endpoint's OpenAPI document: the request's (no status) or a response's.</summary>
-public sealed record OpenApiExampleMetadata(int? StatusCode, string Summary, string Json);
-
 /// <summary>
 /// The OpenAPI document (<c>/openapi/v1.json</c>) and its browsable reference (<c>/scalar</c>). Examples are
-/// declared beside each route with <see cref="WithRequestExample"/> and <see cref="WithResponseExample"/>;
+/// declared beside each route with <see cref="ApiExamples.WithRequestExample"/> and <see cref="ApiExamples.WithResponseExample"/>;
 /// the health and metrics endpoints, which are not minimal-API handlers, are described here.
 /// </summary>
 public static class ApiDocs
 {
     public const string ReferencePath = "/scalar";
-
-    public static TBuilder WithRequestExample<TBuilder>(this TBuilder builder, string summary, string json) where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new OpenApiExampleMetadata(null, summary, json));
-
-    public static TBuilder WithResponseExample<TBuilder>(this TBuilder builder, int statusCode, string summary, string json)
-        where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new OpenApiExampleMetadata(statusCode, summary, json));
 
     public static IServiceCollection AddApiDocs(this IServiceCollection services) => services.AddOpenApi(options =>
     {

@@ -1,5 +1,6 @@
 using EnrichmentRelay.Ledger;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Operations;
 

@@ -1,6 +1,5 @@
 using EnrichmentRelay.Access;
 using System.Reflection;
-using EnrichmentRelay.Messaging;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -8,6 +7,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Operations;
 

@@ -2,11 +2,11 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Messaging;
-using EnrichmentRelay.Operations;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Outbox;
 

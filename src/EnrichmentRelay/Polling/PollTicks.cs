@@ -1,6 +1,6 @@
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Polling;
 

@@ -1,9 +1,8 @@
-using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Providers;
 
@@ -146,7 +145,7 @@ public sealed class BatchFlusher(
         // Marked in each request's trace only now: nothing may delay the POST once the intent is committed
         // (a poller may already see these requests as submitted).
         foreach (var request in requests)
-            RelayTracing.Submitted(request, submit);
+            request.TraceSubmitted(submit);
         metrics.BatchSubmitted(provider.Name, requests.Count);
         if (result.PauseReason is { } reason)
             pauses.Refused(provider.Name, reason);

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Operations;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Providers;
 

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Operations;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Providers;
 

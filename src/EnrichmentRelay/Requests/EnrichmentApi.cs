@@ -1,11 +1,12 @@
+using MassTransit;
 using EnrichmentRelay.Access;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Messaging;
 
 namespace EnrichmentRelay.Requests;
 
@@ -128,6 +129,13 @@ public static class RequestsExtensions
         builder.Services.AddScoped<RequestRouting>();
         builder.Services.AddScoped<FluentValidation.IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         builder.Services.AddScoped<EnrichmentIntake>();
+        builder.AddBusConsumers((bus, options) => bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
+            .Endpoint(e =>
+            {
+                // Named here too: endpoint settings without a name declare a second, unbound queue ("EnrichmentRequested").
+                e.Name = EnrichmentRequestedConsumerDefinition.QueueName;
+                e.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+            }));
         return builder;
     }
 }

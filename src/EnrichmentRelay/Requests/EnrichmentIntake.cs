@@ -2,11 +2,11 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Messaging;
-using EnrichmentRelay.Operations;
 using FluentValidation;
 using FluentValidation.Results;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Requests;
 

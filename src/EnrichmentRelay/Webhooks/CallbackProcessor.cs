@@ -2,10 +2,10 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers.Precept;
 using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Webhooks;
 

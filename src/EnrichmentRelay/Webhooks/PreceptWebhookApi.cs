@@ -3,10 +3,11 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Access;
 
 namespace EnrichmentRelay.Webhooks;
 
@@ -18,7 +19,7 @@ public static class PreceptWebhookApi
 {
     public const int MaxBodyBytes = 1024 * 1024;
     public const string RateLimitPolicy = "precept-webhooks";
-    public const string PathPrefix = "/webhooks/precept";
+    public const string PathPrefix = WebhookListener.PreceptCallbacks;
 
     public static RouteGroupBuilder MapPreceptWebhooks(this IEndpointRouteBuilder app)
     {

@@ -1,5 +1,5 @@
-using EnrichmentRelay.Operations;
 using Microsoft.Extensions.Logging.Configuration;
+using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.Webhooks;
 

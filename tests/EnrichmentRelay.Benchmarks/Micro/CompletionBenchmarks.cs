@@ -3,9 +3,9 @@ using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Benchmarks.Micro;
 

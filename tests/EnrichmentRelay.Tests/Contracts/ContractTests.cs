@@ -1,6 +1,6 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Messaging;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Tests.Contracts;
 

@@ -8,6 +8,7 @@ using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Sandbox;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
+using EnrichmentRelay.LocalMode;
 
 namespace EnrichmentRelay.Tests.Hosting;
 

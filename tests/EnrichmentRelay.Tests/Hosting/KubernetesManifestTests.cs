@@ -4,6 +4,7 @@ using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
 using YamlDotNet.RepresentationModel;
+using EnrichmentRelay.LocalMode;
 
 namespace EnrichmentRelay.Tests.Hosting;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using EnrichmentRelay.Operations;
+using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.Tests.Hosting;
 

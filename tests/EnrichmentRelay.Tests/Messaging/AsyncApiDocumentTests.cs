@@ -1,11 +1,10 @@
 using System.Text.Json.Nodes;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Hosting;
-using EnrichmentRelay.Messaging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Xunit.Abstractions;
+using EnrichmentRelay.Operations;
 
 namespace EnrichmentRelay.Tests.Messaging;
 

@@ -8,6 +8,8 @@ using EnrichmentRelay.Providers.Woodpecker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.Tests.Operations;
 

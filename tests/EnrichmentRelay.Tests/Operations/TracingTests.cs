@@ -2,13 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using EnrichmentRelay.Outbox;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Webhooks;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Tests.Operations;
 

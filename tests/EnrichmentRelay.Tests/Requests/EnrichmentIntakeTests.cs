@@ -1,8 +1,8 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Requests;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Tests.Requests;
 

@@ -1,12 +1,12 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Requests;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Tests.Requests;
 

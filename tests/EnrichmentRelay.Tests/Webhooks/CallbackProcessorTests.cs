@@ -2,12 +2,12 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Tests.Webhooks;
 
@@ -47,7 +47,7 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
         Assert.Equal(RequestState.Submitted, byRequest[requests[2].RequestId].State);
 
         var found = JsonSerializer.Deserialize<EnrichmentCompleted>(outbox.Single(o => o.Body.Contains("found\"") && o.Body.Contains("doe0")).Body,
-            EnrichmentRelay.Messaging.RelayJson.Options)!;
+            EnrichmentRelay.Serialization.RelayJson.Options)!;
         Assert.Equal(["doe0@acme.com"], found.Emails);
         Assert.Equal("job-1", found.ProviderJobId);
         Assert.Equal("job-1", Assert.Single(found.Attempts).ProviderJobId);

@@ -1,5 +1,7 @@
+using MassTransit;
 using System.Net.Http.Headers;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Polling;
 using Microsoft.Extensions.Options;
 
@@ -28,6 +30,11 @@ public static class LanceExtensions
             .AddProviderPauseWatch(ProviderName.Lance)
             .AddProviderCallMetrics(ProviderName.Lance, LanceClient.Endpoints);
 
+        builder.AddBusConsumers((bus, _) =>
+        {
+            bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
+            bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();
+        });
         builder.Services.AddScoped<LanceTasks>();
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<LancePoller>();

@@ -3,10 +3,10 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Messaging;
-using EnrichmentRelay.Operations;
 using FluentValidation;
 using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Serialization;
 
 namespace EnrichmentRelay.Providers.Lance;
 

@@ -1,4 +1,6 @@
+using MassTransit;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Polling;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
@@ -34,6 +36,7 @@ public static class PreceptExtensions
         builder.Services.AddScoped<PreceptJobReports>();
         builder.Services.AddScoped<PreceptSweep>();
         builder.Services.AddScoped<PreceptJobFinder>();
+        builder.AddBusConsumers((bus, _) => bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>());
         builder.Services.AddSingleton(sp => new PollSchedule(PollPreceptConsumer.Schedule,
             sp.GetRequiredService<IOptions<PreceptOptions>>().Value.SweepInterval,
             (tick, at) => new PollPrecept(tick, at)));

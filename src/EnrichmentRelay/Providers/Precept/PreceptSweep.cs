@@ -1,11 +1,11 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Providers.Precept;
 

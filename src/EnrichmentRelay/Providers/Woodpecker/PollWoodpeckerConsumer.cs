@@ -1,8 +1,7 @@
-using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
 using MassTransit;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 

@@ -1,5 +1,7 @@
+using MassTransit;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Messaging;
 using Npgsql;
 using EnrichmentRelay.Polling;
 using Microsoft.Extensions.Options;
@@ -36,6 +38,7 @@ public static class WoodpeckerExtensions
         builder.Services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();
         builder.Services.AddScoped<IEnrichmentProvider, WoodpeckerProspectsProvider>();
         builder.Services.AddScoped<WoodpeckerPoller>();
+        builder.AddBusConsumers((bus, _) => bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>());
         builder.Services.AddSingleton(sp => new PollSchedule(PollWoodpeckerConsumer.Schedule,
             sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value.PollInterval,
             (tick, at) => new PollWoodpecker(tick, at)));

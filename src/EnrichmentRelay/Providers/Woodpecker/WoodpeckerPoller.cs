@@ -1,8 +1,8 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Operations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 

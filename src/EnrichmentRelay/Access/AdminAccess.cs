@@ -1,7 +1,6 @@
 using System.ComponentModel.DataAnnotations;
-using EnrichmentRelay.Access;
 
-namespace EnrichmentRelay.Admin;
+namespace EnrichmentRelay.Access;
 
 public sealed class AdminOptions
 {

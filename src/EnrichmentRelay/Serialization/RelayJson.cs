@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace EnrichmentRelay.Messaging;
+namespace EnrichmentRelay.Serialization;
 
 /// <summary>The relay's one JSON shape: camelCase, read case-insensitively (the enums carry their own converters).</summary>
 public static class RelayJson

@@ -1,6 +1,7 @@
-using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Contracts;
 
-namespace EnrichmentRelay.Operations;
+
+namespace EnrichmentRelay.Telemetry;
 
 /// <summary>
 /// The scopes every line about a request or a provider job carries: structured fields with the JSON console
@@ -18,6 +19,6 @@ public static class LogScopes
     public static IDisposable? BeginRequestScope(this ILogger logger, Guid requestId) => RequestScope(logger, requestId);
 
     /// <summary>Our job name (how the provider knows the job when we named it) and the provider's own job id once known.</summary>
-    public static IDisposable? BeginJobScope(this ILogger logger, ProviderJobRecord job) =>
-        JobScope(logger, RelayMetrics.Tag(job.Provider), job.Name, job.ExternalId);
+    public static IDisposable? BeginJobScope(this ILogger logger, ProviderName provider, string jobName, string? providerJobId) =>
+        JobScope(logger, RelayMetrics.Tag(provider), jobName, providerJobId);
 }

@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 
-namespace EnrichmentRelay.Operations;
+namespace EnrichmentRelay.Telemetry;
 
 /// <summary>
 /// The relay's own instruments, all in one place (meter <c>EnrichmentRelay</c>, exported at <c>/metrics</c>).

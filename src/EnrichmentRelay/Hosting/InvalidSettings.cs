@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
-namespace EnrichmentRelay.Operations;
+namespace EnrichmentRelay.Hosting;
 
 /// <summary>
 /// Settings are checked before the relay takes any work; a wrong or contradictory one stops the process

@@ -10,8 +10,10 @@ using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
+using EnrichmentRelay.Serialization;
+using EnrichmentRelay.Hosting;
 
-namespace EnrichmentRelay.Messaging;
+namespace EnrichmentRelay.Operations;
 
 /// <summary>
 /// The bus contract as an AsyncAPI 3.0 document: every exchange and queue the relay consumes from or publishes to,

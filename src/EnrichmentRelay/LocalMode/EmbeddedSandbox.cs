@@ -4,7 +4,7 @@ using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Sandbox;
 
-namespace EnrichmentRelay.Hosting;
+namespace EnrichmentRelay.LocalMode;
 
 /// <summary>
 /// In the zero-settings local mode (in-memory bus, no provider address) the relay starts the provider simulators

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Contracts;
 
-namespace EnrichmentRelay.Operations;
+namespace EnrichmentRelay.Telemetry;
 
 /// <summary>
 /// One trace per request, although the relay's work is batched and asynchronous. The W3C context of the
@@ -32,26 +32,26 @@ public static class RelayTracing
     public static Activity? StartIn(string name, string? traceParent, ActivityKind kind = ActivityKind.Internal, IEnumerable<ActivityLink>? links = null) =>
         Source.StartActivity(name, kind, Parse(traceParent) ?? default, links: links);
 
-    /// <summary>Records in the request's trace that it went out in <paramref name="submit"/>.</summary>
-    public static void Submitted(EnrichmentRequestRecord request, Activity? submit) =>
-        Mark("enrichment.submitted", request, submit?.Context, tags: null);
+    /// <summary>Records in the request's trace (<paramref name="traceParent"/>) that it went out in <paramref name="submit"/>.</summary>
+    public static void Submitted(Guid requestId, ProviderName? provider, string? traceParent, Activity? submit) =>
+        Mark("enrichment.submitted", requestId, provider, traceParent, submit?.Context, tags: null);
 
     /// <summary>Records in the request's trace that it completed, linked to what completed it (the current span).</summary>
-    public static void Completed(EnrichmentRequestRecord request) =>
-        Mark("enrichment.completed", request, Activity.Current?.Context,
-            new KeyValuePair<string, object?>("relay.outcome", request.Outcome?.ToString()));
+    public static void Completed(Guid requestId, ProviderName? provider, Outcome? outcome, string? traceParent) =>
+        Mark("enrichment.completed", requestId, provider, traceParent, Activity.Current?.Context,
+            new KeyValuePair<string, object?>("relay.outcome", outcome?.ToString()));
 
-    static void Mark(string name, EnrichmentRequestRecord request, ActivityContext? cause, KeyValuePair<string, object?>? tags)
+    static void Mark(string name, Guid requestId, ProviderName? provider, string? traceParent, ActivityContext? cause, KeyValuePair<string, object?>? tags)
     {
         // A request that arrived with no trace context (nothing was tracing then) has no trace to write into.
-        if (!Source.HasListeners() || Parse(request.TraceParent) is not { } parent)
+        if (!Source.HasListeners() || Parse(traceParent) is not { } parent)
             return;
         ActivityLink[] links = cause is { } c && c != default ? [new ActivityLink(c)] : [];
         using var span = Source.StartActivity(name, ActivityKind.Internal, parent, links: links);
         if (span is null)
             return;
-        span.SetTag("relay.request_id", request.RequestId);
-        span.SetTag("relay.provider", RelayMetrics.Tag(request.Provider));
+        span.SetTag("relay.request_id", requestId);
+        span.SetTag("relay.provider", RelayMetrics.Tag(provider));
         if (tags is { } tag)
             span.SetTag(tag.Key, tag.Value);
     }
