@@ -126,8 +126,8 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
             new Dictionary<string, string>
             {
                 // ReconcileAfter must outlast a submit (4 x RequestTimeout): short on both sides.
-                ["Providers__Woodpecker__ReconcileAfter"] = "00:00:03",
-                ["Providers__Woodpecker__RequestTimeout"] = "00:00:00.700",
+                ["Providers__Woodpecker__ReconcileAfter"] = "00:00:13",
+                ["Providers__Woodpecker__RequestTimeout"] = "00:00:03",
             });
         var woodpecker = scenario.Sandbox.Woodpecker;
         try

@@ -23,9 +23,11 @@ public sealed class KubernetesManifestTests(ITestOutputHelper output)
     // A placeholder per secret, well-formed for the setting that reads it (the check is about names and shapes).
     static string SecretPlaceholder(string setting) => setting == "Ledger__ConnectionString"
         ? "Host=postgres;Database=relay;Username=relay;Password=placeholder"
-        : "placeholder-secret-0123456789";
+        : "placeholder-secret-0123456789-0123456789"; // as long as the longest key the relay asks for (32)
 
     YamlMappingNode Resource(string kind) => resources.Single(r => Text(r, "kind") == kind);
+
+    IEnumerable<YamlMappingNode> Resources(string kind) => resources.Where(r => Text(r, "kind") == kind);
 
     YamlMappingNode PodSpec(string kind) => Map(Map(Map(Resource(kind), "spec"), "template"), "spec");
 
@@ -36,7 +38,8 @@ public sealed class KubernetesManifestTests(ITestOutputHelper output)
     {
         var listed = ((YamlSequenceNode)Documents(Path.Combine(Folder, "kustomization.yaml")).Single()["resources"]).Children.Select(c => ((YamlScalarNode)c).Value!);
         Assert.Equal(Directory.GetFiles(Folder, "*.yaml").Select(Path.GetFileName).Where(f => f != "kustomization.yaml").Order(), listed.Order());
-        Assert.Equal(["ConfigMap", "Deployment", "Job", "PodDisruptionBudget", "Service"], resources.Select(r => Text(r, "kind")!).Order());
+        // Two Services: the private API listener and the public webhook listener.
+        Assert.Equal(["ConfigMap", "Deployment", "Job", "PodDisruptionBudget", "Service", "Service"], resources.Select(r => Text(r, "kind")!).Order());
     }
 
     [Fact]
@@ -94,22 +97,25 @@ public sealed class KubernetesManifestTests(ITestOutputHelper output)
     public void ProbesPortsAndServiceAreTheRelays()
     {
         var container = Container("Deployment");
-        var port = (YamlMappingNode)((YamlSequenceNode)container["ports"]).Children.Single();
-        // The port the image listens on (its Urls), which is also what the compose health checks call.
-        var listening = int.Parse(stack.Dockerfile.Environment(stack.Dockerfile.FinalStage.Name)["Urls"].Split(':').Last().TrimEnd('/'));
-        Assert.Equal(listening.ToString(), Text(port, "containerPort"));
-        var portName = Text(port, "name");
+        var ports = ((YamlSequenceNode)container["ports"]).Children.Cast<YamlMappingNode>().ToDictionary(p => Text(p, "name")!, p => Text(p, "containerPort")!);
+        // The image's two listeners: the platform's port (everything), and the webhook's own (Precept's callbacks only).
+        var image = stack.Dockerfile.Environment(stack.Dockerfile.FinalStage.Name);
+        var webhook = image["Relay__WebhookUrls"].Split(':').Last().TrimEnd('/');
+        Assert.Equal(new Dictionary<string, string> { ["http"] = image["ASPNETCORE_HTTP_PORTS"], ["webhook"] = webhook }, ports);
 
-        Assert.Equal(("/health/live", portName), Probe(container, "livenessProbe"));
-        Assert.Equal(("/health/live", portName), Probe(container, "startupProbe"));
-        Assert.Equal(("/health/ready", portName), Probe(container, "readinessProbe"));
+        Assert.Equal(("/health/live", "http"), Probe(container, "livenessProbe"));
+        Assert.Equal(("/health/live", "http"), Probe(container, "startupProbe"));
+        Assert.Equal(("/health/ready", "http"), Probe(container, "readinessProbe"));
 
-        var service = Map(Resource("Service"), "spec");
-        Assert.All(((YamlSequenceNode)service["ports"]).Children.Cast<YamlMappingNode>(), p => Assert.Equal(portName, Text(p, "targetPort")));
+        // One Service per listener: each targets its own port, so only the webhook's can be routed from outside.
+        var services = Resources("Service").Select(s => Map(s, "spec")).ToList();
+        var targets = services.SelectMany(s => ((YamlSequenceNode)s["ports"]).Children.Cast<YamlMappingNode>().Select(p => Text(p, "targetPort"))).ToList();
+        Assert.Equal(["http", "webhook"], targets.Order());
         var podLabels = Labels(Map(Map(Map(Resource("Deployment"), "spec"), "template"), "metadata"), "labels");
-        Assert.Subset(podLabels, Labels(service, "selector"));
+        var selector = Labels(Map(Map(Resource("Deployment"), "spec"), "selector"), "matchLabels");
+        Assert.All(services, service => Assert.Subset(podLabels, Labels(service, "selector")));
+        Assert.All(services, service => Assert.True(selector.SetEquals(Labels(service, "selector"))));
         Assert.Subset(podLabels, Labels(Map(Map(Resource("PodDisruptionBudget"), "spec"), "selector"), "matchLabels"));
-        Assert.True(Labels(Map(Map(Resource("Deployment"), "spec"), "selector"), "matchLabels").SetEquals(Labels(service, "selector")));
     }
 
     [Fact]
@@ -178,7 +184,8 @@ public sealed class KubernetesManifestTests(ITestOutputHelper output)
         || key.EndsWith("Username", StringComparison.OrdinalIgnoreCase) || key.EndsWith("ConnectionString", StringComparison.OrdinalIgnoreCase);
 
     static bool IsFrameworkSetting(string key) =>
-        key.Equals("Urls", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase)
+        key.Equals("Urls", StringComparison.OrdinalIgnoreCase) || key.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)
+        || key.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase)
         || key.Equals(EmbeddedSandbox.EnabledKey.Replace(":", "__"), StringComparison.OrdinalIgnoreCase);
 
     static (string?, string?) Probe(YamlMappingNode container, string probe)
