@@ -42,6 +42,8 @@ builder.AddLedger();
 builder.AddOutbox();
 builder.AddEnrichmentRequests();
 builder.AddProviders();
+// Batching, submits, polls, deadlines and every job's fate, the same for every provider.
+builder.AddJobs();
 builder.AddPreceptWebhooks();
 // Health, /metrics, traces (OTLP when configured), OpenAPI and its reference UI.
 builder.AddOperations();

@@ -6,12 +6,14 @@ using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Webhooks;
 using FluentValidation;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests;
 
@@ -49,9 +51,15 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton(Options.Create(new ProviderPauseOptions()));
         services.AddSingleton<ProviderPauses>();
         services.AddSingleton<BatchFlusher>();
+        services.AddScoped<JobResults>();
+        services.AddScoped<IJobDirectory, JobDirectory>();
+        services.AddSingleton<JobPolls>();
+        // Callback addresses are built, never called, here.
+        services.AddSingleton(Options.Create(new RelayOptions { PublicBaseUrl = "http://127.0.0.1:9/" }));
+        services.AddSingleton<IServer, NoServer>();
+        services.AddSingleton<PublicUrls>();
         services.AddSingleton<CallbackSignal>();
         services.AddSingleton<CallbackProcessor>();
-        services.AddScoped<PreceptJobReports>();
         // Callback bodies are applied as they are here; verification against Precept is tested with the sandbox.
         services.AddSingleton(Options.Create(new PreceptOptions { VerifyCallbacks = false }));
         configure?.Invoke(services, Time);
@@ -112,9 +120,24 @@ public sealed class ScriptedProvider : IEnrichmentProvider
     public string? WhyCannotServe(EnrichmentRequested request) =>
         request.Lead!.LastName is null && request.Lead.LinkedInUrl is null ? "needs a name or a LinkedIn URL." : null;
 
-    public Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    public Task<SubmitResult> SubmitAsync(SubmitCall call, CancellationToken ct)
     {
-        Calls.Add(leads);
-        return Task.FromResult(Answer(leads));
+        Calls.Add(call.Leads);
+        return Task.FromResult(Answer(call.Leads));
+    }
+}
+
+/// <summary>A server that never listens: what <see cref="PublicUrls"/> needs where Relay:PublicBaseUrl is set.</summary>
+public sealed class NoServer : Microsoft.AspNetCore.Hosting.Server.IServer
+{
+    public Microsoft.AspNetCore.Http.Features.IFeatureCollection Features { get; } = new Microsoft.AspNetCore.Http.Features.FeatureCollection();
+
+    public Task StartAsync<TContext>(Microsoft.AspNetCore.Hosting.Server.IHttpApplication<TContext> application, CancellationToken ct) where TContext : notnull =>
+        Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public void Dispose()
+    {
     }
 }

@@ -61,11 +61,15 @@ public sealed record RequestHistory(
     IReadOnlyList<ProviderAttempt> Attempts,
     JobView? Job,
     IReadOnlyList<CallbackView> Callbacks,
+    IReadOnlyList<AnswerView> Answers,
     string? ProviderState,
     EventView? Event);
 
 public sealed record JobView(string Name, string Provider, string State, string? ProviderJobId, string? SubmitAnswer, int RequestCount,
     DateTimeOffset CreatedAt, DateTimeOffset? SubmittedAt, DateTimeOffset? CompletedAt, string? LastError);
+
+/// <summary>One answer of a provider's API read for one of the request's jobs (a submit, a job read, a poll).</summary>
+public sealed record AnswerView(long Id, string Provider, string Endpoint, int? Status, string? Error, DateTimeOffset ReceivedAt, string? Body);
 
 public sealed record CallbackView(long Id, DateTimeOffset ReceivedAt, DateTimeOffset? ProcessedAt, bool IsMalformed, string Body);
 

@@ -15,6 +15,7 @@ public sealed class DashboardQueries(RelayDbContext db, TimeProvider time, IOpti
     public static readonly TimeSpan ChartSlice = TimeSpan.FromMinutes(5);
     const int ListLength = 10;
     const int MaxCallbackShown = 20_000;
+    const int MaxAnswersShown = 50;
 
     public async Task<DashboardOverview> OverviewAsync(bool unlocked, string? notice, CancellationToken ct)
     {
@@ -121,16 +122,22 @@ public sealed class DashboardQueries(RelayDbContext db, TimeProvider time, IOpti
         var callbacks = job is null
             ? []
             : await db.ProviderCallbacks.AsNoTracking().Where(c => c.ProviderJobId == job.Id).OrderBy(c => c.Id).ToListAsync(ct);
+        var attempts = await db.Attempts.AsNoTracking().Where(a => a.RequestId == requestId).ToListAsync(ct);
+        var jobIds = attempts.Select(a => a.JobId).ToList();
+        var answers = await db.ProviderAnswerLinks.AsNoTracking().Where(l => jobIds.Contains(l.JobId))
+            .Select(l => l.Answer!).Distinct().OrderBy(a => a.Id).Take(MaxAnswersShown).ToListAsync(ct);
         var eventId = EnrichmentCompleted.EventIdFor(requestId);
         var published = await db.Outbox.AsNoTracking().Where(m => m.MessageId == eventId).OrderBy(m => m.Id).FirstOrDefaultAsync(ct);
 
         return new RequestHistory(record.RequestId, Name(record.State), record.Provider is null ? null : Name(record.Provider),
             Pretty(record.RequestJson), record.AcceptedAt, record.SubmittedAt, record.CompletedAt, record.Outcome, record.Detail,
-            LedgerViews.Attempts(record, job),
+            LedgerViews.Attempts(attempts),
             job is null ? null : new JobView(job.Name, Name(job.Provider), Name(job.State), job.ExternalId, job.SubmitAnswer, job.RequestCount,
                 job.CreatedAt, job.SubmittedAt, job.CompletedAt, job.LastError),
             callbacks.Select(c => new CallbackView(c.Id, c.ReceivedAt, c.ProcessedAt, c.IsMalformed,
                 c.Body.Length > MaxCallbackShown ? c.Body[..MaxCallbackShown] + $"… ({c.Body.Length:N0} characters in all)" : Pretty(c.Body))).ToList(),
+            answers.Select(a => new AnswerView(a.Id, Name(a.Provider), a.Endpoint, a.Status, a.Error, a.ReceivedAt,
+                a.Body is null ? null : a.Body.Length > MaxCallbackShown ? a.Body[..MaxCallbackShown] + $"… ({a.Body.Length:N0} characters in all)" : Pretty(a.Body))).ToList(),
             record.ProviderState is null ? null : Pretty(record.ProviderState),
             published is null ? null : new EventView(published.MessageId, published.CreatedAt, published.SentAt, Pretty(published.Body)));
     }

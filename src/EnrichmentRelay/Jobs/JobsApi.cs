@@ -1,6 +1,7 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -91,33 +92,33 @@ public static class JobsApi
     }
 
     static Task<Results<Ok<JobAction>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> ResendAsync(
-        Guid id, RelayDbContext db, BatchFlushSignal flush, TimeProvider time, ILoggerFactory loggers, CancellationToken ct) =>
-        ActAsync(id, ResendAction, db, loggers, ct, async (job, open, now) =>
+        Guid id, RelayDbContext db, JobResults results, BatchFlushSignal flush, TimeProvider time, ILoggerFactory loggers, CancellationToken ct) =>
+        ActAsync(id, ResendAction, db, results, loggers, ct, async (work, open, now) =>
         {
+            var job = work.Job;
             job.State = ProviderJobState.Refused;
             job.CompletedAt = now;
             job.LastError = $"An operator sent its {open.Count} open requests again at {now:O}.";
-            foreach (var request in open)
-                request.ReturnToWaiting();
+            JobRules.Resend(work, open, now, "Its submit's answer was lost and the provider did not show the job; an operator sent the lead again.");
             await db.SaveChangesAsync(ct);
             flush.Pulse();
         }, time);
 
     static Task<Results<Ok<JobAction>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> FailAsync(
-        Guid id, RelayDbContext db, RequestCompletion completion, TimeProvider time, ILoggerFactory loggers, CancellationToken ct) =>
-        ActAsync(id, FailAction, db, loggers, ct, async (job, open, now) =>
+        Guid id, RelayDbContext db, JobResults results, RequestCompletion completion, TimeProvider time, ILoggerFactory loggers, CancellationToken ct) =>
+        ActAsync(id, FailAction, db, results, loggers, ct, async (work, open, now) =>
         {
             foreach (var request in open)
-                completion.Complete(request, new CompletionResult(Outcome.Failed, Detail: FailedByOperatorDetail));
-            job.State = ProviderJobState.Completed;
-            job.CompletedAt = now;
-            job.LastError = $"An operator completed its {open.Count} open requests as failed at {now:O}.";
+                results.Complete(work, request.RequestId, new LeadResult(Outcome.Failed, Detail: FailedByOperatorDetail));
+            work.Job.State = ProviderJobState.Completed;
+            work.Job.CompletedAt = now;
+            work.Job.LastError = $"An operator completed its {open.Count} open requests as failed at {now:O}.";
             await completion.SaveAsync(ct);
         }, time);
 
     static async Task<Results<Ok<JobAction>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> ActAsync(
-        Guid id, string action, RelayDbContext db, ILoggerFactory loggers, CancellationToken ct,
-        Func<ProviderJobRecord, List<EnrichmentRequestRecord>, DateTimeOffset, Task> act, TimeProvider time)
+        Guid id, string action, RelayDbContext db, JobResults results, ILoggerFactory loggers, CancellationToken ct,
+        Func<JobResults.JobWork, List<EnrichmentRequestRecord>, DateTimeOffset, Task> act, TimeProvider time)
     {
         var job = await db.ProviderJobs.SingleOrDefaultAsync(j => j.Id == id, ct);
         if (job is null)
@@ -128,11 +129,12 @@ public static class JobsApi
                 Status = 409, Title = "Job does not need attention",
                 Detail = $"Job {job.Name} is {job.State}: only a job that needs attention can be resent or failed by hand.",
             });
-        var open = await db.Requests.Where(r => r.ProviderJobId == job.Id && r.State == RequestState.Submitted).ToListAsync(ct);
+        var work = await results.OpenAsync(job, ct);
+        var open = work.Open.ToList();
         try
         {
             // Saved against the job's Version: a sweep or a callback that adopted it meanwhile wins.
-            await act(job, open, time.GetUtcNow());
+            await act(work, open, time.GetUtcNow());
         }
         catch (DbUpdateConcurrencyException)
         {

@@ -102,6 +102,8 @@ public class ProviderJobRecord
     public string? LastError { get; set; }
     /// <summary>Optimistic concurrency, raised on every save that changes the row: two writers never both act on one job.</summary>
     public int Version { get; set; }
+    /// <summary>Reads of this job that failed in a row (a provider error, an unreadable answer); reset by one that works.</summary>
+    public int ReadFailures { get; set; }
     /// <summary>What the provider says the whole job cost, for providers that charge per job (Precept's <c>cost.credits</c>).</summary>
     public decimal? CreditsCharged { get; set; }
 
@@ -112,6 +114,57 @@ public class ProviderJobRecord
     public string Name => NameOf(Id);
 
     public static string NameOf(Guid jobId) => $"relay-{jobId:N}";
+}
+
+/// <summary>
+/// One try at one provider for one request: the job it went out in, and how it ended. A request's outcome is its
+/// attempt's; a result that arrives for an attempt already ended (a late, repeated or superseded one) changes nothing.
+/// </summary>
+public class RequestAttemptRecord
+{
+    public long Id { get; set; }
+    public Guid RequestId { get; set; }
+    /// <summary>1 for the request's first attempt, 2 for the next (a resend), …</summary>
+    public int Number { get; set; }
+    public ProviderName Provider { get; set; }
+    public required string Lane { get; set; }
+    public Guid JobId { get; set; }
+    /// <summary>The provider's own id of the job, as known when the attempt ended.</summary>
+    public string? ProviderJobId { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public Outcome? Outcome { get; set; }
+    public decimal? CreditsCharged { get; set; }
+    public string? Detail { get; set; }
+
+    public bool IsOpen => CompletedAt is null;
+}
+
+/// <summary>
+/// One answer of a provider's API, kept as received (status, body, time) whatever call it answered: a submit, a job
+/// read, a poll, a person read. Linked to the jobs it was read for, so a request's history shows what the provider
+/// said of it, and what the relay made of an answer can be worked out again from it.
+/// </summary>
+public class ProviderAnswerRecord
+{
+    public long Id { get; set; }
+    public ProviderName Provider { get; set; }
+    /// <summary>The method and route template (<c>GET v1/jobs/{id}</c>): never the raw path, which may carry ids or tokens.</summary>
+    public required string Endpoint { get; set; }
+    /// <summary>The HTTP status; null when no answer came (a timeout, a cut connection).</summary>
+    public int? Status { get; set; }
+    public string? Body { get; set; }
+    /// <summary>Why there is no answer, when there is none.</summary>
+    public string? Error { get; set; }
+    public DateTimeOffset ReceivedAt { get; set; }
+}
+
+/// <summary>Which job an answer was read for (a poll's shared answer is linked to every job it served).</summary>
+public class ProviderAnswerLink
+{
+    public long AnswerId { get; set; }
+    public ProviderAnswerRecord? Answer { get; set; }
+    public Guid JobId { get; set; }
 }
 
 public enum SelectionState

@@ -8,11 +8,14 @@ namespace EnrichmentRelay.Ledger;
 /// <summary>How ledger rows look from outside: the event on the bus and the status over HTTP.</summary>
 public static class LedgerViews
 {
-    public static EnrichmentRequested ReadRequest(EnrichmentRequestRecord record) =>
-        JsonSerializer.Deserialize<EnrichmentRequested>(record.RequestJson, RelayJson.Options)
-        ?? throw new InvalidOperationException($"Request {record.RequestId} has no stored body.");
+    public static EnrichmentRequested ReadRequest(EnrichmentRequestRecord record) => ReadRequest(record.RequestJson);
 
-    public static EnrichmentCompleted ToCompletedEvent(EnrichmentRequestRecord record, ProviderJobRecord? job)
+    public static EnrichmentRequested ReadRequest(string requestJson) =>
+        JsonSerializer.Deserialize<EnrichmentRequested>(requestJson, RelayJson.Options)
+        ?? throw new InvalidOperationException("A request has no stored body.");
+
+    /// <param name="attempts">The request's attempts, oldest first (none for a request refused at intake).</param>
+    public static EnrichmentCompleted ToCompletedEvent(EnrichmentRequestRecord record, ProviderJobRecord? job, IEnumerable<RequestAttemptRecord> attempts)
     {
         var request = ReadRequest(record);
         return new EnrichmentCompleted
@@ -29,22 +32,20 @@ public static class LedgerViews
             CorrelationData = request.CorrelationData ?? new Dictionary<string, string>(),
             RequestedAt = record.AcceptedAt,
             CompletedAt = record.CompletedAt ?? record.AcceptedAt,
-            Attempts = Attempts(record, job),
+            Attempts = Attempts(attempts),
         };
     }
 
-    public static IReadOnlyList<ProviderAttempt> Attempts(EnrichmentRequestRecord record, ProviderJobRecord? job) =>
-        job is null
-            ? []
-            : [new ProviderAttempt
-            {
-                Provider = job.Provider,
-                Outcome = record.Outcome,
-                ProviderJobId = job.ExternalId,
-                SubmittedAt = job.SubmittedAt ?? job.CreatedAt,
-                CompletedAt = record.CompletedAt,
-                Detail = record.Detail,
-            }];
+    public static IReadOnlyList<ProviderAttempt> Attempts(IEnumerable<RequestAttemptRecord> attempts) =>
+        attempts.OrderBy(a => a.Number).Select(a => new ProviderAttempt
+        {
+            Provider = a.Provider,
+            Outcome = a.Outcome,
+            ProviderJobId = a.ProviderJobId,
+            SubmittedAt = a.StartedAt,
+            CompletedAt = a.CompletedAt,
+            Detail = a.Detail,
+        }).ToList();
 
     public static IReadOnlyList<string> ReadList(string? json) =>
         json is null ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];

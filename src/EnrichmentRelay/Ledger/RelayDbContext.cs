@@ -15,6 +15,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<InboxEntry> Inbox => Set<InboxEntry>();
     public DbSet<SelectionRecord> Selections => Set<SelectionRecord>();
     public DbSet<DeadLetterRecord> DeadLetters => Set<DeadLetterRecord>();
+    public DbSet<RequestAttemptRecord> Attempts => Set<RequestAttemptRecord>();
+    public DbSet<ProviderAnswerRecord> ProviderAnswers => Set<ProviderAnswerRecord>();
+    public DbSet<ProviderAnswerLink> ProviderAnswerLinks => Set<ProviderAnswerLink>();
 
     /// <summary>A version-00 traceparent is 55 characters; room for a later version's.</summary>
     const int TraceParentLength = 128;
@@ -117,6 +120,34 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             // The operator's questions: what failed recently, and what is still waiting for a replay.
             e.HasIndex(d => d.FaultedAt);
             e.HasIndex(d => d.ReplayedAt);
+        });
+        model.Entity<RequestAttemptRecord>(e =>
+        {
+            e.ToTable("request_attempts");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.Provider).HasConversion<string>().HasMaxLength(16);
+            e.Property(a => a.Lane).HasMaxLength(32);
+            e.Property(a => a.ProviderJobId).HasMaxLength(128);
+            e.Property(a => a.Outcome).HasConversion<string>().HasMaxLength(24);
+            e.Property(a => a.CreditsCharged).HasPrecision(18, 4);
+            e.Ignore(a => a.IsOpen);
+            e.HasIndex(a => new { a.RequestId, a.Number }).IsUnique();
+            // A job's results are applied to its attempts: one read per job.
+            e.HasIndex(a => a.JobId);
+        });
+        model.Entity<ProviderAnswerRecord>(e =>
+        {
+            e.ToTable("provider_answers");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.Provider).HasConversion<string>().HasMaxLength(16);
+            e.Property(a => a.Endpoint).HasMaxLength(128);
+            e.HasIndex(a => a.ReceivedAt);
+        });
+        model.Entity<ProviderAnswerLink>(e =>
+        {
+            e.ToTable("provider_answer_links");
+            e.HasKey(l => new { l.JobId, l.AnswerId });
+            e.HasOne(l => l.Answer).WithMany().HasForeignKey(l => l.AnswerId);
         });
         model.Entity<InboxEntry>(e =>
         {

@@ -22,12 +22,17 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     readonly List<(ProviderName Provider, decimal Credits)> chargedSinceSave = [];
 
     /// <summary>
-    /// Marks the request completed and stages its event in the outbox. The caller saves both in one
-    /// transaction. Returns false when the request was already terminal (nothing is staged).
+    /// Marks the request completed, with the attempt of its current job, and stages its event in the outbox. The caller
+    /// saves them in one transaction. Returns false when the request was already terminal, or that attempt already
+    /// ended (a late or repeated result): nothing is staged.
     /// </summary>
-    public bool Complete(EnrichmentRequestRecord request, CompletionResult result)
+    /// <param name="attempts">The request's attempts, tracked (none for a request that never reached a job).</param>
+    public bool Complete(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord>? attempts = null)
     {
         if (request.State == RequestState.Completed)
+            return false;
+        var current = attempts?.FirstOrDefault(a => a.JobId == request.ProviderJobId);
+        if (current is { IsOpen: false })
             return false;
 
         request.State = RequestState.Completed;
@@ -39,7 +44,16 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         request.CreditsCharged = result.CreditsCharged;
         request.Version++;
 
-        var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob);
+        if (current is not null)
+        {
+            current.CompletedAt = request.CompletedAt;
+            current.Outcome = result.Outcome;
+            current.CreditsCharged = result.CreditsCharged;
+            current.Detail = result.Detail;
+            current.ProviderJobId = request.ProviderJob?.ExternalId;
+        }
+
+        var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob, attempts ?? []);
         // Published in the request's own trace, whatever callback or poll completed it.
         db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value, request.TraceParent));
         completedSinceSave.Add(request);

@@ -12,7 +12,7 @@ namespace EnrichmentRelay.Polling;
 [MessageUrn(ExchangeName)]
 [EntityName(ExchangeName)]
 [FaultEntityName("MassTransit:Fault--" + ExchangeName + "--")]
-public record PollWoodpecker(long Tick, DateTimeOffset ScheduledAt)
+public record PollWoodpecker(long Tick, DateTimeOffset ScheduledAt) : IPollCommand
 {
     public const string ExchangeName = "EnrichmentRelay.Contracts:PollWoodpecker";
 }
@@ -21,7 +21,7 @@ public record PollWoodpecker(long Tick, DateTimeOffset ScheduledAt)
 [MessageUrn(ExchangeName)]
 [EntityName(ExchangeName)]
 [FaultEntityName("MassTransit:Fault--" + ExchangeName + "--")]
-public record PollPrecept(long Tick, DateTimeOffset ScheduledAt)
+public record PollPrecept(long Tick, DateTimeOffset ScheduledAt) : IPollCommand
 {
     public const string ExchangeName = "EnrichmentRelay.Contracts:PollPrecept";
 }
@@ -30,7 +30,13 @@ public record PollPrecept(long Tick, DateTimeOffset ScheduledAt)
 [MessageUrn(ExchangeName)]
 [EntityName(ExchangeName)]
 [FaultEntityName("MassTransit:Fault--" + ExchangeName + "--")]
-public record PollLance(long Tick, DateTimeOffset ScheduledAt)
+public record PollLance(long Tick, DateTimeOffset ScheduledAt) : IPollCommand
 {
     public const string ExchangeName = "EnrichmentRelay.Contracts:PollLance";
+}
+
+/// <summary>A provider's poll command: the tick it is for (one instance runs each tick).</summary>
+public interface IPollCommand
+{
+    long Tick { get; }
 }

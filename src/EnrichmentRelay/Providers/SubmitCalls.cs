@@ -96,7 +96,7 @@ public static class SubmitCalls
     /// <summary>The provider refused the whole call: every lead completes with the same outcome.</summary>
     public static SubmitResult Refused(IReadOnlyList<PendingLead> leads, Outcome outcome, string detail, string? providerStatus = null) =>
         new(SubmitStatus.Refused, Detail: detail, ProviderStatus: providerStatus,
-            Completed: leads.ToDictionary(l => l.RequestId, _ => new CompletionResult(outcome, Detail: detail)));
+            Completed: leads.ToDictionary(l => l.RequestId, _ => new LeadResult(outcome, Detail: detail)));
 
     /// <summary>Only a refused connection or an open circuit proves the POST never left.</summary>
     static bool ProvesNothingWasSent(Exception ex) => ex switch

@@ -118,7 +118,7 @@ public static class EnrichmentApi
             request.CorrelationData ?? new Dictionary<string, string>(),
             record.AcceptedAt,
             record.CompletedAt,
-            LedgerViews.Attempts(record, record.ProviderJob));
+            LedgerViews.Attempts(await db.Attempts.AsNoTracking().Where(a => a.RequestId == requestId).ToListAsync(ct)));
     }
 }
 

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
@@ -80,9 +82,9 @@ public sealed class CallbackProcessor(
     async Task<int> ApplyJobAsync(Guid jobId, long[] callbackIds, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-        var completion = scope.ServiceProvider.GetRequiredService<RequestCompletion>();
-        var jobReports = scope.ServiceProvider.GetRequiredService<PreceptJobReports>();
+        var services = scope.ServiceProvider;
+        var db = services.GetRequiredService<RelayDbContext>();
+        var results = services.GetRequiredService<JobResults>();
 
         // 1. What to apply, read without holding any lock: the verification read may take seconds.
         var bodies = await db.ProviderCallbacks.AsNoTracking()
@@ -93,6 +95,8 @@ public sealed class CallbackProcessor(
         if (bodies.Count == 0)
             return 0;
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == jobId, ct);
+        var work = await results.OpenAsync(job, ct);
+        var seen = work.View();
         using var jobScope = logger.BeginJobScope(job);
         // In the (first) webhook call's trace; each request it completes gets a span in its own trace linked to this one.
         using var activity = RelayTracing.StartIn("apply precept callback", bodies[0].TraceParent);
@@ -112,8 +116,12 @@ public sealed class CallbackProcessor(
         }
         // Verified (the default): what gets applied is the job as Precept reports it, not the callbacks, so one read
         // answers them all. Otherwise each callback's own report, in the order they came.
-        List<PreceptJobReport> toApply = !scope.ServiceProvider.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks ? reports
-            : reports.Count > 0 && await VerifiedAsync(scope.ServiceProvider, job, reports[0], ct) is { } verified ? [verified] : [];
+        IReadOnlyList<CapturedAnswer> answers;
+        List<JobReading> readings;
+        using (ProviderAnswers.Capture(out answers))
+            readings = !services.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks
+                ? reports.Select(r => PreceptTranslation.Reading(seen, r, logger)).ToList()
+                : reports.Count > 0 && await VerifiedAsync(services, seen, reports[0], ct) is { } verified ? [verified] : [];
 
         // 2. Claimed and applied in one short transaction (PostgreSQL): callbacks another instance applied meanwhile
         //    are skipped. A job already complete changes nothing: its callbacks were duplicates.
@@ -124,20 +132,21 @@ public sealed class CallbackProcessor(
         var duplicates = job.State == ProviderJobState.Completed ? claimed.Count : 0;
         foreach (var callback in claimed)
             callback.ProcessedAt = time.GetUtcNow();
-        // Requests are tracked across reports, so a lead a later report repeats is already complete and left alone.
-        foreach (var report in toApply)
-            await jobReports.ApplyAsync(job, report, ct);
-        await completion.SaveAsync(ct); // commits the claim
+        AnswerLog.Add(db, ProviderAnswers.Snapshot(answers), [job.Id]);
+        // Requests are tracked across readings, so a lead a later one repeats is already complete and left alone.
+        foreach (var reading in readings)
+            await results.ApplyAsync(work, reading, ct);
+        await services.GetRequiredService<RequestCompletion>().SaveAsync(ct); // commits the claim
         for (var i = 0; i < duplicates; i++)
             metrics.CallbackDuplicated(ProviderName.Precept);
         return claimed.Count;
     }
 
     /// <summary>
-    /// Precept's callbacks are unsigned, so by default a callback is only a hint: the job is read back with
-    /// our own key and its answer is what gets applied. Null when there is nothing to trust yet.
+    /// Precept's callbacks are unsigned, so by default a callback is only a hint: the job is read back with our own key
+    /// and its answer is what gets applied. Null when there is nothing to trust yet.
     /// </summary>
-    async Task<PreceptJobReport?> VerifiedAsync(IServiceProvider services, ProviderJobRecord job, PreceptJobReport hint, CancellationToken ct)
+    async Task<JobReading?> VerifiedAsync(IServiceProvider services, OpenJob job, PreceptJobReport hint, CancellationToken ct)
     {
         var id = job.ExternalId ?? hint.EnrichmentId;
         if (id is null)
@@ -153,20 +162,17 @@ public sealed class CallbackProcessor(
         {
             // The submit's answer never arrived: adopt the job only on evidence that it is this one (its name, or our
             // leads in its results) and that no other job of ours holds it.
-            var db = services.GetRequiredService<RelayDbContext>();
-            var requests = await db.Requests.AsNoTracking().Where(r => r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
-            var taken = await db.ProviderJobs.AnyAsync(j => j.Provider == ProviderName.Precept && j.ExternalId == id && j.Id != job.Id, ct);
-            if (taken || PreceptResultMatcher.IsJobOf(report, job, requests) != true)
+            var taken = await services.GetRequiredService<IJobDirectory>().HoldsAsync(ProviderName.Precept, id, ct);
+            if (taken || PreceptResultMatcher.IsJobOf(report, job) != true)
             {
                 logger.LogWarning("Callback for job {JobName} names a Precept job that cannot be shown to be this one; ignored for now", job.Name);
                 return null;
             }
-            job.ExternalId = id;
-            job.State = ProviderJobState.Submitted;
-            job.SubmittedAt ??= time.GetUtcNow();
             logger.LogWarning("Reconciled job {JobName} from its callback: Precept holds it as {ProviderJobId}", job.Name, id);
         }
         // Until the job ends, a status read carries no results: the final callback or the sweep brings them.
-        return report.IsCompleted || report.IsFailed ? report : null;
+        return report.IsCompleted || report.IsFailed
+            ? PreceptTranslation.Reading(job, report, logger) with { FoundAs = id }
+            : new JobReading(job.Id) { FoundAs = id };
     }
 }

@@ -1,3 +1,4 @@
+using EnrichmentRelay.Jobs;
 using System.Text;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;

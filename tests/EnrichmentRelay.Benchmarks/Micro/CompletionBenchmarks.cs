@@ -6,6 +6,7 @@ using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Serialization;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Benchmarks.Micro;
 
@@ -78,7 +79,7 @@ public class CompletionBenchmarks
         var bytes = 0;
         foreach (var record in records)
         {
-            var completed = LedgerViews.ToCompletedEvent(record, job);
+            var completed = LedgerViews.ToCompletedEvent(record, job, []);
             bytes += OutboxRows.For(completed, completed.EventId, completed.CompletedAt).Body.Length;
         }
         return bytes;

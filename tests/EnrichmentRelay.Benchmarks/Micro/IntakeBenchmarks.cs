@@ -93,7 +93,7 @@ public class IntakeBenchmarks
         public int MaxBatchSize => 1000;
         public TimeSpan FlushWindow => TimeSpan.FromSeconds(2);
         public string? WhyCannotServe(EnrichmentRequested request) => request.Lead?.LastName is null ? "needs a name" : null;
-        public Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct) =>
+        public Task<SubmitResult> SubmitAsync(SubmitCall call, CancellationToken ct) =>
             throw new NotSupportedException();
     }
 }

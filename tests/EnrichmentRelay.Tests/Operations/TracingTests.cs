@@ -9,6 +9,7 @@ using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Operations;
 

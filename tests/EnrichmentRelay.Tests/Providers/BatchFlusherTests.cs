@@ -2,6 +2,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using Microsoft.Extensions.DependencyInjection;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Providers;
 
@@ -53,7 +54,7 @@ public sealed class BatchFlusherTests : IAsyncLifetime
         for (var i = 0; i < 3; i++)
             await host.ReceiveAsync(LedgerTestHost.ValidRequest(lastName: $"Doe{i}"));
         host.Provider.Answer = leads => new SubmitResult(SubmitStatus.Accepted, "job-1",
-            Completed: new Dictionary<Guid, CompletionResult>
+            Completed: new Dictionary<Guid, LeadResult>
             {
                 [leads[2].RequestId] = new(Outcome.InsufficientCredits, Detail: "credit cap"),
             });
@@ -74,7 +75,7 @@ public sealed class BatchFlusherTests : IAsyncLifetime
     {
         await host.ReceiveAsync(LedgerTestHost.ValidRequest());
         host.Provider.Answer = leads => new SubmitResult(SubmitStatus.Refused, Detail: "Not enough credits",
-            Completed: leads.ToDictionary(l => l.RequestId, _ => new CompletionResult(Outcome.InsufficientCredits, Detail: "Not enough credits")));
+            Completed: leads.ToDictionary(l => l.RequestId, _ => new LeadResult(Outcome.InsufficientCredits, Detail: "Not enough credits")));
         host.Time.Advance(host.Provider.FlushWindow);
 
         await Flusher.FlushAsync("precept", CancellationToken.None);

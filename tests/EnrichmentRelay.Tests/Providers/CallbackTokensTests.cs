@@ -1,4 +1,5 @@
 using EnrichmentRelay.Providers;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Providers;
 

@@ -7,7 +7,9 @@ using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using EnrichmentRelay.Serialization;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Webhooks;
 
@@ -173,8 +175,9 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
             await host.InScopeAsync(async sp =>
             {
                 var db = sp.GetRequiredService<RelayDbContext>();
-                var tracked = await db.ProviderJobs.SingleAsync(j => j.Id == job.Id);
-                await sp.GetRequiredService<PreceptJobReports>().ApplyAsync(tracked, final, CancellationToken.None);
+                var results = sp.GetRequiredService<JobResults>();
+                var work = await results.OpenAsync(await db.ProviderJobs.SingleAsync(j => j.Id == job.Id), CancellationToken.None);
+                await results.ApplyAsync(work, PreceptTranslation.Reading(work.View(), final, NullLogger.Instance), CancellationToken.None);
                 await sp.GetRequiredService<RequestCompletion>().SaveAsync(CancellationToken.None);
                 return 0;
             });

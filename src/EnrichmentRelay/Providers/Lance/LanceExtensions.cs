@@ -28,7 +28,8 @@ public static class LanceExtensions
             // Lance documents no rate limit either; person reads after a poll are the burst this caps.
             .AddProviderResilience(sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.RequestTimeout, maxConcurrentCalls: 8)
             .AddProviderPauseWatch(ProviderName.Lance)
-            .AddProviderCallMetrics(ProviderName.Lance, LanceClient.Endpoints);
+            .AddProviderCallMetrics(ProviderName.Lance, LanceClient.Endpoints)
+            .AddProviderAnswers(ProviderName.Lance, LanceClient.Endpoints);
 
         builder.AddBusConsumers((bus, _) =>
         {

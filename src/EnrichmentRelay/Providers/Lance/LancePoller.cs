@@ -1,3 +1,4 @@
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using Microsoft.EntityFrameworkCore;
@@ -79,7 +80,7 @@ public sealed class LancePoller(
                 record.Version++;
             }
             if (results.TryGetValue(set, out var result))
-                completion.Complete(record, result);
+                completion.Complete(record, result.ToCompletion());
         }
         await completion.SaveAsync(ct);
         await LanceSelections.FinishCompletedAsync(db, time, ct);

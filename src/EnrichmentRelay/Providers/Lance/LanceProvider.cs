@@ -1,6 +1,7 @@
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Lance;
 
@@ -22,8 +23,9 @@ public sealed class LanceProvider(LanceTasks lance, IOptions<LanceOptions> optio
     /// Always Accepted: a task whose call failed stays <c>unsent</c> in the request's state, and the poll looks it up
     /// and sends it; Lance's own refusals (400, 402) complete their requests here.
     /// </summary>
-    public async Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    public async Task<SubmitResult> SubmitAsync(SubmitCall call, CancellationToken ct)
     {
+        var leads = call.Leads;
         var sets = leads.ToDictionary(l => l.RequestId, l => new LanceTaskSet(l.Request.Lead!.LancePersonId!, LanceTasks.Initial(l.Request)));
         await lance.SendAsync(sets.Values.ToList(), ct);
 

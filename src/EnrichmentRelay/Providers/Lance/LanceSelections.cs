@@ -1,3 +1,4 @@
+using EnrichmentRelay.Jobs;
 using System.Net;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
@@ -129,7 +130,7 @@ public sealed class LanceSelections(
         var results = await lance.CompleteAsync(persons.Select(p => p.Set).ToList(), ct);
         foreach (var (person, set) in persons)
             if (results.TryGetValue(set, out var result))
-                completion.Complete(person, result);
+                completion.Complete(person, result.ToCompletion());
         row.State = SelectionState.Submitted;
         row.ProviderJobId = job.Id;
         row.Selected = records.Count;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Lance;
 
@@ -281,11 +282,11 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
     /// person; a person whose read fails waits for the next poll (or, past the deadline, fails) without holding up
     /// anybody else.
     /// </summary>
-    public async Task<IReadOnlyDictionary<LanceTaskSet, CompletionResult>> CompleteAsync(IReadOnlyList<LanceTaskSet> sets, CancellationToken ct)
+    public async Task<IReadOnlyDictionary<LanceTaskSet, LeadResult>> CompleteAsync(IReadOnlyList<LanceTaskSet> sets, CancellationToken ct)
     {
         var ended = sets.Where(s => s.Tasks.Count > 0 && s.Tasks.Values.All(t => t.IsTerminal)).ToList();
         var people = await ReadPeopleAsync(ended.Where(s => s.Tasks.Values.Any(t => t.Outcome == Outcome.Found)).Select(s => s.PersonId), ct);
-        var results = new Dictionary<LanceTaskSet, CompletionResult>();
+        var results = new Dictionary<LanceTaskSet, LeadResult>();
         foreach (var set in ended)
             if (Result(set, people.GetValueOrDefault(set.PersonId), options.Value.CreditsPerEnrichment) is { } result)
                 results[set] = result;
@@ -299,7 +300,7 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
     /// found. When nothing was added (Lance reused an enrichment that had found it earlier, or found what was there
     /// already) every contact of the field is reported, and the detail says so.
     /// </summary>
-    internal static CompletionResult? Result(LanceTaskSet set, PersonRead? read, decimal creditsPerEnrichment)
+    internal static LeadResult? Result(LanceTaskSet set, PersonRead? read, decimal creditsPerEnrichment)
     {
         var found = new Dictionary<string, IReadOnlyList<string>>();
         var ends = new List<Outcome>();
@@ -357,10 +358,10 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
         var credits = set.Tasks.Values.Count(t => t.Charged) * creditsPerEnrichment;
         var detail = notes.Count == 0 ? null : string.Join("; ", notes) + ".";
         if (found.Count > 0)
-            return new CompletionResult(Outcome.Found, found.GetValueOrDefault("emails") ?? [], found.GetValueOrDefault("phones") ?? [],
+            return new LeadResult(Outcome.Found, found.GetValueOrDefault("emails") ?? [], found.GetValueOrDefault("phones") ?? [],
                 ends.Any(e => e != Outcome.Found) ? "Partly found. " + detail : detail, credits);
         Outcome[] severity = [Outcome.Failed, Outcome.TimedOut, Outcome.InsufficientCredits, Outcome.Rejected, Outcome.NotFound];
-        return new CompletionResult(severity.First(ends.Contains), Detail: detail, CreditsCharged: credits);
+        return new LeadResult(severity.First(ends.Contains), Detail: detail, CreditsCharged: credits);
     }
 
     /// <summary>Lance's records for each (person, field), 200 tasks a query; the tasks of a query that failed are left out.</summary>

@@ -4,6 +4,7 @@ using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Polling;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Precept;
 
@@ -30,16 +31,13 @@ public static class PreceptExtensions
             // Precept documents no rate limit: a few calls at a time is all the relay needs (jobs of 1,000 leads).
             .AddProviderResilience(sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.RequestTimeout, maxConcurrentCalls: 4)
             .AddProviderPauseWatch(ProviderName.Precept)
-            .AddProviderCallMetrics(ProviderName.Precept, PreceptClient.Endpoints);
+            .AddProviderCallMetrics(ProviderName.Precept, PreceptClient.Endpoints)
+            .AddProviderAnswers(ProviderName.Precept, PreceptClient.Endpoints);
 
         builder.Services.AddScoped<PreceptProvider>();
-        builder.Services.AddScoped<PreceptJobReports>();
-        builder.Services.AddScoped<PreceptSweep>();
         builder.Services.AddScoped<PreceptJobFinder>();
-        builder.AddBusConsumers((bus, _) => bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>());
-        builder.Services.AddSingleton(sp => new PollSchedule(PollPreceptConsumer.Schedule,
-            sp.GetRequiredService<IOptions<PreceptOptions>>().Value.SweepInterval,
-            (tick, at) => new PollPrecept(tick, at)));
+        builder.Services.AddScoped<IJobReader, PreceptJobReader>();
+        builder.Services.AddSingleton(new PolledProvider(ProviderName.Precept, sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.SweepInterval));
         builder.Services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<PreceptProvider>());
         return builder;
     }

@@ -1,5 +1,4 @@
-using EnrichmentRelay.Ledger;
-using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Precept;
 
@@ -10,7 +9,7 @@ namespace EnrichmentRelay.Providers.Precept;
 /// show. A job is ours only on evidence (<see cref="PreceptResultMatcher.IsJobOf"/>); nothing found is no proof of
 /// absence, so the caller never sends again on it. One finder serves one sweep: what it read is read once.
 /// </summary>
-public sealed class PreceptJobFinder(RelayDbContext db, PreceptClient client, ILogger<PreceptJobFinder> logger)
+public sealed class PreceptJobFinder(IJobDirectory directory, PreceptClient client, ILogger<PreceptJobFinder> logger)
 {
     const int MaxPages = 20;
     const int MaxReadsPerJob = 20;
@@ -20,18 +19,12 @@ public sealed class PreceptJobFinder(RelayDbContext db, PreceptClient client, IL
     readonly Dictionary<string, PreceptJobReport?> reads = [];
 
     /// <summary>The Precept id of the job <paramref name="job"/>'s submit created, or null while there is no evidence of one.</summary>
-    public async Task<string?> FindAsync(ProviderJobRecord job, TimeSpan orphanWindow, CancellationToken ct)
+    public async Task<string?> FindAsync(OpenJob job, TimeSpan orphanWindow, CancellationToken ct)
     {
         var from = job.SentAt - ClockSlack;
         var to = job.SentAt + orphanWindow + ClockSlack;
-        var requests = await db.Requests.AsNoTracking().Where(r => r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
         // Precept jobs another of our jobs already holds are not this one's.
-        var windowStart = from - orphanWindow;
-        var taken = (await db.ProviderJobs.AsNoTracking()
-                .Where(j => j.Provider == Contracts.ProviderName.Precept && j.ExternalId != null && j.Id != job.Id
-                            && j.CreatedAt >= windowStart && j.CreatedAt <= to)
-                .Select(j => j.ExternalId!).ToListAsync(ct))
-            .ToHashSet();
+        var taken = await directory.ExternalIdsAsync(Contracts.ProviderName.Precept, from - orphanWindow, to, job.Id, ct);
 
         var seen = new HashSet<string>();
         var candidates = new List<string>();
@@ -64,7 +57,7 @@ public sealed class PreceptJobFinder(RelayDbContext db, PreceptClient client, IL
                 using var read = await client.GetJobAsync(id, ct);
                 reads[id] = report = read is null ? null : PreceptJobReport.Read(read.RootElement);
             }
-            if (report is not null && PreceptResultMatcher.IsJobOf(report, job, requests) == true)
+            if (report is not null && PreceptResultMatcher.IsJobOf(report, job) == true)
                 return id;
         }
         logger.LogDebug("Job {JobName} not found at Precept yet: {Listed} jobs listed, {Candidates} read", job.Name, seen.Count, candidates.Count);

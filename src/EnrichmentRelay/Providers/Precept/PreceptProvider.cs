@@ -1,15 +1,14 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Precept;
 
 /// <summary>Submits batches to Precept as one job each; results come back through the webhook.</summary>
 public sealed class PreceptProvider(
     PreceptClient client,
-    PublicUrls urls,
     IOptions<PreceptOptions> options,
     ILogger<PreceptProvider> logger) : IEnrichmentProvider
 {
@@ -29,11 +28,12 @@ public sealed class PreceptProvider(
         return "needs lead.linkedInUrl, or lead.firstName + lead.lastName + lead.companyName or lead.companyDomain.";
     }
 
-    public async Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    public async Task<SubmitResult> SubmitAsync(SubmitCall call, CancellationToken ct)
     {
+        var leads = call.Leads;
         var body = new PreceptEnrichRequest(
-            Name: job.Name,
-            WebhookUrl: new Uri(urls.BaseUrl, $"webhooks/precept/{callbackToken}").ToString(),
+            Name: call.JobName,
+            WebhookUrl: call.CallbackUrl?.ToString() ?? throw new InvalidOperationException("A Precept job needs its callback address."),
             Leads: leads.Select(ToPreceptLead).ToList());
 
         var (response, failure) = await SubmitCalls.SendAsync("Precept", token => client.StartEnrichmentAsync(body, token), ct);
@@ -46,7 +46,7 @@ public sealed class PreceptProvider(
                 return await AcceptedAsync(response, leads, ct);
 
             var error = await PreceptClient.ReadErrorAsync(response, ct);
-            logger.LogWarning("Precept refused job {JobName}: {Status} {Error}", job.Name, (int)response.StatusCode, error);
+            logger.LogWarning("Precept refused job {JobName}: {Status} {Error}", call.JobName, (int)response.StatusCode, error);
             return SubmitCalls.FromErrorStatus("Precept", response, error, leads);
         }
     }
@@ -71,7 +71,7 @@ public sealed class PreceptProvider(
 
         var completed = leads.Where(l => cut.Contains(l.RequestId)).ToDictionary(
             l => l.RequestId,
-            _ => new CompletionResult(Outcome.InsufficientCredits,
+            _ => new LeadResult(Outcome.InsufficientCredits,
                 Detail: "Precept accepted only part of the batch: its credit balance ran out before this lead."));
         return new SubmitResult(SubmitStatus.Accepted, ExternalJobId: jobId, Completed: completed);
     }

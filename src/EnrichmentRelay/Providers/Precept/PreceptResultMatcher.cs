@@ -1,6 +1,5 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 
 namespace EnrichmentRelay.Providers.Precept;
 
@@ -12,34 +11,34 @@ namespace EnrichmentRelay.Providers.Precept;
 /// </summary>
 public sealed class PreceptResultMatcher
 {
-    readonly IReadOnlyDictionary<Guid, EnrichmentRequestRecord> requests;
-    readonly List<(EnrichmentRequestRecord Request, LeadIdentity Identity)> identities;
+    readonly IReadOnlyDictionary<Guid, OpenLead> leads;
+    readonly List<(OpenLead Lead, LeadIdentity Identity)> identities;
     readonly HashSet<Guid> matched = [];
 
-    public PreceptResultMatcher(IReadOnlyDictionary<Guid, EnrichmentRequestRecord> requests)
+    public PreceptResultMatcher(IReadOnlyCollection<OpenLead> leads)
     {
-        this.requests = requests;
-        identities = requests.Values.Select(r => (r, IdentityOf(LedgerViews.ReadRequest(r)))).ToList();
+        this.leads = leads.ToDictionary(l => l.RequestId);
+        identities = leads.Select(l => (l, IdentityOf(l.Request))).ToList();
     }
 
-    /// <summary>The request the item is for; null when it carries neither a RequestId of this job nor a lead of it.</summary>
-    public EnrichmentRequestRecord? Match(JsonElement item)
+    /// <summary>The lead the item is for; null when it carries neither a RequestId of this job nor a lead of it.</summary>
+    public OpenLead? Match(JsonElement item)
     {
-        var request = PreceptResults.RequestIdOf(item) is { } rid
-            ? requests.GetValueOrDefault(rid)
+        var lead = PreceptResults.RequestIdOf(item) is { } rid
+            ? leads.GetValueOrDefault(rid)
             : ByIdentity(PreceptResults.IdentityOf(item));
-        if (request is not null)
-            matched.Add(request.RequestId);
-        return request;
+        if (lead is not null)
+            matched.Add(lead.RequestId);
+        return lead;
     }
 
-    EnrichmentRequestRecord? ByIdentity(LeadIdentity echoed)
+    OpenLead? ByIdentity(LeadIdentity echoed)
     {
-        var candidates = identities.Where(x => x.Identity.SamePersonAs(echoed)).Select(x => x.Request).ToList();
-        // A person twice in a job: each item takes a request no earlier item took, open ones first; a repeat of an
-        // item already applied finds them all taken and lands on a completed request, which it leaves alone.
-        return candidates.FirstOrDefault(r => !matched.Contains(r.RequestId) && r.State != RequestState.Completed)
-               ?? candidates.FirstOrDefault(r => !matched.Contains(r.RequestId))
+        var candidates = identities.Where(x => x.Identity.SamePersonAs(echoed)).Select(x => x.Lead).ToList();
+        // A person twice in a job: each item takes a lead no earlier item took, open ones first; a repeat of an item
+        // already applied finds them all taken and lands on an ended lead, which it leaves alone.
+        return candidates.FirstOrDefault(l => !matched.Contains(l.RequestId) && !l.Ended)
+               ?? candidates.FirstOrDefault(l => !matched.Contains(l.RequestId))
                ?? candidates.FirstOrDefault();
     }
 
@@ -47,23 +46,24 @@ public sealed class PreceptResultMatcher
     /// Whether a Precept job read back is the one a lost submit created: its name is ours, or, where Precept shows no
     /// name, its results carry our RequestIds, or hold exactly our leads. Null while it cannot tell (no name, no results yet).
     /// </summary>
-    public static bool? IsJobOf(PreceptJobReport report, ProviderJobRecord job, IReadOnlyDictionary<Guid, EnrichmentRequestRecord> requests)
+    public static bool? IsJobOf(PreceptJobReport report, OpenJob job)
     {
         if (report.Name is not null)
             return report.Name == job.Name;
         if (report.Results.Count == 0)
             return null;
-        if (report.Results.Any(item => PreceptResults.RequestIdOf(item) is { } rid && requests.ContainsKey(rid)))
+        var ours = job.Leads.Select(l => l.RequestId).ToHashSet();
+        if (report.Results.Any(item => PreceptResults.RequestIdOf(item) is { } rid && ours.Contains(rid)))
             return true;
         if (report.Results.Any(item => PreceptResults.RequestIdOf(item) is not null))
             return false;
         // No echo at all: the same number of leads, and every one of ours among them.
-        if (report.Total is { } total && total != job.RequestCount)
+        if (report.Total is { } total && total != job.Leads.Count)
             return false;
         var echoed = report.Results.Select(PreceptResults.IdentityOf).ToList();
         var skipped = report.Skipped ?? 0;
-        var found = requests.Values.Count(r => echoed.Any(e => e.SamePersonAs(IdentityOf(LedgerViews.ReadRequest(r)))));
-        return found > 0 && found + skipped >= requests.Count;
+        var found = job.Leads.Count(l => echoed.Any(e => e.SamePersonAs(IdentityOf(l.Request))));
+        return found > 0 && found + skipped >= job.Leads.Count;
     }
 
     public static LeadIdentity IdentityOf(EnrichmentRequested request)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Precept;
 
@@ -32,22 +33,22 @@ public static class PreceptResults
             Text("company_name", "companyName", "company"), Text("company_domain", "companyDomain", "company_website", "domain"));
     }
 
-    public static CompletionResult Normalize(JsonElement item, IReadOnlyCollection<EnrichmentField> fields)
+    public static LeadResult Normalize(JsonElement item, IReadOnlyCollection<EnrichmentField> fields)
     {
         var emails = fields.Contains(EnrichmentField.Email) ? Strings(Property(item, "enrich_email", "enrichEmail")) : [];
         var phones = fields.Contains(EnrichmentField.Phone) ? Strings(Property(item, "enrich_phone", "enrichPhone")) : [];
         if (emails.Count > 0 || phones.Count > 0)
-            return new CompletionResult(Outcome.Found, emails, phones);
+            return new LeadResult(Outcome.Found, emails, phones);
 
         if (Property(item, "error") is { ValueKind: JsonValueKind.String } error && error.GetString() is { Length: > 0 } message)
         {
             // "Lead not found" is an answer; any other lead-level error is the provider failing.
             return message.Contains("not found", StringComparison.OrdinalIgnoreCase)
-                ? new CompletionResult(Outcome.NotFound, Detail: $"Precept: {message}")
-                : new CompletionResult(Outcome.Failed, Detail: $"Precept: {message}");
+                ? new LeadResult(Outcome.NotFound, Detail: $"Precept: {message}")
+                : new LeadResult(Outcome.Failed, Detail: $"Precept: {message}");
         }
         var wanted = string.Join(" or ", fields.Select(f => f == EnrichmentField.Email ? "email" : "phone"));
-        return new CompletionResult(Outcome.NotFound, Detail: $"Precept found no {wanted} for this lead.");
+        return new LeadResult(Outcome.NotFound, Detail: $"Precept found no {wanted} for this lead.");
     }
 
     static JsonElement? Property(JsonElement item, params string[] names)

@@ -32,7 +32,8 @@ public static class WoodpeckerExtensions
             .AddHttpMessageHandler<WoodpeckerRequestGate.Handler>()
             .AddProviderResilience(sp => sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value.RequestTimeout, maxConcurrentCalls: 1)
             .AddProviderPauseWatch(ProviderName.Woodpecker)
-            .AddProviderCallMetrics(ProviderName.Woodpecker, WoodpeckerClient.Endpoints);
+            .AddProviderCallMetrics(ProviderName.Woodpecker, WoodpeckerClient.Endpoints)
+            .AddProviderAnswers(ProviderName.Woodpecker, WoodpeckerClient.Endpoints);
 
         // Order matters: a lead with a Lead Finder uid goes to lead enrichment before prospect enrichment.
         builder.Services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 
@@ -94,7 +95,7 @@ public static class WoodpeckerLeads
             : "finds emails only, and this request does not ask for email (ask for email too, or allow a provider that finds phones).";
 
     /// <summary>A completion as the request sees it: one that also asked for phone is told that phone was not looked up.</summary>
-    public static CompletionResult ForRequest(EnrichmentRequested request, CompletionResult result) =>
+    public static LeadResult ForRequest(EnrichmentRequested request, LeadResult result) =>
         request.Fields?.Contains(EnrichmentField.Phone) == true
             ? result with { Detail = result.Detail is null ? PhoneNotLookedUp : $"{result.Detail} {PhoneNotLookedUp}" }
             : result;

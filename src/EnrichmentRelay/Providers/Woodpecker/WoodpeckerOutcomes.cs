@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 
@@ -39,30 +40,30 @@ public static class WoodpeckerOutcomes
     /// <param name="ChargedElsewhere">The batch is one this relay submitted for another request, which records its charge.</param>
     public sealed record Followed(string Batch, string? SubmitAnswer, bool ChargedElsewhere);
 
-    public static CompletionResult NotConverted(Followed? followed) => new(Outcome.NotFound, CreditsCharged: 0,
+    public static LeadResult NotConverted(Followed? followed) => new(Outcome.NotFound, CreditsCharged: 0,
         Detail: "Woodpecker found no email for this lead (NOT_CONVERTED_TO_PROSPECT)." + Note(followed));
 
-    public static CompletionResult ConvertedFound(string email, Followed? followed) => new(Outcome.Found, [email],
+    public static LeadResult ConvertedFound(string email, Followed? followed) => new(Outcome.Found, [email],
         CreditsCharged: Charged(followed), Detail: followed is null ? null : Note(followed).Trim());
 
-    public static CompletionResult ConvertedUnmatched(TimeSpan lookedFor, Followed? followed) => new(Outcome.Failed, CreditsCharged: Charged(followed),
+    public static LeadResult ConvertedUnmatched(TimeSpan lookedFor, Followed? followed) => new(Outcome.Failed, CreditsCharged: Charged(followed),
         Detail: "Woodpecker converted this lead to a prospect (CONVERTED_TO_PROSPECT: it found an email and charged 1.5 credits), but the " +
                 $"prospect could not be matched (by LinkedIn URL, or name with company or website) within {Span(lookedFor)}; look for it in " +
                 "Woodpecker's prospect list." + Note(followed));
 
-    public static CompletionResult UnknownResult(string? processingResult, Followed? followed) => new(Outcome.Failed,
+    public static LeadResult UnknownResult(string? processingResult, Followed? followed) => new(Outcome.Failed,
         Detail: $"Woodpecker processed this lead with a result the relay does not know ('{processingResult}'); whether it found (and charged " +
                 "for) an email is not known." + Note(followed));
 
     /// <summary>A lead its submit's batch does not hold, and no other batch does either, after a submit that says credits ran short.</summary>
-    public static CompletionResult LeftOutForCredits(string? submitAnswer) => new(Outcome.InsufficientCredits, CreditsCharged: 0,
+    public static LeadResult LeftOutForCredits(string? submitAnswer) => new(Outcome.InsufficientCredits, CreditsCharged: 0,
         Detail: submitAnswer == WoodpeckerStatus.CreditsExhausted
             ? "Woodpecker ran out of credits before enqueueing this lead (CREDITS_EXHAUSTED, with a batch holding only some of the leads)."
             : "Woodpecker enqueued only some leads of this submit (PARTIALLY_ENQUEUED, usually because the credits available cover fewer " +
               "leads than requested; Woodpecker does not say which leads it left out), and this lead is in no batch.");
 
     /// <summary>A lead Woodpecker did not queue (already pending, it says), whose batch the relay never found.</summary>
-    public static CompletionResult PendingBatchNotFound(string? submitAnswer, string? ownBatch, TimeSpan lookBack, TimeSpan lookedFor) => new(Outcome.Failed,
+    public static LeadResult PendingBatchNotFound(string? submitAnswer, string? ownBatch, TimeSpan lookBack, TimeSpan lookedFor) => new(Outcome.Failed,
         CreditsCharged: 0,
         Detail: (submitAnswer == WoodpeckerStatus.NotEnqueued
                     ? "Woodpecker did not queue this lead (NOT_ENQUEUED: it is already pending there)"
@@ -71,27 +72,27 @@ public static class WoodpeckerOutcomes
                 $", but no batch created in the {Span(lookBack)} before the submit holds it, after looking for {Span(lookedFor)}. " +
                 "Nothing was charged for it by this request.");
 
-    public static CompletionResult ProspectEnriched(string email, Followed? followed) => new(Outcome.Found, [email], CreditsCharged: Charged(followed),
+    public static LeadResult ProspectEnriched(string email, Followed? followed) => new(Outcome.Found, [email], CreditsCharged: Charged(followed),
         Detail: "Woodpecker enriched this existing prospect (PROCESSED_ENRICHED); the email is the one its prospect record holds (prospect " +
                 "enrichment adds data to a prospect known by its email, it does not look for another address)." + Note(followed));
 
-    public static CompletionResult ProspectNotEnriched(Followed? followed) => new(Outcome.NotFound, CreditsCharged: 0,
+    public static LeadResult ProspectNotEnriched(Followed? followed) => new(Outcome.NotFound, CreditsCharged: 0,
         Detail: "Woodpecker found nothing to add to this prospect (PROCESSED_NOT_ENRICHED; it answers so too for an email that is not one of " +
                 "the account's prospects)." + Note(followed));
 
-    public static CompletionResult ProspectUnreadable(TimeSpan lookedFor, Followed? followed) => new(Outcome.Failed, CreditsCharged: Charged(followed),
+    public static LeadResult ProspectUnreadable(TimeSpan lookedFor, Followed? followed) => new(Outcome.Failed, CreditsCharged: Charged(followed),
         Detail: "Woodpecker enriched this prospect (PROCESSED_ENRICHED, 1.5 credits), but its prospect record could not be read within " +
                 $"{Span(lookedFor)}, so the relay reports no email." + Note(followed));
 
-    public static CompletionResult ProspectUnknownStatus(string? status, Followed? followed) => new(Outcome.Failed,
+    public static LeadResult ProspectUnknownStatus(string? status, Followed? followed) => new(Outcome.Failed,
         Detail: $"Woodpecker ended this prospect's enrichment with a status the relay does not know ('{status}'); whether it found (and " +
                 "charged for) anything is not known." + Note(followed));
 
-    public static CompletionResult Deadline(TimeSpan deadline) => new(Outcome.TimedOut,
+    public static LeadResult Deadline(TimeSpan deadline) => new(Outcome.TimedOut,
         Detail: $"Woodpecker had not finished this lead {Span(deadline)} after it was submitted.");
 
     /// <summary>At the deadline, a lead Woodpecker found an email for but whose prospect was not read is failed, not timed out: it was charged.</summary>
-    public static CompletionResult AtDeadline(WoodpeckerRequestState state, string lane, TimeSpan deadline, Followed? followed) =>
+    public static LeadResult AtDeadline(WoodpeckerRequestState state, string lane, TimeSpan deadline, Followed? followed) =>
         state.FoundAt is null ? Deadline(deadline)
         : lane == WoodpeckerLeads.ProspectsLane ? ProspectUnreadable(deadline, followed)
         : ConvertedUnmatched(deadline, followed);

@@ -1,8 +1,10 @@
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 
@@ -470,8 +472,8 @@ public sealed class WoodpeckerPoller(
         return new WoodpeckerOutcomes.Followed(batch, request.Job.SubmitAnswer, ours);
     }
 
-    void Complete(OpenRequest request, CompletionResult result) =>
-        completion.Complete(request.Record, WoodpeckerLeads.ForRequest(request.Request, result));
+    void Complete(OpenRequest request, LeadResult result) =>
+        completion.Complete(request.Record, WoodpeckerLeads.ForRequest(request.Request, result).ToCompletion());
 
     static string Uid(OpenRequest request) => WoodpeckerLeads.UidOf(request.Request)!;
 

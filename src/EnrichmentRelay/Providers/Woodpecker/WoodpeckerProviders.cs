@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 
@@ -17,8 +18,9 @@ public sealed class WoodpeckerLeadsProvider(WoodpeckerClient client, IOptions<Wo
         WoodpeckerLeads.UidOf(request) is null ? "needs lead.woodpeckerLead with its uid (lead enrichment)."
             : WoodpeckerLeads.EmailOnlyProblem(request);
 
-    public async Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    public async Task<SubmitResult> SubmitAsync(SubmitCall call, CancellationToken ct)
     {
+        var leads = call.Leads;
         var payload = new JsonArray(leads.Select(l => WoodpeckerLeads.LeadPayload(l.Request)).ToArray());
         var (response, failure) = await SubmitCalls.SendAsync("Woodpecker",
             token => client.QueueLeadEnrichmentsAsync(payload, options.Value.TargetCampaignIds, token), ct);
@@ -41,8 +43,9 @@ public sealed class WoodpeckerProspectsProvider(WoodpeckerClient client, IOption
         WoodpeckerLeads.ProspectEmailOf(request) is null ? "needs lead.email of an existing prospect (prospect enrichment)."
             : WoodpeckerLeads.EmailOnlyProblem(request);
 
-    public async Task<SubmitResult> SubmitAsync(ProviderJobRecord job, string callbackToken, IReadOnlyList<PendingLead> leads, CancellationToken ct)
+    public async Task<SubmitResult> SubmitAsync(SubmitCall call, CancellationToken ct)
     {
+        var leads = call.Leads;
         var payload = new JsonArray(leads.Select(l => WoodpeckerLeads.ProspectPayload(l.Request)).ToArray());
         var (response, failure) = await SubmitCalls.SendAsync("Woodpecker", token => client.QueueProspectEnrichmentsAsync(payload, token), ct);
         if (failure is not null)

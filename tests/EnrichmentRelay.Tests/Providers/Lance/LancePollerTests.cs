@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Providers.Lance;
 

@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Providers.Precept;
 
@@ -28,9 +29,6 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         host = new LedgerTestHost((services, _) =>
         {
             services.AddSingleton(Options.Create(options));
-            services.AddSingleton(Options.Create(new RelayOptions { PublicBaseUrl = "http://127.0.0.1:9/" }));
-            services.AddSingleton<IServer, NoServer>();
-            services.AddSingleton<PublicUrls>();
             services.AddHttpClient<PreceptClient>(http =>
             {
                 http.BaseAddress = options.BaseUrl;
@@ -41,8 +39,8 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
                 .AddHttpMessageHandler(() => new SubmitStartHandler())
                 .AddProviderPauseWatch(ProviderName.Precept);
             services.AddScoped<IEnrichmentProvider, PreceptProvider>();
-            services.AddScoped<PreceptSweep>();
             services.AddScoped<PreceptJobFinder>();
+            services.AddScoped<IJobReader, PreceptJobReader>();
         }, scriptedProvider: false);
         sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = "k", TimeProvider = host.Time });
         options.BaseUrl = sandbox.BaseAddress;
@@ -390,7 +388,17 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(status, sandbox.Precept.Jobs.Single().Status);
     }
 
-    Task<int> SweepAsync() => host.InScopeAsync(sp => sp.GetRequiredService<PreceptSweep>().SweepAsync(CancellationToken.None));
+    /// <summary>One sweep (the engine's poll with Precept's reader); how many requests it completed.</summary>
+    async Task<int> SweepAsync()
+    {
+        var before = (await host.RequestsAsync()).Count(r => r.State == RequestState.Completed);
+        await host.InScopeAsync(async sp =>
+        {
+            await host.Services.GetRequiredService<JobPolls>().PollAsync(sp.GetRequiredService<IJobReader>(), CancellationToken.None);
+            return 0;
+        });
+        return (await host.RequestsAsync()).Count(r => r.State == RequestState.Completed) - before;
+    }
 
     async Task<EnrichmentRequestRecord> RecordAsync(EnrichmentRequested request) =>
         (await host.RequestsAsync()).Single(r => r.RequestId == request.RequestId);
@@ -424,11 +432,4 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    sealed class NoServer : IServer
-    {
-        public IFeatureCollection Features { get; } = new FeatureCollection();
-        public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken ct) where TContext : notnull => Task.CompletedTask;
-        public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
-        public void Dispose() { }
-    }
 }

@@ -89,7 +89,7 @@ public sealed class WoodpeckerLeadsTests
     [Fact]
     public void ARequestAlsoForPhoneIsToldPhoneWasNotLookedUp()
     {
-        var found = new CompletionResult(Outcome.Found, ["a@b.com"], CreditsCharged: 1.5m);
+        var found = new LeadResult(Outcome.Found, ["a@b.com"], CreditsCharged: 1.5m);
 
         Assert.Null(WoodpeckerLeads.ForRequest(Request("u"), found).Detail);
         var both = WoodpeckerLeads.ForRequest(Request("u") with { Fields = [EnrichmentField.Email, EnrichmentField.Phone] }, found);

@@ -8,6 +8,7 @@ using EnrichmentRelay.Sandbox;
 using EnrichmentRelay.Sandbox.Woodpecker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Providers.Woodpecker;
 

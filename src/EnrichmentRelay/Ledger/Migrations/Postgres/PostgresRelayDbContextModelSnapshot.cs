@@ -206,6 +206,58 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.ToTable("outbox", (string)null);
                 });
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderAnswerLink", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid");
+
+                    b.Property<long>("AnswerId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("JobId", "AnswerId");
+
+                    b.HasIndex("AnswerId");
+
+                    b.ToTable("provider_answer_links", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderAnswerRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Body")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<DateTimeOffset>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int?>("Status")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("provider_answers", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderCallbackRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -283,6 +335,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
 
+                    b.Property<int>("ReadFailures")
+                        .HasColumnType("integer");
+
                     b.Property<int>("RequestCount")
                         .HasColumnType("integer");
 
@@ -317,6 +372,64 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.HasIndex("Lane", "State", "NextPollAt");
 
                     b.ToTable("provider_jobs", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.RequestAttemptRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<decimal?>("CreditsCharged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("text");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Lane")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Outcome")
+                        .HasMaxLength(24)
+                        .HasColumnType("character varying(24)");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("ProviderJobId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<Guid>("RequestId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("JobId");
+
+                    b.HasIndex("RequestId", "Number")
+                        .IsUnique();
+
+                    b.ToTable("request_attempts", (string)null);
                 });
 
             modelBuilder.Entity("EnrichmentRelay.Ledger.SelectionRecord", b =>
@@ -371,6 +484,17 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasForeignKey("ProviderJobId");
 
                     b.Navigation("ProviderJob");
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderAnswerLink", b =>
+                {
+                    b.HasOne("EnrichmentRelay.Ledger.ProviderAnswerRecord", "Answer")
+                        .WithMany()
+                        .HasForeignKey("AnswerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("Answer");
                 });
 #pragma warning restore 612, 618
         }

@@ -199,6 +199,56 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.ToTable("outbox", (string)null);
                 });
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderAnswerLink", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("AnswerId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("JobId", "AnswerId");
+
+                    b.HasIndex("AnswerId");
+
+                    b.ToTable("provider_answer_links", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderAnswerRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Body")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ReceivedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("Status")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("provider_answers", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderCallbackRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -274,6 +324,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("ReadFailures")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("RequestCount")
                         .HasColumnType("INTEGER");
 
@@ -308,6 +361,62 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.HasIndex("Lane", "State", "NextPollAt");
 
                     b.ToTable("provider_jobs", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.RequestAttemptRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("CompletedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("CreditsCharged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Lane")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Outcome")
+                        .HasMaxLength(24)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProviderJobId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("RequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("StartedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("JobId");
+
+                    b.HasIndex("RequestId", "Number")
+                        .IsUnique();
+
+                    b.ToTable("request_attempts", (string)null);
                 });
 
             modelBuilder.Entity("EnrichmentRelay.Ledger.SelectionRecord", b =>
@@ -362,6 +471,17 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasForeignKey("ProviderJobId");
 
                     b.Navigation("ProviderJob");
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.ProviderAnswerLink", b =>
+                {
+                    b.HasOne("EnrichmentRelay.Ledger.ProviderAnswerRecord", "Answer")
+                        .WithMany()
+                        .HasForeignKey("AnswerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("Answer");
                 });
 #pragma warning restore 612, 618
         }

@@ -1,10 +1,11 @@
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using EnrichmentRelay.Telemetry;
 
-namespace EnrichmentRelay.Providers;
+namespace EnrichmentRelay.Jobs;
 
 /// <summary>
 /// Packs accepted requests into full provider calls: a batch goes when it is full or when its oldest
@@ -15,6 +16,7 @@ public sealed class BatchFlusher(
     IServiceScopeFactory scopes,
     BatchFlushSignal signal,
     ProviderPauses pauses,
+    PublicUrls urls,
     TimeProvider time,
     RelayMetrics metrics,
     ILogger<BatchFlusher> logger) : DrainingBackgroundService
@@ -109,7 +111,8 @@ public sealed class BatchFlusher(
             RequestCount = requests.Count,
             CreatedAt = now,
         };
-        if (!await RecordIntentAsync(db, claim, job, requests, now, ct))
+        var attempts = await RecordIntentAsync(db, claim, job, requests, now, ct);
+        if (attempts is null)
             return null; // something else moved some of them first; look again
 
         // 2. The paid call: one span for the batch (its HTTP calls are children).
@@ -121,13 +124,16 @@ public sealed class BatchFlusher(
 
         var leads = requests.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
         logger.LogInformation("Submitting job {JobName} with {LeadCount} leads to {Provider}", job.Name, leads.Count, provider.Name);
+        var call = new SubmitCall(job.Id, job.Name, CallbackTokens.Url(urls.BaseUrl, token), leads);
         SubmitResult result;
         SubmitStart start;
-        using (SubmitStart.Begin(token => StartAsync(db, job, token), out start))
+        IReadOnlyList<CapturedAnswer> answers;
+        using (ProviderAnswers.Capture(out answers))
+        using (SubmitStart.Begin(claimToken => StartAsync(db, job, claimToken), out start))
         {
             try
             {
-                result = await provider.SubmitAsync(job, token, leads, ct);
+                result = await provider.SubmitAsync(call, ct);
             }
             catch (Exception ex)
             {
@@ -156,7 +162,8 @@ public sealed class BatchFlusher(
         var split = result is { Status: SubmitStatus.Refused, Bisectable: true } && requests.Count > 1;
         try
         {
-            await ApplyAsync(services.GetRequiredService<RequestCompletion>(), db, job, requests, split ? Split(result, requests.Count) : result, ct);
+            AnswerLog.Add(db, ProviderAnswers.Snapshot(answers), [job.Id]);
+            await ApplyAsync(services, db, job, requests, attempts, split ? Split(result, requests.Count) : result, ct);
         }
         catch (Exception ex)
         {
@@ -227,20 +234,34 @@ public sealed class BatchFlusher(
     }
 
     /// <summary>
-    /// The job row, and its requests moved to it in one statement (a batch is up to 1,000 rows: one tracked
-    /// update each would cost more than the rest of the flush), in one transaction. False, with nothing
-    /// changed, when not every request was still waiting.
+    /// The job row, its requests moved to it in one statement (a batch is up to 1,000 rows: one tracked update each
+    /// would cost more than the rest of the flush), and an attempt per request, in one transaction. Null, with nothing
+    /// changed, when not every request was still waiting; else every attempt of these requests, the new ones included.
     /// </summary>
-    static async Task<bool> RecordIntentAsync(RelayDbContext db, IDbContextTransaction? claim, ProviderJobRecord job,
+    static async Task<List<RequestAttemptRecord>?> RecordIntentAsync(RelayDbContext db, IDbContextTransaction? claim, ProviderJobRecord job,
         List<EnrichmentRequestRecord> requests, DateTimeOffset now, CancellationToken ct)
     {
         // PostgreSQL: the claim's transaction, whose row locks already keep other instances off these requests.
         var transaction = claim ?? await db.Database.BeginTransactionAsync(ct);
+        List<RequestAttemptRecord> attempts;
         try
         {
-            db.ProviderJobs.Add(job);
-            await db.SaveChangesAsync(ct);
             var ids = requests.Select(r => r.RequestId).ToList();
+            // Earlier attempts of these requests (a lead sent again): the new one is numbered after them.
+            attempts = await db.Attempts.Where(a => ids.Contains(a.RequestId)).ToListAsync(ct);
+            var tries = attempts.GroupBy(a => a.RequestId).ToDictionary(g => g.Key, g => g.Max(a => a.Number));
+            db.ProviderJobs.Add(job);
+            foreach (var request in requests)
+            {
+                var attempt = new RequestAttemptRecord
+                {
+                    RequestId = request.RequestId, Number = tries.GetValueOrDefault(request.RequestId) + 1, Provider = job.Provider,
+                    Lane = job.Lane, JobId = job.Id, StartedAt = now,
+                };
+                db.Attempts.Add(attempt);
+                attempts.Add(attempt);
+            }
+            await db.SaveChangesAsync(ct);
             var moved = await db.Requests.Where(r => ids.Contains(r.RequestId) && r.State == RequestState.Accepted)
                 .ExecuteUpdateAsync(set => set
                     .SetProperty(r => r.State, RequestState.Submitted)
@@ -251,7 +272,7 @@ public sealed class BatchFlusher(
             {
                 await transaction.RollbackAsync(ct);
                 db.ChangeTracker.Clear();
-                return false;
+                return null;
             }
             await transaction.CommitAsync(ct);
         }
@@ -271,11 +292,11 @@ public sealed class BatchFlusher(
         }
         db.ChangeTracker.DetectChanges();
         db.ChangeTracker.AcceptAllChanges();
-        return true;
+        return attempts;
     }
 
-    async Task ApplyAsync(RequestCompletion completion, RelayDbContext db, ProviderJobRecord job,
-        List<EnrichmentRequestRecord> requests, SubmitResult result, CancellationToken ct)
+    async Task ApplyAsync(IServiceProvider services, RelayDbContext db, ProviderJobRecord job, List<EnrichmentRequestRecord> requests,
+        List<RequestAttemptRecord> attempts, SubmitResult result, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         job.LastError = result.Detail;
@@ -293,9 +314,10 @@ public sealed class BatchFlusher(
                 job.CompletedAt = now;
                 break;
             case SubmitStatus.NotSent:
-                // Nothing reached the provider: the requests go back to wait for the next batch.
+                // Nothing reached the provider: no attempt was made, and the requests go back to wait for the next batch.
                 job.State = ProviderJobState.Refused;
                 job.CompletedAt = now;
+                db.Attempts.RemoveRange(attempts.Where(a => a.JobId == job.Id));
                 foreach (var request in requests)
                     request.ReturnToWaiting();
                 logger.LogWarning("Job {JobName} was not sent: {Detail}; its requests wait for the next batch", job.Name, result.Detail);
@@ -307,20 +329,20 @@ public sealed class BatchFlusher(
                 logger.LogWarning("Job {JobName} may or may not have reached {Provider}: {Detail}", job.Name, job.Provider, result.Detail);
                 break;
         }
+        if (result.Status == SubmitStatus.NotSent)
+        {
+            await services.GetRequiredService<RequestCompletion>().SaveAsync(ct);
+            return;
+        }
 
-        foreach (var request in requests)
+        var jobResults = services.GetRequiredService<JobResults>();
+        var work = new JobResults.JobWork(job, requests.ToDictionary(r => r.RequestId), attempts.ToLookup(a => a.RequestId));
+        await jobResults.ApplyAsync(work, new JobReading(job.Id)
         {
-            if (result.ProviderState?.TryGetValue(request.RequestId, out var state) == true)
-                request.ProviderState = state;
-            if (result.CompletedLeads.TryGetValue(request.RequestId, out var outcome))
-                completion.Complete(request, outcome);
-        }
-        if (requests.All(r => r.State == RequestState.Completed) && result.Status != SubmitStatus.NotSent)
-        {
-            job.State = result.Status == SubmitStatus.Refused ? ProviderJobState.Refused : ProviderJobState.Completed;
-            job.CompletedAt = now;
-        }
-        await completion.SaveAsync(ct);
+            Completed = result.CompletedLeads,
+            ProviderStates = result.ProviderState ?? new Dictionary<Guid, string>(),
+        }, ct);
+        await services.GetRequiredService<RequestCompletion>().SaveAsync(ct);
     }
 
     /// <summary>After a submit that provably did nothing: wait what the provider asked (Retry-After), else back off exponentially.</summary>

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace EnrichmentRelay.Providers;
+namespace EnrichmentRelay.Jobs;
 
 /// <summary>
 /// Per-job secrets for callback URLs. Only the SHA-256 of a token is stored, so the ledger cannot leak
@@ -10,6 +10,10 @@ namespace EnrichmentRelay.Providers;
 public static class CallbackTokens
 {
     public static string NewToken() => Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>The job's callback address: the relay's public address, Precept's callback route and the job's token.</summary>
+    public static Uri Url(Uri publicBaseUrl, string token) =>
+        new(publicBaseUrl, $"{Access.WebhookListener.PreceptCallbacks.TrimStart('/')}/{token}");
 
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
-using Microsoft.EntityFrameworkCore;
+using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Precept;
 
@@ -32,61 +31,53 @@ public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string
 }
 
 /// <summary>
-/// Applies a Precept report to a job's requests, however it arrived (callback, verification read, or the sweep for
-/// missing callbacks). Each (job, lead) result is applied once: the request it completes is terminal after it. A lead
-/// left without a result when the job ends is never reported as NotFound: Precept did not say it looked.
+/// What a Precept report (a callback, or <c>GET /v1/jobs/{id}</c>) says of a job's leads: a pure function of the report
+/// and the leads, so a stored answer can be translated again. Each item is matched to its lead; once the job has ended,
+/// a lead left without a result is never reported as NotFound: Precept did not say it looked.
 /// </summary>
-public sealed class PreceptJobReports(RelayDbContext db, RequestCompletion completion, TimeProvider time, ILogger<PreceptJobReports> logger)
+public static class PreceptTranslation
 {
     public const string UnmatchedDetail = "Precept returned a result for this job that could not be matched to this lead (result could not be matched): " +
                                           "it may have found, and charged for, a contact.";
 
-    /// <summary>Applies the report; returns how many requests it completed.</summary>
-    public async Task<int> ApplyAsync(ProviderJobRecord job, PreceptJobReport report, CancellationToken ct)
+    /// <param name="leads">Every lead of the job, those already ended included (to recognise repeats of their results).</param>
+    /// <returns>The results of the open leads it decides, and how many items matched no lead.</returns>
+    public static (IReadOnlyDictionary<Guid, LeadResult> Completed, int Unmatched) Translate(PreceptJobReport report, IReadOnlyCollection<OpenLead> leads)
     {
-        var now = time.GetUtcNow();
-        var requests = await db.Requests.Where(r => r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
-        var matcher = new PreceptResultMatcher(requests);
-        var completed = 0;
+        var matcher = new PreceptResultMatcher(leads);
+        var completed = new Dictionary<Guid, LeadResult>();
         var unmatched = 0;
-
-        // A failed job applies the results it carries too: those leads were worked (and charged).
+        // A failed job's results count too: those leads were worked (and charged).
         foreach (var item in report.Results)
         {
-            if (matcher.Match(item) is not { } request)
-            {
+            if (matcher.Match(item) is not { } lead)
                 unmatched++;
-                continue;
-            }
-            // A lead's result is applied once: its request is terminal from then on, so a retried or duplicated
-            // delivery (or the sweep reading the same job) finds it completed and changes nothing.
-            if (completion.Complete(request, PreceptResults.Normalize(item, LedgerViews.ReadRequest(request).Fields ?? [])))
-                completed++;
+            else if (!lead.Ended)
+                completed.TryAdd(lead.RequestId, PreceptResults.Normalize(item, lead.Request.Fields ?? []));
         }
-        if (unmatched > 0)
-            logger.LogWarning("{Count} Precept results for job {JobName} match none of its requests", unmatched, job.Name);
-
         if (report.IsCompleted || report.IsFailed)
         {
-            var left = requests.Values.Where(q => q.State != RequestState.Completed).ToList();
             var detail = report.IsFailed ? "Precept reported the job as failed before this lead had a result."
                 : unmatched > 0 ? UnmatchedDetail
                 : $"Precept skipped this lead without looking for it (the job ended with no result for it{SkippedCount(report)}).";
-            foreach (var request in left)
-                if (completion.Complete(request, new CompletionResult(Outcome.Failed, Detail: detail)))
-                    completed++;
+            foreach (var lead in leads.Where(l => !l.Ended && !completed.ContainsKey(l.RequestId)))
+                completed[lead.RequestId] = new LeadResult(Outcome.Failed, Detail: detail);
         }
+        return (completed, unmatched);
+    }
 
-        // Precept charges per job: its final cost is what this job charged, whichever report brought it.
-        if ((report.IsCompleted || report.IsFailed) && report.CostCredits is { } cost)
-            await completion.ChargeJobAsync(job, cost, ct);
-
-        if (requests.Values.All(q => q.State == RequestState.Completed) && job.State != ProviderJobState.Completed)
+    /// <summary>The report as a reading of <paramref name="job"/>: its leads' results, and, once it ended, its cost.</summary>
+    public static JobReading Reading(OpenJob job, PreceptJobReport report, ILogger logger)
+    {
+        var (completed, unmatched) = Translate(report, job.Leads);
+        if (unmatched > 0)
+            logger.LogWarning("{Count} Precept results for job {JobName} match none of its requests", unmatched, job.Name);
+        return new JobReading(job.Id)
         {
-            job.State = ProviderJobState.Completed;
-            job.CompletedAt = now;
-        }
-        return completed;
+            Completed = completed,
+            // Precept charges per job: its final cost is what this job charged, whichever report brought it.
+            JobCredits = report.IsCompleted || report.IsFailed ? report.CostCredits : null,
+        };
     }
 
     static string SkippedCount(PreceptJobReport report) =>
