@@ -16,7 +16,8 @@ public static class PreceptApi
 
         v1.MapPost("/leads/enrich", StartEnrichmentAsync);
         v1.MapGet("/jobs/{id}", (string id, PreceptSimulator precept) =>
-            precept.GetJob(id) is { } job ? Results.Json(job) : Error(StatusCodes.Status404NotFound, "Job not found"));
+            precept.ReadFails(id) ? Error(StatusCodes.Status500InternalServerError, "Internal error")
+            : precept.GetJob(id) is { } job ? Results.Json(job) : Error(StatusCodes.Status404NotFound, "Job not found"));
         // limit is read by hand: a bound int? fails a bad value in the framework, without Precept's error shape.
         v1.MapGet("/jobs", (HttpRequest request, PreceptSimulator precept) =>
         {

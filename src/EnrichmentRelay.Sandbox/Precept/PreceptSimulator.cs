@@ -22,6 +22,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
     readonly Dictionary<string, LeadOutcome> outcomes = new(StringComparer.OrdinalIgnoreCase);
     readonly Dictionary<string, int> leadSubmissions = [];
     readonly List<Task> running = [];
+    readonly HashSet<string> failingReads = [];
     // Cancelled by Reset and DisposeAsync: jobs of an earlier generation stop, and change nothing after it.
     CancellationTokenSource generation = new();
     (int Count, int Status) failSubmits;
@@ -54,6 +55,22 @@ public sealed class PreceptSimulator : IAsyncDisposable
         if (!Enum.IsDefined(outcome))
             throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "Not a defined outcome.");
         lock (gate) outcomes[key.Trim()] = outcome;
+    }
+
+    /// <summary>From now on, <c>GET /v1/jobs/{id}</c> of this job answers 500 (or, with <paramref name="fail"/> false, works again).</summary>
+    public void FailReadsOf(string enrichmentId, bool fail = true)
+    {
+        lock (gate)
+            if (fail)
+                failingReads.Add(enrichmentId);
+            else
+                failingReads.Remove(enrichmentId);
+    }
+
+    internal bool ReadFails(string enrichmentId)
+    {
+        lock (gate)
+            return failingReads.Contains(enrichmentId);
     }
 
     /// <summary>The account's key changes (rotated in Precept's dashboard): calls with the old one answer 401 from now on.</summary>
@@ -122,6 +139,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
             jobs.Clear();
             outcomes.Clear();
             leadSubmissions.Clear();
+            failingReads.Clear();
             failSubmits = default;
             dropConnections = failJobs = 0;
             submitCalls = jobsCreated = leadsAccepted = leadsCapped = statusCalls = listCalls = webhookAttempts = webhookDeliveries = largestJob = 0;

@@ -205,7 +205,7 @@ public sealed class JobPolls(
                 {
                     // Left alone until an operator replays the dead letter, which reads it again.
                     job.NextPollAt = now + TimeSpan.FromDays(36_500);
-                    db.DeadLetters.Add(DeadLetter(job, error, now));
+                    db.DeadLetters.Add(JobDeadLetters.For(job, $"{MaxReadFailures} reads in a row failed, the last with: {error}", now));
                     logger.LogError("Job {JobName} of {Provider} failed {Count} reads in a row ({Error}); it is a dead letter until replayed",
                         job.Name, job.Provider, job.ReadFailures, error);
                 }
@@ -220,18 +220,6 @@ public sealed class JobPolls(
             logger.LogError(ex, "Recording the failed read of job {JobId} failed; the next tick reads it again", seen.Id);
         }
     }
-
-    static DeadLetterRecord DeadLetter(ProviderJobRecord job, string error, DateTimeOffset now) => new()
-    {
-        Id = Guid.NewGuid(),
-        Queue = RetryQueue,
-        ContentType = "application/json",
-        Body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new RetryProviderJob(job.Id))),
-        HeadersJson = "{}",
-        ExceptionType = "JobReadFailed",
-        Reason = $"Job {job.Name} of {job.Provider}: {MaxReadFailures} reads in a row failed, the last with: {error}",
-        FaultedAt = now,
-    };
 
     /// <summary>A unit of work: its own scope, so one job's failure or stale copy leaves nothing behind for the next.</summary>
     sealed record Unit(RelayDbContext Db, JobResults Results, RequestCompletion Completion);
@@ -249,3 +237,19 @@ public sealed class JobPolls(
 /// <summary>Read a job again now: what a replayed job dead letter sends (raw JSON on <see cref="JobPolls.RetryQueue"/>).</summary>
 public sealed record RetryProviderJob(Guid JobId);
 
+
+/// <summary>A job given up on after too many failures in a row, as a dead letter: replaying it reads the job again.</summary>
+public static class JobDeadLetters
+{
+    public static DeadLetterRecord For(ProviderJobRecord job, string why, DateTimeOffset now) => new()
+    {
+        Id = Guid.NewGuid(),
+        Queue = JobPolls.RetryQueue,
+        ContentType = "application/json",
+        Body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new RetryProviderJob(job.Id), Serialization.RelayJson.Options)),
+        HeadersJson = "{}",
+        ExceptionType = "JobFailed",
+        Reason = $"Job {job.Name} of {job.Provider}: {why}",
+        FaultedAt = now,
+    };
+}

@@ -26,6 +26,9 @@ public sealed class CallbackProcessor(
     static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
     const int BatchSize = 50;
 
+    // Jobs whose callbacks failed to apply: how often in a row, and not before when they are tried again.
+    readonly Dictionary<Guid, (int Failures, DateTimeOffset NotBefore)> backoff = [];
+
     protected override async Task RunAsync(CancellationToken stopping, CancellationToken working)
     {
         while (!stopping.IsCancellationRequested)
@@ -54,7 +57,9 @@ public sealed class CallbackProcessor(
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-            var next = await db.ProviderCallbacks.Where(c => c.ProcessedAt == null)
+            // The callbacks of a job that is backing off are not the head of the line: they would hold up the others.
+            var waiting = backoff.Where(b => b.Value.NotBefore > time.GetUtcNow()).Select(b => b.Key).ToList();
+            var next = await db.ProviderCallbacks.Where(c => c.ProcessedAt == null && !waiting.Contains(c.ProviderJobId))
                 .OrderBy(c => c.Id).Take(BatchSize)
                 .Select(c => new { c.Id, c.ProviderJobId, JobDone = db.ProviderJobs.Any(j => j.Id == c.ProviderJobId && j.State == ProviderJobState.Completed) })
                 .ToListAsync(ct);
@@ -63,19 +68,63 @@ public sealed class CallbackProcessor(
             var duplicates = next.Where(c => c.JobDone).Select(c => c.Id).ToList();
             if (duplicates.Count > 0)
             {
-                var now = time.GetUtcNow();
+                var at = time.GetUtcNow();
                 var marked = await db.ProviderCallbacks.Where(c => duplicates.Contains(c.Id) && c.ProcessedAt == null)
-                    .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, now), ct);
+                    .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
                 for (var i = 0; i < marked; i++)
                     metrics.CallbackDuplicated(ProviderName.Precept);
                 applied += duplicates.Count;
             }
             pending = next.Where(c => !c.JobDone).Select(c => (c.Id, c.ProviderJobId)).ToList();
         }
-        // One transaction per job for all its pending callbacks (a streamed job sends one per lead).
+        // One transaction per job for all its pending callbacks (a streamed job sends one per lead). A job whose callbacks
+        // cannot be applied (its verification read fails, ...) waits with a back-off; the other jobs go on.
         foreach (var job in pending.GroupBy(p => p.JobId).TakeWhile(_ => !stopping.IsCancellationRequested))
-            applied += await ApplyJobAsync(job.Key, job.Select(p => p.Id).ToArray(), ct);
+        {
+            try
+            {
+                applied += await ApplyJobAsync(job.Key, job.Select(p => p.Id).ToArray(), ct);
+                backoff.Remove(job.Key);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                applied += await FailedAsync(job.Key, job.Select(p => p.Id).ToArray(), ex, ct);
+            }
+        }
         return applied;
+    }
+
+    /// <summary>
+    /// A job whose callbacks failed to apply: tried again after a back-off; after <see cref="JobPolls.MaxReadFailures"/>
+    /// failures in a row its callbacks are set aside (marked processed: the sweep reads the job from Precept anyway) and the
+    /// job becomes a dead letter, which a replay reads again. Returns how many callbacks were set aside.
+    /// </summary>
+    async Task<int> FailedAsync(Guid jobId, long[] callbackIds, Exception ex, CancellationToken ct)
+    {
+        var failures = backoff.TryGetValue(jobId, out var was) ? was.Failures + 1 : 1;
+        var now = time.GetUtcNow();
+        var wait = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures), 600));
+        backoff[jobId] = (failures, now + wait);
+        var error = $"{ex.GetType().Name}: {ex.Message}";
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        await db.ProviderJobs.Where(j => j.Id == jobId).ExecuteUpdateAsync(set => set
+            .SetProperty(j => j.ReadFailures, j => j.ReadFailures + 1).SetProperty(j => j.LastError, "Applying its callbacks failed: " + error)
+            .SetProperty(j => j.Version, j => j.Version + 1), ct);
+        if (failures < JobPolls.MaxReadFailures)
+        {
+            logger.LogWarning(ex, "Applying the callbacks of job {JobId} failed ({Failures} in a row); tried again in {Wait}", jobId, failures, wait);
+            return 0;
+        }
+        backoff.Remove(jobId);
+        var setAside = await db.ProviderCallbacks.Where(c => callbackIds.Contains(c.Id) && c.ProcessedAt == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, now), ct);
+        var job = await db.ProviderJobs.AsNoTracking().SingleAsync(j => j.Id == jobId, ct);
+        db.DeadLetters.Add(JobDeadLetters.For(job, $"{failures} attempts in a row to apply its callbacks failed, the last with: {error}", now));
+        await db.SaveChangesAsync(ct);
+        logger.LogError(ex, "The callbacks of job {JobName} failed {Failures} times in a row; set aside, the job is a dead letter until replayed",
+            job.Name, failures);
+        return setAside;
     }
 
     /// <returns>How many of the callbacks this instance applied (none when another instance already had them).</returns>

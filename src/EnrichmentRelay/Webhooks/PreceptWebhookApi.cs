@@ -4,7 +4,6 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Providers;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using EnrichmentRelay.Telemetry;

@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Serialization;
 using EnrichmentRelay.Jobs;

@@ -1,4 +1,3 @@
-using EnrichmentRelay.Providers;
 using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Providers;

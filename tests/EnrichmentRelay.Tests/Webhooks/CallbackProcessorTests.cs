@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Webhooks;
 using Microsoft.EntityFrameworkCore;

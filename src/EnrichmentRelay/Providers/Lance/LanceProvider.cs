@@ -1,5 +1,4 @@
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Providers;
 

@@ -1,7 +1,5 @@
 using MassTransit;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Messaging;
-using EnrichmentRelay.Polling;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Providers;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Precept;

@@ -1,5 +1,4 @@
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
@@ -328,6 +327,48 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.False(pauses.IsPaused(ProviderName.Precept));
         Assert.Equal(RequestState.Submitted, (await RecordAsync(request)).State);
         Assert.Equal(HealthStatus.Healthy, (await new ProviderPausesHealthCheck(pauses).CheckHealthAsync(new HealthCheckContext())).Status);
+    }
+
+    [Fact]
+    public async Task ACallbackThatCannotBeAppliedBacksOffThenIsADeadLetterWhileTheOtherJobsCallbacksApply()
+    {
+        var stuck = await SubmitAsync(lastName: "Stuck");
+        var fine = await SubmitAsync(lastName: "Fine");
+        await WaitForSandboxJobsAsync(2, "completed");
+        var jobs = await host.JobsAsync();
+        var (stuckId, fineId) = ((await RecordAsync(stuck)).ProviderJobId, (await RecordAsync(fine)).ProviderJobId);
+        var stuckJob = jobs.Single(j => j.Id == stuckId);
+        var fineJob = jobs.Single(j => j.Id == fineId);
+        // Its verification read fails every time: the callback can never be applied.
+        sandbox.Precept.FailReadsOf(stuckJob.ExternalId!);
+        foreach (var job in new[] { stuckJob, fineJob })
+            await host.InScopeAsync(async sp =>
+            {
+                var db = sp.GetRequiredService<RelayDbContext>();
+                db.ProviderCallbacks.Add(new ProviderCallbackRecord
+                {
+                    ProviderJobId = job.Id, ReceivedAt = host.Time.GetUtcNow(),
+                    Body = $$"""{"enrichment_id":"{{job.ExternalId}}","status":"completed","results":[]}""",
+                });
+                return await db.SaveChangesAsync();
+            });
+        var processor = host.Services.GetRequiredService<CallbackProcessor>();
+
+        await processor.ApplyPendingAsync(CancellationToken.None);
+
+        Assert.Equal(Outcome.Found, (await RecordAsync(fine)).Outcome);
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(stuck)).State);
+        Assert.Equal(1, (await host.JobsAsync()).Single(j => j.Id == stuckJob.Id).ReadFailures);
+        for (var i = 1; i < JobPolls.MaxReadFailures; i++)
+        {
+            host.Time.Advance(TimeSpan.FromMinutes(15));
+            await processor.ApplyPendingAsync(CancellationToken.None);
+        }
+        var letter = Assert.Single(await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync()));
+        Assert.Equal(JobPolls.RetryQueue, letter.Queue);
+        Assert.Contains(stuckJob.Name, letter.Reason);
+        Assert.All(await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderCallbacks.AsNoTracking().ToListAsync()),
+            c => Assert.NotNull(c.ProcessedAt)); // set aside: the sweep still reads the job from Precept
     }
 
     [Fact]
