@@ -53,6 +53,7 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton<BatchFlusher>();
         services.AddScoped<JobResults>();
         services.AddScoped<IJobDirectory, JobDirectory>();
+        services.AddSingleton(Options.Create(new JobsOptions()));
         services.AddSingleton<JobPolls>();
         // Callback addresses are built, never called, here.
         services.AddSingleton(Options.Create(new RelayOptions { PublicBaseUrl = "http://127.0.0.1:9/" }));

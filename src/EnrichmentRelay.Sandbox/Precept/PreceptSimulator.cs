@@ -23,6 +23,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
     readonly Dictionary<string, int> leadSubmissions = [];
     readonly List<Task> running = [];
     readonly HashSet<string> failingReads = [];
+    readonly HashSet<string> failingLeads = new(StringComparer.OrdinalIgnoreCase);
     // Cancelled by Reset and DisposeAsync: jobs of an earlier generation stop, and change nothing after it.
     CancellationTokenSource generation = new();
     (int Count, int Status) failSubmits;
@@ -65,6 +66,14 @@ public sealed class PreceptSimulator : IAsyncDisposable
                 failingReads.Add(enrichmentId);
             else
                 failingReads.Remove(enrichmentId);
+    }
+
+    /// <summary>Every job created from now on that holds a lead whose linkedinUrl, or else last name, is <paramref name="key"/> answers its reads with 500.</summary>
+    public void FailReadsOfJobsHolding(string key)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        lock (gate)
+            failingLeads.Add(key.Trim());
     }
 
     internal bool ReadFails(string enrichmentId)
@@ -140,6 +149,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
             outcomes.Clear();
             leadSubmissions.Clear();
             failingReads.Clear();
+            failingLeads.Clear();
             failSubmits = default;
             dropConnections = failJobs = 0;
             submitCalls = jobsCreated = leadsAccepted = leadsCapped = statusCalls = listCalls = webhookAttempts = webhookDeliveries = largestJob = 0;
@@ -208,6 +218,8 @@ public sealed class PreceptSimulator : IAsyncDisposable
             };
             reserved += reserve;
             jobs[job.Id] = job;
+            if (job.Leads.Any(l => (l.LinkedinUrl is not null && failingLeads.Contains(l.LinkedinUrl)) || (l.LastName is not null && failingLeads.Contains(l.LastName))))
+                failingReads.Add(job.Id);
             jobsCreated++;
             leadsAccepted += finalLimit;
             largestJob = Math.Max(largestJob, finalLimit);

@@ -5,6 +5,7 @@ using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Telemetry;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Jobs;
 
@@ -13,17 +14,17 @@ namespace EnrichmentRelay.Jobs;
 /// the provider's grace, or cut off before their answer was recorded), orphans taken over, the reader's reading, and
 /// then each job applied in its own unit of work: a lost submit found or, once the provider has had its time, parked or
 /// sent again by the provider's policy; results; the deadline's last word; the next read. A job whose reading or whose
-/// apply fails is read again after a back-off, and after <see cref="MaxReadFailures"/> failures in a row it becomes a
+/// apply fails is read again after a back-off, and after <see cref="JobsOptions.MaxReadFailures"/> failures in a row it becomes a
 /// dead letter (replaying it reads it again): the other jobs of the poll go on.
 /// </summary>
 public sealed class JobPolls(
     IServiceScopeFactory scopes,
     ProviderPauses pauses,
+    IOptions<JobsOptions> options,
     TimeProvider time,
     ILogger<JobPolls> logger)
 {
     const int MaxJobsPerPoll = 500;
-    public const int MaxReadFailures = 10;
     public const string RetryQueue = "provider-job-retry";
 
     public async Task PollAsync(IJobReader reader, CancellationToken ct)
@@ -199,13 +200,12 @@ public sealed class JobPolls(
                 AnswerLog.Add(db, answers, [job.Id]);
                 job.ReadFailures++;
                 job.LastError = error;
-                var wait = policy.Interval * Math.Pow(2, Math.Min(job.ReadFailures, 10));
-                job.NextPollAt = now + (wait < TimeSpan.FromHours(1) ? wait : TimeSpan.FromHours(1));
-                if (job.ReadFailures >= MaxReadFailures)
+                job.NextPollAt = now + options.Value.BackOff(policy.Interval, job.ReadFailures);
+                if (job.ReadFailures >= options.Value.MaxReadFailures)
                 {
                     // Left alone until an operator replays the dead letter, which reads it again.
                     job.NextPollAt = now + TimeSpan.FromDays(36_500);
-                    db.DeadLetters.Add(JobDeadLetters.For(job, $"{MaxReadFailures} reads in a row failed, the last with: {error}", now));
+                    db.DeadLetters.Add(JobDeadLetters.For(job, $"{job.ReadFailures} reads in a row failed, the last with: {error}", now));
                     logger.LogError("Job {JobName} of {Provider} failed {Count} reads in a row ({Error}); it is a dead letter until replayed",
                         job.Name, job.Provider, job.ReadFailures, error);
                 }

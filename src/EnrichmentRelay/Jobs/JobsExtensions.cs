@@ -15,6 +15,7 @@ public static class JobsExtensions
     /// </summary>
     public static IHostApplicationBuilder AddJobs(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<BatchFlushSignal>();
         builder.Services.AddScoped<JobResults>();
         builder.Services.AddScoped<IJobDirectory, JobDirectory>();

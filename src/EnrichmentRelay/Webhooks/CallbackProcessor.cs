@@ -19,6 +19,7 @@ namespace EnrichmentRelay.Webhooks;
 public sealed class CallbackProcessor(
     IServiceScopeFactory scopes,
     CallbackSignal signal,
+    IOptions<JobsOptions> jobOptions,
     TimeProvider time,
     RelayMetrics metrics,
     ILogger<CallbackProcessor> logger) : DrainingBackgroundService
@@ -95,7 +96,7 @@ public sealed class CallbackProcessor(
     }
 
     /// <summary>
-    /// A job whose callbacks failed to apply: tried again after a back-off; after <see cref="JobPolls.MaxReadFailures"/>
+    /// A job whose callbacks failed to apply: tried again after a back-off; after <see cref="JobsOptions.MaxReadFailures"/>
     /// failures in a row its callbacks are set aside (marked processed: the sweep reads the job from Precept anyway) and the
     /// job becomes a dead letter, which a replay reads again. Returns how many callbacks were set aside.
     /// </summary>
@@ -103,7 +104,7 @@ public sealed class CallbackProcessor(
     {
         var failures = backoff.TryGetValue(jobId, out var was) ? was.Failures + 1 : 1;
         var now = time.GetUtcNow();
-        var wait = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures), 600));
+        var wait = jobOptions.Value.BackOff(jobOptions.Value.FirstBackOff, failures);
         backoff[jobId] = (failures, now + wait);
         var error = $"{ex.GetType().Name}: {ex.Message}";
         await using var scope = scopes.CreateAsyncScope();
@@ -111,7 +112,7 @@ public sealed class CallbackProcessor(
         await db.ProviderJobs.Where(j => j.Id == jobId).ExecuteUpdateAsync(set => set
             .SetProperty(j => j.ReadFailures, j => j.ReadFailures + 1).SetProperty(j => j.LastError, "Applying its callbacks failed: " + error)
             .SetProperty(j => j.Version, j => j.Version + 1), ct);
-        if (failures < JobPolls.MaxReadFailures)
+        if (failures < jobOptions.Value.MaxReadFailures)
         {
             logger.LogWarning(ex, "Applying the callbacks of job {JobId} failed ({Failures} in a row); tried again in {Wait}", jobId, failures, wait);
             return 0;

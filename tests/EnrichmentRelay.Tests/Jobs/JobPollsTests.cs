@@ -72,13 +72,13 @@ public sealed class JobPollsTests : IAsyncLifetime
         await PollAsync();
         Assert.Equal(0, reader.Reads);
 
-        for (var i = 1; i < JobPolls.MaxReadFailures; i++)
+        for (var i = 1; i < new JobsOptions().MaxReadFailures; i++)
         {
             host.Time.Advance(TimeSpan.FromHours(1));
             await PollAsync();
         }
         failing = await JobAsync(bad);
-        Assert.Equal(JobPolls.MaxReadFailures, failing.ReadFailures);
+        Assert.Equal(new JobsOptions().MaxReadFailures, failing.ReadFailures);
         var letter = Assert.Single(await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync()));
         Assert.Equal(JobPolls.RetryQueue, letter.Queue);
         Assert.Contains(bad.ToString(), System.Text.Encoding.UTF8.GetString(letter.Body));

@@ -359,7 +359,7 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Outcome.Found, (await RecordAsync(fine)).Outcome);
         Assert.Equal(RequestState.Submitted, (await RecordAsync(stuck)).State);
         Assert.Equal(1, (await host.JobsAsync()).Single(j => j.Id == stuckJob.Id).ReadFailures);
-        for (var i = 1; i < JobPolls.MaxReadFailures; i++)
+        for (var i = 1; i < new JobsOptions().MaxReadFailures; i++)
         {
             host.Time.Advance(TimeSpan.FromMinutes(15));
             await processor.ApplyPendingAsync(CancellationToken.None);
