@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Woodpecker;

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Providers;
 
