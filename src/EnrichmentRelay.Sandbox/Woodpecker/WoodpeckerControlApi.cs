@@ -93,10 +93,11 @@ public static class WoodpeckerControlApi
     /// <summary>
     /// <c>forceNextSubmitStatus</c> with <c>enqueueCount</c> (default 0) shapes the next submit's answer;
     /// <c>failNextSubmits</c> with <c>statusCode</c> (400-599, default 500) fails the next submits;
-    /// <c>dropConnectionAfterAccept</c> carries out the next submits but cuts the connection instead of answering.
+    /// <c>dropConnectionAfterAccept</c> carries out the next submits but cuts the connection instead of answering;
+    /// <c>failStatusQueriesFor</c> (an email) makes every status query asking about it answer <c>statusCode</c> (default 400).
     /// </summary>
     public sealed record FaultUpdate(string? ForceNextSubmitStatus, int? EnqueueCount, int? FailNextSubmits, int? StatusCode,
-        int? DropConnectionAfterAccept = null)
+        int? DropConnectionAfterAccept = null, string? FailStatusQueriesFor = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -105,6 +106,7 @@ public static class WoodpeckerControlApi
             if (EnqueueCount < 0) problems["enqueueCount"] = ["Must be 0 or more."];
             if (FailNextSubmits < 0) problems["failNextSubmits"] = ["Must be 0 or more."];
             if (DropConnectionAfterAccept < 0) problems["dropConnectionAfterAccept"] = ["Must be 0 or more."];
+            if (FailStatusQueriesFor is { } email && !email.Contains('@')) problems["failStatusQueriesFor"] = ["Must be an email address."];
             if (StatusCode is < 400 or > 599) problems["statusCode"] = ["Must be an error status, 400 to 599."];
             return problems;
         }
@@ -178,6 +180,7 @@ public static class WoodpeckerControlApi
             if (update.ForceNextSubmitStatus is { } status) woodpecker.ForceNextSubmit(status, update.EnqueueCount ?? 0);
             if (update.FailNextSubmits is { } submits) woodpecker.FailNextSubmits(submits, update.StatusCode ?? 500);
             if (update.DropConnectionAfterAccept is { } drops) woodpecker.DropConnectionAfterAcceptNext(drops);
+            if (update.FailStatusQueriesFor is { } refused) woodpecker.FailStatusQueriesFor(refused, update.StatusCode ?? 400);
             return TypedResults.NoContent();
         });
         return control;

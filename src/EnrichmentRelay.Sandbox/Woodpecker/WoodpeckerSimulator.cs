@@ -39,6 +39,7 @@ public sealed class WoodpeckerSimulator
     readonly Dictionary<string, int> leadSubmissions = new(StringComparer.Ordinal);
     readonly Dictionary<string, int> prospectSubmissions = new(StringComparer.OrdinalIgnoreCase);
     (int Count, int Status) failSubmits;
+    readonly Dictionary<string, int> refusedStatusQueries = new(StringComparer.OrdinalIgnoreCase);
     int dropConnections;
     (string Status, int EnqueueCount)? forcedSubmit;
     int occupants, inFlight, nextProspectId;
@@ -104,6 +105,23 @@ public sealed class WoodpeckerSimulator
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         lock (gate) failSubmits = (count, statusCode);
+    }
+
+    /// <summary>
+    /// Every status query that asks about <paramref name="email"/> answers <paramref name="statusCode"/> with a v2 body (as
+    /// Woodpecker might refuse an address it will not take), until <see cref="Reset"/>; a <paramref name="statusCode"/>
+    /// of 0 lifts it.
+    /// </summary>
+    public void FailStatusQueriesFor(string email, int statusCode = 400)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(email);
+        lock (gate)
+        {
+            if (statusCode == 0)
+                refusedStatusQueries.Remove(email.Trim());
+            else
+                refusedStatusQueries[email.Trim()] = statusCode;
+        }
     }
 
     /// <summary>The next <paramref name="count"/> accepted submits (lead or prospect) create and queue their batch, then cut the connection instead of answering.</summary>
@@ -177,6 +195,7 @@ public sealed class WoodpeckerSimulator
             leadSubmissions.Clear();
             prospectSubmissions.Clear();
             failSubmits = default;
+            refusedStatusQueries.Clear();
             dropConnections = 0;
             forcedSubmit = null;
             nextProspectId = 0;
@@ -428,6 +447,9 @@ public sealed class WoodpeckerSimulator
                     emails = array.Select(e => e!.GetValue<string>().Trim()).ToHashSet(StringComparer.OrdinalIgnoreCase);
                 }
             }
+            var refused = emails?.Select(e => refusedStatusQueries.GetValueOrDefault(e)).FirstOrDefault(status => status != 0) ?? 0;
+            if (refused != 0)
+                return Failure(refused);
 
             Advance();
             var cutoff = time.GetUtcNow() - Settings.ListWindow;
@@ -655,8 +677,11 @@ public sealed class WoodpeckerSimulator
         if (failSubmits.Count <= 0)
             return null;
         failSubmits.Count--;
-        return Error(failSubmits.Status, failSubmits.Status >= 500 ? "An unexpected error has occurred. Please try again later." : "Request failed.");
+        return Failure(failSubmits.Status);
     }
+
+    WoodpeckerAnswer Failure(int status) =>
+        Error(status, status >= 500 ? "An unexpected error has occurred. Please try again later." : "Request failed.");
 
     JsonObject LeadBatchJson(Batch batch) => new()
     {

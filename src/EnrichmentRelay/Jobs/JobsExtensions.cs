@@ -19,6 +19,7 @@ public static class JobsExtensions
         builder.Services.AddSingleton<BatchFlushSignal>();
         builder.Services.AddScoped<JobResults>();
         builder.Services.AddScoped<IJobDirectory, JobDirectory>();
+        builder.Services.AddSingleton<ICrossInstanceLock, LedgerAdvisoryLock>();
         builder.Services.AddSingleton<JobPolls>();
         builder.Services.AddHostedService<BatchFlusher>();
 

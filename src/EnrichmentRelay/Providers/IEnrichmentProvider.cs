@@ -67,6 +67,19 @@ public interface IJobDirectory
     Task<bool> HoldsAsync(ProviderName provider, string externalId, CancellationToken ct);
 }
 
+/// <summary>
+/// A lock every instance of the relay sharing its ledger agrees on, for a provider that must see one call at a time from
+/// the whole relay (Woodpecker). Implemented by the engine, which knows whether other instances share the ledger.
+/// </summary>
+public interface ICrossInstanceLock
+{
+    /// <summary>
+    /// Waits until this instance holds <paramref name="key"/> (a fixed 64-bit number the caller chooses); disposing the
+    /// result releases it. Null when no other instance can be running (one instance alone on SQLite).
+    /// </summary>
+    Task<IAsyncDisposable?> TakeAsync(long key, CancellationToken ct);
+}
+
 /// <summary>How the engine polls a provider and what it does when the provider does not show a lost submit.</summary>
 /// <param name="Schedule">The poll's name (its tick key, queue <c>poll-{Schedule}</c>, metrics' provider tag).</param>
 /// <param name="Interval">The poll's tick.</param>

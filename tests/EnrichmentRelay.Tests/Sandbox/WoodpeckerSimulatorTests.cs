@@ -465,6 +465,32 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AStatusQueryAskingAboutARefusedEmailFailsUntilTheFaultIsLifted()
+    {
+        using var control = new HttpClient { BaseAddress = sandbox.BaseAddress };
+        using (var set = await control.PostAsJsonAsync("sandbox/woodpecker/faults", new { failStatusQueriesFor = "Bad@Acme.com" }))
+            Assert.Equal(HttpStatusCode.NoContent, set.StatusCode);
+        Task<HttpResponseMessage> QueryAsync(params string[] emails) =>
+            http.PostAsJsonAsync("rest/v2/lead_finder/prospects/enrichments/statuses/query", new { emails });
+
+        using (var refused = await QueryAsync("good@acme.com", "bad@acme.com"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal(400, (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
+        }
+        using (var answered = await QueryAsync("good@acme.com"))
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+
+        Woodpecker.FailStatusQueriesFor("bad@acme.com", 0);
+        using (var lifted = await QueryAsync("good@acme.com", "bad@acme.com"))
+            Assert.Equal(HttpStatusCode.OK, lifted.StatusCode);
+        Woodpecker.FailStatusQueriesFor("bad@acme.com", 503);
+        Woodpecker.Reset();
+        using (var reset = await QueryAsync("bad@acme.com"))
+            Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+    }
+
+    [Fact]
     public async Task ControlApiDrivesTheSimulatorAndResetClearsIt()
     {
         using var control = new HttpClient { BaseAddress = sandbox.BaseAddress };

@@ -16,6 +16,21 @@ public sealed record WoodpeckerProspectStatus(string Uuid, string Email, DateTim
 public sealed record WoodpeckerProspect(long? Id, string? Email, string? FirstName, string? LastName, string? Company,
     string? Website, string? LinkedInUrl, DateTimeOffset? Updated);
 
+/// <summary>Woodpecker answered a read with an error status; <see cref="Error"/> is its own text (<see cref="WoodpeckerClient.ReadErrorAsync"/>).</summary>
+public sealed class WoodpeckerErrorException(HttpStatusCode status, string error)
+    : HttpRequestException($"Woodpecker answered {(int)status}: {error}", null, status)
+{
+    public string Error => error;
+
+    /// <summary>
+    /// Woodpecker refused the request for something in it (400, 413, 422), not for its key, its rate or its own trouble:
+    /// the same question asked about less (one job's leads instead of several jobs') may be answered.
+    /// </summary>
+    public bool RefusesTheQuestion =>
+        StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.UnprocessableEntity
+        && !WoodpeckerClient.IsTooManyRequests(error);
+}
+
 /// <summary>
 /// Typed client for Woodpecker's Lead Finder (v2) and prospect (v1) endpoints. Tolerant readers: the
 /// get-by-uuid body may be wrapped, v1 answers 204 for an empty search.
@@ -140,8 +155,7 @@ public sealed class WoodpeckerClient(HttpClient http)
     static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
     {
         if (!response.IsSuccessStatusCode)
-            throw new HttpRequestException($"Woodpecker answered {(int)response.StatusCode}: {await ReadErrorAsync(response, ct)}",
-                null, response.StatusCode);
+            throw new WoodpeckerErrorException(response.StatusCode, await ReadErrorAsync(response, ct));
     }
 
     static WoodpeckerBatch? ReadBatch(JsonElement batch)

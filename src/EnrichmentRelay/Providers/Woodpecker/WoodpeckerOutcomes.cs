@@ -1,7 +1,5 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
-using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Woodpecker;
 
@@ -14,17 +12,15 @@ public sealed record WoodpeckerRequestState(string? Batch = null, DateTimeOffset
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
-    public static WoodpeckerRequestState Read(EnrichmentRequestRecord record) =>
-        record.ProviderState is null ? new() : JsonSerializer.Deserialize<WoodpeckerRequestState>(record.ProviderState, Json) ?? new();
+    /// <summary>The state a request's provider state holds (none: nothing tracked yet).</summary>
+    public static WoodpeckerRequestState Read(string? providerState) =>
+        providerState is null ? new() : JsonSerializer.Deserialize<WoodpeckerRequestState>(providerState, Json) ?? new();
 
-    /// <summary>Stores the state on the request when it changed.</summary>
-    public void WriteTo(EnrichmentRequestRecord record)
+    /// <summary>This state as the request's provider state, or null when <paramref name="stored"/> says the same already.</summary>
+    public string? ChangedFrom(string? stored)
     {
         var text = JsonSerializer.Serialize(this, Json);
-        if (text == (record.ProviderState ?? "{}"))
-            return;
-        record.ProviderState = text;
-        record.Version++;
+        return text == (stored ?? "{}") ? null : text;
     }
 }
 

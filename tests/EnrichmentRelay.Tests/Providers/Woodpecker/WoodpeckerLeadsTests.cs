@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Woodpecker;
 
@@ -276,17 +275,13 @@ public sealed class WoodpeckerOutcomesTests
     [Fact]
     public void TheStateIsWrittenOnlyWhenItChanges()
     {
-        var record = new EnrichmentRequestRecord { RequestJson = "{}" };
+        Assert.Null(new WoodpeckerRequestState().ChangedFrom(null));
 
-        new WoodpeckerRequestState().WriteTo(record);
-        Assert.Null(record.ProviderState);
-        Assert.Equal(0, record.Version);
-
-        new WoodpeckerRequestState("b-1", DateTimeOffset.UnixEpoch).WriteTo(record);
-        Assert.Equal(1, record.Version);
-        Assert.Equal(new WoodpeckerRequestState("b-1", DateTimeOffset.UnixEpoch), WoodpeckerRequestState.Read(record));
-        new WoodpeckerRequestState("b-1", DateTimeOffset.UnixEpoch).WriteTo(record);
-        Assert.Equal(1, record.Version);
+        var stored = new WoodpeckerRequestState("b-1", DateTimeOffset.UnixEpoch).ChangedFrom(null);
+        Assert.NotNull(stored);
+        Assert.Equal(new WoodpeckerRequestState("b-1", DateTimeOffset.UnixEpoch), WoodpeckerRequestState.Read(stored));
+        Assert.Null(new WoodpeckerRequestState("b-1", DateTimeOffset.UnixEpoch).ChangedFrom(stored));
+        Assert.NotNull(new WoodpeckerRequestState("b-1", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch).ChangedFrom(stored));
     }
 }
 

@@ -6,18 +6,21 @@ using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Sandbox;
 using EnrichmentRelay.Sandbox.Woodpecker;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Jobs;
+using Xunit.Abstractions;
 
 namespace EnrichmentRelay.Tests.Providers.Woodpecker;
 
 /// <summary>
-/// The poller against the Woodpecker sandbox on loopback, both on one fake clock, so days can pass in a test. Where the
-/// vendor pages leave a behaviour open, the test runs with the sandbox's convenient reading and with the least
+/// What Woodpecker's answers become: the reader against the Woodpecker sandbox on loopback, read directly with jobs built
+/// here or through the engine's poll where the ledger is needed, both on one fake clock, so days can pass in a test. Where
+/// the vendor pages leave a behaviour open, the test runs with the sandbox's convenient reading and with the least
 /// convenient one the pages allow (<see cref="WoodpeckerSettings.UseDocumentedOnly"/>).
 /// </summary>
-public sealed class WoodpeckerPollerTests : IAsyncLifetime
+public sealed class WoodpeckerJobReaderTests(ITestOutputHelper output) : IAsyncLifetime
 {
     SandboxServer sandbox = null!;
     LedgerTestHost host = null!;
@@ -41,10 +44,10 @@ public sealed class WoodpeckerPollerTests : IAsyncLifetime
             {
                 http.BaseAddress = options.BaseUrl;
                 http.DefaultRequestHeaders.Add("x-api-key", options.ApiKey);
-            });
+            }).AddProviderAnswers(ProviderName.Woodpecker, WoodpeckerClient.Endpoints);
             services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();
             services.AddScoped<IEnrichmentProvider, WoodpeckerProspectsProvider>();
-            services.AddScoped<WoodpeckerPoller>();
+            services.AddScoped<IJobReader, WoodpeckerJobReader>();
         });
         sandbox = await SandboxServer.StartAsync(new SandboxOptions { WoodpeckerApiKey = "k", TimeProvider = host.Time });
         options.BaseUrl = new Uri(sandbox.BaseAddress, "rest/");
@@ -394,13 +397,130 @@ public sealed class WoodpeckerPollerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AStatusQueryRefusedForOneJobLeavesEveryOtherJobOfThePollToComplete()
+    {
+        // A job still pending at its deadline: its last word needs no read.
+        Woodpecker.Settings.ProcessingDelay = TimeSpan.FromDays(10);
+        Woodpecker.AddProspect("pat.old@acme.com", "Pat", "Old", "Acme", "acme.com");
+        var old = Single(await SubmitAsync(WoodpeckerLeads.ProspectsLane, ProspectRequest("pat.old@acme.com")));
+        host.Time.Advance(options.Deadline);
+        // Two young jobs, read in the same poll; Woodpecker refuses every status query that asks about the first one's prospect.
+        Woodpecker.Settings.ProcessingDelay = TimeSpan.FromSeconds(10);
+        Woodpecker.AddProspect("pat.refused@acme.com", "Pat", "Refused", "Acme", "acme.com");
+        Woodpecker.AddProspect("pat.fine@acme.com", "Pat", "Fine", "Acme", "acme.com");
+        var refused = Single(await SubmitAsync(WoodpeckerLeads.ProspectsLane, ProspectRequest("pat.refused@acme.com")));
+        var fine = Single(await SubmitAsync(WoodpeckerLeads.ProspectsLane, ProspectRequest("pat.fine@acme.com")));
+        Woodpecker.FailStatusQueriesFor("pat.refused@acme.com", 400);
+        host.Time.Advance(TimeSpan.FromSeconds(30));
+        var queriesBefore = Woodpecker.Counters.StatusQueryCalls;
+
+        await PollAsync();
+
+        var queries = Woodpecker.Counters.StatusQueryCalls - queriesBefore;
+        output.WriteLine($"[figure] Woodpecker poll with one prospect job's status query refused (400): {queries} status queries " +
+                         "(both jobs in one, refused, then one per job); the other job completed and the deadline's job timed out");
+        Assert.Equal(3, queries);
+        Assert.Equal(Outcome.TimedOut, (await RecordAsync(old)).Outcome);
+        var found = await RecordAsync(fine);
+        Assert.Equal(Outcome.Found, found.Outcome);
+        Assert.Equal("pat.fine@acme.com", Assert.Single(LedgerViews.ReadList(found.EmailsJson)));
+        Assert.Equal(1.5m, found.CreditsCharged);
+        var waiting = await RecordAsync(refused);
+        Assert.Equal(RequestState.Submitted, waiting.State);
+        var failing = (await host.JobsAsync()).Single(j => j.Id == waiting.ProviderJobId);
+        Assert.Equal(ProviderJobState.Submitted, failing.State);
+        Assert.Equal(1, failing.ReadFailures);
+        Assert.Contains("Woodpecker answered 400", failing.LastError);
+        Assert.True(failing.NextPollAt > host.Time.GetUtcNow());
+        // Both refusals are kept: the query for both jobs linked to every job of the poll, the one for the failing job to it alone.
+        var refusals = await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderAnswerLinks.AsNoTracking()
+            .Where(l => l.Answer!.Status == 400).Select(l => new { l.AnswerId, l.JobId }).ToListAsync());
+        var perAnswer = refusals.GroupBy(l => l.AnswerId).Select(g => g.Select(l => l.JobId).ToList()).ToList();
+        Assert.Equal(2, perAnswer.Count);
+        Assert.Contains(perAnswer, jobs => jobs.SequenceEqual([failing.Id]));
+        Assert.Contains(perAnswer, jobs => jobs.Count == 3 && jobs.Contains(failing.Id));
+
+        // Read again only once its back-off has passed; by then Woodpecker answers.
+        Woodpecker.FailStatusQueriesFor("pat.refused@acme.com", 0);
+        await PollAsync();
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(refused)).State);
+        Assert.Equal(queriesBefore + queries, Woodpecker.Counters.StatusQueryCalls);
+        host.Time.Advance(failing.NextPollAt!.Value - host.Time.GetUtcNow());
+        await PollAsync();
+
+        var recovered = await RecordAsync(refused);
+        Assert.Equal(Outcome.Found, recovered.Outcome);
+        Assert.Equal("pat.refused@acme.com", Assert.Single(LedgerViews.ReadList(recovered.EmailsJson)));
+        var done = (await host.JobsAsync()).Single(j => j.Id == failing.Id);
+        Assert.Equal(ProviderJobState.Completed, done.State);
+        Assert.Equal(0, done.ReadFailures);
+    }
+
+    [Fact]
+    public async Task ALostSubmitIsFoundAsTheBatchHoldingItsLeadsAndOneThatNoBatchHoldsIsNotFound()
+    {
+        Woodpecker.Settings.ProcessingDelay = TimeSpan.FromHours(1);
+        Woodpecker.AddProspect("pat.lost@acme.com", "Pat", "Lost", "Acme", "acme.com");
+        // These POSTs took effect at Woodpecker; their answers never reached the relay.
+        Assert.Equal(200, Woodpecker.SubmitLeads(JsonNode.Parse($$"""{"leads":[{{Payload("uid-lost", "Lost")}}]}""")).Status);
+        Assert.Equal(200, Woodpecker.SubmitProspects(JsonNode.Parse("""{"prospects":[{"email":"pat.lost@acme.com"}]}""")).Status);
+        var batches = Woodpecker.Batches;
+        var leadFound = Job(WoodpeckerLeads.LeadsLane, fateUnknown: true, LeadRequest("uid-lost", "Lost"));
+        var leadNotFound = Job(WoodpeckerLeads.LeadsLane, fateUnknown: true, LeadRequest("uid-never", "Never"));
+        var prospectFound = Job(WoodpeckerLeads.ProspectsLane, fateUnknown: true, ProspectRequest("pat.lost@acme.com"));
+        var prospectNotFound = Job(WoodpeckerLeads.ProspectsLane, fateUnknown: true, ProspectRequest("pat.never@acme.com"));
+
+        var readings = (await ReadAsync(leadFound, leadNotFound, prospectFound, prospectNotFound)).ToDictionary(r => r.JobId);
+
+        Assert.Equal(batches.Single(b => b.Kind == WoodpeckerBatchKind.Lead).Uuid, readings[leadFound.Id].FoundAs);
+        Assert.Equal(batches.Single(b => b.Kind == WoodpeckerBatchKind.Prospect).Uuid, readings[prospectFound.Id].FoundAs);
+        Assert.All(new[] { leadFound, prospectFound }.Select(j => readings[j.Id]), r =>
+        {
+            Assert.False(r.NotFound);
+            Assert.Null(r.Error);
+            Assert.Empty(r.Completed); // still pending there
+        });
+        Assert.All(new[] { leadNotFound, prospectNotFound }.Select(j => readings[j.Id]), r =>
+        {
+            Assert.True(r.NotFound);
+            Assert.Null(r.FoundAs);
+            Assert.Null(r.Error);
+            Assert.Empty(r.Completed);
+        });
+    }
+
+    [Fact]
+    public async Task AtTheDeadlineAProspectWoodpeckerChargedForFailsWithItsCreditsAndTheRestTimeOutWithoutAsking()
+    {
+        var now = host.Time.GetUtcNow();
+        var charged = ProspectRequest("pat.charged@acme.com");
+        var pending = ProspectRequest("pat.pending@acme.com");
+        // Woodpecker was seen to have enriched (and charged for) the first one; its record was never read.
+        var seen = new WoodpeckerRequestState(FoundAt: now - TimeSpan.FromHours(2)).ChangedFrom(null);
+        var job = Job(WoodpeckerLeads.ProspectsLane, fateUnknown: false, pastDeadline: true,
+            new OpenLead(charged.RequestId, charged, seen, now), new OpenLead(pending.RequestId, pending, null, now));
+
+        var reading = Assert.Single(await ReadAsync(job));
+
+        var failed = reading.Completed[charged.RequestId];
+        Assert.Equal(Outcome.Failed, failed.Outcome);
+        Assert.Equal(1.5m, failed.CreditsCharged);
+        Assert.Contains("PROCESSED_ENRICHED", failed.Detail);
+        var timedOut = reading.Completed[pending.RequestId];
+        Assert.Equal(Outcome.TimedOut, timedOut.Outcome);
+        Assert.Contains("Woodpecker had not finished this lead", timedOut.Detail);
+        Assert.Equal(0, Woodpecker.Counters.StatusQueryCalls);
+    }
+
+    [Fact]
     public void OlderBatchesArePolledLessOftenButNeverSlowerThanTheCap()
     {
-        var poller = host.Services.CreateScope().ServiceProvider.GetRequiredService<WoodpeckerPoller>();
+        using var scope = host.Services.CreateScope();
+        var policy = scope.ServiceProvider.GetRequiredService<IJobReader>().Policy;
 
-        var young = poller.PollGap(TimeSpan.FromMinutes(1));
-        var hourOld = poller.PollGap(TimeSpan.FromHours(2));
-        var dayOld = poller.PollGap(TimeSpan.FromDays(1));
+        var young = policy.NextReadIn(TimeSpan.FromMinutes(1));
+        var hourOld = policy.NextReadIn(TimeSpan.FromHours(2));
+        var dayOld = policy.NextReadIn(TimeSpan.FromDays(1));
 
         Assert.True(young <= options.PollInterval);
         Assert.True(hourOld > young);
@@ -413,7 +533,7 @@ public sealed class WoodpeckerPollerTests : IAsyncLifetime
     [InlineData("2026-11-23T23:59:00Z", "2026-11-21")]
     [InlineData("2026-11-23T01:00:00+05:00", "2026-11-20")]
     public void TheListReachesBackTwoDaysSoAnyReadingOfCreatedAfterCoversTheBatch(string since, string createdAfter) =>
-        Assert.Equal(DateOnly.Parse(createdAfter), WoodpeckerPoller.CreatedAfter(DateTimeOffset.Parse(since)));
+        Assert.Equal(DateOnly.Parse(createdAfter), WoodpeckerJobReader.CreatedAfter(DateTimeOffset.Parse(since)));
 
     static string Payload(string uid, string last) =>
         $$"""{"uid":"{{uid}}","full_name":"Erlich {{last}}","first_name":"Erlich","last_name":"{{last}}","linkedin_url":"linkedin.com/in/erlich-{{last.ToLowerInvariant()}}-404xyz","company_name":"Bachmanity","company_website":"bachmanity.com","gender":null,"job_title_levels":["Cxo"]}""";
@@ -448,11 +568,26 @@ public sealed class WoodpeckerPollerTests : IAsyncLifetime
         return requests;
     }
 
+    /// <summary>One poll of the engine with Woodpecker's reader: what a tick does.</summary>
     Task PollAsync() => host.InScopeAsync(async sp =>
     {
-        await sp.GetRequiredService<WoodpeckerPoller>().PollAsync(CancellationToken.None);
+        await host.Services.GetRequiredService<JobPolls>().PollAsync(sp.GetRequiredService<IJobReader>(), CancellationToken.None);
         return 0;
     });
+
+    /// <summary>The reader alone, on jobs the test built: what it makes of Woodpecker's answers.</summary>
+    Task<IReadOnlyList<JobReading>> ReadAsync(params OpenJob[] jobs) =>
+        host.InScopeAsync(sp => sp.GetRequiredService<IJobReader>().ReadAsync(jobs, CancellationToken.None));
+
+    OpenJob Job(string lane, bool fateUnknown, params EnrichmentRequested[] requests) => Job(lane, fateUnknown, false,
+        requests.Select(r => new OpenLead(r.RequestId, r, null, host.Time.GetUtcNow())).ToArray());
+
+    OpenJob Job(string lane, bool fateUnknown, bool pastDeadline, params OpenLead[] leads)
+    {
+        var now = host.Time.GetUtcNow();
+        return new OpenJob(Guid.NewGuid(), $"job-{Guid.NewGuid():N}", lane, ExternalId: null, SubmitAnswer: null, CreatedAt: now, SentAt: now,
+            SubmittedAt: fateUnknown ? null : now, fateUnknown, pastDeadline, leads);
+    }
 
     async Task<EnrichmentRequestRecord> RecordAsync(EnrichmentRequested request) =>
         (await host.RequestsAsync()).Single(r => r.RequestId == request.RequestId);
