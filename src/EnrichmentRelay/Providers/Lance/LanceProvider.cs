@@ -1,7 +1,5 @@
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
-using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Lance;
 
