@@ -8,8 +8,8 @@ using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Operations;
 using EnrichmentRelay.Outbox;
 using EnrichmentRelay.Providers;
-using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Requests;
+using EnrichmentRelay.Requests.Selections;
 using EnrichmentRelay.Webhooks;
 using EnrichmentRelay.LocalMode;
 
@@ -41,6 +41,8 @@ builder.AddEmbeddedSandbox();
 builder.AddLedger();
 builder.AddOutbox();
 builder.AddEnrichmentRequests();
+// The second way in: Lance selections (one request per person Lance selects, then a summary).
+builder.AddLanceSelections();
 builder.AddProviders();
 // Batching, submits, polls, deadlines and every job's fate, the same for every provider.
 builder.AddJobs();

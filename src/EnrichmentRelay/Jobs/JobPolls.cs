@@ -68,14 +68,17 @@ public sealed class JobPolls(
                 await FailedAsync(job, error, reader.Policy, own, ct);
                 continue;
             }
+            var ended = false;
             try
             {
-                await InScopeAsync(unit => ApplyAsync(unit, reader, job, reading, own, ct));
+                await InScopeAsync(async unit => ended = await ApplyAsync(unit, reader, job, reading, own, ct));
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 await FailedAsync(job, $"{ex.GetType().Name}: {ex.Message}", reader.Policy, own, ct);
             }
+            if (ended)
+                await JobEndedAsync(job.Id, ct);
         }
     }
 
@@ -132,12 +135,14 @@ public sealed class JobPolls(
         return open;
     }
 
-    async Task ApplyAsync(Unit unit, IJobReader reader, OpenJob seen, JobReading reading, IEnumerable<CapturedAnswer> answers, CancellationToken ct)
+    /// <returns>Whether the job ended.</returns>
+    async Task<bool> ApplyAsync(Unit unit, IJobReader reader, OpenJob seen, JobReading reading, IEnumerable<CapturedAnswer> answers, CancellationToken ct)
     {
         var policy = reader.Policy;
         var now = time.GetUtcNow();
         var db = unit.Db;
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == seen.Id, ct);
+        var wasOpen = !HasEnded(job);
         AnswerLog.Add(db, answers, [job.Id]);
         using var jobScope = logger.BeginJobScope(job);
         var results = unit.Results;
@@ -160,6 +165,26 @@ public sealed class JobPolls(
         job.ReadFailures = 0;
         job.NextPollAt = now + policy.NextReadIn(now - job.CreatedAt);
         await unit.Completion.SaveAsync(ct);
+        return wasOpen && HasEnded(job);
+    }
+
+    static bool HasEnded(ProviderJobRecord job) => job.State is ProviderJobState.Completed or ProviderJobState.Refused;
+
+    /// <summary>Tells the <see cref="IJobEndedHandler"/>s, after the job's unit of work committed.</summary>
+    async Task JobEndedAsync(Guid jobId, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        foreach (var handler in scope.ServiceProvider.GetServices<IJobEndedHandler>())
+        {
+            try
+            {
+                await handler.JobEndedAsync(jobId, ct);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                logger.LogError(ex, "{Handler} failed on the end of job {JobId}", handler.GetType().Name, jobId);
+            }
+        }
     }
 
     /// <summary>Parked jobs wait for an operator, but not past the deadline.</summary>
@@ -174,6 +199,7 @@ public sealed class JobPolls(
                 .Where(j => j.Provider == provider && j.State == ProviderJobState.NeedsAttention && j.CreatedAt <= expired)
                 .Select(j => j.Id).ToListAsync(ct);
         foreach (var id in parked)
+        {
             await InScopeAsync(async unit =>
             {
                 var results = unit.Results;
@@ -185,6 +211,8 @@ public sealed class JobPolls(
                 results.EndIfDone(work);
                 await unit.Completion.SaveAsync(ct);
             });
+            await JobEndedAsync(id, ct);
+        }
     }
 
     /// <summary>One more failed read of the job: read again after a back-off; too many in a row, a dead letter.</summary>

@@ -8,7 +8,7 @@ using System.Xml.Linq;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Operations;
 using EnrichmentRelay.Polling;
-using EnrichmentRelay.Providers.Lance;
+using EnrichmentRelay.Requests.Selections;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Serialization;
 using EnrichmentRelay.Hosting;

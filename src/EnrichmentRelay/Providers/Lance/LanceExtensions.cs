@@ -1,8 +1,5 @@
-using MassTransit;
 using System.Net.Http.Headers;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Messaging;
-using EnrichmentRelay.Polling;
 using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Providers.Lance;
@@ -31,19 +28,11 @@ public static class LanceExtensions
             .AddProviderCallMetrics(ProviderName.Lance, LanceClient.Endpoints)
             .AddProviderAnswers(ProviderName.Lance, LanceClient.Endpoints);
 
-        builder.AddBusConsumers((bus, _) =>
-        {
-            bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
-            bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();
-        });
+        // Scoped: one flush, poll or selection at a time (see LanceTasks).
         builder.Services.AddScoped<LanceTasks>();
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
-        builder.Services.AddScoped<LancePoller>();
-        builder.Services.AddScoped<LanceSelections>();
-        builder.Services.AddScoped<FluentValidation.IValidator<SelectionEnrichmentRequested>, SelectionEnrichmentRequestedValidator>();
-        builder.Services.AddSingleton(sp => new PollSchedule(PollLanceConsumer.Schedule,
-            sp.GetRequiredService<IOptions<LanceOptions>>().Value.PollInterval,
-            (tick, at) => new PollLance(tick, at)));
+        builder.Services.AddScoped<IJobReader, LanceJobReader>();
+        builder.Services.AddSingleton(new PolledProvider(ProviderName.Lance, sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.PollInterval));
         return builder;
     }
 }

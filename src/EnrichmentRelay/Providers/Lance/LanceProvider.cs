@@ -1,6 +1,5 @@
 using EnrichmentRelay.Contracts;
 using Microsoft.Extensions.Options;
-using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Lance;
 

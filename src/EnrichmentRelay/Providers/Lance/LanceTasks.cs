@@ -2,9 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using Microsoft.Extensions.Options;
-using EnrichmentRelay.Providers;
 
 namespace EnrichmentRelay.Providers.Lance;
 
@@ -90,6 +88,14 @@ public sealed class LanceTaskSet(string personId, Dictionary<string, LanceTask> 
 
     /// <summary>The relay's deadline has passed: whatever is still open ends now.</summary>
     public bool PastDeadline { get; init; }
+
+    /// <summary>The job whose read this set is part of: Lance's answers to calls made for this job alone are linked to it.</summary>
+    public Guid? JobId { get; init; }
+
+    /// <summary>Why a call this request needed failed in this flush or poll (the first such call); null when none did.</summary>
+    public string? Failure { get; private set; }
+
+    internal void Failed(string why) => Failure ??= why;
 }
 
 /// <summary>
@@ -111,8 +117,9 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
 
     public static string FieldOf(EnrichmentField field) => field == EnrichmentField.Email ? "emails" : "phones";
 
-    public static Dictionary<string, LanceTask> Read(EnrichmentRequestRecord record) =>
-        record.ProviderState is null ? [] : JsonSerializer.Deserialize<Dictionary<string, LanceTask>>(record.ProviderState)!;
+    public static Dictionary<string, LanceTask> Read(string? providerState) =>
+        providerState is null ? []
+            : JsonSerializer.Deserialize<Dictionary<string, LanceTask>>(providerState) ?? throw new JsonException("A request's Lance task state is null.");
 
     public static string Write(Dictionary<string, LanceTask> tasks) => JsonSerializer.Serialize(tasks);
 
@@ -134,9 +141,16 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
             return;
 
         // A task is looked up only with its person's contacts in hand (or already checked): one failed read stays that person's.
-        var people = await ReadPeopleAsync(unsent.Where(u => !u.Set.Tasks[u.Field].Checked).Select(u => u.Set.PersonId), ct);
-        var lookups = unsent.Where(u => u.Set.Tasks[u.Field].Checked || people[u.Set.PersonId].Failure is null).ToList();
-        var held = await QueryAsync(lookups.Select(u => (u.Set.PersonId, u.Field)), ct);
+        var people = await ReadPeopleAsync(unsent.Where(u => !u.Set.Tasks[u.Field].Checked).Select(u => u.Set), ct);
+        var lookups = new List<(LanceTaskSet Set, string Field)>();
+        foreach (var (set, field) in unsent)
+        {
+            if (set.Tasks[field].Checked || people[set.PersonId].Failure is null)
+                lookups.Add((set, field));
+            else if (!people[set.PersonId].RefusedTheRelay)
+                set.Failed($"Reading Lance person {set.PersonId} before sending its {field} failed: {people[set.PersonId].Failure}");
+        }
+        var held = await QueryAsync(lookups, ct);
         var ready = new List<(LanceTaskSet Set, string Field)>();
         foreach (var (set, field) in lookups)
         {
@@ -184,9 +198,15 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
     async Task SendCallAsync(string field, IReadOnlyList<(string PersonId, List<LanceTaskSet> Sets)> persons, CancellationToken ct)
     {
         var ids = persons.Select(p => p.PersonId).ToList();
-        var (response, failure) = await SubmitCalls.SendAsync("Lance", token => client.BulkAsync(field, ids, token), ct);
+        var carried = persons.SelectMany(p => p.Sets).ToList();
+        HttpResponseMessage? response;
+        SubmitResult? failure;
+        using (AnswersFor(carried))
+            (response, failure) = await SubmitCalls.SendAsync("Lance", token => client.BulkAsync(field, ids, token), ct);
         if (failure is not null)
         {
+            foreach (var set in carried)
+                set.Failed($"A bulk call for {field} failed: {failure.Detail}");
             if (failure.Status == SubmitStatus.Unknown)
                 logger.LogWarning("A bulk call for {Field} of {Count} persons may or may not have reached Lance: {Detail}; the next poll asks Lance before sending any again",
                     field, ids.Count, failure.Detail);
@@ -198,9 +218,22 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
         {
             if (response!.IsSuccessStatusCode)
             {
-                var records = LanceClient.ReadEnrichments(await response.Content.ReadAsStringAsync(ct))
-                    .Where(r => r.Field == field)
-                    .ToLookup(r => r.EntityId, StringComparer.OrdinalIgnoreCase);
+                ILookup<string, LanceEnrichment> records;
+                try
+                {
+                    records = LanceClient.ReadEnrichments(await response.Content.ReadAsStringAsync(ct))
+                        .Where(r => r.Field == field)
+                        .ToLookup(r => r.EntityId, StringComparer.OrdinalIgnoreCase);
+                }
+                catch (JsonException ex)
+                {
+                    // Taken, but unreadable: as for an answer that never came, Lance is asked before any is sent again.
+                    foreach (var set in carried)
+                        set.Failed($"Lance's answer to a bulk call for {field} is unreadable: {ex.Message}");
+                    logger.LogWarning("Lance's answer to a bulk call for {Field} of {Count} persons is unreadable ({Error}); the next poll asks Lance before sending any again",
+                        field, ids.Count, ex.Message);
+                    return;
+                }
                 foreach (var (personId, sets) in persons)
                 {
                     var record = Newest(records[personId]);
@@ -238,6 +271,9 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
             };
             if (refused is not { } outcome)
             {
+                if (!RefusesTheRelay(response.StatusCode))
+                    foreach (var set in carried)
+                        set.Failed($"Lance answered a bulk call for {field} with {error}");
                 logger.LogWarning("Lance answered a bulk call for {Field} of {Count} persons with {Error}; the next poll asks Lance before sending any again",
                     field, ids.Count, error);
                 return;
@@ -254,7 +290,7 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
         var open = sets.SelectMany(s => s.Tasks.Where(t => !t.Value.IsTerminal && t.Value.Status != LanceTask.Unsent).Select(t => (Set: s, Field: t.Key))).ToList();
         if (open.Count == 0)
             return;
-        var held = await QueryAsync(open.Select(o => (o.Set.PersonId, o.Field)), ct);
+        var held = await QueryAsync(open, ct);
         foreach (var (set, field) in open)
         {
             if (!held.TryGetValue((set.PersonId, field), out var records))
@@ -285,12 +321,53 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
     public async Task<IReadOnlyDictionary<LanceTaskSet, LeadResult>> CompleteAsync(IReadOnlyList<LanceTaskSet> sets, CancellationToken ct)
     {
         var ended = sets.Where(s => s.Tasks.Count > 0 && s.Tasks.Values.All(t => t.IsTerminal)).ToList();
-        var people = await ReadPeopleAsync(ended.Where(s => s.Tasks.Values.Any(t => t.Outcome == Outcome.Found)).Select(s => s.PersonId), ct);
+        var people = await ReadPeopleAsync(ended.Where(s => s.Tasks.Values.Any(t => t.Outcome == Outcome.Found)), ct);
         var results = new Dictionary<LanceTaskSet, LeadResult>();
         foreach (var set in ended)
-            if (Result(set, people.GetValueOrDefault(set.PersonId), options.Value.CreditsPerEnrichment) is { } result)
+        {
+            var read = people.GetValueOrDefault(set.PersonId);
+            if (Result(set, read, options.Value.CreditsPerEnrichment) is { } result)
                 results[set] = result;
+            else if (read is not { RefusedTheRelay: true })
+                set.Failed($"Reading Lance person {set.PersonId}, whose data Lance found, failed: {read?.Failure}");
+        }
         return results;
+    }
+
+    /// <summary>
+    /// A bulk-mode selection: Lance picks the persons from its search, and each becomes one task on the record Lance
+    /// answers with for it (reused, and free, when it was finished already or made well before the call). Lance's
+    /// refusals of the selection itself (400, 402) are answered; anything else throws, to be tried again, which
+    /// Lance's reuse of records makes free.
+    /// </summary>
+    /// <param name="sentAt">When the call leaves, by the relay's clock: a record made before it was not made for it.</param>
+    public async Task<LanceSelection> SelectAsync(SelectionEnrichmentRequested selection, DateTimeOffset sentAt, CancellationToken ct)
+    {
+        var field = FieldOf(selection.Field);
+        using var response = await client.SelectAsync(field, selection.Filters, selection.StartIndex, selection.TargetCount, selection.ExcludedIds ?? [], ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            var error = await LanceClient.ReadErrorAsync(response, ct);
+            Outcome? refused = response.StatusCode switch
+            {
+                HttpStatusCode.PaymentRequired => Outcome.InsufficientCredits,
+                HttpStatusCode.BadRequest => Outcome.Rejected,
+                // 401/403/404 refuse the relay's key or address, not the selection: it is tried again later.
+                _ => null,
+            };
+            if (refused is null)
+                throw new HttpRequestException($"Lance answered {(int)response.StatusCode} to selection {selection.SelectionId}: {error}");
+            return new LanceSelection(0, [], refused, $"Lance: {error}");
+        }
+
+        var records = LanceClient.ReadEnrichments(await response.Content.ReadAsStringAsync(ct)).Where(r => r.Field == field).ToList();
+        var sets = records.DistinctBy(r => r.EntityId.ToLowerInvariant())
+            .Select(r => new LanceTaskSet(r.EntityId, new Dictionary<string, LanceTask> { [field] = LanceTask.Selected(r, sentAt) }))
+            .ToList();
+        // Reused records may already be finished: those persons end now.
+        var results = await CompleteAsync(sets, ct);
+        return new LanceSelection(records.Count,
+            sets.Select(s => new LanceSelectedPerson(s.PersonId, Write(s.Tasks), results.GetValueOrDefault(s))).ToList());
     }
 
     /// <summary>
@@ -364,20 +441,29 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
         return new LeadResult(severity.First(ends.Contains), Detail: detail, CreditsCharged: credits);
     }
 
-    /// <summary>Lance's records for each (person, field), 200 tasks a query; the tasks of a query that failed are left out.</summary>
-    async Task<Dictionary<(string PersonId, string Field), List<LanceEnrichment>>> QueryAsync(IEnumerable<(string PersonId, string Field)> keys, CancellationToken ct)
+    /// <summary>
+    /// Lance's records for each (person, field), 200 tasks a query; the tasks of a query that failed are left out, and
+    /// their requests marked with the failure.
+    /// </summary>
+    async Task<Dictionary<(string PersonId, string Field), List<LanceEnrichment>>> QueryAsync(IReadOnlyList<(LanceTaskSet Set, string Field)> tasks, CancellationToken ct)
     {
         var held = new Dictionary<(string PersonId, string Field), List<LanceEnrichment>>(PersonFieldComparer.Instance);
-        foreach (var chunk in keys.Distinct(PersonFieldComparer.Instance).Chunk(LanceOptions.MaxTasksPerQuery))
+        var wanting = tasks.ToLookup(t => (t.Set.PersonId, t.Field), t => t.Set, PersonFieldComparer.Instance);
+        foreach (var chunk in wanting.Select(w => w.Key).Chunk(LanceOptions.MaxTasksPerQuery))
         {
+            var sets = chunk.SelectMany(key => wanting[key]).ToList();
             IReadOnlyList<LanceEnrichment> records;
             try
             {
-                records = await client.QueryAsync(chunk, ct);
+                using (AnswersFor(sets))
+                    records = await client.QueryAsync(chunk, ct);
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 logger.LogWarning("Lance's batch query for {Count} tasks failed: {Error}; they are asked about again on the next poll", chunk.Length, ex.Message);
+                if (!RefusesTheRelay((ex as HttpRequestException)?.StatusCode))
+                    foreach (var set in sets)
+                        set.Failed($"Lance's batch query for {chunk.Length} tasks failed: {ex.Message}");
                 continue;
             }
             foreach (var key in chunk)
@@ -391,20 +477,21 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
     }
 
     /// <summary>Reads each person once, a few at a time; a failed read is that person's alone.</summary>
-    async Task<Dictionary<string, PersonRead>> ReadPeopleAsync(IEnumerable<string> personIds, CancellationToken ct)
+    async Task<Dictionary<string, PersonRead>> ReadPeopleAsync(IEnumerable<LanceTaskSet> sets, CancellationToken ct)
     {
         var reads = new ConcurrentDictionary<string, PersonRead>(StringComparer.OrdinalIgnoreCase);
-        await Parallel.ForEachAsync(personIds.Distinct(StringComparer.OrdinalIgnoreCase),
+        await Parallel.ForEachAsync(sets.GroupBy(s => s.PersonId, StringComparer.OrdinalIgnoreCase),
             new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentPersonReads, CancellationToken = ct },
-            async (personId, token) =>
+            async (person, token) =>
             {
                 try
                 {
-                    reads[personId] = new PersonRead(await client.GetPersonAsync(personId, token), null);
+                    using (AnswersFor(person))
+                        reads[person.Key] = new PersonRead(await client.GetPersonAsync(person.Key, token), null);
                 }
                 catch (Exception ex) when (!ct.IsCancellationRequested)
                 {
-                    reads[personId] = new PersonRead(null, ex.Message);
+                    reads[person.Key] = new PersonRead(null, ex.Message, RefusesTheRelay((ex as HttpRequestException)?.StatusCode));
                 }
             });
         var failed = reads.Where(r => r.Value.Failure is not null).ToList();
@@ -413,6 +500,20 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
                 failed.Count, failed[0].Key, failed[0].Value.Failure);
         return new Dictionary<string, PersonRead>(reads, StringComparer.OrdinalIgnoreCase);
     }
+
+    /// <summary>
+    /// Lance's answers to a call made for one job's requests alone are that job's; a call shared by several jobs is
+    /// linked to every job of the read (null: nothing to say).
+    /// </summary>
+    static IDisposable? AnswersFor(IEnumerable<LanceTaskSet> sets) =>
+        sets.Select(s => s.JobId).Distinct().Take(2).ToList() is [{ } job] ? ProviderAnswers.ForJob(job) : null;
+
+    /// <summary>
+    /// 401/403 (the key) or 404 (the address) refuse the relay, not the requests: Lance is paused (its client's watch)
+    /// and nothing is held against the jobs, whose tasks wait for it.
+    /// </summary>
+    static bool RefusesTheRelay(HttpStatusCode? status) =>
+        status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.NotFound;
 
     /// <summary>The record an earlier call of this task created, if Lance shows one.</summary>
     static LanceEnrichment? Ours(LanceTask task, IReadOnlyList<LanceEnrichment> records)
@@ -446,4 +547,13 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
 }
 
 /// <summary>A person read: the person, null for one Lance does not hold, or why the read failed.</summary>
-public sealed record PersonRead(LancePerson? Person, string? Failure);
+/// <param name="RefusedTheRelay">It failed because Lance refused the relay's key, not for anything of the person.</param>
+public sealed record PersonRead(LancePerson? Person, string? Failure, bool RefusedTheRelay = false);
+
+/// <summary>One person a Lance selection picked: its request's task state, and its result when Lance had it already.</summary>
+public sealed record LanceSelectedPerson(string PersonId, string ProviderState, LeadResult? Result);
+
+/// <summary>What Lance answered a selection.</summary>
+/// <param name="Records">How many records Lance answered with (a person may appear twice; it is one request).</param>
+/// <param name="Refused">Lance refused the selection itself (no credits, a bad filter): nobody was selected.</param>
+public sealed record LanceSelection(int Records, IReadOnlyList<LanceSelectedPerson> Persons, Outcome? Refused = null, string? Detail = null);

@@ -13,8 +13,11 @@ using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Tests.Providers.Lance;
 
-/// <summary>The Lance submit and poll against the sandbox on loopback, both on one fake clock.</summary>
-public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
+/// <summary>
+/// Lance's submit and its job reader against the sandbox on loopback, both on one fake clock: what Lance answers becomes
+/// these results. Polls go through the job engine (<see cref="JobPolls"/>), which applies the readings to the ledger.
+/// </summary>
+public sealed class LanceJobReaderTests(ITestOutputHelper output) : IAsyncLifetime
 {
     SandboxServer sandbox = null!;
     LedgerTestHost host = null!;
@@ -24,18 +27,7 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        host = new LedgerTestHost((services, _) =>
-        {
-            services.AddSingleton(Options.Create(options));
-            services.AddHttpClient<LanceClient>(http =>
-            {
-                http.BaseAddress = options.BaseUrl;
-                http.DefaultRequestHeaders.Authorization = new("Bearer", options.ApiKey);
-            });
-            services.AddScoped<LanceTasks>();
-            services.AddScoped<IEnrichmentProvider, LanceProvider>();
-            services.AddScoped<LancePoller>();
-        });
+        host = new LedgerTestHost((services, _) => services.AddLance(options), scriptedProvider: false);
         sandbox = await SandboxServer.StartAsync(new SandboxOptions { LanceApiKey = "k", TimeProvider = host.Time });
         options.BaseUrl = sandbox.BaseAddress;
     }
@@ -130,34 +122,6 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Outcome.Found, record.Outcome);
         Assert.Equal(options.CreditsPerEnrichment, record.CreditsCharged);
         Assert.All(Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
-    }
-
-    [Fact]
-    public async Task ASelectionWhoseSummaryLostARaceIsStillFinishedByTheNextPoll()
-    {
-        // As two writers leave it when both finish the same selection: its persons all completed, the selection still
-        // Submitted, and no Lance request left open for the poll to work on.
-        var request = Request([EnrichmentField.Email]);
-        await SubmitAsync(request);
-        host.Time.Advance(TimeSpan.FromMinutes(1));
-        await PollAsync();
-        var jobId = (await host.RequestsAsync()).Single().ProviderJobId!.Value;
-        var selectionId = Guid.NewGuid();
-        await host.InScopeAsync(async sp =>
-        {
-            var db = sp.GetRequiredService<RelayDbContext>();
-            db.Selections.Add(new SelectionRecord
-            {
-                SelectionId = selectionId, State = SelectionState.Submitted, ProviderJobId = jobId, Selected = 1,
-                RequestJson = $$"""{"selectionId":"{{selectionId}}","targetCount":1,"field":"email"}""", AcceptedAt = host.Time.GetUtcNow(),
-            });
-            return await db.SaveChangesAsync();
-        });
-
-        await PollAsync();
-
-        var summary = Assert.Single(await host.OutboxAsync(), m => m.MessageType == nameof(SelectionEnrichmentCompleted));
-        Assert.Contains(selectionId.ToString(), summary.Body);
     }
 
     [Theory]
@@ -266,6 +230,70 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Outcome.Failed, record.Outcome);
         Assert.Contains("could not be read before the relay's deadline", record.Detail);
         Assert.Equal(options.CreditsPerEnrichment, record.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task JobWhosePersonReadsKeepFailingIsReadAgainAfterABackOffWhileAnotherJobOfThePollCompletes()
+    {
+        var failing = Guid.NewGuid().ToString();
+        var healthy = Guid.NewGuid().ToString();
+        var stuck = Request([EnrichmentField.Email], failing);
+        await SubmitAsync(stuck);
+        Lance.FailPersonReads(failing, 1_000, 500);
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync(); // Lance finished the task (kept), but its contacts cannot be read
+        var stuckJob = (await RecordAsync(stuck)).ProviderJobId!.Value;
+
+        var other = Request([EnrichmentField.Email], healthy);
+        await SubmitAsync(other);
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync(); // one poll: the stuck job gets nowhere, the other completes
+
+        Assert.Equal(Outcome.Found, (await RecordAsync(other)).Outcome);
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(stuck)).State);
+        var jobs = (await host.JobsAsync()).ToDictionary(j => j.Id);
+        var failed = jobs[stuckJob];
+        Assert.Equal(1, failed.ReadFailures);
+        Assert.Contains($"Reading Lance person {failing}", failed.LastError);
+        Assert.Contains("HTTP 500", failed.LastError);
+        Assert.True(failed.NextPollAt > host.Time.GetUtcNow(), "a failed read is tried again after a back-off");
+        Assert.Equal(ProviderJobState.Completed, jobs[(await RecordAsync(other)).ProviderJobId!.Value].State);
+        // What Lance answered is kept against the job it was read for: the failed person reads against the stuck job alone.
+        var links = await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderAnswerLinks.AsNoTracking()
+            .Where(l => l.Answer!.Status == 500).Select(l => l.JobId).ToListAsync());
+        Assert.NotEmpty(links);
+        Assert.All(links, job => Assert.Equal(stuckJob, job));
+
+        // Not read again before its back-off has passed; then, once Lance answers, it completes and its failures are forgotten.
+        var reads = Lance.Counters.PersonReads;
+        await PollAsync();
+        Assert.Equal(reads, Lance.Counters.PersonReads);
+        Lance.FailPersonReads(failing, 0);
+        host.Time.Advance(failed.NextPollAt!.Value - host.Time.GetUtcNow());
+        await PollAsync();
+        Assert.Equal(Outcome.Found, (await RecordAsync(stuck)).Outcome);
+        Assert.Equal(0, (await host.JobsAsync()).Single(j => j.Id == stuckJob).ReadFailures);
+    }
+
+    [Fact]
+    public async Task RequestWhoseTaskStateIsUnreadableFailsItsOwnJobsReadAndNoOtherJobs()
+    {
+        var broken = Request([EnrichmentField.Email]);
+        await SubmitAsync(broken);
+        var other = Request([EnrichmentField.Email]);
+        await SubmitAsync(other);
+        await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Requests.Where(r => r.RequestId == broken.RequestId)
+            .ExecuteUpdateAsync(set => set.SetProperty(r => r.ProviderState, "{\"emails\":")));
+
+        host.Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAsync();
+
+        Assert.Equal(Outcome.Found, (await RecordAsync(other)).Outcome);
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(broken)).State);
+        var brokenJob = (await RecordAsync(broken)).ProviderJobId;
+        var job = (await host.JobsAsync()).Single(j => j.Id == brokenJob);
+        Assert.Equal(1, job.ReadFailures);
+        Assert.Contains("cannot be read as Lance tasks", job.LastError);
     }
 
     [Fact]
@@ -466,11 +494,15 @@ public sealed class LancePollerTests(ITestOutputHelper output) : IAsyncLifetime
         await host.Services.GetRequiredService<BatchFlusher>().FlushAsync(LanceTasks.Lane, CancellationToken.None);
     }
 
+    /// <summary>One tick of Lance's poll: the engine hands the due jobs to the reader and applies its readings.</summary>
     Task PollAsync() => host.InScopeAsync(async sp =>
     {
-        await sp.GetRequiredService<LancePoller>().PollAsync(CancellationToken.None);
+        await sp.GetRequiredService<JobPolls>().PollAsync(sp.GetRequiredService<IJobReader>(), CancellationToken.None);
         return 0;
     });
+
+    async Task<EnrichmentRequestRecord> RecordAsync(EnrichmentRequested request) =>
+        (await host.RequestsAsync()).Single(r => r.RequestId == request.RequestId);
 
     static List<string> Emails(EnrichmentRequestRecord record) => JsonSerializer.Deserialize<List<string>>(record.EmailsJson ?? "[]")!;
 

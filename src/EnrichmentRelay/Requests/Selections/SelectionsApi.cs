@@ -1,19 +1,39 @@
 using EnrichmentRelay.Access;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Messaging;
+using EnrichmentRelay.Providers.Lance;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
-namespace EnrichmentRelay.Providers.Lance;
+namespace EnrichmentRelay.Requests.Selections;
 
 public sealed record SelectionStatus(Guid SelectionId, string State, int Selected, Outcome? Refused, string? Detail,
     DateTimeOffset RequestedAt, DateTimeOffset? CompletedAt);
 
 public static class SelectionsApi
 {
+    /// <summary>
+    /// Lance selections, when Lance is enabled: their consumer, their intake and their summaries (told by the job engine
+    /// when a selection's job ends, with a sweep for any missed).
+    /// </summary>
+    public static IHostApplicationBuilder AddLanceSelections(this IHostApplicationBuilder builder)
+    {
+        if (!builder.Configuration.GetValue(LanceOptions.Section + ":Enabled", true))
+            return builder;
+        builder.AddBusConsumers((bus, _) => bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>());
+        builder.Services.AddScoped<FluentValidation.IValidator<SelectionEnrichmentRequested>, SelectionEnrichmentRequestedValidator>();
+        builder.Services.AddScoped<SelectionIntake>();
+        builder.Services.AddScoped<SelectionSummaries>();
+        builder.Services.AddScoped<IJobEndedHandler>(sp => sp.GetRequiredService<SelectionSummaries>());
+        builder.Services.AddHostedService<SelectionSummarySweep>();
+        return builder;
+    }
+
     public static RouteGroupBuilder MapSelectionsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/selections").WithTags("Selections").RequireClientKey();
@@ -51,7 +71,7 @@ public static class SelectionsApi
         return group;
     }
 
-    static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> SubmitAsync(HttpRequest http, LanceSelections selections,
+    static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> SubmitAsync(HttpRequest http, SelectionIntake selections,
         IPublishEndpoint bus, IOptions<RelayOptions> relay, CancellationToken ct)
     {
         var (selection, unreadable) = await RequestBodies.ReadJsonAsync<SelectionEnrichmentRequested>(http, relay.Value.MaxIntakeBodyBytes, ct);

@@ -1,9 +1,9 @@
 using EnrichmentRelay.Contracts;
 using MassTransit;
 
-namespace EnrichmentRelay.Providers.Lance;
+namespace EnrichmentRelay.Requests.Selections;
 
-public sealed class SelectionEnrichmentRequestedConsumer(LanceSelections selections) : IConsumer<SelectionEnrichmentRequested>
+public sealed class SelectionEnrichmentRequestedConsumer(SelectionIntake selections) : IConsumer<SelectionEnrichmentRequested>
 {
     public Task Consume(ConsumeContext<SelectionEnrichmentRequested> context) =>
         selections.ReceiveAsync(context.Message, context.CancellationToken);
