@@ -14,21 +14,38 @@ namespace EnrichmentRelay.Outbox;
 /// Publishes outbox rows with publisher confirms. Each round leases up to <see cref="OutboxOptions.BatchSize"/> rows
 /// (no lock is held while the broker is asked), publishes them concurrently, and records each row sent as its confirm
 /// arrives. A copy reaches subscribers twice only when the broker took a message whose row was not recorded sent:
-/// its confirm was lost (the row is published again), or this instance died holding confirmed rows (another takes
-/// them over once the lease runs out). Confirmed rows the ledger could not record (it was down) are held in memory
-/// and recorded before anything else is published, so a database outage re-publishes nothing.
+/// an attempt's confirm was lost (the message is sent again), or this instance died holding confirmed rows (another
+/// takes them over once the lease runs out). Both are logged with their counts. Confirmed rows the ledger could not
+/// record (it was down) are held in memory and recorded before anything else is published, so a database outage
+/// re-publishes nothing.
 /// </summary>
-public sealed class OutboxDispatcher(
-    IServiceScopeFactory scopes,
-    IBus bus,
-    OutboxSignal signal,
-    TimeProvider time,
-    IOptions<OutboxOptions> options,
-    RelayMetrics metrics,
-    ILogger<OutboxDispatcher> logger) : DrainingBackgroundService
+public sealed class OutboxDispatcher : DrainingBackgroundService
 {
+    readonly IServiceScopeFactory scopes;
+    readonly IBus bus;
+    readonly OutboxSignal signal;
+    readonly TimeProvider time;
+    readonly IOptions<OutboxOptions> options;
+    readonly RelayMetrics metrics;
+    readonly ILogger<OutboxDispatcher> logger;
+    readonly UnconfirmedAttempts attempts = new();
+    readonly ConnectHandle attemptsHandle;
+
     /// <summary>Rows the broker confirmed that the ledger could not record as sent yet; only the dispatcher's loop touches it.</summary>
     readonly List<long> unmarked = [];
+
+    public OutboxDispatcher(IServiceScopeFactory scopes, IBus bus, OutboxSignal signal, TimeProvider time, IOptions<OutboxOptions> options,
+        RelayMetrics metrics, ILogger<OutboxDispatcher> logger)
+    {
+        (this.scopes, this.bus, this.signal, this.time, this.options, this.metrics, this.logger) = (scopes, bus, signal, time, options, metrics, logger);
+        attemptsHandle = bus.ConnectPublishObserver(attempts);
+    }
+
+    public override void Dispose()
+    {
+        attemptsHandle.Disconnect();
+        base.Dispose();
+    }
 
     /// <summary>This instance's name on the rows it leases: unique per process, readable by an operator.</summary>
     public string Holder { get; } =
@@ -125,18 +142,18 @@ public sealed class OutboxDispatcher(
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(ct, cutoff.Token);
         var confirmed = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleReader = true });
         var marking = MarkAsConfirmedAsync(confirmed.Reader, ct);
-        Exception?[] failures;
+        (Exception? Failure, int FailedAttempts)[] results;
         try
         {
-            failures = await Task.WhenAll(ready.Select(async row =>
+            results = await Task.WhenAll(ready.Select(async row =>
             {
-                var failure = await PublishAsync(row, publishing.Token, ct);
-                if (failure is null)
+                var result = await PublishAsync(row, publishing.Token, ct);
+                if (result.Failure is null)
                 {
                     metrics.OutboxUnmarked(1);
                     confirmed.Writer.TryWrite(row.Row.Id);
                 }
-                return failure;
+                return result;
             }));
         }
         finally
@@ -151,13 +168,15 @@ public sealed class OutboxDispatcher(
             logger.LogWarning(markFailure, "Holding {Count} outbox messages the broker confirmed that the ledger could not record as sent; " +
                                            "they are recorded before anything else is published", held.Count);
         }
-        var unconfirmed = ready.Where((_, i) => failures[i] is not null).Select(r => r.Row.Id).ToList();
+        var unconfirmed = ready.Where((_, i) => results[i].Failure is not null).Select(r => r.Row.Id).ToList();
+        var failedAttempts = results.Sum(r => r.FailedAttempts);
+        if (failedAttempts > 0 || unconfirmed.Count > 0)
+            logger.LogWarning(results.FirstOrDefault(r => r.Failure is not null).Failure,
+                "{FailedAttempts} attempts to publish outbox messages ended without the broker's confirm, so up to that many copies may reach " +
+                "subscribers (same MessageId); {Unconfirmed} of {Count} messages are still unconfirmed and go back to the queue",
+                failedAttempts, unconfirmed.Count, ready.Count);
         if (unconfirmed.Count > 0)
         {
-            var first = failures.First(f => f is not null)!;
-            logger.LogWarning(first, "{Unconfirmed} of {Count} outbox messages were not confirmed by the broker; they go back to the queue and " +
-                                     "are published again, so any of them the broker did take reaches subscribers twice (same MessageId)",
-                unconfirmed.Count, ready.Count);
             try
             {
                 await InLedgerAsync(db => OutboxLedger.ReleaseAsync(db, Holder, unconfirmed, ct));
@@ -173,8 +192,11 @@ public sealed class OutboxDispatcher(
         return marked + held.Count;
     }
 
-    /// <returns>Null once the broker has confirmed it; else why not (not sent, or sent and its confirm lost).</returns>
-    async Task<Exception?> PublishAsync(PublishableRow ready, CancellationToken publishing, CancellationToken working)
+    /// <returns>
+    /// No failure once the broker has confirmed it, else why not (not sent, or sent and its confirm lost); and the attempts
+    /// that ended without a confirm, including those MassTransit made again by itself.
+    /// </returns>
+    async Task<(Exception? Failure, int FailedAttempts)> PublishAsync(PublishableRow ready, CancellationToken publishing, CancellationToken working)
     {
         var (row, message, type) = ready;
         using var scope = message is EnrichmentCompleted forRequest ? logger.BeginRequestScope(forRequest.RequestId) : null;
@@ -183,6 +205,7 @@ public sealed class OutboxDispatcher(
         using var activity = RelayTracing.StartIn($"publish {row.MessageType}", row.TraceParent);
         activity?.SetTag("messaging.message.id", row.MessageId);
         metrics.OutboxUnconfirmed(1);
+        attempts.Track(row.MessageId);
         try
         {
             await bus.Publish(message, type, context => context.MessageId = row.MessageId, publishing);
@@ -190,12 +213,13 @@ public sealed class OutboxDispatcher(
         catch (Exception ex) when (!working.IsCancellationRequested)
         {
             logger.LogDebug(ex, "Publishing outbox row {OutboxId} was not confirmed", row.Id);
-            return ex;
+            return (ex, attempts.Untrack(row.MessageId));
         }
         finally
         {
             metrics.OutboxUnconfirmed(-1);
         }
+        var failedAttempts = attempts.Untrack(row.MessageId);
         metrics.OutboxPublished(row.MessageType);
         // Debug: at hundreds a second one line per message costs the relay more than the publish does.
         if (message is EnrichmentCompleted completed)
@@ -203,7 +227,7 @@ public sealed class OutboxDispatcher(
                 completed.EventId, completed.RequestId, completed.Outcome);
         else
             logger.LogDebug("Published {MessageType} {MessageId}", row.MessageType, row.MessageId);
-        return null;
+        return (null, failedAttempts);
     }
 
     /// <summary>Records rows sent as their confirms come in; once a write fails, holds the rest of the round's confirms in memory.</summary>

@@ -163,7 +163,9 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         Assert.Null(handedBack.SentAt);
         Assert.Null(handedBack.LeasedBy);
         Assert.Null(handedBack.LeasedUntil);
-        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.Contains("1 of 1 outbox messages were not confirmed by the broker"));
+        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.Contains(
+            "1 attempts to publish outbox messages ended without the broker's confirm, so up to that many copies may reach subscribers " +
+            "(same MessageId); 1 of 1 messages are still unconfirmed"));
 
         // Another instance may take it at once: nobody waits for the rest of the lease.
         gate.Release(row.MessageId);
@@ -180,6 +182,8 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
 
         Assert.Equal(1, await dispatcher.PublishBatchAsync(CancellationToken.None));
         Assert.Null((await RowAsync(refused)).SentAt);
+        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.StartsWith(
+            "1 attempts to publish outbox messages ended without the broker's confirm") && l.Message.Contains("1 of 2 messages are still unconfirmed"));
         Assert.Equal(1, await dispatcher.PublishBatchAsync(CancellationToken.None));
 
         Assert.Equal(1, gate.Published(refused.MessageId));
@@ -276,7 +280,7 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         }
     }
 
-    /// <summary>Stands in for the broker's confirms: holds a message's publish until released, or fails it.</summary>
+    /// <summary>Stands in for the broker's confirms: holds a publish attempt until released, or fails it, inside the transport's send.</summary>
     sealed class PublishGate : IPublishObserver
     {
         readonly ConcurrentDictionary<Guid, TaskCompletionSource> held = new();
