@@ -318,9 +318,9 @@ public sealed class FaultTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The relay re-publishes only what it reported it could: publishes the broker did not confirm, confirms it could not
-    /// record while the ledger was down (recorded before it publishes more, so none of those should come twice), and rows
-    /// taken over from an instance that died holding them. Never a whole round because the database blinked.
+    /// The relay re-publishes only what it reported it could: publish attempts the broker did not confirm, and rows taken
+    /// over from an instance that died holding them. Confirms held through a database outage are recorded before anything
+    /// is published again, so they add nothing: never a whole round because the database blinked.
     /// </summary>
     static void AssertDuplicatesWithinTheWindow(int republished, OutboxWindow window)
     {
