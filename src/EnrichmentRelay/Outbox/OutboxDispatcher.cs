@@ -87,7 +87,8 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
     {
         await RecordHeldMarksAsync(ct);
         var o = options.Value;
-        var rows = await InLedgerAsync(db => OutboxLedger.ClaimAsync(db, Holder, time.GetUtcNow(), o.Lease, o.BatchSize, ct));
+        var leasedAt = time.GetUtcNow();
+        var rows = await InLedgerAsync(db => OutboxLedger.ClaimAsync(db, Holder, leasedAt, o.Lease, o.BatchSize, ct));
         if (rows.Count == 0)
             return 0;
         foreach (var previous in rows.Where(r => r.LeasedUntil is not null && r.LeasedBy != Holder).GroupBy(r => r.LeasedBy))
@@ -109,7 +110,8 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
                                 "behind it go on: {Reason}", row.MessageId, row.MessageType, letter.Id, letter.Reason);
             }
         }
-        return await PublishAndMarkAsync(ready, ct);
+        // No publish outlives its lease: one still unconfirmed at half of it is given up, and its row handed back.
+        return await PublishAndMarkAsync(ready, leasedAt + o.Lease / 2, ct);
     }
 
     sealed record PublishableRow(OutboxMessage Row, object Message, Type Type);
@@ -133,12 +135,11 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
     /// Publishes the rows concurrently, each confirmed by the broker, and records each sent as its confirm arrives:
     /// every write takes all the confirms that came in while the previous one ran.
     /// </summary>
-    async Task<int> PublishAndMarkAsync(IReadOnlyList<PublishableRow> ready, CancellationToken ct)
+    async Task<int> PublishAndMarkAsync(IReadOnlyList<PublishableRow> ready, DateTimeOffset giveUpAt, CancellationToken ct)
     {
         if (ready.Count == 0)
             return 0;
-        // No publish outlives its lease: one still unconfirmed at half of it is given up, and its row handed back.
-        using var cutoff = new CancellationTokenSource(options.Value.Lease / 2, time);
+        using var cutoff = new CancellationTokenSource(TimeSpan.FromTicks(Math.Max(0, (giveUpAt - time.GetUtcNow()).Ticks)), time);
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(ct, cutoff.Token);
         var confirmed = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleReader = true });
         var marking = MarkAsConfirmedAsync(confirmed.Reader, ct);
