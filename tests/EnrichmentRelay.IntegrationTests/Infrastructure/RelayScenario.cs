@@ -106,12 +106,14 @@ public sealed class RelayScenario : IAsyncDisposable
         Assert.All(Sandbox.Lance.Counters.Submissions.Values, n => Assert.Equal(1, n));
     }
 
-    /// <summary>kill -9 the relay and start it again on the same port, database and broker.</summary>
-    public async Task CrashAndRestartRelayAsync()
+    /// <summary>kill -9 the relay and start it again on the same port, database and broker. Returns the killed one (its log stays readable).</summary>
+    public async Task<RelayProcess> CrashAndRestartRelayAsync()
     {
         var port = Relay.Port;
-        await Relay.KillAsync();
+        var killed = Relay;
+        await killed.KillAsync();
         Relay = await RelayProcess.StartAsync(Settings, port);
+        return killed;
     }
 
     /// <summary>Starts the relay again, on the same port, database and broker, once it has stopped.</summary>

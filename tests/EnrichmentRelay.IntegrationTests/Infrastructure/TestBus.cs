@@ -18,6 +18,13 @@ public sealed class TestBus : IAsyncDisposable
     public ConcurrentDictionary<Guid, ConcurrentBag<EnrichmentCompleted>> Completions { get; } = new();
     public ConcurrentDictionary<Guid, ConcurrentBag<SelectionEnrichmentCompleted>> SelectionSummaries { get; } = new();
 
+    /// <summary>
+    /// Completions the broker delivered again because the subscriber's acknowledgement was lost (a broker restart):
+    /// copies that the relay did not publish twice.
+    /// </summary>
+    public int RedeliveredCompletions => redeliveredCompletions;
+    int redeliveredCompletions;
+
     TestBus(IBusControl bus, string virtualHost)
     {
         this.bus = bus;
@@ -40,6 +47,8 @@ public sealed class TestBus : IAsyncDisposable
                 e.Durable = true;
                 e.Handler<EnrichmentCompleted>(context =>
                 {
+                    if (context.ReceiveContext.Redelivered)
+                        Interlocked.Increment(ref self!.redeliveredCompletions);
                     self!.Completions.GetOrAdd(context.Message.RequestId, _ => []).Add(context.Message);
                     return Task.CompletedTask;
                 });
