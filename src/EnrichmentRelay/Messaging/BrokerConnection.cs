@@ -82,12 +82,12 @@ public sealed class BrokerConnection
             {
                 amqps = uri.Scheme == "amqps";
                 if (host is not null)
-                    Problem("Bus:Uri and Bus:Host both name the broker: set one of them (more nodes go in Bus:Hosts).", nameof(o.Uri), nameof(o.Host));
+                    Problem("Bus:Uri and 'Bus:Host' both name the broker: set one of them (more nodes go in Bus:Hosts).", nameof(o.Uri), nameof(o.Host));
                 host = uri.IdnHost.Trim('[', ']');
                 if (uri.Port != -1)
                 {
                     if (o.Port is not null)
-                        Problem("Bus:Uri and Bus:Port both give the port: set one of them.", nameof(o.Uri), nameof(o.Port));
+                        Problem("Bus:Uri and 'Bus:Port' both give the port: set one of them.", nameof(o.Uri), nameof(o.Port));
                     port = (ushort)uri.Port;
                 }
                 var path = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -96,7 +96,7 @@ public sealed class BrokerConnection
                 else if (path.Length == 1)
                 {
                     if (virtualHost is not null)
-                        Problem("Bus:Uri and Bus:VirtualHost both give the virtual host: set one of them.", nameof(o.Uri), nameof(o.VirtualHost));
+                        Problem("Bus:Uri and 'Bus:VirtualHost' both give the virtual host: set one of them.", nameof(o.Uri), nameof(o.VirtualHost));
                     virtualHost = System.Uri.UnescapeDataString(path[0]);
                 }
                 if (uri.Query.Length > 1)
@@ -108,12 +108,12 @@ public sealed class BrokerConnection
                 {
                     var colon = uri.UserInfo.IndexOf(':');
                     if (username is not null)
-                        Problem("Bus:Uri and Bus:Username both give the user: set one of them.", nameof(o.Uri), nameof(o.Username));
+                        Problem("Bus:Uri and 'Bus:Username' both give the user: set one of them.", nameof(o.Uri), nameof(o.Username));
                     username = System.Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
                     if (colon >= 0)
                     {
                         if (password is not null)
-                            Problem("Bus:Uri and Bus:Password both give the password: set one of them.", nameof(o.Uri), nameof(o.Password));
+                            Problem("Bus:Uri and 'Bus:Password' both give the password: set one of them.", nameof(o.Uri), nameof(o.Password));
                         password = System.Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
                     }
                 }
@@ -135,9 +135,9 @@ public sealed class BrokerConnection
         var onTlsPort = port == AmqpsPort || others.Any(n => n.Port == AmqpsPort);
         var useTls = o.UseTls ?? (amqps || onTlsPort);
         if (o.UseTls == false && amqps)
-            Problem("Bus:UseTls is false, but Bus:Uri is amqps:// (TLS): make them agree.", nameof(o.UseTls), nameof(o.Uri));
+            Problem("Bus:UseTls is false, but 'Bus:Uri' is amqps:// (TLS): make them agree.", nameof(o.UseTls), nameof(o.Uri));
         if (o.UseTls == false && onTlsPort)
-            Problem("Bus:UseTls is false, but Bus:Port (or a port in Bus:Uri or Bus:Hosts) is 5671, RabbitMQ's TLS port, where MassTransit always uses TLS: make them agree.",
+            Problem("Bus:UseTls is false, but 'Bus:Port' (or a port in the URI or Bus:Hosts) is 5671, RabbitMQ's TLS port, where MassTransit always uses TLS: make them agree.",
                 nameof(o.UseTls), nameof(o.Port));
 
         var defaultPort = port ?? (useTls ? AmqpsPort : AmqpPort);
@@ -223,11 +223,11 @@ public sealed class BrokerConnection
             var certificate = X509CertificateLoader.LoadPkcs12FromFile(path, password);
             if (certificate.HasPrivateKey)
                 return certificate;
-            problem($"Bus:TlsClientCertificatePath: {path} holds no private key (a PKCS#12 file with the certificate and its key is needed).", settings);
+            problem($"Bus:TlsClientCertificatePath: {path} holds no private key (a PKCS#12 file with the certificate and its key is needed).", [nameof(BusOptions.TlsClientCertificatePath)]);
         }
         catch (CryptographicException)
         {
-            problem($"Bus:TlsClientCertificatePath: {path} cannot be opened as PKCS#12 (.p12/.pfx) with Bus:TlsClientCertificatePassword.", settings);
+            problem($"Bus:TlsClientCertificatePath: {path} cannot be opened as PKCS#12 (.p12/.pfx) with 'Bus:TlsClientCertificatePassword'.", settings);
         }
         return null;
     }

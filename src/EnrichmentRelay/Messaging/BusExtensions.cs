@@ -25,7 +25,13 @@ public static class BusExtensions
         builder.Services.AddMassTransit(bus =>
         {
             bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
-                .Endpoint(e => e.ConcurrentMessageLimit = options.ConcurrentMessageLimit);
+                .Endpoint(e =>
+                {
+                    // Named as the definition names it: an endpoint setting without a name is a second, empty
+                    // endpoint (queue "EnrichmentRequested") that takes the limit instead of the intake's queue.
+                    e.Name = EnrichmentRequestedConsumerDefinition.QueueName;
+                    e.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+                });
             bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
             bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>();
             bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
