@@ -11,6 +11,8 @@
 # `dotnet test EnrichmentRelay.sln` (Debug) with a TRX logger, stops the services whatever happens (also on
 # failure and Ctrl-C), and ends with the line `N passed, N failed[, N skipped]` counted over all test assemblies.
 # The cluster test is kept apart so that each run stays under 10 minutes on 2 cores (README, Run and test).
+# Before the tests it packs the contracts package into a local folder feed (RELAY_TEST_PACKAGE_FEED: the .NET
+# example is built against it) and runs `npm ci` for the Node example and the AsyncAPI validator.
 # Exit status: 0 only if dotnet test succeeded, no test failed and at least one test ran.
 #
 # Environment knobs (all optional):
@@ -53,13 +55,14 @@ say() { echo "test.sh: $*" >&2; }
 source infra/services.sh
 
 # ---- cleanup: runs on every exit ---------------------------------------------------------------
-RESULTS_DIR='' OWN_RESULTS_DIR=0 TESTS_STARTED=0
+RESULTS_DIR='' OWN_RESULTS_DIR=0 TESTS_STARTED=0 PACKAGE_FEED=
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
     stop_services
     [[ $OWN_RESULTS_DIR == 1 && -n $RESULTS_DIR ]] && rm -rf -- "$RESULTS_DIR"
+    [[ -n $PACKAGE_FEED ]] && rm -rf -- "$PACKAGE_FEED"
     # Failed before any test could run (prerequisites, services): still end with the summary line.
     if ((rc != 0 && rc != 130 && rc != 143 && TESTS_STARTED == 0)); then
         echo "0 passed, 0 failed"
@@ -71,10 +74,41 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 
 # ---- prerequisites -------------------------------------------------------------------------
-require_packages "the tests" "$CHROMIUM:chromium"
+# chromium: the dashboard's browser test; promtool: the alert rules' unit tests; python3-pika, node and npm: the
+# examples and the AsyncAPI validator.
+require_packages "the tests" "$CHROMIUM:chromium" /usr/bin/promtool:prometheus \
+    /usr/lib/python3/dist-packages/pika:python3-pika /usr/bin/node:nodejs /usr/bin/npm:npm
 if ! command -v dotnet >/dev/null 2>&1; then
     say "'dotnet' is not on PATH: install the .NET 10 SDK (https://dotnet.microsoft.com/download), then re-run."
     exit 1
+fi
+
+# ---- the contracts package, and the npm packages of the examples and the AsyncAPI check -------------------
+# (The cluster test needs neither.)
+if ((CLUSTER == 0)); then
+    t0=$SECONDS
+    PACKAGE_FEED=$(mktemp -d "${TMPDIR:-/tmp}/relaytest-packages.XXXXXX")
+    dotnet pack src/EnrichmentRelay.Contracts -c Release -o "$PACKAGE_FEED" -nologo -v quiet
+    package=$(basename "$(compgen -G "$PACKAGE_FEED/EnrichmentRelay.Contracts.*.nupkg")")
+    package_version=${package#EnrichmentRelay.Contracts.}
+    package_version=${package_version%.nupkg}
+    # A copy of the same version restored by an earlier run would hide this one: forget it.
+    global_packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
+    rm -rf -- "${global_packages%/}/enrichmentrelay.contracts/$package_version"
+    export RELAY_TEST_PACKAGE_FEED=$PACKAGE_FEED
+    say "packed EnrichmentRelay.Contracts $package_version into a local feed for the .NET example ($((SECONDS - t0)) s)"
+    t0=$SECONDS
+    # Exactly what package-lock.json says (npm ci), install scripts off; skipped while node_modules was installed
+    # from the same lock file.
+    npm_installed=()
+    for npm_project in examples/node infra/asyncapi; do
+        lock_hash=$(sha256sum "$npm_project/package-lock.json" | cut -d' ' -f1)
+        [[ $(cat "$npm_project/node_modules/.relay-lock-hash" 2>/dev/null) == "$lock_hash" ]] && continue
+        npm ci --prefix "$npm_project" --ignore-scripts --no-audit --no-fund --loglevel=error > /dev/null
+        echo "$lock_hash" > "$npm_project/node_modules/.relay-lock-hash"
+        npm_installed+=("$npm_project")
+    done
+    say "npm packages: examples/node (amqplib) and infra/asyncapi (@asyncapi/parser) as locked; npm ci ran for ${npm_installed[*]:-none} ($((SECONDS - t0)) s)"
 fi
 
 # ---- services (RELAY_TEST_* for the tests) --------------------------------------------------

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using MassTransit;
 
 namespace EnrichmentRelay.Contracts;
 
@@ -6,21 +7,48 @@ namespace EnrichmentRelay.Contracts;
 /// Exactly one per request. <see cref="EventId"/> is derived from <see cref="RequestId"/>, so a
 /// re-published event carries the same id and subscribers can recognise it.
 /// </summary>
+[MessageUrn(ExchangeNames.EnrichmentCompleted)]
+[EntityName(ExchangeNames.EnrichmentCompleted)]
+[FaultEntityName(ExchangeNames.FaultPrefix + ExchangeNames.EnrichmentCompleted + ExchangeNames.FaultSuffix)]
 public record EnrichmentCompleted
 {
+    /// <summary><see cref="EventIdFor"/>(<see cref="RequestId"/>), also the MassTransit MessageId: deduplicate on it.</summary>
     public Guid EventId { get; init; }
+
+    /// <summary>The <see cref="EnrichmentRequested.RequestId"/> this answers.</summary>
     public Guid RequestId { get; init; }
+
+    /// <summary>The provider that gave the outcome; null when the request was rejected before routing.</summary>
     public ProviderName? Provider { get; init; }
+
+    /// <summary>How the request ended.</summary>
     public Outcome Outcome { get; init; }
+
+    /// <summary>Emails found (empty unless <see cref="Outcome.Found"/>).</summary>
     public IReadOnlyList<string> Emails { get; init; } = [];
+
+    /// <summary>Phone numbers found (empty unless <see cref="Outcome.Found"/>).</summary>
     public IReadOnlyList<string> Phones { get; init; } = [];
+
+    /// <summary>The provider's id of the job or task that handled the request, when it has one.</summary>
     public string? ProviderJobId { get; init; }
+
     /// <summary>Why, for every outcome but <see cref="Outcome.Found"/>.</summary>
     public string? Detail { get; init; }
+
+    /// <summary>Credits the provider charged for this request, when it says (Woodpecker); null when unknown.</summary>
     public decimal? CreditsCharged { get; init; }
+
+    /// <summary>The request's <see cref="EnrichmentRequested.CorrelationData"/>, verbatim.</summary>
     public IReadOnlyDictionary<string, string> CorrelationData { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>When the relay accepted the request.</summary>
     public DateTimeOffset RequestedAt { get; init; }
+
+    /// <summary>When the request reached its outcome.</summary>
     public DateTimeOffset CompletedAt { get; init; }
+
+    /// <summary>Each try at a provider, in order.</summary>
     public IReadOnlyList<ProviderAttempt> Attempts { get; init; } = [];
 
     // A fixed namespace for the name-based (RFC 4122 version 5) ids below; never change it, or
@@ -28,23 +56,38 @@ public record EnrichmentCompleted
     static readonly Guid EventIdNamespace = new("6f1d7c9e-2b4a-4f0e-9c3d-8a5b1e7f2d40");
 
     /// <summary>The event id for a request: the same request id always gives the same event id.</summary>
+    /// <param name="requestId">The request's <see cref="EnrichmentRequested.RequestId"/>.</param>
     public static Guid EventIdFor(Guid requestId) => NameBasedGuid.Create(EventIdNamespace, requestId.ToString("D"));
 }
 
 /// <summary>One try at one provider.</summary>
 public record ProviderAttempt
 {
+    /// <summary>The provider tried.</summary>
     public ProviderName Provider { get; init; }
+
+    /// <summary>How this try ended; null while it is open.</summary>
     public Outcome? Outcome { get; init; }
+
+    /// <summary>The provider's id of the job or task.</summary>
     public string? ProviderJobId { get; init; }
+
+    /// <summary>When the lead was submitted to the provider.</summary>
     public DateTimeOffset? SubmittedAt { get; init; }
+
+    /// <summary>When this try ended.</summary>
     public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>Why, for any outcome but found.</summary>
     public string? Detail { get; init; }
 }
 
 /// <summary>RFC 4122 version 5 (SHA-1, name-based) GUIDs: deterministic ids from a namespace and a name.</summary>
 public static class NameBasedGuid
 {
+    /// <summary>The version 5 GUID of <paramref name="name"/> in <paramref name="namespace"/> (as Python's <c>uuid5</c>).</summary>
+    /// <param name="namespace">The namespace id.</param>
+    /// <param name="name">The name, hashed as UTF-8.</param>
     public static Guid Create(Guid @namespace, string name)
     {
         Span<byte> input = stackalloc byte[16 + System.Text.Encoding.UTF8.GetMaxByteCount(name.Length)];

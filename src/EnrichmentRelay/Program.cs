@@ -1,3 +1,4 @@
+using EnrichmentRelay.Access;
 using EnrichmentRelay.Admin;
 using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.DeadLetters;
@@ -18,13 +19,23 @@ InvalidSettings.ExitWithReport();
 // The container health check runs the relay's own binary (the runtime image has no curl).
 if (HealthProbe.IsRequested(args))
     return await HealthProbe.RunAsync(args);
+// `--check-settings`: report the settings' problems (exit 78) or that there are none (exit 0), and take no work.
+var checkOnly = InvalidSettings.IsCheckRequested(ref args);
 
-var builder = WebApplication.CreateBuilder(args);
+// The migrations as a deploy step (Kubernetes Job, CI): apply them and exit, without starting the relay.
+if (MigrateCommand.IsRequested(args))
+    return await MigrateCommand.RunAsync(args);
+
+// appsettings.json is read from beside the binary, so the current directory is the caller's (`dotnet run` keeps it):
+// relative paths such as the default SQLite ledger land where the relay was started.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 // Public URL for callbacks, trusted reverse proxies, and a stop that lets work in progress finish.
 builder.AddRelayHosting();
+// Client and admin keys, and Precept's webhook on a listener of its own: no paid route open to strangers.
+builder.AddApiKeyAccess();
 
-// No provider configured: simulate them in-process, so the relay runs with no settings at all.
+// Zero-settings local mode (in-memory bus, no provider address) or Sandbox:Enabled: simulate the providers in-process.
 builder.AddEmbeddedSandbox();
 // Request state, provider jobs, raw callbacks, inbox and outbox: one transaction per state change.
 builder.AddLedger();
@@ -45,12 +56,15 @@ var app = builder.Build();
 
 // Every setting is checked before the ledger or the bus is touched.
 app.ValidateSettings();
+if (checkOnly)
+    return InvalidSettings.ReportValid();
 await app.PrepareLedgerAsync();
 
 app.UseForwardedHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRateLimiter();
+app.UseApiKeyAccess();
 app.MapEnrichmentApi();
 app.MapSelectionsApi();
 app.MapPreceptWebhooks();

@@ -102,6 +102,8 @@ public sealed class BrokerConnectionTests(ITestOutputHelper output)
             ["Bus__Transport"] = "RabbitMq",
             ["Bus__Uri"] = $"amqps://{TestEnvironment.RabbitUser}:{TestEnvironment.RabbitPassword}@localhost:{TestEnvironment.RabbitTlsPort}/{vhost}",
             ["Bus__TlsCaCertificatePath"] = Tls(caFile),
+            ["Relay__ClientApiKey"] = RelayScenario.ClientKey,
+            ["Sandbox__Enabled"] = "true",
         };
         if (caFile == "ca.pem")
             settings["Bus__TlsServerName"] = "rabbit.example.com";

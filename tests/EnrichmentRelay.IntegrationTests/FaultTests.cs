@@ -28,11 +28,11 @@ public sealed class FaultTests(ITestOutputHelper output)
             ["Providers__Precept__BatchSize"] = "50",
             ["Providers__Precept__SweepInterval"] = "00:00:01",
             ["Providers__Precept__CallbackGrace"] = "00:00:05",
-            ["Providers__Precept__ReconcileAfter"] = "00:00:05",
-            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:05",
-            // ReconcileAfter must outlast a submit (4 x RequestTimeout): short on both sides.
-            ["Providers__Precept__RequestTimeout"] = "00:00:01",
-            ["Providers__Woodpecker__RequestTimeout"] = "00:00:01",
+            ["Providers__Precept__ReconcileAfter"] = "00:00:45",
+            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:45",
+            // ReconcileAfter must outlast a submit (4 x RequestTimeout); a timeout this long holds on a loaded machine.
+            ["Providers__Precept__RequestTimeout"] = "00:00:10",
+            ["Providers__Woodpecker__RequestTimeout"] = "00:00:10",
             ["Providers__Lance__BatchSize"] = "50",
         });
         try
@@ -158,11 +158,11 @@ public sealed class FaultTests(ITestOutputHelper output)
             ["Providers__Precept__SweepInterval"] = "00:00:01",
             ["Providers__Precept__CallbackGrace"] = "00:00:03",
             // Short, so that a wrong "not found, send again" would show up within the test as a second submit.
-            ["Providers__Precept__ReconcileAfter"] = "00:00:05",
-            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:05",
-            // ReconcileAfter must outlast a submit (4 x RequestTimeout): short on both sides.
-            ["Providers__Precept__RequestTimeout"] = "00:00:01",
-            ["Providers__Woodpecker__RequestTimeout"] = "00:00:01",
+            ["Providers__Precept__ReconcileAfter"] = "00:00:45",
+            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:45",
+            // ReconcileAfter must outlast a submit (4 x RequestTimeout); a timeout this long holds on a loaded machine.
+            ["Providers__Precept__RequestTimeout"] = "00:00:10",
+            ["Providers__Woodpecker__RequestTimeout"] = "00:00:10",
         });
         try
         {
@@ -210,10 +210,10 @@ public sealed class FaultTests(ITestOutputHelper output)
         {
             ["Providers__Precept__SweepInterval"] = "00:00:01",
             ["Providers__Precept__CallbackGrace"] = "00:00:03",
-            ["Providers__Precept__ReconcileAfter"] = "00:00:05",
-            ["Providers__Precept__RequestTimeout"] = "00:00:01",
-            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:05",
-            ["Providers__Woodpecker__RequestTimeout"] = "00:00:01",
+            ["Providers__Precept__ReconcileAfter"] = "00:00:45",
+            ["Providers__Precept__RequestTimeout"] = "00:00:10",
+            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:45",
+            ["Providers__Woodpecker__RequestTimeout"] = "00:00:10",
         });
         scenario.Relay.Http.DefaultRequestHeaders.Add("X-Api-Key", RelayScenario.AdminKey);
         try

@@ -115,6 +115,9 @@ public sealed class MetricsTests(ITestOutputHelper output)
             Assert.Contains(scrape.Samples, s => s.Labels.TryGetValue("otel_scope_name", out var scope) && scope == "MassTransit");
             output.WriteLine($"[figure] /metrics after a {all.Length}-request sandbox run: {scrape.Samples.Count} samples, " +
                              $"{scrape.Samples.Count(s => s.Name.StartsWith("relay_", StringComparison.Ordinal))} of them relay_*");
+
+            // The operator files (deploy/grafana, deploy/prometheus/alerts.yaml) read only what the relay exposes.
+            output.WriteLine($"[figure] Grafana and alert rules checked against /metrics: {OperatorFileChecks.AssertReadOnlyExposedMetrics(scrape)}");
         }
         catch
         {

@@ -79,6 +79,7 @@ public sealed class ProxyTests(ProxyTests.ProxiedRelay relay, ITestOutputHelper 
         Assert.Equal("https://relay.example.com/", await OpenApiServerAsync(Trusted));
 
         using var untrusted = ClientFrom(Untrusted, relay.Scenario.Relay.BaseAddress);
+        untrusted.DefaultRequestHeaders.Add("X-Api-Key", RelayScenario.ClientKey);
         Assert.Equal(relay.Scenario.Relay.BaseAddress.ToString(), await OpenApiServerAsync(untrusted));
     }
 
@@ -140,7 +141,7 @@ public sealed class ProxyTests(ProxyTests.ProxiedRelay relay, ITestOutputHelper 
     }
 
     /// <summary>An HTTP client whose connections come from <paramref name="local"/> (any 127.x address is loopback on Linux).</summary>
-    static HttpClient ClientFrom(IPAddress local, Uri baseAddress) => new(new SocketsHttpHandler
+    internal static HttpClient ClientFrom(IPAddress local, Uri baseAddress) => new(new SocketsHttpHandler
     {
         ConnectCallback = async (context, ct) =>
         {

@@ -33,11 +33,11 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
             ["Providers__Woodpecker__PollInterval"] = "00:00:00.500",
             ["Providers__Precept__SweepInterval"] = "00:00:01",
             ["Providers__Precept__CallbackGrace"] = "00:00:05",
-            ["Providers__Precept__ReconcileAfter"] = "00:00:05",
-            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:05",
-            // ReconcileAfter must outlast a submit (4 x RequestTimeout): short on both sides.
-            ["Providers__Precept__RequestTimeout"] = "00:00:01",
-            ["Providers__Woodpecker__RequestTimeout"] = "00:00:01",
+            ["Providers__Precept__ReconcileAfter"] = "00:00:45",
+            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:45",
+            // ReconcileAfter must outlast a submit (4 x RequestTimeout); a timeout this long holds on a loaded machine.
+            ["Providers__Precept__RequestTimeout"] = "00:00:10",
+            ["Providers__Woodpecker__RequestTimeout"] = "00:00:10",
         });
         var callbacks = await scenario.StartAnotherInstanceAsync(callbackPort);
         await scenario.StartAnotherInstanceAsync();

@@ -18,8 +18,9 @@ public sealed class SecretsTests(ITestOutputHelper output)
             new Dictionary<string, string>
             {
                 ["Logging__LogLevel__Default"] = "Debug",
+                // A rule for one provider outranks every rule for all providers: it used to re-enable the path categories.
+                ["Logging__Console__LogLevel__Default"] = "Debug",
                 ["Logging__LogLevel__Microsoft.AspNetCore"] = "Debug",
-                ["Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Debug",
                 ["Logging__LogLevel__System.Net.Http.HttpClient"] = "Trace",
                 ["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Information",
                 // Structured lines with every scope, as an operator would ship them: the scopes are scanned too.
@@ -42,12 +43,17 @@ public sealed class SecretsTests(ITestOutputHelper output)
 
         var tokens = scenario.Sandbox.Precept.Jobs.Select(j => new Uri(j.WebhookUrl!).Segments.Last()).ToList();
         Assert.NotEmpty(tokens);
-        // A line logged while a real callback URL is being served (a malformed body is kept and warned about).
-        using (var malformed = await scenario.Relay.Http.PostAsync($"webhooks/precept/{tokens[0]}",
+        // A line logged while a real callback URL is being served (the job is complete: its spent token is refused and noted).
+        using (var late = await scenario.Relay.Http.PostAsync($"webhooks/precept/{tokens[0]}",
                    new StringContent("{\"enrichment_id\": ", System.Text.Encoding.UTF8, "application/json")))
-            Assert.Equal(System.Net.HttpStatusCode.BadRequest, malformed.StatusCode);
-        await Eventually.TrueAsync(() => scenario.Relay.LogText.Contains("Malformed Precept callback"), TimeSpan.FromSeconds(10), "the malformed-callback warning");
-        string[] secrets = [RelayScenario.PreceptKey, RelayScenario.WoodpeckerKey, RelayScenario.LanceKey, RelayScenario.AdminKey, .. tokens];
+            Assert.Equal(System.Net.HttpStatusCode.Gone, late.StatusCode);
+        await Eventually.TrueAsync(() => scenario.Relay.LogText.Contains("its token is spent"), TimeSpan.FromSeconds(10), "the spent-token line");
+        // A wrong key is logged as such, never itself.
+        using (var guessed = new HttpRequestMessage(HttpMethod.Get, "admin/dead-letters") { Headers = { { "X-Api-Key", "guessed-admin-key-0123456789abcdefghij" } } })
+        using (var refused = await scenario.Relay.Http.SendAsync(guessed))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        string[] secrets = [RelayScenario.PreceptKey, RelayScenario.WoodpeckerKey, RelayScenario.LanceKey, RelayScenario.AdminKey, RelayScenario.ClientKey,
+            "guessed-admin-key-0123456789abcdefghij", .. tokens];
         var log = scenario.Relay.LogText;
         output.WriteLine($"[figure] secrets scan: {log.Length:N0} characters of relay log searched for {secrets.Length} secrets");
         Assert.All(secrets, secret => Assert.DoesNotContain(secret, log));

@@ -24,34 +24,60 @@ public sealed class SettingsTests(ITestOutputHelper output)
         ["Providers__Lance__Enabled"] = "false",
     };
 
+    // On RabbitMQ, with the intake protected and the simulators asked for: what a RabbitMQ case needs besides its point.
+    static readonly Dictionary<string, string> OnRabbitMq = new()
+    {
+        ["Bus__Transport"] = "RabbitMq",
+        ["Bus__Host"] = "rabbit.internal",
+        ["Relay__ClientApiKey"] = "client-key-0123456789abcdefghijklmnopq",
+        ["Sandbox__Enabled"] = "true",
+    };
+
     public static TheoryData<string, Dictionary<string, string>, string[]> Cases => new()
     {
-        { "RabbitMQ without a host", With(Sandboxed, ("Bus__Transport", "RabbitMq")), ["Bus:Host"] },
+        { "RabbitMQ without a host", With(OnRabbitMq, ("Bus__Host", "")), ["Bus:Host"] },
+        {
+            // The sandbox no longer stands in on its own outside the local mode: no simulated results reach real subscribers.
+            "RabbitMQ with no provider address",
+            With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Bus__Host", "rabbit.internal"), ("Relay__ClientApiKey", OnRabbitMq["Relay__ClientApiKey"])),
+            ["Providers:Precept:BaseUrl", "Providers:Precept:ApiKey", "Providers:Woodpecker:BaseUrl", "Providers:Woodpecker:ApiKey", "Providers:Lance:BaseUrl", "Providers:Lance:ApiKey"]
+        },
+        { "RabbitMQ with the intake open to whoever reaches the webhook", With(OnRabbitMq, ("Relay__ClientApiKey", "")), ["Relay:ClientApiKey"] },
+        { "a client key too short to resist guessing", With(Sandboxed, ("Relay__ClientApiKey", "short-key")), ["Relay:ClientApiKey"] },
+        { "an admin key too short to resist guessing", With(Sandboxed, ("Admin__ApiKey", "0123456789abcdef0123456789")), ["Admin:ApiKey"] },
+        { "a webhook listener without a port", With(Sandboxed, ("Relay__WebhookUrls", "http://+")), ["Relay:WebhookUrls"] },
+        {
+            // A rule for one provider used to outrank the pinned category; now it is refused, naming itself.
+            "a logging rule that would write webhook paths (and their tokens)",
+            With(Sandboxed, ("Logging__Console__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics", "Information"),
+                ("Logging__LogLevel__Microsoft.AspNetCore.Routing.Matching", "Debug")),
+            ["Logging:Console:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics", "Logging:LogLevel:Microsoft.AspNetCore.Routing.Matching"]
+        },
         { "a transport that does not exist", With(Sandboxed, ("Bus__Transport", "Rabbit")), ["Bus:Transport"] },
         {
             // The URI holds the password: the message names the setting and never shows the value.
             "a broker URI that is not AMQP",
-            With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Bus__Uri", "https://relay:s3cret-pw@rabbit.example.com/relay")),
+            With(OnRabbitMq, ("Bus__Host", ""), ("Bus__Uri", "https://relay:s3cret-pw@rabbit.example.com/relay")),
             ["Bus:Uri"]
         },
         {
             "a broker URI and a broker host at once",
-            With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Bus__Uri", "amqps://relay:s3cret-pw@rabbit.example.com/relay"), ("Bus__Host", "rabbit")),
+            With(OnRabbitMq, ("Bus__Uri", "amqps://relay:s3cret-pw@rabbit.example.com/relay")),
             ["Bus:Uri", "Bus:Host"]
         },
         {
             "TLS switched off for an amqps URI",
-            With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Bus__Uri", "amqps://rabbit.example.com"), ("Bus__UseTls", "false")),
+            With(OnRabbitMq, ("Bus__Host", ""), ("Bus__Uri", "amqps://rabbit.example.com"), ("Bus__UseTls", "false")),
             ["Bus:UseTls", "Bus:Uri"]
         },
         {
             "a CA certificate file that is not there",
-            With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Bus__Uri", "amqps://rabbit.example.com"), ("Bus__TlsCaCertificatePath", "/nonexistent/ca.pem")),
+            With(OnRabbitMq, ("Bus__Host", ""), ("Bus__Uri", "amqps://rabbit.example.com"), ("Bus__TlsCaCertificatePath", "/nonexistent/ca.pem")),
             ["Bus:TlsCaCertificatePath"]
         },
         {
             "a cluster node that is not host or host:port",
-            With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Bus__Host", "rabbit-0"), ("Bus__Hosts__0", "rabbit-1:port")),
+            With(OnRabbitMq, ("Bus__Hosts__0", "rabbit-1:port")),
             ["Bus:Hosts:0"]
         },
         { "quorum queues on the in-memory bus", With(Sandboxed, ("Bus__QueueType", "Quorum")), ["Bus:QueueType"] },
@@ -94,7 +120,7 @@ public sealed class SettingsTests(ITestOutputHelper output)
         },
         {
             "several problems at once, each on its line",
-            With(Sandboxed, ("Bus__Transport", "RabbitMq"), ("Relay__PublicBaseUrl", "relay"), ("Providers__Precept__SweepInterval", "00:00:00")),
+            With(OnRabbitMq, ("Bus__Host", ""), ("Relay__PublicBaseUrl", "relay"), ("Providers__Precept__SweepInterval", "00:00:00")),
             ["Bus:Host", "Relay:PublicBaseUrl", "Providers:Precept:SweepInterval"]
         },
     };
@@ -128,6 +154,78 @@ public sealed class SettingsTests(ITestOutputHelper output)
         var settings = With(PreceptOnly, ("Ledger__ConnectionString", $"Data Source={Path.Combine(Path.GetTempPath(), $"relay-settings-{Guid.NewGuid():N}.db")}"));
         await using var relay = await RelayProcess.StartAsync(settings);
         Assert.DoesNotContain("Invalid setting", relay.LogText);
+    }
+
+    [Fact]
+    public async Task TheReadmesRealPreceptCommandPassesTheSettingsCheck()
+    {
+        // The command as the README prints it, run by bash from the checkout, with --check-settings added: every setting
+        // it gives is read and checked as at a real start, and nothing is connected to.
+        var readme = await File.ReadAllTextAsync(Path.Combine(RelayProcess.RepositoryRoot, "README.md"));
+        var section = readme[readme.IndexOf("### Using the real Precept API", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```bash\n", StringComparison.Ordinal) + "```bash\n".Length;
+        var command = section[start..section.IndexOf("\n```", start, StringComparison.Ordinal)];
+        const string run = "dotnet run --project src/EnrichmentRelay";
+        Assert.EndsWith(run, command.TrimEnd());
+        var configuration = new DirectoryInfo(Path.GetDirectoryName(RelayProcess.RelayBinary())!).Parent!.Name;
+        var checkOnly = command.TrimEnd()[..^run.Length] + $"{run} --no-build -c {configuration} -- --check-settings";
+
+        var bash = new System.Diagnostics.ProcessStartInfo("bash", ["-c", checkOnly])
+        {
+            WorkingDirectory = RelayProcess.RepositoryRoot,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // The README's secrets come from the caller's environment.
+        bash.Environment["RELAY_CLIENT_KEY"] = "readme-client-key-0123456789abcdefghij";
+        using var process = System.Diagnostics.Process.Start(bash)!;
+        var printed = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        output.WriteLine($"{checkOnly}\n{printed}");
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("Settings are valid.", printed);
+        Assert.DoesNotContain("Invalid setting", printed);
+    }
+
+    [Fact]
+    public async Task TheDefaultLedgerIsCreatedInTheCurrentDirectoryByDotnetRun()
+    {
+        // The README's run command, from another folder than the project's: the SQLite file lands where it was run.
+        var here = Directory.CreateTempSubdirectory("relay-cwd-");
+        var port = RelayProcess.FreePort();
+        var configuration = new DirectoryInfo(Path.GetDirectoryName(RelayProcess.RelayBinary())!).Parent!.Name;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet",
+            ["run", "--project", Path.Combine(RelayProcess.RepositoryRoot, "src", "EnrichmentRelay"), "--no-build", "-c", configuration, "--", "--urls", $"http://127.0.0.1:{port}"])
+        {
+            WorkingDirectory = here.FullName,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var printed = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) printed.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) printed.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            await Eventually.ReturnsAsync(async () =>
+            {
+                try { return (await http.GetAsync("health/ready")).IsSuccessStatusCode; }
+                catch (HttpRequestException) { return false; }
+            }, ready => ready, TimeSpan.FromSeconds(90), "the relay started with dotnet run to be ready");
+            Assert.True(File.Exists(Path.Combine(here.FullName, "enrichment-relay.db")), string.Join('\n', printed));
+            // Its own settings were still read from beside the binary (appsettings.json quiets EF Core's SQL lines).
+            Assert.DoesNotContain(printed, line => line.Contains("Executed DbCommand", StringComparison.Ordinal));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            here.Delete(recursive: true);
+        }
     }
 
     static Dictionary<string, string> With(Dictionary<string, string> baseline, params (string Key, string Value)[] changes)

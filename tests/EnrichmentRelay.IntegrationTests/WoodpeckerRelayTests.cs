@@ -123,7 +123,12 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
     {
         await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite,
             sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100),
-            new Dictionary<string, string> { ["Providers__Woodpecker__ReconcileAfter"] = "00:00:03" });
+            new Dictionary<string, string>
+            {
+                // ReconcileAfter must outlast a submit (4 x RequestTimeout): short on both sides.
+                ["Providers__Woodpecker__ReconcileAfter"] = "00:00:13",
+                ["Providers__Woodpecker__RequestTimeout"] = "00:00:03",
+            });
         var woodpecker = scenario.Sandbox.Woodpecker;
         try
         {

@@ -3,6 +3,8 @@ using System.Threading.RateLimiting;
 using System.Text;
 using EnrichmentRelay.Admin;
 using EnrichmentRelay.DeadLetters;
+using EnrichmentRelay.Hosting;
+using Microsoft.AspNetCore.Antiforgery;
 using EnrichmentRelay.Ledger;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -24,6 +26,8 @@ public static class DashboardApi
     public static IHostApplicationBuilder AddDashboard(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents();
+        // The replay and unlock forms carry a token of the page they came from, beside the SameSite=Strict cookie.
+        builder.Services.AddAntiforgery();
         builder.Services.AddScoped<DashboardQueries>();
         builder.Services.AddRateLimiter(limiter => limiter.AddPolicy(UnlockRateLimitPolicy, context =>
             RateLimitPartition.GetFixedWindowLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
@@ -40,10 +44,10 @@ public static class DashboardApi
             ? Results.Redirect($"/requests/{id}")
             : Results.Redirect("/?notice=" + Uri.EscapeDataString($"'{requestId}' is not a request id (a GUID).")));
         pages.MapGet("/requests/{requestId:guid}", HistoryAsync);
-        // Forms are read by hand, not bound: the key in the form is the credential, and the cookie it sets is
-        // SameSite=Strict, so another site can neither unlock the page nor replay through it.
-        pages.MapGet("/dashboard/unlock", (IOptions<AdminOptions> admin, string? returnUrl) =>
-            new RazorComponentResult<UnlockPage>(new { ReturnUrl = LocalOnly(returnUrl), KeyConfigured = admin.Value.ApiKey is not null }));
+        // Forms are read by hand, not bound: the key in the form is the credential. The cookie it sets is SameSite=Strict
+        // and each form carries the antiforgery token of the page it came from, so another site can neither unlock the
+        // page nor replay through it.
+        pages.MapGet("/dashboard/unlock", (HttpContext http, IOptions<AdminOptions> admin, string? returnUrl) => Unlock(http, admin.Value, LocalOnly(returnUrl)));
         // A handful of tries a minute per caller: the key cannot be guessed through the form.
         pages.MapPost("/dashboard/unlock", UnlockAsync).RequireRateLimiting(UnlockRateLimitPolicy);
         pages.MapPost("/dashboard/dead-letters/{id:guid}/replay", ReplayAsync);
@@ -51,33 +55,64 @@ public static class DashboardApi
     }
 
     static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
-        string? notice, CancellationToken ct) =>
-        new RazorComponentResult<OverviewPage>(new { Model = await queries.OverviewAsync(IsUnlocked(http, admin.Value), notice, ct) });
+        string? notice, CancellationToken ct)
+    {
+        var unlocked = IsUnlocked(http, admin.Value);
+        return new RazorComponentResult<OverviewPage>(new
+        {
+            Model = await queries.OverviewAsync(unlocked, notice, ct),
+            Antiforgery = unlocked ? FormTokens(http) : null,
+        });
+    }
+
+    /// <summary>The unlock form, with its form token.</summary>
+    static RazorComponentResult Unlock(HttpContext http, AdminOptions admin, string returnUrl, bool failed = false) =>
+        new RazorComponentResult<UnlockPage>(new { ReturnUrl = returnUrl, KeyConfigured = admin.ApiKey is not null, Failed = failed, Antiforgery = FormTokens(http) })
+        {
+            StatusCode = failed ? StatusCodes.Status401Unauthorized : StatusCodes.Status200OK,
+        };
+
+    static AntiforgeryTokenSet FormTokens(HttpContext http) => http.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(http);
+
+    /// <summary>
+    /// A state-changing form is taken only as a form, and only with the token of a page this site rendered: a 400 with
+    /// ProblemDetails otherwise (a stray JSON post or a forged form), never a 500.
+    /// </summary>
+    static async Task<IResult?> RefuseUnlessOwnFormAsync(HttpContext http)
+    {
+        if (!http.Request.HasFormContentType)
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Not a form",
+                detail: "Dashboard actions take an HTML form (application/x-www-form-urlencoded) from the dashboard's own pages.");
+        if (!await http.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(http))
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Form token missing or wrong",
+                detail: "The form did not come from this dashboard (or the page is too old): reload the page and try again.");
+        return null;
+    }
 
     static async Task<IResult> HistoryAsync(Guid requestId, HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
         CancellationToken ct)
     {
         if (!IsUnlocked(http, admin.Value))
-            return new RazorComponentResult<UnlockPage>(new { ReturnUrl = $"/requests/{requestId}", KeyConfigured = admin.Value.ApiKey is not null });
+            return Unlock(http, admin.Value, $"/requests/{requestId}");
         return await queries.HistoryAsync(requestId, ct) is { } history
             ? new RazorComponentResult<RequestPage>(new { Model = history })
             : Results.Redirect("/?notice=" + Uri.EscapeDataString($"No request {requestId} in the ledger."));
     }
 
-    static async Task<IResult> UnlockAsync(HttpContext http, IOptions<AdminOptions> admin, TimeProvider time)
+    static async Task<IResult> UnlockAsync(HttpContext http, IOptions<AdminOptions> admin, PublicUrls publicUrls, TimeProvider time)
     {
+        if (await RefuseUnlessOwnFormAsync(http) is { } refused)
+            return refused;
         var form = await http.Request.ReadFormAsync();
         var returnUrl = LocalOnly(form["returnUrl"].FirstOrDefault());
         if (!AdminApi.IsAdminKey(form["key"].FirstOrDefault(), admin.Value))
-            return new RazorComponentResult<UnlockPage>(new { ReturnUrl = returnUrl, KeyConfigured = admin.Value.ApiKey is not null, Failed = true })
-            {
-                StatusCode = StatusCodes.Status401Unauthorized,
-            };
+            return Unlock(http, admin.Value, returnUrl, failed: true);
         http.Response.Cookies.Append(CookieName, CookieValue(admin.Value.ApiKey!, time.GetUtcNow()), new CookieOptions
         {
             HttpOnly = true,
             SameSite = SameSiteMode.Strict,
-            Secure = http.Request.IsHttps,
+            // Behind a proxy that ends TLS the request itself is plain http: the public address says what the browser uses.
+            Secure = http.Request.IsHttps || publicUrls.BaseUrl.Scheme == Uri.UriSchemeHttps,
             MaxAge = UnlockedFor,
         });
         return Results.Redirect(returnUrl);
@@ -86,8 +121,10 @@ public static class DashboardApi
     static async Task<IResult> ReplayAsync(Guid id, HttpContext http, RelayDbContext db, DeadLetterReplayer replayer, IOptions<AdminOptions> admin,
         CancellationToken ct)
     {
+        if (await RefuseUnlessOwnFormAsync(http) is { } refused)
+            return refused;
         if (!IsUnlocked(http, admin.Value))
-            return new RazorComponentResult<UnlockPage>(new { ReturnUrl = "/", KeyConfigured = admin.Value.ApiKey is not null });
+            return Unlock(http, admin.Value, "/");
         if (await db.DeadLetters.SingleOrDefaultAsync(d => d.Id == id, ct) is not { } letter)
             return Results.Redirect("/?notice=" + Uri.EscapeDataString($"No dead letter {id}."));
         await replayer.ReplayAsync([letter], ct);
@@ -108,7 +145,8 @@ public static class DashboardApi
         return stamp + "." + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(adminKey), Encoding.UTF8.GetBytes("enrichment-relay dashboard " + stamp)));
     }
 
-    static bool IsUnlocked(HttpContext http, AdminOptions admin)
+    /// <summary>Whether the request carries an unexpired cookie of the current admin key.</summary>
+    internal static bool IsUnlocked(HttpContext http, AdminOptions admin)
     {
         if (admin.ApiKey is not { Length: > 0 } key || http.Request.Cookies[CookieName] is not { } presented
             || !long.TryParse(presented.Split('.')[0], out var seconds))

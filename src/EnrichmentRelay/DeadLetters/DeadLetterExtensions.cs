@@ -31,6 +31,7 @@ public static class DeadLetterExtensions
                 r.Intervals(options.Retry.ToArray());
                 // Unreadable bytes stay unreadable: straight to the dead letters.
                 r.Ignore(typeof(System.Text.Json.JsonException), typeof(System.Runtime.Serialization.SerializationException));
+                r.Ignore<InvalidOperationException>(DelayedRedeliveryFilter.IsUnreadableJson);
             });
         endpoint.ConfigureError(error =>
         {

@@ -94,21 +94,44 @@ public sealed class DelayedRedeliveryFilter(IReadOnlyList<TimeSpan> delays, BusQ
         return arguments;
     }
 
+    /// <summary>
+    /// The count this filter wrote, as the message brings it back. Anyone can set the header, so whatever it holds is
+    /// clamped to 0..int.MaxValue: a negative or overflowing value never indexes outside the delay list.
+    /// </summary>
     public static int Redeliveries(ReceiveContext context) =>
-        context.TransportHeaders.TryGetHeader(CountHeader, out var value) ? value switch
+        context.TransportHeaders.TryGetHeader(CountHeader, out var value) ? CountFrom(value) : 0;
+
+    internal static int CountFrom(object? value)
+    {
+        long? count = value switch
         {
             int n => n,
-            long n => (int)n,
-            string text when int.TryParse(text, out var n) => n,
-            _ => 0,
-        } : 0;
+            long n => n,
+            short n => n,
+            byte n => n,
+            sbyte n => n,
+            uint n => n,
+            ushort n => n,
+            ulong n => n > long.MaxValue ? long.MaxValue : (long)n,
+            string text when long.TryParse(text, out var n) => n,
+            byte[] bytes when long.TryParse(System.Text.Encoding.UTF8.GetString(bytes), out var n) => n,
+            _ => null,
+        };
+        return count is { } c ? (int)Math.Clamp(c, 0, int.MaxValue) : 0;
+    }
 
     /// <summary>A body that cannot be read will not read better later.</summary>
     static bool IsUnreadable(Exception? ex)
     {
         for (; ex is not null; ex = ex.InnerException)
-            if (ex is SerializationException or JsonException or System.Text.DecoderFallbackException)
+            if (ex is SerializationException or JsonException or System.Text.DecoderFallbackException || IsUnreadableJson(ex))
                 return true;
         return false;
     }
+
+    /// <summary>
+    /// System.Text.Json's own "cannot read this" for a body that is valid JSON but no message: MassTransit reads a
+    /// raw <c>null</c> that way.
+    /// </summary>
+    public static bool IsUnreadableJson(Exception ex) => ex is InvalidOperationException { Source: "System.Text.Json" };
 }

@@ -1,3 +1,4 @@
+using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
@@ -6,8 +7,11 @@ using EnrichmentRelay.Sandbox;
 namespace EnrichmentRelay.Hosting;
 
 /// <summary>
-/// With no provider configured, the relay starts the provider simulators in-process on a loopback port
-/// and points the real provider clients at them, so <c>dotnet run</c> works with no settings at all.
+/// In the zero-settings local mode (in-memory bus, no provider address) the relay starts the provider simulators
+/// in-process on a loopback port and points the real provider clients at them, so <c>dotnet run</c> works with no
+/// settings at all. Anywhere else they run only when <c>Sandbox:Enabled=true</c> says so: a deployment on RabbitMQ
+/// that forgot a provider's address stops with a settings error naming it, rather than publishing simulated
+/// results to real subscribers.
 /// </summary>
 public static class EmbeddedSandbox
 {
@@ -17,7 +21,7 @@ public static class EmbeddedSandbox
     {
         string[] sections = [PreceptOptions.Section, WoodpeckerOptions.Section, LanceOptions.Section];
         bool Configured(string section) => !string.IsNullOrWhiteSpace(builder.Configuration[section + ":BaseUrl"]);
-        if (!builder.Configuration.GetValue(EnabledKey, defaultValue: !sections.Any(Configured)))
+        if (!builder.Configuration.GetValue(EnabledKey, defaultValue: IsLocalMode(builder.Configuration) && !sections.Any(Configured)))
             return builder;
 
         var options = new SandboxOptions();
@@ -37,12 +41,20 @@ public static class EmbeddedSandbox
         return builder;
     }
 
+    /// <summary>
+    /// The in-memory bus: nothing the relay publishes leaves the process, so simulated results reach no real subscriber.
+    /// Read as configured (a value that is no transport is reported by the settings check, not here).
+    /// </summary>
+    static bool IsLocalMode(IConfiguration configuration) =>
+        configuration[BusOptions.Section + ":" + nameof(BusOptions.Transport)] is not { Length: > 0 } transport
+        || (Enum.TryParse<BusTransport>(transport, ignoreCase: true, out var parsed) && parsed == BusTransport.InMemory);
+
     /// <summary>Announces the sandbox and stops it with the host.</summary>
     sealed class SandboxLifetime(SandboxServer sandbox, ILogger<SandboxLifetime> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken ct)
         {
-            logger.LogWarning("No provider configured: using the embedded sandbox providers at {SandboxUrl} (simulated results, no real charges)",
+            logger.LogWarning("Using the embedded sandbox for every provider without a BaseUrl, at {SandboxUrl} (simulated results, no real charges)",
                 sandbox.BaseAddress);
             return Task.CompletedTask;
         }

@@ -1,9 +1,9 @@
+using System.Security.Authentication;
 using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Requests;
-using System.Security.Authentication;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -24,19 +24,24 @@ public static class BusExtensions
 
         builder.Services.AddMassTransit(bus =>
         {
+            // The endpoint settings name the queue too: without a name they declared a second, unbound queue
+            // ("EnrichmentRequested", the default name) beside the documented one.
             bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()
                 .Endpoint(e =>
                 {
-                    // Named as the definition names it: an endpoint setting without a name is a second, empty
-                    // endpoint (queue "EnrichmentRequested") that takes the limit instead of the intake's queue.
                     e.Name = EnrichmentRequestedConsumerDefinition.QueueName;
                     e.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
                 });
-            bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
             bus.AddConsumer<PollPreceptConsumer, PollPreceptConsumerDefinition>();
-            bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
+            // A switched-off provider has no poller to consume its poll command (and the Development host checks that
+            // every consumer can be built): its consumers are not registered at all.
+            if (builder.Configuration.GetValue(WoodpeckerOptions.Section + ":Enabled", true))
+                bus.AddConsumer<PollWoodpeckerConsumer, PollWoodpeckerConsumerDefinition>();
             if (builder.Configuration.GetValue(LanceOptions.Section + ":Enabled", true))
+            {
+                bus.AddConsumer<PollLanceConsumer, PollLanceConsumerDefinition>();
                 bus.AddConsumer<SelectionEnrichmentRequestedConsumer, SelectionEnrichmentRequestedConsumerDefinition>();
+            }
 
             bus.AddConfigureEndpointsCallback((context, queue, endpoint) =>
             {

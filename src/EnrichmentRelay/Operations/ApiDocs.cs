@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using EnrichmentRelay.Access;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
@@ -46,11 +47,12 @@ public static class ApiDocs
     /// <summary>The reference UI, served with its bundled script: nothing is loaded from a CDN.</summary>
     public static IEndpointRouteBuilder MapApiDocs(this IEndpointRouteBuilder app)
     {
-        app.MapOpenApi();
+        // What the routes are is no secret, but the document is part of the API: behind the client key like it.
+        app.MapOpenApi().RequireClientKey();
         app.MapScalarApiReference(ReferencePath, options => options
             .WithTitle("EnrichmentRelay API")
             // The default fonts come from Scalar's CDN; the system fonts keep the page working offline.
-            .DisableDefaultFonts());
+            .DisableDefaultFonts()).RequireClientKey();
         return app;
     }
 

@@ -8,6 +8,13 @@ namespace EnrichmentRelay.Operations;
 /// Settings are checked before the relay takes any work; a wrong or contradictory one stops the process
 /// with one line per problem naming the setting (not a stack trace), and exit code <see cref="ExitCode"/>.
 /// </summary>
+/// <summary>A start-up check that options validation cannot express (it reads several sections, or the built services).</summary>
+public interface ISettingsCheck
+{
+    /// <summary>One line per problem, naming the setting; none when all is well.</summary>
+    IEnumerable<string> Problems();
+}
+
 public static partial class InvalidSettings
 {
     /// <summary>EX_CONFIG from sysexits.h: a supervisor (or a test) can tell "fix the configuration" from a crash.</summary>
@@ -23,8 +30,44 @@ public static partial class InvalidSettings
             Environment.Exit(Report(problems));
     };
 
-    /// <summary>Runs every options check registered with ValidateOnStart now, before the ledger or the bus is touched.</summary>
-    public static void ValidateSettings(this IHost app) => app.Services.GetService<IStartupValidator>()?.Validate();
+    /// <summary>
+    /// Runs every options check registered with ValidateOnStart, and every <see cref="ISettingsCheck"/>, now, before the
+    /// ledger or the bus is touched; all problems are reported together.
+    /// </summary>
+    public static void ValidateSettings(this IHost app)
+    {
+        var problems = new List<Exception>();
+        try
+        {
+            app.Services.GetService<IStartupValidator>()?.Validate();
+        }
+        catch (Exception e) when (Describe(e) is not null)
+        {
+            problems.Add(e);
+        }
+        var others = app.Services.GetServices<ISettingsCheck>().SelectMany(check => check.Problems()).ToList();
+        if (others.Count > 0)
+            problems.Add(new OptionsValidationException(nameof(ISettingsCheck), typeof(ISettingsCheck), others));
+        if (problems.Count > 0)
+            throw new AggregateException(problems.SelectMany(p => p is AggregateException all ? all.InnerExceptions : [p]));
+    }
+
+    /// <summary><c>--check-settings</c>: check the settings and exit, 0 when they are all right, without taking any work.</summary>
+    public const string CheckFlag = "--check-settings";
+
+    /// <summary>Whether the flag was given; it is taken out of <paramref name="args"/> (it is no configuration key).</summary>
+    public static bool IsCheckRequested(ref string[] args)
+    {
+        var requested = args.Contains(CheckFlag);
+        args = args.Where(a => a != CheckFlag).ToArray();
+        return requested;
+    }
+
+    public static int ReportValid()
+    {
+        Console.WriteLine("Settings are valid.");
+        return 0;
+    }
 
     /// <summary>The problems an exception reports about settings, one line each; null when it is about something else.</summary>
     public static IReadOnlyList<string>? Describe(Exception exception) => exception switch

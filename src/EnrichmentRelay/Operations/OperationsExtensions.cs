@@ -1,5 +1,9 @@
+using EnrichmentRelay.Access;
+using System.Reflection;
+using EnrichmentRelay.Messaging;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -24,7 +28,8 @@ public static class OperationsExtensions
         builder.Services.AddHostedService<LedgerGaugeSampler>();
 
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService("enrichment-relay"))
+            // service.version: the release's version (Directory.Build.props), the same as the image tag and the contracts package.
+            .ConfigureResource(resource => resource.AddService("enrichment-relay", serviceVersion: ReleaseVersion))
             .WithMetrics(metrics => metrics
                 .AddMeter(RelayMetrics.MeterName, MassTransitInstrumentation)
                 .AddAspNetCoreInstrumentation()
@@ -35,6 +40,8 @@ public static class OperationsExtensions
             // subscribers of EnrichmentCompleted through the relay.
             .WithTracing(tracing => tracing
                 .AddSource(RelayTracing.SourceName, MassTransitInstrumentation)
+                // PostgreSQL commands as spans of the work that issued them (SQLite has no instrumentation).
+                .AddNpgsql()
                 .AddAspNetCoreInstrumentation(http =>
                 {
                     http.Filter = context => !IsOperational(context.Request.Path);
@@ -51,10 +58,10 @@ public static class OperationsExtensions
         return builder;
     }
 
-    const string WebhookPathPrefix = "/webhooks/precept";
+    const string WebhookPathPrefix = Webhooks.PreceptWebhookApi.PathPrefix;
 
-    static bool IsOperational(PathString path) =>
-        path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath);
+    static readonly string? ReleaseVersion = typeof(OperationsExtensions).Assembly
+        .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
 
     /// <summary>The overall status and each check's, with its description (which provider is paused, and why).</summary>
     static Task WriteHealthAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
@@ -67,14 +74,19 @@ public static class OperationsExtensions
         }));
     }
 
-    /// <summary>/health/live (the process answers), /health/ready (ledger and bus), /metrics, /openapi/v1.json and /scalar.</summary>
+    static bool IsOperational(PathString path) =>
+        path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || path.StartsWithSegments(ApiDocs.ReferencePath)
+        || path.StartsWithSegments(AsyncApiDocument.Path);
+
+    /// <summary>/health/live (the process answers), /health/ready (ledger and bus), /metrics, /openapi/v1.json, /scalar and /asyncapi.json.</summary>
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         // Degraded (a provider paused) still answers 200: the relay works for the other providers and keeps its webhook.
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });
-        app.MapPrometheusScrapingEndpoint();
+        app.MapPrometheusScrapingEndpoint().RequireClientKey();
         app.MapApiDocs();
+        app.MapAsyncApi();
         return app;
     }
 }

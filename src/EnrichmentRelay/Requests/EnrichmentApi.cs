@@ -1,8 +1,11 @@
+using EnrichmentRelay.Access;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Requests;
 
@@ -26,8 +29,11 @@ public static class EnrichmentApi
 {
     public static RouteGroupBuilder MapEnrichmentApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/enrichments").WithTags("Enrichments");
+        var group = app.MapGroup("/enrichments").WithTags("Enrichments").RequireClientKey();
         group.MapPost("/", SubmitAsync)
+            .Accepts<EnrichmentRequested>("application/json")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Requests an enrichment")
             .WithDescription("Same body as the EnrichmentRequested message. requestId is optional and generated when absent; " +
                              "repeating a requestId changes nothing. The result is published as EnrichmentCompleted and readable at the Location.")
@@ -46,6 +52,10 @@ public static class EnrichmentApi
                 {"requestId":"5b0c4f9e-2d1a-4c3b-9e8f-7a6b5c4d3e2f","state":"accepted","provider":"precept","outcome":null,
                  "emails":[],"phones":[],"providerJobId":null,"detail":null,"creditsCharged":null,
                  "correlationData":{"crmId":"0031t00000AbCdE"},"requestedAt":"2026-11-23T09:00:00+00:00","completedAt":null,"attempts":[]}
+                """)
+            .WithResponseExample(StatusCodes.Status400BadRequest, "A body that does not fit the contract, by JSON path", """
+                {"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"The body could not be read.","status":400,
+                 "errors":{"fields[0]":["'fields[0]' must be one of: email, phone."]}}
                 """)
             .WithResponseExample(StatusCodes.Status400BadRequest, "Every problem, by field", """
                 {"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,
@@ -67,9 +77,12 @@ public static class EnrichmentApi
         return group;
     }
 
-    static async Task<Results<Accepted<EnrichmentStatus>, ValidationProblem>> SubmitAsync(
-        EnrichmentRequested request, EnrichmentIntake intake, RelayDbContext db, CancellationToken ct)
+    static async Task<Results<Accepted<EnrichmentStatus>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+        HttpRequest http, EnrichmentIntake intake, RelayDbContext db, IOptions<RelayOptions> relay, CancellationToken ct)
     {
+        var (request, unreadable) = await RequestBodies.ReadJsonAsync<EnrichmentRequested>(http, relay.Value.MaxIntakeBodyBytes, ct);
+        if (request is null)
+            return unreadable!;
         if (request.RequestId == Guid.Empty)
             request = request with { RequestId = Guid.NewGuid() };
 

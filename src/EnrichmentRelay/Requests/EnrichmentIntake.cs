@@ -50,8 +50,29 @@ public sealed class EnrichmentIntake(
         if (validation.IsValid)
             return await StoreAsync(request, traceParent, ct);
 
-        var detail = string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
-        return await RejectAsync(request, messageId, detail, traceParent, ct);
+        var (answered, detail) = Rejection(request, validation);
+        return await RejectAsync(answered, messageId, detail, traceParent, ct);
+    }
+
+    /// <summary>
+    /// What a rejection stores and echoes: the request without the parts that broke a size limit (correlation data over
+    /// its limits is not sent back, where it could be more than the broker takes), and each distinct reason once.
+    /// </summary>
+    static (EnrichmentRequested Answered, string Detail) Rejection(EnrichmentRequested request, ValidationResult validation)
+    {
+        var oversized = validation.Errors.Where(EnrichmentRequestedValidator.IsOverLimit)
+            .Select(e => e.PropertyName.Split('.', '[')[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var answered = request with
+        {
+            Lead = oversized.Contains("lead") ? null : request.Lead,
+            Fields = oversized.Contains("fields") ? null : request.Fields,
+            Providers = oversized.Contains("providers") ? null : request.Providers,
+            CorrelationData = oversized.Contains("correlationData") ? null : request.CorrelationData,
+        };
+        var reasons = validation.Errors.Select(e => e.ErrorMessage).Distinct().ToList();
+        if (answered.CorrelationData is null && request.CorrelationData is not null)
+            reasons.Add("correlationData is not echoed: it is over its limits.");
+        return (answered, string.Join(" ", reasons));
     }
 
     /// <summary>
@@ -74,7 +95,9 @@ public sealed class EnrichmentIntake(
             request = LeadIdentifiers.Canonical(request);
             using var scope = logger.BeginRequestScope(request.RequestId);
             var validation = await validator.ValidateAsync(request, ct);
-            var detail = validation.IsValid ? null : string.Join(" ", validation.Errors.Select(e => e.ErrorMessage));
+            string? detail = null;
+            if (!validation.IsValid)
+                (request, detail) = Rejection(request, validation);
             if (detail is not null && request.RequestId == Guid.Empty)
             {
                 keyless.Add((i, detail));

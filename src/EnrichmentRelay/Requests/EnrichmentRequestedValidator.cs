@@ -2,7 +2,9 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Woodpecker;
+using System.Text;
 using FluentValidation;
+using FluentValidation.Results;
 
 namespace EnrichmentRelay.Requests;
 
@@ -14,6 +16,15 @@ public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentR
     public const int MaxCorrelationKeyLength = 256;
     public const int MaxCorrelationValueLength = 4096;
     const int MaxNameLength = 256;
+
+    // Limits at the door: what one request may make the relay store, load into a batch and send (docs/bad-input.md).
+    public const int MaxUrlLength = 2048;
+    public const int MaxEmailLength = 254;
+    public const int MaxIdLength = 64;
+    public const int MaxWoodpeckerLeadBytes = 16 * 1024;
+    public const int MaxCorrelationDataBytes = 64 * 1024;
+    /// <summary>The error code of a broken size limit: the part that broke it is not stored or echoed with the rejection.</summary>
+    public const string OverLimit = "OverLimit";
 
     public EnrichmentRequestedValidator(RequestRouting routing)
     {
@@ -30,13 +41,17 @@ public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentR
         RuleFor(r => r.CorrelationData)
             .Must(d => d is null || d.Count <= MaxCorrelationKeys)
             .WithMessage($"'correlationData' may hold at most {MaxCorrelationKeys} keys.")
+            .WithErrorCode(OverLimit)
             .OverridePropertyName("correlationData");
         RuleForEach(r => r.CorrelationData)
             .Must(kv => kv.Key.Length is > 0 and <= MaxCorrelationKeyLength)
             .WithMessage($"'correlationData' keys must be 1 to {MaxCorrelationKeyLength} characters.")
+            .WithErrorCode(OverLimit)
             .Must(kv => kv.Value is not null && kv.Value.Length <= MaxCorrelationValueLength)
             .WithMessage($"'correlationData' values must be present and at most {MaxCorrelationValueLength} characters.")
+            .WithErrorCode(OverLimit)
             .OverridePropertyName("correlationData");
+        AddSizeLimits();
 
         When(r => r.Lead is not null, () =>
         {
@@ -78,4 +93,33 @@ public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentR
                 });
         });
     }
+
+    /// <summary>Kept apart from the rules above: sizes only, each failure marked <see cref="OverLimit"/>.</summary>
+    void AddSizeLimits()
+    {
+        When(r => r.Lead is not null, () =>
+        {
+            RuleFor(r => r.Lead!.LinkedInUrl).MaximumLength(MaxUrlLength).WithErrorCode(OverLimit).OverridePropertyName("lead.linkedInUrl");
+            RuleFor(r => r.Lead!.Email).MaximumLength(MaxEmailLength).WithErrorCode(OverLimit).OverridePropertyName("lead.email");
+            RuleFor(r => r.Lead!.LancePersonId).MaximumLength(MaxIdLength).WithErrorCode(OverLimit).OverridePropertyName("lead.lancePersonId");
+            RuleFor(r => r.Lead!.WoodpeckerLead)
+                .Must(lead => lead is null || Encoding.UTF8.GetByteCount(lead.Value.GetRawText()) <= MaxWoodpeckerLeadBytes)
+                .WithMessage($"'lead.woodpeckerLead' must be at most {MaxWoodpeckerLeadBytes} bytes of JSON.")
+                .WithErrorCode(OverLimit).OverridePropertyName("lead.woodpeckerLead");
+        });
+        RuleFor(r => r.Fields).Must(f => f is null || f.Count <= Enum.GetValues<EnrichmentField>().Length)
+            .WithMessage($"'fields' may name at most {Enum.GetValues<EnrichmentField>().Length} fields.")
+            .WithErrorCode(OverLimit).OverridePropertyName("fields");
+        RuleFor(r => r.Providers).Must(p => p is null || p.Count <= Enum.GetValues<ProviderName>().Length)
+            .WithMessage($"'providers' may name at most {Enum.GetValues<ProviderName>().Length} providers.")
+            .WithErrorCode(OverLimit).OverridePropertyName("providers");
+        RuleFor(r => r.CorrelationData)
+            .Must(d => d is null || d.Count > MaxCorrelationKeys
+                       || d.Sum(kv => Encoding.UTF8.GetByteCount(kv.Key) + Encoding.UTF8.GetByteCount(kv.Value ?? "")) <= MaxCorrelationDataBytes)
+            .WithMessage($"'correlationData' may hold at most {MaxCorrelationDataBytes} bytes of keys and values.")
+            .WithErrorCode(OverLimit).OverridePropertyName("correlationData");
+    }
+
+    /// <summary>A failure of a size limit: the rules above, and the length limits of the names.</summary>
+    public static bool IsOverLimit(ValidationFailure failure) => failure.ErrorCode is OverLimit or "MaximumLengthValidator";
 }

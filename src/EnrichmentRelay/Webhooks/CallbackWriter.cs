@@ -33,26 +33,52 @@ public sealed class CallbackWriter(IServiceScopeFactory scopes, CallbackSignal s
             batch.Clear();
             while (batch.Count < MaxRowsPerCommit && queue.Reader.TryRead(out var item))
                 batch.Add(item);
-            try
+            if (await TrySaveAsync(batch, stoppingToken) is { } failure)
             {
-                await using var scope = scopes.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-                db.ProviderCallbacks.AddRange(batch.Select(b => b.Row));
-                await db.SaveChangesAsync(stoppingToken);
-                foreach (var (_, stored) in batch)
-                    stored.TrySetResult();
-                if (batch.Any(b => !b.Row.IsMalformed))
-                    signal.Pulse();
-            }
-            catch (Exception ex)
-            {
-                // The callers answer 500 and Precept retries; nothing was stored, so nothing is lost.
-                logger.LogWarning(ex, "Storing {Count} webhook callbacks failed", batch.Count);
-                foreach (var (_, stored) in batch)
-                    stored.TrySetException(ex);
+                // One row the database refuses must not cost the others their answer: each is tried alone, so only the
+                // caller whose row fails answers 500 (and Precept retries it); nothing was stored for it, nothing is lost.
+                logger.LogWarning(failure, "Storing {Count} webhook callbacks together failed; storing them one by one", batch.Count);
                 if (stoppingToken.IsCancellationRequested)
-                    throw;
+                {
+                    Fail(batch, failure);
+                    return;
+                }
+                foreach (var item in batch)
+                    if (await TrySaveAsync([item], stoppingToken) is { } alone)
+                    {
+                        logger.LogWarning(alone, "Storing a webhook callback for job {ProviderJobId} failed", item.Row.ProviderJobId);
+                        Fail([item], alone);
+                    }
             }
         }
+    }
+
+    /// <summary>Saves the rows in one transaction and answers their callers; the exception when the save failed.</summary>
+    async Task<Exception?> TrySaveAsync(IReadOnlyList<(ProviderCallbackRecord Row, TaskCompletionSource Stored)> rows, CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+            db.ProviderCallbacks.AddRange(rows.Select(b => b.Row));
+            await db.SaveChangesAsync(ct);
+        }
+        catch (Exception ex)
+        {
+            foreach (var (row, _) in rows)
+                row.Id = 0; // a failed insert may have set it; the row goes again as new
+            return ex;
+        }
+        foreach (var (_, stored) in rows)
+            stored.TrySetResult();
+        if (rows.Any(b => !b.Row.IsMalformed))
+            signal.Pulse();
+        return null;
+    }
+
+    static void Fail(IEnumerable<(ProviderCallbackRecord Row, TaskCompletionSource Stored)> rows, Exception ex)
+    {
+        foreach (var (_, stored) in rows)
+            stored.TrySetException(ex);
     }
 }

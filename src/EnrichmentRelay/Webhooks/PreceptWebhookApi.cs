@@ -18,15 +18,17 @@ public static class PreceptWebhookApi
 {
     public const int MaxBodyBytes = 1024 * 1024;
     public const string RateLimitPolicy = "precept-webhooks";
+    public const string PathPrefix = "/webhooks/precept";
 
     public static RouteGroupBuilder MapPreceptWebhooks(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/webhooks/precept").WithTags("Webhooks").RequireRateLimiting(RateLimitPolicy);
+        var group = app.MapGroup(PathPrefix).WithTags("Webhooks").RequireRateLimiting(RateLimitPolicy);
         group.MapPost("/{token}", ReceiveAsync)
             .WithSummary("Receives a Precept job callback")
             .WithDescription("The token is the per-job secret the relay put in the job's webhookUrl. The raw body is stored before the 202; " +
                              "unless Providers:Precept:VerifyCallbacks is off, the job is then read back from Precept and that answer is applied. " +
-                             "404 for an unknown URL, 400 for a body that is not JSON (kept for audit), 413 over 1 MiB, 429 over the rate limit.")
+                             "404 for an unknown URL, 410 once its job is complete, 400 for a body that is not JSON (kept for audit), 413 over 1 MiB, " +
+                             "429 over the rate limit.")
             .Accepts<JsonElement>("application/json")
             .WithRequestExample("A completed job", """
                 {"enrichment_id":"8d5f0c1e-6a2b-4c3d-9e8f-1a2b3c4d5e6f","name":"relay-0ab0b400546640839ac8ab08ea975849","status":"completed",
@@ -44,7 +46,7 @@ public static class PreceptWebhookApi
         RelayMetrics metrics, ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger(typeof(PreceptWebhookApi));
-        if (request.ContentLength > MaxBodyBytes || await ReadBoundedAsync(request.Body, ct) is not { } body)
+        if (request.ContentLength > MaxBodyBytes || await RequestBodies.ReadBoundedAsync(request.Body, MaxBodyBytes, ct) is not { } bytes)
         {
             metrics.CallbackReceived(ProviderName.Precept, "too_large");
             return TooLarge();
@@ -53,7 +55,7 @@ public static class PreceptWebhookApi
         var tokenHash = CallbackTokens.Hash(token);
         var job = await db.ProviderJobs.AsNoTracking()
             .Where(j => j.CallbackTokenHash == tokenHash && j.Provider == ProviderName.Precept)
-            .Select(j => new { j.Id, j.CallbackTokenHash })
+            .Select(j => new { j.Id, j.CallbackTokenHash, j.State })
             .SingleOrDefaultAsync(ct);
         if (job is null || !CallbackTokens.Matches(token, job.CallbackTokenHash!))
         {
@@ -61,8 +63,20 @@ public static class PreceptWebhookApi
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown callback URL",
                 detail: "No Precept job uses this callback URL.");
         }
+        // A finished job's token is spent: whoever holds it can no longer add rows to the ledger with it.
+        if (job.State is ProviderJobState.Completed or ProviderJobState.Refused)
+        {
+            metrics.CallbackReceived(ProviderName.Precept, "gone");
+            logger.LogInformation("Callback for finished job {ProviderJobId} refused: its token is spent", job.Id);
+            return TypedResults.Problem(statusCode: StatusCodes.Status410Gone, title: "Job finished",
+                detail: "This Precept job is complete; its callback URL takes no more callbacks.");
+        }
 
-        var malformed = !IsJson(body);
+        var text = Encoding.UTF8.GetString(bytes);
+        var malformed = !IsJson(text);
+        // Invalid UTF-8 already reads as U+FFFD; a NUL, which PostgreSQL text cannot hold, is stored the same way (a body
+        // with one is never valid JSON, so it is kept for audit only).
+        var body = text.Contains('\0') ? text.Replace('\0', '\uFFFD') : text;
         await writer.StoreAsync(new ProviderCallbackRecord
         {
             ProviderJobId = job.Id,
@@ -87,21 +101,6 @@ public static class PreceptWebhookApi
     static ProblemHttpResult TooLarge() =>
         TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Callback too large",
             detail: $"Callback bodies are limited to {MaxBodyBytes} bytes.");
-
-    /// <summary>Reads at most <see cref="MaxBodyBytes"/>; null when the body is longer.</summary>
-    static async Task<string?> ReadBoundedAsync(Stream body, CancellationToken ct)
-    {
-        var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await body.ReadAsync(chunk, ct)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
-                return null;
-            buffer.Write(chunk, 0, read);
-        }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
 
     static bool IsJson(string body)
     {

@@ -10,12 +10,8 @@ public static class WebhookExtensions
 {
     public static IHostApplicationBuilder AddPreceptWebhooks(this IHostApplicationBuilder builder)
     {
-        // The request path carries the per-job webhook token; keep the ASP.NET Core categories that log paths
-        // from writing it whatever the log configuration says (rules added after configuration win). Hosting
-        // is switched off entirely: while it is enabled at all it opens a RequestPath scope on every request,
-        // which IncludeScopes would print on each line logged during a webhook call.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing.Matching", LogLevel.Warning);
+        // The request path carries the per-job webhook token: the categories that log paths stay quiet.
+        builder.AddTokenSafeLogging();
         builder.Services.AddSingleton<CallbackSignal>();
         builder.Services.AddRateLimiter(limiter =>
         {

@@ -29,6 +29,8 @@ public sealed class RelayCluster : IAsyncDisposable
     public const string PreceptKey = "bench-precept-key";
     public const string WoodpeckerKey = "bench-woodpecker-key";
     public const string LanceKey = "bench-lance-key";
+    /// <summary>On RabbitMQ the relay's intake must be protected; the load driver posts only webhooks, which need no key.</summary>
+    public const string ClientKey = "bench-client-key-0123456789abcdefghij";
 
     public required IReadOnlyList<ChildProcess> Instances { get; init; }
     public required IReadOnlyList<Uri> BaseAddresses { get; init; }
@@ -51,6 +53,7 @@ public sealed class RelayCluster : IAsyncDisposable
             ["Bus__Username"] = env.RabbitUser,
             ["Bus__Password"] = env.RabbitPassword,
             ["Sandbox__Enabled"] = "false",
+            ["Relay__ClientApiKey"] = ClientKey,
             ["Providers__Precept__BaseUrl"] = sandbox.BaseAddress.ToString(),
             ["Providers__Precept__ApiKey"] = PreceptKey,
             ["Providers__Woodpecker__BaseUrl"] = new Uri(sandbox.BaseAddress, "rest/").ToString(),

@@ -19,13 +19,19 @@ public sealed class RelayProcess : IAsyncDisposable
     public HttpClient Http { get; }
     public string LogPath { get; }
 
-    RelayProcess(Process process, Uri baseAddress, string logPath, StreamWriter logFile)
+    /// <summary>The setting holding the client key; when the relay has one, <see cref="Http"/> sends it (as a bearer token).</summary>
+    public const string ClientKeySetting = "Relay__ClientApiKey";
+
+    RelayProcess(Process process, Uri baseAddress, string logPath, StreamWriter logFile, string? clientKey)
     {
         this.process = process;
         this.logFile = logFile;
         BaseAddress = baseAddress;
         LogPath = logPath;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        // As a bearer token, so a test can still send an admin key in X-Api-Key beside it.
+        if (!string.IsNullOrEmpty(clientKey))
+            Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", clientKey);
     }
 
     public int Port => BaseAddress.Port;
@@ -46,7 +52,7 @@ public sealed class RelayProcess : IAsyncDisposable
         var logPath = Path.Combine(Path.GetTempPath(), $"relay-it-{port}-{Guid.NewGuid():N}.log");
         var logFile = new StreamWriter(logPath) { AutoFlush = true };
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the relay process.");
-        var relay = new RelayProcess(process, baseAddress, logPath, logFile);
+        var relay = new RelayProcess(process, baseAddress, logPath, logFile, settings.GetValueOrDefault(ClientKeySetting));
         process.OutputDataReceived += (_, e) => relay.Append(e.Data);
         process.ErrorDataReceived += (_, e) => relay.Append(e.Data);
         process.BeginOutputReadLine();
@@ -66,12 +72,14 @@ public sealed class RelayProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the relay expecting it to stop by itself (a settings check): its exit code and everything it
-    /// printed, or a timeout if it is still running after <paramref name="deadline"/>.
+    /// Starts the relay expecting it to stop by itself (a settings check, a command such as <c>--migrate</c>): its exit
+    /// code and everything it printed, or a timeout if it is still running after <paramref name="deadline"/>.
     /// </summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IReadOnlyDictionary<string, string> settings, TimeSpan deadline)
+    /// <param name="arguments">Put before the relay's own <c>--urls</c>; a command flag must come first.</param>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IReadOnlyDictionary<string, string> settings, TimeSpan deadline,
+        params string[] arguments)
     {
-        var start = StartInfo(settings, new Uri($"http://127.0.0.1:{FreePort()}/"));
+        var start = StartInfo(settings, new Uri($"http://127.0.0.1:{FreePort()}/"), arguments);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the relay process.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -89,10 +97,10 @@ public sealed class RelayProcess : IAsyncDisposable
         return (process.ExitCode, (await stdout) + (await stderr));
     }
 
-    static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> settings, Uri baseAddress)
+    static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> settings, Uri baseAddress, string[]? arguments = null)
     {
         var binary = RelayBinary();
-        var start = new ProcessStartInfo("dotnet", [binary, "--urls", baseAddress.ToString().TrimEnd('/')])
+        var start = new ProcessStartInfo("dotnet", [binary, .. arguments ?? [], "--urls", baseAddress.ToString().TrimEnd('/')])
         {
             WorkingDirectory = Path.GetDirectoryName(binary)!,
             RedirectStandardOutput = true,

@@ -12,7 +12,9 @@ public sealed class RelayScenario : IAsyncDisposable
     public const string PreceptKey = "it-precept-key";
     public const string WoodpeckerKey = "it-woodpecker-key";
     public const string LanceKey = "it-lance-key";
-    public const string AdminKey = "it-admin-key-0123456789";
+    public const string AdminKey = "it-admin-key-0123456789abcdefghijklmnop";
+    /// <summary>Relay:ClientApiKey: the relay runs on RabbitMQ, which needs its intake protected. <see cref="RelayProcess.Http"/> sends it.</summary>
+    public const string ClientKey = "it-client-key-0123456789abcdefghijklmno";
 
     public required SandboxServer Sandbox { get; init; }
     public required RelayProcess Relay { get; set; }
@@ -37,6 +39,7 @@ public sealed class RelayScenario : IAsyncDisposable
         var all = new Dictionary<string, string>(broker.RelaySettings(vhost))
         {
             ["Admin__ApiKey"] = AdminKey,
+            ["Relay__ClientApiKey"] = ClientKey,
             ["Sandbox__Enabled"] = "false",
             ["Providers__Precept__BaseUrl"] = sandbox.BaseAddress.ToString(),
             ["Providers__Precept__ApiKey"] = PreceptKey,

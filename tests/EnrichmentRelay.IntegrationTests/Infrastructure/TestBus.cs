@@ -77,15 +77,20 @@ public sealed class TestBus : IAsyncDisposable
     /// <summary>Raw camelCase JSON to the request exchange, as a producer without MassTransit would send it.</summary>
     public Task PublishRawJsonAsync(IEnumerable<string> jsonBodies) => PublishRawBytesAsync(jsonBodies.Select(Encoding.UTF8.GetBytes));
 
-    /// <summary>Any bytes, labelled application/json, to the request exchange.</summary>
-    public async Task PublishRawBytesAsync(IEnumerable<byte[]> bodies)
+    /// <summary>Any bytes, labelled application/json, to the request exchange; with <paramref name="messageIds"/>, each as its AMQP message_id.</summary>
+    public async Task PublishRawBytesAsync(IEnumerable<byte[]> bodies, IEnumerable<Guid>? messageIds = null)
     {
         await using var connection = await Connect();
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(
             publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
-        var properties = new BasicProperties { ContentType = "application/json", Persistent = true };
+        using var ids = messageIds?.GetEnumerator();
         foreach (var body in bodies)
+        {
+            var properties = new BasicProperties { ContentType = "application/json", Persistent = true };
+            if (ids?.MoveNext() == true)
+                properties.MessageId = ids.Current.ToString();
             await channel.BasicPublishAsync("enrichment-requested", "", mandatory: false, properties, body);
+        }
     }
 
     /// <summary>How many messages wait in a queue of this test's virtual host.</summary>

@@ -81,7 +81,7 @@ public sealed record ContainerStack(IReadOnlyDictionary<string, ComposeService> 
 
     internal static string? Scalar(YamlNode? node) => (node as YamlScalarNode)?.Value;
 
-    static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "EnrichmentRelay.sln")))
@@ -270,4 +270,12 @@ public static class RelayOptionTypes
             return null;
         return $"'{key}': {type.Name}.{property.Name} has no setting '{string.Join(':', path[1..])}'";
     }
+}
+
+/// <summary>The release's one version: <c>VersionPrefix</c> in Directory.Build.props (package, assemblies, image tags).</summary>
+public static class ReleaseVersion
+{
+    public static string Read() =>
+        System.Xml.Linq.XDocument.Load(Path.Combine(ContainerStack.RepositoryRoot(), "Directory.Build.props"))
+            .Descendants("VersionPrefix").Single().Value.Trim();
 }

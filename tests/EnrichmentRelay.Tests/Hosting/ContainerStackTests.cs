@@ -55,8 +55,28 @@ public sealed class ContainerStackTests
             Assert.True(service.Image is not null, $"{service.Name} has neither image nor build");
             AssertPinned(service.Image!, service.Name);
         }
+        // The base images to a patch release, so a rebuild gives the same image.
         foreach (var stage in stack.Dockerfile.Stages.Where(s => !stack.Dockerfile.Stages.Any(other => other.Name == s.From)))
-            AssertPinned(stage.From, $"Dockerfile stage {stage.Name}");
+            Assert.Matches(@"^\d+\.\d+\.\d+$", ComposeService.SplitImage(stage.From).Tag ?? $"Dockerfile stage {stage.Name}: {stage.From} has no tag");
+    }
+
+    [Fact]
+    public void TheBrokerIsASupportedRabbitMq4Release()
+    {
+        var tag = stack.ServiceWithImage("rabbitmq").ImageTag!;
+        Assert.Matches(@"^4\.\d+\.\d+-management$", tag);
+    }
+
+    [Fact]
+    public void TheBuiltImagesAreTaggedWithTheReleaseVersion()
+    {
+        var version = ReleaseVersion.Read();
+        foreach (var service in stack.Services.Values.Where(s => s.Build is not null))
+            Assert.True(service.ImageTag == version, $"{service.Name}: image '{service.Image}' is not tagged {version} (Directory.Build.props VersionPrefix)");
+        // The relay's own assemblies carry the same version (what /metrics and traces report as service.version).
+        Assert.StartsWith(version + "+", typeof(RelayOptions).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion + "+");
     }
 
     static void AssertPinned(string image, string where)
@@ -181,18 +201,34 @@ public sealed class ContainerStackTests
     }
 
     [Fact]
-    public void EachRelaysPublicBaseUrlIsItselfOnTheComposeNetwork()
+    public void EachRelaysPublicBaseUrlIsItsOwnWebhookListenerOnTheComposeNetwork()
     {
-        var port = ListeningPort(stack.Dockerfile.Environment(stack.Dockerfile.FinalStage.Name)["Urls"]);
+        var image = stack.Dockerfile.Environment(stack.Dockerfile.FinalStage.Name);
+        // The platform's own convention decides the main listener: appsettings.json must not override it.
+        Assert.False(image.ContainsKey("Urls"), "the image sets no Urls: ASPNETCORE_HTTP_PORTS is the container convention");
+        var mainPort = int.Parse(image["ASPNETCORE_HTTP_PORTS"]);
         foreach (var relay in stack.Relays)
         {
             var environment = stack.EffectiveEnvironment(relay);
-            Assert.Equal(port, ListeningPort(environment["Urls"]));
+            var relayOptions = Configuration(environment).GetSection(RelayOptions.Section).Get<RelayOptions>()!;
+            var webhookPort = Assert.Single(relayOptions.WebhookPorts);
+            Assert.NotEqual(mainPort, webhookPort);
             var publicBase = new Uri(environment["Relay__PublicBaseUrl"]);
-            // The sandbox container posts Precept's callbacks there.
-            Assert.Equal((relay.Name, port), (publicBase.Host, publicBase.Port));
-            Assert.Contains(port, relay.ContainerPorts);
-            Assert.Equal(port, new Uri(relay.HealthCheckTest![^1]).Port);
+            // The sandbox container posts Precept's callbacks there: the webhook listener, not the main one.
+            Assert.Equal((relay.Name, webhookPort), (publicBase.Host, publicBase.Port));
+            Assert.Contains(mainPort, relay.ContainerPorts);
+            Assert.Equal(mainPort, new Uri(relay.HealthCheckTest![^1]).Port);
+        }
+    }
+
+    [Fact]
+    public void EveryRelayPassesTheRelaysWholeSettingsCheck()
+    {
+        // The relay's own --check-settings: every check, also those that read several sections (protection on RabbitMQ).
+        foreach (var relay in stack.Relays)
+        {
+            var (exitCode, output) = RelaySettingsCheck.Run(stack.EffectiveEnvironment(relay));
+            Assert.True(exitCode == 0, $"{relay.Name}: exit {exitCode}\n{output}");
         }
     }
 

@@ -1,9 +1,12 @@
+using EnrichmentRelay.Access;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Operations;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Providers.Lance;
 
@@ -14,7 +17,7 @@ public static class SelectionsApi
 {
     public static RouteGroupBuilder MapSelectionsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/selections").WithTags("Selections");
+        var group = app.MapGroup("/selections").WithTags("Selections").RequireClientKey();
         if (!app.ServiceProvider.GetRequiredService<IConfiguration>().GetValue(LanceOptions.Section + ":Enabled", true))
         {
             group.MapPost("/", () => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Lance is not enabled",
@@ -23,6 +26,9 @@ public static class SelectionsApi
             return group;
         }
         group.MapPost("/", SubmitAsync)
+            .Accepts<SelectionEnrichmentRequested>("application/json")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Enriches the people a Lance search selects")
             .WithDescription("Same body as the SelectionEnrichmentRequested message (selectionId optional). Each selected person gets " +
                              "an EnrichmentCompleted (RequestId derived from selection and person), then one SelectionEnrichmentCompleted.")
@@ -46,9 +52,12 @@ public static class SelectionsApi
         return group;
     }
 
-    static async Task<Results<Accepted, ValidationProblem>> SubmitAsync(SelectionEnrichmentRequested selection, LanceSelections selections,
-        IPublishEndpoint bus, CancellationToken ct)
+    static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> SubmitAsync(HttpRequest http, LanceSelections selections,
+        IPublishEndpoint bus, IOptions<RelayOptions> relay, CancellationToken ct)
     {
+        var (selection, unreadable) = await RequestBodies.ReadJsonAsync<SelectionEnrichmentRequested>(http, relay.Value.MaxIntakeBodyBytes, ct);
+        if (selection is null)
+            return unreadable!;
         if (selection.SelectionId == Guid.Empty)
             selection = selection with { SelectionId = Guid.NewGuid() };
         var validation = await selections.ValidateAsync(selection, ct);

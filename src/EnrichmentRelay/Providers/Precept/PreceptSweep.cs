@@ -76,7 +76,7 @@ public sealed class PreceptSweep(
             {
                 rescued += await SweepJobAsync(job, open, now, ct);
             }
-            catch (HttpRequestException ex)
+            catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 // One job's failing read leaves the others of the sweep to go on; it is read again next sweep.
                 logger.LogWarning(ex, "Sweeping Precept job {JobName} failed; it is tried again next sweep", job.Name);

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EnrichmentRelay.Contracts;
@@ -12,12 +11,6 @@ public static class WoodpeckerLeads
 {
     public const string LeadsLane = "woodpecker-leads";
     public const string ProspectsLane = "woodpecker-prospects";
-
-    /// <summary>
-    /// The most a Lead Finder lead may weigh (its JSON, in UTF-8): a search result is well under 2 KiB, and up to 50
-    /// of them go in one submit.
-    /// </summary>
-    public const int MaxLeadPayloadBytes = 16 * 1024;
 
     /// <summary>The lead fields of the queue page's body schema that are strings (<c>uid</c> is checked on its own).</summary>
     static readonly string[] TextFields =
@@ -43,7 +36,7 @@ public static class WoodpeckerLeads
     /// <summary>
     /// What is wrong with a lead payload against the queue page's body schema, each with the field it concerns:
     /// an object, <c>uid</c> a non-empty string, the known fields of their documented types (null is read as
-    /// absent), at most <see cref="MaxLeadPayloadBytes"/>. Fields the page does not list pass through unchecked.
+    /// absent). Fields the page does not list pass through unchecked; its size is one of intake's limits at the door.
     /// </summary>
     public static IEnumerable<(string Field, string Problem)> PayloadProblems(JsonElement lead)
     {
@@ -53,9 +46,6 @@ public static class WoodpeckerLeads
             yield return (Field, $"'{Field}' must be the Lead Finder lead object as its search returned it (with its uid).");
             yield break;
         }
-        var size = Encoding.UTF8.GetByteCount(lead.GetRawText());
-        if (size > MaxLeadPayloadBytes)
-            yield return (Field, $"'{Field}' is {size:N0} bytes of JSON; at most {MaxLeadPayloadBytes:N0} are taken (a Lead Finder lead is far smaller).");
         if (!lead.TryGetProperty("uid", out var uid) || uid.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(uid.GetString()))
             yield return ($"{Field}.uid", $"'{Field}.uid' is required: the lead's uid from the Lead Finder search, a non-empty string.");
         foreach (var name in TextFields)

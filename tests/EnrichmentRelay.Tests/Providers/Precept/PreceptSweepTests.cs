@@ -236,7 +236,8 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
 
         // Ten minutes in the queue: far past the orphan window counted from the intent, but its POST has not left.
         host.Time.Advance(TimeSpan.FromMinutes(10));
-        sandbox.Precept.Settings.SubmitLatency = TimeSpan.FromMinutes(1); // and once it leaves, Precept is slow to answer
+        // And once it leaves, Precept is slow to answer: longer than anything the clock is moved below, until the end.
+        sandbox.Precept.Settings.SubmitLatency = TimeSpan.FromMinutes(30);
         var submitsBefore = sandbox.Precept.Counters.SubmitCalls;
         queue.Release();
         await WaitUntilAsync(() => sandbox.Precept.Counters.SubmitCalls > submitsBefore);
@@ -247,7 +248,7 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         await SweepAsync();
         Assert.Equal(ProviderJobState.Submitting, Assert.Single(await host.JobsAsync()).State); // its POST may still be running
 
-        host.Time.Advance(TimeSpan.FromMinutes(1));
+        host.Time.Advance(TimeSpan.FromMinutes(30));
         await flush.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(ProviderJobState.Submitted, Assert.Single(await host.JobsAsync()).State);
         Assert.Equal(1, sandbox.Precept.Counters.SubmitCalls);

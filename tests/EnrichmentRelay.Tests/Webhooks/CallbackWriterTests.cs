@@ -1,0 +1,117 @@
+using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Webhooks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace EnrichmentRelay.Tests.Webhooks;
+
+/// <summary>
+/// The webhook's group commit on both engines: one row the database refuses (PostgreSQL text cannot hold a NUL; SQLite,
+/// which can, refuses a row without its body) costs only its own caller, not the others stored with it.
+/// </summary>
+public sealed class CallbackWriterTests
+{
+    /// <summary>SQLite always; PostgreSQL where infra/test.sh provides a cluster (RELAY_TEST_POSTGRES), as it does for the suite.</summary>
+    public static TheoryData<string> Engines()
+    {
+        var engines = new TheoryData<string> { "Sqlite" };
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")))
+            engines.Add("Postgres");
+        return engines;
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task OneRowTheDatabaseRefusesFailsOnlyItsOwnCaller(string engine)
+    {
+        var (services, cleanup) = await LedgerAsync(engine);
+        try
+        {
+            var job = Guid.NewGuid();
+            await using (var scope = services.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+                db.ProviderJobs.Add(new ProviderJobRecord
+                {
+                    Id = job, Provider = EnrichmentRelay.Contracts.ProviderName.Precept, Lane = "precept",
+                    State = ProviderJobState.Submitted, CreatedAt = DateTimeOffset.UtcNow,
+                });
+                await db.SaveChangesAsync();
+            }
+            var writer = new CallbackWriter(services.GetRequiredService<IServiceScopeFactory>(), new CallbackSignal(), NullLogger<CallbackWriter>.Instance);
+            ProviderCallbackRecord Row(string? body) => new() { ProviderJobId = job, ReceivedAt = DateTimeOffset.UtcNow, Body = body! };
+            var refused = engine == "Postgres" ? Row("{\"a\":\"\0\"}") : Row(null);
+            // All queued before the writer runs: they go in one group commit.
+            var stores = new[] { Row("{\"n\":1}"), refused, Row("{\"n\":2}"), Row("{\"n\":3}") }
+                .Select(row => (row, writer.StoreAsync(row, CancellationToken.None))).ToList();
+            await writer.StartAsync(CancellationToken.None);
+            try
+            {
+                foreach (var (row, store) in stores)
+                {
+                    if (ReferenceEquals(row, refused))
+                        await Assert.ThrowsAnyAsync<Exception>(() => store.WaitAsync(TimeSpan.FromSeconds(30)));
+                    else
+                        await store.WaitAsync(TimeSpan.FromSeconds(30));
+                }
+            }
+            finally
+            {
+                await writer.StopAsync(CancellationToken.None);
+            }
+
+            await using var check = services.CreateAsyncScope();
+            var stored = await check.ServiceProvider.GetRequiredService<RelayDbContext>().ProviderCallbacks.Select(c => c.Body).OrderBy(b => b).ToListAsync();
+            Assert.Equal(["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"], stored);
+        }
+        finally
+        {
+            await services.DisposeAsync();
+            await cleanup();
+        }
+    }
+
+    static async Task<(ServiceProvider Services, Func<Task> Cleanup)> LedgerAsync(string engine)
+    {
+        var services = new ServiceCollection();
+        Func<Task> cleanup;
+        if (engine == "Postgres")
+        {
+            var admin = new NpgsqlConnectionStringBuilder(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")) { Pooling = false };
+            var name = $"relay_unit_{Guid.NewGuid():N}";
+            await using (var connection = new NpgsqlConnection(admin.ConnectionString))
+            {
+                await connection.OpenAsync();
+                await new NpgsqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
+            }
+            var connectionString = new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = name }.ConnectionString;
+            services.AddDbContext<PostgresRelayDbContext>(o => o.UseNpgsql(connectionString));
+            services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<PostgresRelayDbContext>());
+            cleanup = async () =>
+            {
+                await using var connection = new NpgsqlConnection(admin.ConnectionString);
+                await connection.OpenAsync();
+                await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection).ExecuteNonQueryAsync();
+            };
+        }
+        else
+        {
+            var path = Path.Combine(Path.GetTempPath(), $"relay-writer-{Guid.NewGuid():N}.db");
+            services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={path};Pooling=False"));
+            services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
+            cleanup = () =>
+            {
+                foreach (var suffix in new[] { "", "-wal", "-shm" })
+                    File.Delete(path + suffix);
+                return Task.CompletedTask;
+            };
+        }
+        var provider = services.BuildServiceProvider();
+        await using (var scope = provider.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<RelayDbContext>().Database.MigrateAsync();
+        return (provider, cleanup);
+    }
+}
