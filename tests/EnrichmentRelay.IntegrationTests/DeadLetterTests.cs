@@ -89,6 +89,57 @@ public sealed class DeadLetterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task WithQuorumQueuesEveryQueueOfTheRelayIsQuorumAndAFailingMessageStillWaitsThenBecomesADeadLetter()
+    {
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            sandbox.Lance.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(100);
+            sandbox.Lance.FailNextSubmits(1000, 500);
+        }, new Dictionary<string, string>
+        {
+            ["Bus__QueueType"] = "Quorum",
+            ["Bus__RetryIntervals__0"] = "00:00:00.100",
+            ["Bus__RedeliveryDelays__0"] = "00:00:01",
+        });
+        scenario.Relay.Http.DefaultRequestHeaders.Add("X-Api-Key", RelayScenario.AdminKey);
+        try
+        {
+            // Through the quorum delay queue (TTL, then dead-lettered back at least once) to the dead-letter table.
+            await scenario.Bus.PublishAsync(Selection());
+            var page = await Eventually.ReturnsAsync(() => ListAsync(scenario), p => p.Total >= 1, Deadline, "the selection to become a dead letter");
+            Assert.Equal(1, Assert.Single(page.Items).Redeliveries);
+            Assert.Equal(4, scenario.Sandbox.Lance.Counters.BulkCalls); // 2 deliveries, each with 1 immediate retry
+
+            // With the ledger unable to keep it, a dead letter goes to MassTransit's error queue: a quorum queue as well.
+            await using (var db = new Npgsql.NpgsqlConnection(scenario.Database.ConnectionString))
+            {
+                await db.OpenAsync();
+                await using var away = new Npgsql.NpgsqlCommand("ALTER TABLE dead_letters RENAME TO dead_letters_away", db);
+                await away.ExecuteNonQueryAsync();
+            }
+            await scenario.Bus.PublishAsync(Selection());
+            await Eventually.ReturnsAsync(async () => await scenario.Bus.QueueExistsAsync($"{Queue}_error") ? await scenario.Bus.QueueLengthAsync($"{Queue}_error") : 0u,
+                waiting => waiting == 1, Deadline, "the second selection in the error queue");
+
+            var queues = await TestEnvironment.QueuesAsync(scenario.VirtualHost);
+            // The relay's own: not the test subscriber's, nor MassTransit's temporary bus queue (exclusive, it goes with the connection).
+            var relays = queues.Where(q => !q.Key.StartsWith("it-subscriber-", StringComparison.Ordinal) && !q.Key.Contains("_bus_", StringComparison.Ordinal))
+                .ToDictionary();
+            string[] expected = ["enrichment-requested", Queue, "poll-precept", "poll-woodpecker", "poll-lance", $"{Queue}_delay_1s_quorum", $"{Queue}_error"];
+            Assert.Equal(expected.Order(), relays.Keys.Order());
+            Assert.All(relays, q => Assert.Equal("quorum", q.Value.Type));
+            Assert.Contains("at-least-once", relays[$"{Queue}_delay_1s_quorum"].Arguments);
+            output.WriteLine($"[figure] quorum queues: {relays.Count} queues of the relay, all quorum ({string.Join(", ", relays.Keys.Order())}); " +
+                             "a failing selection waited in the quorum delay queue, came back once and became a dead letter; with the ledger away, the next went to the quorum error queue");
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
     public async Task AdminRoutesAnswer401WithoutTheKey()
     {
         await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite);

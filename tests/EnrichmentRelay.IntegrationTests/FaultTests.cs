@@ -80,7 +80,29 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task DatabaseRestartedMidRunLosesAndDuplicatesNothing()
     {
+        // A clean shutdown (fast mode: checkpoint, then stop): proves reconnection.
         await RunThroughOutageAsync("PostgreSQL restart", () => TestEnvironment.PgCtlAsync("restart"));
+    }
+
+    [Fact]
+    public async Task DatabaseCrashedWithAnImmediateStopMidRunLosesAndDuplicatesNothing()
+    {
+        // No checkpoint, no goodbye to the clients: the start replays the WAL, so what was committed is there.
+        await RunThroughOutageAsync("PostgreSQL crash (pg_ctl stop -m immediate, start)", async () =>
+        {
+            await TestEnvironment.PgCtlAsync("stop", "-m", "immediate");
+            await TestEnvironment.PgCtlAsync("start");
+        });
+    }
+
+    [Fact]
+    public async Task DatabasePostmasterKilledMidRunLosesAndDuplicatesNothing()
+    {
+        await RunThroughOutageAsync("PostgreSQL crash (kill -9 of the postmaster, start)", async () =>
+        {
+            await TestEnvironment.PgKillAsync();
+            await TestEnvironment.PgCtlAsync("start");
+        });
     }
 
     /// <summary>Publishes 600 requests over all providers, causes the outage once some have completed, and checks the result.</summary>
@@ -115,7 +137,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             var precept = scenario.Sandbox.Precept.Counters;
             var woodpecker = scenario.Sandbox.Woodpecker.Counters;
             var lance = scenario.Sandbox.Lance.Counters;
-            output.WriteLine($"[figure] {outage} mid-run: {requests.Count} requests sent, {received} completions received, " +
+            output.WriteLine($"[figure] {outage} mid-run ({await TestDatabase.DurabilityAsync()}): {requests.Count} requests sent, {received} completions received, " +
                              $"{duplicates} duplicates (same EventId; {republished} re-published by the relay, {scenario.Bus.RedeliveredCompletions} " +
                              $"redelivered to the subscriber by the broker; bound {window}); max submits per lead: Precept {Leads.Max(precept.LeadSubmissions)}, " +
                              $"Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, Lance charges {Leads.Max(lance.Charges)}");

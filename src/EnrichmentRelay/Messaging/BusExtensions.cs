@@ -1,9 +1,11 @@
+using System.Security.Authentication;
 using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Providers.Lance;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Providers.Woodpecker;
 using EnrichmentRelay.Requests;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Messaging;
 
@@ -43,6 +45,9 @@ public static class BusExtensions
 
             bus.AddConfigureEndpointsCallback((context, queue, endpoint) =>
             {
+                // Replicated over the cluster; MassTransit gives the _error and _skipped queues the same arguments.
+                if (options.QueueType == BusQueueType.Quorum && endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                    rabbit.SetQuorumQueue();
                 // A poll command is worth nothing after its tick (the next tick polls again): drop it rather than
                 // keep it. Every other message is retried, redelivered later, and finally kept as a dead letter.
                 if (queue.StartsWith(PollQueuePrefix, StringComparison.Ordinal))
@@ -55,14 +60,11 @@ public static class BusExtensions
             {
                 bus.UsingRabbitMq((context, cfg) =>
                 {
-                    cfg.Host(options.Host, options.Port, options.VirtualHost, h =>
-                    {
-                        h.Username(options.Username);
-                        h.Password(options.Password);
-                        // Publish completes only once the broker has the message (the default; stated
-                        // because the outbox marks rows sent on it).
-                        h.PublisherConfirmation = true;
-                    });
+                    var validated = context.GetRequiredService<IOptions<BusOptions>>().Value;
+                    var logger = context.GetRequiredService<ILoggerFactory>().CreateLogger("EnrichmentRelay.Messaging.Broker");
+                    var broker = BrokerConnection.From(validated);
+                    cfg.ConnectTo(broker, logger);
+                    logger.LogInformation("RabbitMQ at {Broker}, {QueueType} queues", broker, validated.QueueType);
                     cfg.ConfigureEndpoints(context);
                 });
             }
@@ -72,5 +74,39 @@ public static class BusExtensions
             }
         });
         return builder;
+    }
+
+    /// <summary>The broker's node(s), credentials and TLS, as <see cref="BrokerConnection"/> resolved them.</summary>
+    static void ConnectTo(this IRabbitMqBusFactoryConfigurator cfg, BrokerConnection broker, ILogger logger)
+    {
+        var first = broker.Nodes[0];
+        cfg.Host(first.Host, first.Port, broker.VirtualHost, h =>
+        {
+            h.Username(broker.Username);
+            h.Password(broker.Password);
+            // Publish completes only once the broker has the message (the default; stated because the outbox marks
+            // rows sent on it).
+            h.PublisherConfirmation = true;
+            if (broker.Nodes.Count > 1)
+            {
+                // Each new connection goes to the next node in turn, so a lost node is left for the next one.
+                h.UseCluster(cluster =>
+                {
+                    foreach (var node in broker.Nodes)
+                        cluster.Node(node.ToString());
+                });
+            }
+            if (broker.UseTls)
+            {
+                h.UseSsl(tls =>
+                {
+                    tls.Protocol = SslProtocols.Tls12 | SslProtocols.Tls13;
+                    tls.ServerName = broker.TlsServerName ?? first.Host;
+                    tls.CertificateValidationCallback = new BrokerCertificateCheck(broker.TlsCaCertificates, broker.AcceptedServerNames, logger).Validate;
+                    if (broker.TlsClientCertificate is { } certificate)
+                        tls.Certificate = certificate;
+                });
+            }
+        });
     }
 }
