@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: the relay against its own baselines, measured side by side in one run (issue #7).
 #
-#   infra/bench.sh                                  # all sections (about 10 minutes on 2 cores)
+#   infra/bench.sh                                  # all sections (about 7 minutes on 2 cores)
 #   infra/bench.sh --sections e2e-postgres,memory   # some of them; other driver options after these
 #   infra/bench.sh --micro [--filter '*Intake*']    # the BenchmarkDotNet hot-path suites (no services needed)
 #
@@ -10,13 +10,16 @@
 # infra/postgres/start.sh), builds the solution in Release, and runs the load driver
 # (tests/EnrichmentRelay.Benchmarks), which starts the relay as separate processes against the in-driver
 # provider sandbox (no artificial latency). It stops everything it started, whatever happens.
+# Durable, as production runs: PostgreSQL with fsync and synchronous_commit on (infra/postgres/start.sh), SQLite as
+# the relay opens it; each figure states the durability its database reported during the run, and only durable
+# figures meet a goal. One extra flat-out run with fsync off (section e2e-postgres-fsync-off) is shown labelled.
 # Prints a markdown table ready for the README and writes it, with the same figures as JSON, to
 # bench-results/bench-<UTC time>.{md,json} (and latest.{md,json}). Relay logs: bench-results/work-<time>/logs.
 # Not run by infra/test.sh or CI: it takes minutes and wants a quiet machine.
 #
 # Environment knobs (all optional):
 #   RELAY_KEEP_DIRS=1     keep the broker/cluster directories (logs) after the run
-#   RELAY_PG_FSYNC=on     PostgreSQL with fsync (infra/postgres/start.sh turns it off for throwaway clusters)
+#   RELAY_PG_FSYNC=off    every PostgreSQL run with fsync off: its figures are then marked not durable, meeting no goal
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -1,23 +1,26 @@
-# Sourced by infra/test.sh and infra/bench.sh: the packages they need, and a private RabbitMQ node and
-# PostgreSQL cluster on free ports in temp dirs, stopped again by stop_services (call it from an EXIT trap).
+# Sourced by infra/test.sh and infra/bench.sh: the packages they need, and a private RabbitMQ node (or a
+# three-node RabbitMQ cluster) and PostgreSQL cluster on free ports in temp dirs, stopped again by stop_services
+# (call it from an EXIT trap).
 #
 #   source infra/services.sh
 #   require_packages "the tests" [/usr/bin/chromium:chromium ...]   # installs what is missing (as root)
 #   start_services relaytest                                        # exports RELAY_TEST_* for the children
+#   start_postgres relaytest; start_cluster relaytest               # the cluster test's: PostgreSQL, 3 RabbitMQ nodes
 #   stop_services
 #
 # The caller defines say() for its messages. RELAY_KEEP_DIRS=1 keeps the services' directories (logs).
 
 RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 PG_INITDB=/usr/lib/postgresql/15/bin/initdb
-RMQ_DIR='' PG_DIR=''
+RMQ_DIR='' PG_DIR='' CLUSTER_DIR=''
 
 # require_packages WHO [PATH:PACKAGE ...]: RabbitMQ and PostgreSQL 15 always, plus the extra ones named.
 require_packages() {
     local who=$1 wanted path package
     shift
     local -a missing=() paths=()
-    for wanted in "$RABBIT_SERVER:rabbitmq-server" "$PG_INITDB:postgresql-15" "$@"; do
+    # openssl: the test node's TLS certificates (infra/rabbitmq/tls.sh) and the cluster's Erlang cookie.
+    for wanted in "$RABBIT_SERVER:rabbitmq-server" "$PG_INITDB:postgresql-15" /usr/bin/openssl:openssl "$@"; do
         path=${wanted%%:*} package=${wanted#*:}
         paths+=("$path")
         [[ -x $path ]] || missing+=("$package")
@@ -40,24 +43,41 @@ require_packages() {
 
 # start_services PREFIX: starts both and exports their RELAY_TEST_* variables (see infra/*/start.sh).
 start_services() {
-    local prefix=$1 t0 started tmp=${TMPDIR:-/tmp}
-    RMQ_DIR=$(mktemp -d "$tmp/$prefix-rabbitmq.XXXXXX")
-    PG_DIR=$(mktemp -d "$tmp/$prefix-postgres.XXXXXX")
+    local prefix=$1 t0 started
+    RMQ_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-rabbitmq.XXXXXX")
     t0=$SECONDS
     # RELAY_INFRA_OWNER_PID: the services stop themselves should the calling script be killed outright.
     # Assigned first, then evaluated: a start.sh that fails then stops the caller (set -e), not a silent eval "".
     started=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/start.sh "$RMQ_DIR")
     eval "$started"
-    say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT ($((SECONDS - t0)) s; logs in $RMQ_DIR/log)"
-    t0=$SECONDS
+    say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT, TLS on ${RELAY_TEST_RABBITMQ_TLS_PORT:-none} ($((SECONDS - t0)) s; logs in $RMQ_DIR/log)"
+    start_postgres "$prefix"
+}
+
+# start_postgres PREFIX: the PostgreSQL cluster alone (durable: fsync and synchronous_commit on).
+start_postgres() {
+    local prefix=$1 t0=$SECONDS started
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-postgres.XXXXXX")
     started=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$PG_DIR")
     eval "$started"
     say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s; log in $PG_DIR/server.log)"
-    export RELAY_TEST_RABBITMQ_HOST RELAY_TEST_RABBITMQ_PORT RELAY_TEST_RABBITMQ_USER RELAY_TEST_RABBITMQ_PASSWORD
-    export RELAY_TEST_RABBITMQCTL RELAY_TEST_POSTGRES RELAY_TEST_PG_DATA RELAY_TEST_PG_CTL
+}
+
+# start_cluster PREFIX: three RabbitMQ nodes joined into one cluster (infra/rabbitmq/cluster.sh); RELAY_TEST_CLUSTER*.
+start_cluster() {
+    local prefix=$1 t0=$SECONDS started
+    CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-cluster.XXXXXX")
+    started=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/cluster.sh "$CLUSTER_DIR" start)
+    eval "$started"
+    say "RabbitMQ cluster of 3 nodes on $RELAY_TEST_CLUSTER_HOSTS ($((SECONDS - t0)) s; logs in $CLUSTER_DIR/node*/log)"
 }
 
 stop_services() {
+    if [[ -n $CLUSTER_DIR ]]; then
+        [[ ! -d $CLUSTER_DIR/node1 ]] || infra/rabbitmq/cluster.sh "$CLUSTER_DIR" stop || true
+        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$CLUSTER_DIR"
+        CLUSTER_DIR=''
+    fi
     if [[ -n $RMQ_DIR ]]; then
         [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || infra/rabbitmq/stop.sh "$RMQ_DIR" || true
         [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$RMQ_DIR"

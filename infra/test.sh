@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Run the whole test suite against a private RabbitMQ node and a private PostgreSQL 15 cluster.
 #
-#   infra/test.sh                      # all tests
+#   infra/test.sh                      # all tests but the cluster test
 #   infra/test.sh --filter Foo         # extra arguments go to `dotnet test`
+#   infra/test.sh --cluster            # only the tests of category Cluster, on a three-node RabbitMQ cluster
+#                                      # (what infra/test-cluster.sh runs; CI runs both)
 #
-# Starts both services on free ports in temp dirs (infra/rabbitmq/start.sh, infra/postgres/start.sh),
-# exports RELAY_TEST_* for the tests, runs `dotnet test EnrichmentRelay.sln` (Debug) with a TRX logger,
-# stops both services whatever happens (also on failure and Ctrl-C), and ends with the line
-# `N passed, N failed[, N skipped]` counted over all test assemblies.
+# Starts the services on free ports in temp dirs (infra/rabbitmq/start.sh, infra/postgres/start.sh, with
+# --cluster infra/rabbitmq/cluster.sh instead of the single node), exports RELAY_TEST_* for the tests, runs
+# `dotnet test EnrichmentRelay.sln` (Debug) with a TRX logger, stops the services whatever happens (also on
+# failure and Ctrl-C), and ends with the line `N passed, N failed[, N skipped]` counted over all test assemblies.
+# The cluster test is kept apart so that each run stays under 10 minutes on 2 cores (README, Run and test).
 # Before the tests it packs the contracts package into a local folder feed (RELAY_TEST_PACKAGE_FEED: the .NET
 # example is built against it) and runs `npm ci` for the Node example and the AsyncAPI validator.
 # Exit status: 0 only if dotnet test succeeded, no test failed and at least one test ran.
@@ -26,6 +29,26 @@ cd "$ROOT"
 TARGET=${RELAY_TEST_TARGET:-EnrichmentRelay.sln}
 
 CHROMIUM=/usr/bin/chromium   # the dashboard's browser test drives it headless
+
+# Which tests: the suite, or the cluster test alone. Every `--filter` given is narrowed to the chosen side.
+CLUSTER=0
+if [[ ${1:-} == --cluster ]]; then
+    CLUSTER=1
+    shift
+fi
+if ((CLUSTER)); then SIDE='Category=Cluster'; else SIDE='Category!=Cluster'; fi
+args=() filtered=0
+while (($#)); do
+    if [[ $1 == --filter && $# -ge 2 ]]; then
+        args+=(--filter "($2)&$SIDE")
+        filtered=1
+        shift 2
+    else
+        args+=("$1")
+        shift
+    fi
+done
+((filtered)) || args+=(--filter "$SIDE")
 
 say() { echo "test.sh: $*" >&2; }
 # shellcheck source=infra/services.sh
@@ -61,32 +84,40 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # ---- the contracts package, and the npm packages of the examples and the AsyncAPI check -------------------
-t0=$SECONDS
-PACKAGE_FEED=$(mktemp -d "${TMPDIR:-/tmp}/relaytest-packages.XXXXXX")
-dotnet pack src/EnrichmentRelay.Contracts -c Release -o "$PACKAGE_FEED" -nologo -v quiet
-package=$(basename "$(compgen -G "$PACKAGE_FEED/EnrichmentRelay.Contracts.*.nupkg")")
-package_version=${package#EnrichmentRelay.Contracts.}
-package_version=${package_version%.nupkg}
-# A copy of the same version restored by an earlier run would hide this one: forget it.
-global_packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
-rm -rf -- "${global_packages%/}/enrichmentrelay.contracts/$package_version"
-export RELAY_TEST_PACKAGE_FEED=$PACKAGE_FEED
-say "packed EnrichmentRelay.Contracts $package_version into a local feed for the .NET example ($((SECONDS - t0)) s)"
-t0=$SECONDS
-# Exactly what package-lock.json says (npm ci), install scripts off; skipped while node_modules was installed
-# from the same lock file.
-npm_installed=()
-for npm_project in examples/node infra/asyncapi; do
-    lock_hash=$(sha256sum "$npm_project/package-lock.json" | cut -d' ' -f1)
-    [[ $(cat "$npm_project/node_modules/.relay-lock-hash" 2>/dev/null) == "$lock_hash" ]] && continue
-    npm ci --prefix "$npm_project" --ignore-scripts --no-audit --no-fund --loglevel=error > /dev/null
-    echo "$lock_hash" > "$npm_project/node_modules/.relay-lock-hash"
-    npm_installed+=("$npm_project")
-done
-say "npm packages: examples/node (amqplib) and infra/asyncapi (@asyncapi/parser) as locked; npm ci ran for ${npm_installed[*]:-none} ($((SECONDS - t0)) s)"
+# (The cluster test needs neither.)
+if ((CLUSTER == 0)); then
+    t0=$SECONDS
+    PACKAGE_FEED=$(mktemp -d "${TMPDIR:-/tmp}/relaytest-packages.XXXXXX")
+    dotnet pack src/EnrichmentRelay.Contracts -c Release -o "$PACKAGE_FEED" -nologo -v quiet
+    package=$(basename "$(compgen -G "$PACKAGE_FEED/EnrichmentRelay.Contracts.*.nupkg")")
+    package_version=${package#EnrichmentRelay.Contracts.}
+    package_version=${package_version%.nupkg}
+    # A copy of the same version restored by an earlier run would hide this one: forget it.
+    global_packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
+    rm -rf -- "${global_packages%/}/enrichmentrelay.contracts/$package_version"
+    export RELAY_TEST_PACKAGE_FEED=$PACKAGE_FEED
+    say "packed EnrichmentRelay.Contracts $package_version into a local feed for the .NET example ($((SECONDS - t0)) s)"
+    t0=$SECONDS
+    # Exactly what package-lock.json says (npm ci), install scripts off; skipped while node_modules was installed
+    # from the same lock file.
+    npm_installed=()
+    for npm_project in examples/node infra/asyncapi; do
+        lock_hash=$(sha256sum "$npm_project/package-lock.json" | cut -d' ' -f1)
+        [[ $(cat "$npm_project/node_modules/.relay-lock-hash" 2>/dev/null) == "$lock_hash" ]] && continue
+        npm ci --prefix "$npm_project" --ignore-scripts --no-audit --no-fund --loglevel=error > /dev/null
+        echo "$lock_hash" > "$npm_project/node_modules/.relay-lock-hash"
+        npm_installed+=("$npm_project")
+    done
+    say "npm packages: examples/node (amqplib) and infra/asyncapi (@asyncapi/parser) as locked; npm ci ran for ${npm_installed[*]:-none} ($((SECONDS - t0)) s)"
+fi
 
 # ---- services (RELAY_TEST_* for the tests) --------------------------------------------------
-start_services relaytest
+if ((CLUSTER)); then
+    start_postgres relaytest
+    start_cluster relaytest
+else
+    start_services relaytest
+fi
 
 # ---- dotnet test ----------------------------------------------------------------------------
 if [[ -n ${RELAY_TEST_RESULTS_DIR:-} ]]; then
@@ -106,7 +137,7 @@ dotnet test "$TARGET" -c Debug \
     --logger "trx;LogFilePrefix=results" \
     --logger "console;verbosity=${RELAY_TEST_VERBOSITY:-minimal}" \
     --results-directory "$RESULTS_DIR" \
-    "$@"
+    "${args[@]}"
 test_rc=$?
 set -e
 

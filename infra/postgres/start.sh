@@ -5,13 +5,16 @@
 #
 # DIR (optional) is an empty directory for the cluster; without it a temp dir is created.
 # As root the cluster belongs to the `postgres` user (initdb refuses root); otherwise to you.
-# Trust auth, superuser `postgres`, listens on 127.0.0.1 only, unix socket in DIR, max_connections 300,
-# fsync off. These settings are in postgresql.conf, so a later `pg_ctl restart`/`start` keeps them.
+# Trust auth, superuser `postgres`, listens on 127.0.0.1 only, unix socket in DIR, max_connections 300, and
+# durable as in production: fsync on, synchronous_commit on (RELAY_PG_FSYNC=off turns fsync off, for a comparison
+# only). These settings are in postgresql.conf, so a later `pg_ctl restart`/`start` keeps them.
 # On success prints `export VAR=...` lines on stdout (also saved as DIR/env) and exits 0:
 #   RELAY_TEST_POSTGRES        Npgsql connection string (database `postgres`; create your own)
 #   RELAY_TEST_PG_DATA         the data directory
 #   RELAY_TEST_PG_CTL          pg_ctl as the right user, already given -D, -l, -w -t 60; append e.g.
 #                              `restart -m fast`, `stop -m fast`, `start`
+#   RELAY_TEST_PG_KILL         infra/postgres/kill.sh with DIR: SIGKILL the postmaster (a crash), then start it
+#                              again with `$RELAY_TEST_PG_CTL start`
 #   RELAY_TEST_PG_DIR / RELAY_TEST_PG_PORT   (for stop.sh, psql -h 127.0.0.1 -p ...)
 # On failure prints the log tail on stderr, stops whatever it started and exits 1.
 # Recipe: /work/shared/RECIPES.md "A private PostgreSQL cluster for tests".
@@ -106,9 +109,10 @@ port = $PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$D'
 max_connections = 300
-# A throwaway cluster: no fsync (crash safety against OS crashes only; a killed server still recovers).
-# A benchmark that wants real durability costs sets RELAY_PG_FSYNC=on.
-fsync = ${RELAY_PG_FSYNC:-off}
+# Durable, as production runs: a commit returns once its WAL is on disk. Every figure measured on this cluster
+# states these two settings (infra/bench.sh reads them back from the server).
+fsync = ${RELAY_PG_FSYNC:-on}
+synchronous_commit = on
 CONF
 
 PG_CTL="$PGBIN/pg_ctl -D $D/data -l $D/server.log -w -t 60"
@@ -132,6 +136,7 @@ fi
     printf 'export RELAY_TEST_POSTGRES=%q\n' "Host=127.0.0.1;Port=$PORT;Username=postgres;Database=postgres"
     printf 'export RELAY_TEST_PG_DATA=%q\n' "$D/data"
     printf 'export RELAY_TEST_PG_CTL=%q\n' "$PG_CTL"
+    printf 'export RELAY_TEST_PG_KILL=%q\n' "$HERE/kill.sh $D"
     printf 'export RELAY_TEST_PG_DIR=%q\n' "$D"
     printf 'export RELAY_TEST_PG_PORT=%q\n' "$PORT"
 } > "$D/env"

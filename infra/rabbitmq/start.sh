@@ -7,11 +7,19 @@
 # DIR (optional) is an empty directory for the node's state; without it a temp dir is created.
 # On success prints `export VAR=...` lines on stdout (also saved as DIR/env) and exits 0:
 #   RELAY_TEST_RABBITMQ_HOST/PORT/USER/PASSWORD, RELAY_TEST_RABBITMQCTL (append e.g. `status`,
-#   `stop_app`, `start_app`), RELAY_TEST_RABBITMQ_DIR (argument for stop.sh).
+#   `stop_app`, `start_app`), RELAY_TEST_RABBITMQ_DIR (argument for stop.sh), and with TLS
+#   RELAY_TEST_RABBITMQ_TLS_PORT and RELAY_TEST_RABBITMQ_TLS_DIR (the certificates of infra/rabbitmq/tls.sh).
 # On failure prints the log tail on stderr, stops whatever it started and exits 1.
 # Recipe: /work/shared/RECIPES.md "A private RabbitMQ node for tests". The AMQP port P is chosen so
 # that P+20000 (the node's distribution port) is free too. The node uses a private epmd (ERL_EPMD_PORT)
 # so no shared epmd is started or left behind.
+#
+# Environment knobs (all optional):
+#   RELAY_RABBITMQ_NODENAME     the node's name (default: unique to this call)
+#   RELAY_RABBITMQ_TLS=0        no TLS listener (default: one on its own port, certificates from tls.sh in DIR/tls)
+#   RELAY_RABBITMQ_EPMD_PORT    use this epmd port: the nodes of one cluster share an epmd (infra/rabbitmq/cluster.sh)
+#   RELAY_RABBITMQ_COOKIE       the Erlang cookie: the nodes of one cluster share it
+# DIR/launch starts the node again with the same name, ports and data (after a hard stop, as cluster.sh does).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,12 +51,15 @@ pick_amqp_port() {
     return 1
 }
 
-pick_epmd_port() {
-    local i p
+# pick_other_port TAKEN...: a free port that is none of the ports already taken (nor their P+20000).
+pick_other_port() {
+    local i p t clash
     for ((i = 0; i < 500; i++)); do
         p=$((20000 + RANDOM % 20000))
         near_cli_ports "$p" && continue
-        [[ $p == "$1" || $p == $(($1 + 20000)) ]] && continue
+        clash=0
+        for t in "$@"; do [[ $p == "$t" || $p == $((t + 20000)) ]] && clash=1; done
+        ((clash == 0)) || continue
         port_in_use "$p" || { echo "$p"; return 0; }
     done
     return 1
@@ -64,7 +75,7 @@ D=$(cd "$D" && pwd)
 : > "$D/.relaytest-rabbitmq"     # marker: stop.sh only deletes directories carrying it
 
 NODE=${RELAY_RABBITMQ_NODENAME:-relaytest-$$-$RANDOM@localhost}
-P='' EPMD_PORT=''
+P='' EPMD_PORT='' TLS_PORT=''
 
 ok=0
 on_exit() {
@@ -91,9 +102,31 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 P=$(pick_amqp_port) || { log "no free port pair P, P+20000 found"; exit 1; }
-EPMD_PORT=$(pick_epmd_port "$P") || { log "no free port for epmd found"; exit 1; }
+if [[ -n ${RELAY_RABBITMQ_EPMD_PORT:-} ]]; then
+    EPMD_PORT=$RELAY_RABBITMQ_EPMD_PORT
+else
+    EPMD_PORT=$(pick_other_port "$P") || { log "no free port for epmd found"; exit 1; }
+fi
 echo '[].' > "$D/enabled_plugins"
 : > "$D/rabbitmq.conf"
+if [[ ${RELAY_RABBITMQ_TLS:-1} == 1 ]]; then
+    TLS_PORT=$(pick_other_port "$P" "$EPMD_PORT") || { log "no free port for the TLS listener found"; exit 1; }
+    "$HERE/tls.sh" "$D/tls"
+    # Client certificates are asked for and checked against the CA, but optional: password logins work too.
+    cat > "$D/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$TLS_PORT
+ssl_options.cacertfile = $D/tls/ca.pem
+ssl_options.certfile = $D/tls/server.pem
+ssl_options.keyfile = $D/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+CONF
+fi
+if [[ -n ${RELAY_RABBITMQ_COOKIE:-} ]]; then
+    # HOME is DIR for the node and for rabbitmqctl: both read the cookie from there.
+    printf '%s' "$RELAY_RABBITMQ_COOKIE" > "$D/.erlang.cookie"
+    chmod 400 "$D/.erlang.cookie"
+fi
 CTL="env HOME=$D ERL_EPMD_PORT=$EPMD_PORT $RABBIT_BIN/rabbitmqctl -n $NODE"
 {
     printf 'RMQ_NODE=%q\n' "$NODE"
@@ -104,13 +137,20 @@ CTL="env HOME=$D ERL_EPMD_PORT=$EPMD_PORT $RABBIT_BIN/rabbitmqctl -n $NODE"
 
 # setsid: the node gets its own session, so a Ctrl-C on the terminal does not reach it;
 # the caller stops it in an orderly way with stop.sh.
-setsid env HOME="$D" ERL_EPMD_PORT="$EPMD_PORT" \
-    RABBITMQ_NODENAME="$NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$P" \
-    RABBITMQ_MNESIA_BASE="$D/mnesia" RABBITMQ_LOG_BASE="$D/log" RABBITMQ_CONFIG_FILE="$D/rabbitmq" \
-    RABBITMQ_ENABLED_PLUGINS_FILE="$D/enabled_plugins" RABBITMQ_PID_FILE="$D/pid" \
-    "$RABBIT_BIN/rabbitmq-server" > "$D/out.log" 2>&1 < /dev/null &
-LAUNCHER=$!
-echo "$LAUNCHER" > "$D/launcher.pid"
+cat > "$D/launch" <<LAUNCH
+#!/usr/bin/env bash
+# Starts node $NODE (again): same name, ports and data directory. Written by infra/rabbitmq/start.sh.
+setsid env HOME=$(printf %q "$D") ERL_EPMD_PORT=$EPMD_PORT \\
+    RABBITMQ_NODENAME=$(printf %q "$NODE") RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$P \\
+    RABBITMQ_MNESIA_BASE=$(printf %q "$D/mnesia") RABBITMQ_LOG_BASE=$(printf %q "$D/log") \\
+    RABBITMQ_CONFIG_FILE=$(printf %q "$D/rabbitmq") RABBITMQ_ENABLED_PLUGINS_FILE=$(printf %q "$D/enabled_plugins") \\
+    RABBITMQ_PID_FILE=$(printf %q "$D/pid") \\
+    $(printf %q "$RABBIT_BIN/rabbitmq-server") >> $(printf %q "$D/out.log") 2>&1 < /dev/null &
+echo \$! > $(printf %q "$D/launcher.pid")
+LAUNCH
+chmod +x "$D/launch"
+"$D/launch"
+LAUNCHER=$(cat "$D/launcher.pid")
 
 $CTL wait "$D/pid" --timeout "$WAIT_TIMEOUT" > "$D/wait.log" 2>&1 &
 WAITER=$!
@@ -143,6 +183,10 @@ fi
     printf 'export RELAY_TEST_RABBITMQ_PASSWORD=%q\n' guest
     printf 'export RELAY_TEST_RABBITMQCTL=%q\n' "$CTL"
     printf 'export RELAY_TEST_RABBITMQ_DIR=%q\n' "$D"
+    if [[ -n $TLS_PORT ]]; then
+        printf 'export RELAY_TEST_RABBITMQ_TLS_PORT=%q\n' "$TLS_PORT"
+        printf 'export RELAY_TEST_RABBITMQ_TLS_DIR=%q\n' "$D/tls"
+    fi
 } > "$D/env"
 ok=1
 cat "$D/env"

@@ -53,11 +53,12 @@ if alive "$BEAM" || alive "$LAUNCHER"; then
     fi
 fi
 
-# The private epmd (started by the node on ERL_EPMD_PORT). `epmd -kill` refuses while any node is
-# still registered with it, and no other node uses this port.
+# The private epmd (started by the node on ERL_EPMD_PORT). `epmd -kill` refuses while any node is still
+# registered with it: the nodes of a test cluster share one (infra/rabbitmq/cluster.sh), and the last one to stop
+# ends it. No other node uses this port.
 if [[ -n $RMQ_EPMD_PORT ]]; then
     EPMD=$(command -v epmd || ls /usr/lib/erlang/erts-*/bin/epmd 2>/dev/null | head -1)
-    if [[ -n $EPMD ]] && "$EPMD" -port "$RMQ_EPMD_PORT" -names >/dev/null 2>&1; then
+    if [[ -n $EPMD ]] && names=$("$EPMD" -port "$RMQ_EPMD_PORT" -names 2>/dev/null) && ! grep -q '^name ' <<< "$names"; then
         "$EPMD" -port "$RMQ_EPMD_PORT" -kill >/dev/null 2>&1 || log "could not stop epmd on port $RMQ_EPMD_PORT"
     fi
 fi

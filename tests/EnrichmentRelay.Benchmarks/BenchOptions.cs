@@ -5,7 +5,8 @@ namespace EnrichmentRelay.Benchmarks;
 /// <summary>What to run and how hard; every default is what infra/bench.sh runs.</summary>
 public sealed class BenchOptions
 {
-    public static readonly string[] AllSections = ["e2e-sqlite", "e2e-postgres", "instances", "webhook", "batch", "memory"];
+    /// <summary>e2e-postgres-fsync-off: one extra flat-out run with fsync off, labelled as not durable (what durability costs).</summary>
+    public static readonly string[] AllSections = ["e2e-sqlite", "e2e-postgres", "instances", "e2e-postgres-fsync-off", "webhook", "batch", "memory"];
 
     public IReadOnlyList<string> Sections { get; init; } = AllSections;
     /// <summary>Requests of a flat-out end-to-end run.</summary>

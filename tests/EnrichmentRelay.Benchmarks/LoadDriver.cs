@@ -55,8 +55,11 @@ public static class LoadDriver
                         // One flat-out relay run and nothing else: for profiling (attach dotnet-trace to the relay).
                         run.EndToEnd.Add(await e2e.RelayAsync(section == "relay-sqlite" ? Engine.Sqlite : Engine.Postgres, options.Requests, null));
                         break;
+                    case "e2e-postgres-fsync-off":
+                        run.EndToEnd.Add(await e2e.RelayWithoutFsyncAsync(options.Requests));
+                        break;
                     case "instances":
-                        if (!run.EndToEnd.Any(r => r.System == "relay" && r.Engine == "postgres" && r.PacedRate is null && r.Instances == 1))
+                        if (!run.EndToEnd.Any(r => r.System == "relay" && r.Engine == "postgres" && r.PacedRate is null && r.Instances == 1 && r.Label is null))
                             run.EndToEnd.Add(await e2e.RelayAsync(Engine.Postgres, options.Requests, null));
                         run.EndToEnd.Add(await e2e.RelayAsync(Engine.Postgres, options.Requests, null, options.Instances));
                         run.EndToEnd.Add(await e2e.BaselineAsync(options.Requests, null));

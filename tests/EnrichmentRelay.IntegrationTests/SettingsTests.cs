@@ -54,6 +54,33 @@ public sealed class SettingsTests(ITestOutputHelper output)
             ["Logging:Console:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics", "Logging:LogLevel:Microsoft.AspNetCore.Routing.Matching"]
         },
         { "a transport that does not exist", With(Sandboxed, ("Bus__Transport", "Rabbit")), ["Bus:Transport"] },
+        {
+            // The URI holds the password: the message names the setting and never shows the value.
+            "a broker URI that is not AMQP",
+            With(OnRabbitMq, ("Bus__Host", ""), ("Bus__Uri", "https://relay:s3cret-pw@rabbit.example.com/relay")),
+            ["Bus:Uri"]
+        },
+        {
+            "a broker URI and a broker host at once",
+            With(OnRabbitMq, ("Bus__Uri", "amqps://relay:s3cret-pw@rabbit.example.com/relay")),
+            ["Bus:Uri", "Bus:Host"]
+        },
+        {
+            "TLS switched off for an amqps URI",
+            With(OnRabbitMq, ("Bus__Host", ""), ("Bus__Uri", "amqps://rabbit.example.com"), ("Bus__UseTls", "false")),
+            ["Bus:UseTls", "Bus:Uri"]
+        },
+        {
+            "a CA certificate file that is not there",
+            With(OnRabbitMq, ("Bus__Host", ""), ("Bus__Uri", "amqps://rabbit.example.com"), ("Bus__TlsCaCertificatePath", "/nonexistent/ca.pem")),
+            ["Bus:TlsCaCertificatePath"]
+        },
+        {
+            "a cluster node that is not host or host:port",
+            With(OnRabbitMq, ("Bus__Hosts__0", "rabbit-1:port")),
+            ["Bus:Hosts:0"]
+        },
+        { "quorum queues on the in-memory bus", With(Sandboxed, ("Bus__QueueType", "Quorum")), ["Bus:QueueType"] },
         { "Precept enabled without its key, no sandbox", With(PreceptOnly, ("Providers__Precept__ApiKey", "")), ["Providers:Precept:ApiKey"] },
         {
             "Woodpecker at its own address without a key while the sandbox serves the others",

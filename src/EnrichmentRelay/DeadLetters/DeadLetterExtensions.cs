@@ -46,7 +46,7 @@ public static class DeadLetterExtensions
         {
             // The in-memory transport has no queues to wait in: there a failed message goes straight to the table.
             if (options.Transport == BusTransport.RabbitMq)
-                error.UseFilter(new DelayedRedeliveryFilter(options.Redelivery, logger));
+                error.UseFilter(new DelayedRedeliveryFilter(options.Redelivery, options.QueueType, logger));
             error.UseFilter(new GenerateFaultFilter());
             error.UseFilter(new DeadLetterFilter(scopes, time, logger));
             error.UseFilter(new ErrorTransportFilter());

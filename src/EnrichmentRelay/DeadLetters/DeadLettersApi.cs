@@ -52,7 +52,8 @@ public sealed record DeadLetterReplay;
 /// <summary>
 /// <c>/admin/dead-letters</c>: what failed, why, and a way to send it back. A replay puts the stored bytes and
 /// headers back on the message's own queue, where its consumer takes it like any other message (intake is
-/// idempotent by RequestId, so replaying something that did get through after all changes nothing).
+/// idempotent by RequestId, so replaying something that did get through after all changes nothing). A letter of
+/// the <c>outbox</c> queue is an event the relay could not publish; its replay stages it in the outbox again.
 /// </summary>
 public static class DeadLettersApi
 {
@@ -74,7 +75,8 @@ public static class DeadLettersApi
         group.MapPost("/{id:guid}/replay", ReplayOneAsync)
             .WithSummary("Sends one dead letter back to its queue")
             .WithDescription("Replays it even if it was replayed before; the consumer's idempotency makes a repeat harmless. " +
-                             "If it fails again it becomes a new dead letter. Needs the X-Api-Key header.")
+                             "If it fails again it becomes a new dead letter. A letter of the queue 'outbox' (an event the relay could not " +
+                             "publish) goes back into the outbox. Needs the X-Api-Key header.")
             .WithResponseExample(StatusCodes.Status202Accepted, "Sent back to selection-enrichment-requested", SummaryExample);
         group.MapPost("/replay", ReplayRangeAsync)
             .WithSummary("Sends every dead letter of a time range that was not replayed yet back to its queue")
@@ -171,12 +173,22 @@ public sealed class DeadLetterReplayer(RelayDbContext db, ISendEndpointProvider 
 
     /// <summary>
     /// Sends first, then marks: a crash in between replays a letter twice, which the consumer's idempotency
-    /// absorbs; the other order could lose a replay that was marked done.
+    /// absorbs; the other order could lose a replay that was marked done. A letter of the outbox (a message the relay
+    /// could not publish) goes back into the outbox instead, in the same transaction as its mark.
     /// </summary>
     public async Task ReplayAsync(IReadOnlyList<DeadLetterRecord> letters, CancellationToken ct)
     {
         foreach (var letter in letters)
         {
+            if (letter.Queue == OutboxRows.DeadLetterQueue)
+            {
+                db.Outbox.Add(OutboxRows.FromDeadLetter(letter, time.GetUtcNow()));
+                letter.ReplayedAt = time.GetUtcNow();
+                letter.ReplayCount++;
+                await db.SaveChangesAsync(ct);
+                logger.LogWarning("Replayed dead letter {DeadLetterId} (message {MessageId}) into the outbox", letter.Id, letter.MessageId);
+                continue;
+            }
             var endpoint = await endpoints.GetSendEndpoint(new Uri($"queue:{letter.Queue}"));
             var headers = JsonSerializer.Deserialize<Dictionary<string, string>>(letter.HeadersJson) ?? [];
             await endpoint.Send(new DeadLetterReplay(), context =>

@@ -217,6 +217,12 @@ public class OutboxMessage
     public DateTimeOffset? SentAt { get; set; }
     /// <summary>The trace the message is published in (a completion: its request's), so subscribers continue it.</summary>
     public string? TraceParent { get; set; }
+    /// <summary>
+    /// The relay instance that claimed it to publish (kept once sent: who published it). Until <see cref="LeasedUntil"/>
+    /// no other instance publishes it; after that another takes it over, as its holder may have died.
+    /// </summary>
+    public string? LeasedBy { get; set; }
+    public DateTimeOffset? LeasedUntil { get; set; }
 }
 
 /// <summary>

@@ -60,6 +60,51 @@ public static class OutboxRows
         [nameof(SelectionEnrichmentCompleted)] = typeof(SelectionEnrichmentCompleted),
     };
 
+    /// <summary>
+    /// The "queue" of a dead letter that is an outbox row the relay could not publish (unknown type, too large, unreadable).
+    /// Replaying it puts it back in the outbox, where the dispatcher tries it again.
+    /// </summary>
+    public const string DeadLetterQueue = "outbox";
+
+    /// <summary>The dead letter's headers that say what the row was: its message type, and the trace it is published in.</summary>
+    public const string MessageTypeHeader = "MessageType";
+    public const string TraceParentHeader = "traceparent";
+
+    /// <summary>An outbox row as a dead letter an operator can read and replay: nothing of it is lost.</summary>
+    public static DeadLetterRecord ToDeadLetter(OutboxMessage row, Guid id, string exceptionType, string reason, DateTimeOffset at)
+    {
+        var headers = new Dictionary<string, string> { [MessageTypeHeader] = row.MessageType };
+        if (row.TraceParent is not null)
+            headers[TraceParentHeader] = row.TraceParent;
+        return new DeadLetterRecord
+        {
+            Id = id,
+            Queue = DeadLetterQueue,
+            MessageId = row.MessageId.ToString(),
+            ContentType = "application/json",
+            Body = System.Text.Encoding.UTF8.GetBytes(row.Body),
+            HeadersJson = JsonSerializer.Serialize(headers),
+            ExceptionType = exceptionType,
+            Reason = reason,
+            FaultedAt = at,
+        };
+    }
+
+    /// <summary>The outbox row a dead letter of <see cref="DeadLetterQueue"/> was, staged again (at the back of the queue).</summary>
+    public static OutboxMessage FromDeadLetter(DeadLetterRecord letter, DateTimeOffset at)
+    {
+        var headers = JsonSerializer.Deserialize<Dictionary<string, string>>(letter.HeadersJson) ?? [];
+        return new OutboxMessage
+        {
+            MessageId = Guid.Parse(letter.MessageId ?? throw new InvalidOperationException($"Dead letter {letter.Id} has no message id.")),
+            MessageType = headers.GetValueOrDefault(MessageTypeHeader)
+                          ?? throw new InvalidOperationException($"Dead letter {letter.Id} does not say which message type it is."),
+            Body = System.Text.Encoding.UTF8.GetString(letter.Body),
+            CreatedAt = at,
+            TraceParent = headers.GetValueOrDefault(TraceParentHeader),
+        };
+    }
+
     /// <param name="traceParent">The trace to publish it in; by default the current one.</param>
     public static OutboxMessage For<T>(T message, Guid messageId, DateTimeOffset at, string? traceParent = null) where T : class => new()
     {

@@ -99,6 +99,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(m => m.MessageType).HasMaxLength(128);
             e.HasIndex(m => m.SentAt);
             e.Property(m => m.TraceParent).HasMaxLength(TraceParentLength);
+            e.Property(m => m.LeasedBy).HasMaxLength(128);
         });
         model.Entity<SelectionRecord>(e =>
         {

@@ -29,13 +29,21 @@ public static class RowClaims
                 """)
             : db.Requests.Where(r => r.State == RequestState.Accepted && r.Lane == lane).OrderBy(r => r.AcceptedAt).Take(limit);
 
-    /// <summary>The oldest outbox rows not yet sent, up to <paramref name="limit"/>, untracked.</summary>
-    public static IQueryable<OutboxMessage> UnsentOutbox(RelayDbContext db, int limit) =>
+    /// <summary>
+    /// The oldest outbox rows not yet sent that <paramref name="holder"/> may lease, up to <paramref name="limit"/>, untracked,
+    /// with their lease as it was: rows never leased, released, leased by <paramref name="holder"/> itself, or whose lease ran out
+    /// by <paramref name="now"/>. The caller writes its own lease on them before the transaction ends; the locks last only that long.
+    /// </summary>
+    public static IQueryable<OutboxMessage> UnsentOutbox(RelayDbContext db, string holder, DateTimeOffset now, int limit) =>
         db.Database.IsNpgsql()
             ? db.Outbox.FromSql($"""
-                SELECT * FROM outbox WHERE "SentAt" IS NULL ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED
+                SELECT * FROM outbox
+                WHERE "SentAt" IS NULL AND ("LeasedUntil" IS NULL OR "LeasedUntil" <= {now} OR "LeasedBy" = {holder})
+                ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED
                 """).AsNoTracking()
-            : db.Outbox.AsNoTracking().Where(m => m.SentAt == null).OrderBy(m => m.Id).Take(limit);
+            : db.Outbox.AsNoTracking()
+                .Where(m => m.SentAt == null && (m.LeasedUntil == null || m.LeasedUntil <= now || m.LeasedBy == holder))
+                .OrderBy(m => m.Id).Take(limit);
 
     /// <summary>Those of the raw callbacks still to be applied that no other instance is applying.</summary>
     public static IQueryable<ProviderCallbackRecord> PendingCallbacks(RelayDbContext db, long[] ids) =>

@@ -1,4 +1,6 @@
+using System.Security.Authentication;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Messaging;
 
@@ -60,6 +62,9 @@ public static class BusExtensions
                 add(bus, options);
             bus.AddConfigureEndpointsCallback((context, queue, endpoint) =>
             {
+                // Replicated over the cluster; MassTransit gives the _error and _skipped queues the same arguments.
+                if (options.QueueType == BusQueueType.Quorum && endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                    rabbit.SetQuorumQueue();
                 foreach (var configure in parts.EndpointConventions)
                     configure(context, queue, endpoint);
             });
@@ -68,14 +73,11 @@ public static class BusExtensions
             {
                 bus.UsingRabbitMq((context, cfg) =>
                 {
-                    cfg.Host(options.Host, options.Port, options.VirtualHost, h =>
-                    {
-                        h.Username(options.Username);
-                        h.Password(options.Password);
-                        // Publish completes only once the broker has the message (the default; stated
-                        // because the outbox marks rows sent on it).
-                        h.PublisherConfirmation = true;
-                    });
+                    var validated = context.GetRequiredService<IOptions<BusOptions>>().Value;
+                    var logger = context.GetRequiredService<ILoggerFactory>().CreateLogger("EnrichmentRelay.Messaging.Broker");
+                    var broker = BrokerConnection.From(validated);
+                    cfg.ConnectTo(broker, logger);
+                    logger.LogInformation("RabbitMQ at {Broker}, {QueueType} queues", broker, validated.QueueType);
                     cfg.ConfigureEndpoints(context);
                 });
             }
@@ -85,5 +87,39 @@ public static class BusExtensions
             }
         });
         return builder;
+    }
+
+    /// <summary>The broker's node(s), credentials and TLS, as <see cref="BrokerConnection"/> resolved them.</summary>
+    static void ConnectTo(this IRabbitMqBusFactoryConfigurator cfg, BrokerConnection broker, ILogger logger)
+    {
+        var first = broker.Nodes[0];
+        cfg.Host(first.Host, first.Port, broker.VirtualHost, h =>
+        {
+            h.Username(broker.Username);
+            h.Password(broker.Password);
+            // Publish completes only once the broker has the message (the default; stated because the outbox marks
+            // rows sent on it).
+            h.PublisherConfirmation = true;
+            if (broker.Nodes.Count > 1)
+            {
+                // Each new connection goes to the next node in turn, so a lost node is left for the next one.
+                h.UseCluster(cluster =>
+                {
+                    foreach (var node in broker.Nodes)
+                        cluster.Node(node.ToString());
+                });
+            }
+            if (broker.UseTls)
+            {
+                h.UseSsl(tls =>
+                {
+                    tls.Protocol = SslProtocols.Tls12 | SslProtocols.Tls13;
+                    tls.ServerName = broker.TlsServerName ?? first.Host;
+                    tls.CertificateValidationCallback = new BrokerCertificateCheck(broker.TlsCaCertificates, broker.AcceptedServerNames, logger).Validate;
+                    if (broker.TlsClientCertificate is { } certificate)
+                        tls.Certificate = certificate;
+                });
+            }
+        });
     }
 }

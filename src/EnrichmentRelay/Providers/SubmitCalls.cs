@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using EnrichmentRelay.Contracts;
-using EnrichmentRelay.Ledger;
 using Polly.CircuitBreaker;
 
 namespace EnrichmentRelay.Providers;
@@ -39,30 +38,6 @@ public static class SubmitCalls
     /// fate; one whose POST never left (its instance stopped while it queued) is sent again, since nothing was sent.
     /// </summary>
     public static TimeSpan OrphanWindow(TimeSpan requestTimeout) => requestTimeout * 4;
-
-    /// <summary>
-    /// Takes over a job found orphaned (still <c>Submitting</c> past <see cref="OrphanWindow"/>; the caller's save checks
-    /// the job's Version, so a submit that starts meanwhile wins and this is discarded). A job whose POST never left goes
-    /// back in line: nothing was sent, and its submit, should it still be waiting somewhere, will see the job is gone and
-    /// send nothing. One whose POST left has an unknown fate: true, reconcile it with the provider.
-    /// </summary>
-    public static bool TakeOverOrphan(ProviderJobRecord job, IEnumerable<EnrichmentRequestRecord> open, DateTimeOffset now, ILogger logger)
-    {
-        if (job.SubmitStartedAt is null)
-        {
-            var requests = open.ToList();
-            job.State = ProviderJobState.Refused;
-            job.CompletedAt = now;
-            job.LastError = "Its submit never left (the instance stopped while it waited its turn); its leads were queued again.";
-            foreach (var request in requests)
-                request.ReturnToWaiting();
-            logger.LogWarning("Job {JobName} never started its submit to {Provider}; its {Count} leads wait for the next batch", job.Name, job.Provider, requests.Count);
-            return false;
-        }
-        job.State = ProviderJobState.SubmitUnknown;
-        logger.LogWarning("Job {JobName} was cut off before its submit's answer was recorded; reconciling it with {Provider}", job.Name, job.Provider);
-        return true;
-    }
 
     /// <summary>Reads a non-success answer to a submit.</summary>
     public static SubmitResult FromErrorStatus(string provider, HttpResponseMessage response, string error, IReadOnlyList<PendingLead> leads) =>

@@ -34,6 +34,8 @@ public sealed class RelayMetrics
     readonly Counter<long> callbacksDuplicated;
     readonly Counter<long> callbacksRescued;
     readonly Counter<long> outboxPublished;
+    readonly UpDownCounter<int> outboxUnconfirmed;
+    readonly UpDownCounter<int> outboxUnmarked;
     volatile LedgerReadings readings = LedgerReadings.None;
     readonly System.Collections.Concurrent.ConcurrentDictionary<ProviderName, int> paused = new();
 
@@ -66,12 +68,19 @@ public sealed class RelayMetrics
             "Requests completed by the sweep because their callback never came.");
         outboxPublished = meter.CreateCounter<long>("relay.outbox.published", "{message}",
             "Outbox messages published and confirmed by the broker, by message type.");
+        outboxUnconfirmed = meter.CreateUpDownCounter<int>("relay.outbox.unconfirmed", "{message}",
+            "Outbox messages this instance has published that the broker has not confirmed yet.");
+        outboxUnmarked = meter.CreateUpDownCounter<int>("relay.outbox.unmarked", "{message}",
+            "Outbox messages the broker confirmed that this instance has not recorded as sent yet (held in memory while the ledger is " +
+            "unreachable). With relay.outbox.unconfirmed: what the instance dying now could publish twice.");
 
         // Counters start at 0 for every provider, so rate() and increase() work from the first scrape.
         foreach (var provider in Providers)
             accepted.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)));
         callbacksDuplicated.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
         callbacksRescued.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
+        outboxUnconfirmed.Add(0);
+        outboxUnmarked.Add(0);
 
         meter.CreateObservableGauge("relay.outbox.lag", () => readings.OutboxLagSeconds, "s",
             "Age of the oldest outbox message not yet published (0 when none is waiting).");
@@ -149,6 +158,12 @@ public sealed class RelayMetrics
     public void ProviderPaused(ProviderName provider, bool isPaused) => paused[provider] = isPaused ? 1 : 0;
 
     public void OutboxPublished(string messageType) => outboxPublished.Add(1, new KeyValuePair<string, object?>("message_type", messageType));
+
+    /// <summary>Publishes started (+) or ended, confirmed or not (-).</summary>
+    public void OutboxUnconfirmed(int change) => outboxUnconfirmed.Add(change);
+
+    /// <summary>Confirmed rows (+) that are then recorded as sent (-).</summary>
+    public void OutboxUnmarked(int change) => outboxUnmarked.Add(change);
 
     /// <summary>The latest figures read from the ledger (see <see cref="LedgerGaugeSampler"/>), reported on the next scrape.</summary>
     public void Observe(LedgerReadings latest) => readings = latest;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using EnrichmentRelay.Benchmarks.Report;
+using Microsoft.Data.Sqlite;
 using Npgsql;
 using RabbitMQ.Client;
 
@@ -73,6 +75,27 @@ public sealed class BenchEnvironment
         return new BenchDatabase(engine, new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = name }.ConnectionString, null);
     }
 
+    /// <summary>
+    /// Switches the cluster's fsync (a reload setting) for an extra, labelled comparison run; on again afterwards.
+    /// Waits until a new session sees the value, so the run that follows is measured under it.
+    /// </summary>
+    public async Task SetFsyncAsync(bool on)
+    {
+        await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresAdmin) { Pooling = false }.ConnectionString);
+        await admin.OpenAsync();
+        await using (var set = new NpgsqlCommand(on ? "ALTER SYSTEM RESET fsync" : "ALTER SYSTEM SET fsync = off", admin))
+            await set.ExecuteNonQueryAsync();
+        await using (var reload = new NpgsqlCommand("SELECT pg_reload_conf()", admin))
+            await reload.ExecuteNonQueryAsync();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await new BenchDatabase(Engine.Postgres, PostgresAdmin, null).DurabilityAsync()).Description.Contains("fsync on") != on)
+        {
+            if (DateTime.UtcNow > until)
+                throw new TimeoutException($"PostgreSQL did not take fsync = {(on ? "on" : "off")} within 30 s");
+            await Task.Delay(100);
+        }
+    }
+
     async Task RabbitCtlAsync(params string[] arguments)
     {
         var command = RabbitCtl + " " + string.Join(" ", arguments.Select(a => $"'{a}'"));
@@ -103,6 +126,30 @@ public sealed record BenchDatabase(Engine Engine, string ConnectionString, strin
         ["Ledger__Engine"] = Engine.ToString(),
         ["Ledger__ConnectionString"] = ConnectionString,
     };
+
+    /// <summary>
+    /// The durability in force, asked of the server (PostgreSQL) or of the file (SQLite: its journal mode, and the
+    /// synchronous level a connection opened like the relay's gets, as the relay sets none of its own).
+    /// </summary>
+    public async Task<Durability> DurabilityAsync()
+    {
+        if (Engine == Engine.Postgres)
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false }.ConnectionString);
+            await connection.OpenAsync();
+            await using var show = new NpgsqlCommand("SELECT current_setting('fsync'), current_setting('synchronous_commit')", connection);
+            await using var reader = await show.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            return Durability.Postgres(reader.GetString(0), reader.GetString(1));
+        }
+        await using var sqlite = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ConnectionString);
+        await sqlite.OpenAsync();
+        // The journal mode first: reading it opens the WAL, after which SQLite applies its WAL default for synchronous.
+        await using var journal = new SqliteCommand("PRAGMA journal_mode", sqlite);
+        var mode = (string)(await journal.ExecuteScalarAsync())!;
+        await using var synchronous = new SqliteCommand("PRAGMA synchronous", sqlite);
+        return Durability.Sqlite(mode, (long)(await synchronous.ExecuteScalarAsync())!);
+    }
 
     public void Delete()
     {

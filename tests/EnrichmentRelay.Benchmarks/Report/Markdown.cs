@@ -15,6 +15,15 @@ public static class Markdown
                       (run.Commit is null ? "" : $", commit `{run.Commit}`") +
                       (run.DurationSeconds is { } d ? $", {d / 60:0.0} min" : "") + $", with `{run.Command}`.");
         md.AppendLine();
+        // Durability as each run's database reported it; the goals count durable figures only.
+        var judged = run.EndToEnd.Where(r => r.System == "relay" && r.Label is null).Select(r => r.Durability)
+            .Concat(run.Webhooks.Where(w => w.Target != "bare Kestrel").Select(w => w.Durability))
+            .Concat([run.BatchDurability, run.MemoryDurability]).Where(d => d is not null).Distinct().ToList();
+        if (judged.Count > 0)
+            md.AppendLine(judged.All(d => d!.Durable)
+                ? $"Durability: every relay figure ran on durable storage, as the database reported it during the run ({string.Join("; ", judged)}); the broker keeps durable queues, persistent messages, publisher confirms. An fsync-off run, if any, is an extra line marked as such."
+                : $"Durability: **not every relay figure ran on durable storage** ({string.Join("; ", judged)}); those figures meet no goal.");
+        md.AppendLine();
 
         if (run.Goals.Count > 0)
         {
@@ -31,8 +40,8 @@ public static class Markdown
         {
             md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after)");
             md.AppendLine();
-            md.AppendLine("| run | mode | requests | completions/s | p50 ms | p95 ms | p99 ms | ratio (relay/baseline) | notes |");
-            md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+            md.AppendLine("| run | mode | durability | requests | completions/s | p50 ms | p95 ms | p99 ms | ratio (relay/baseline) | notes |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in run.EndToEnd)
             {
                 var baseline = BaselineFor(run, r);
@@ -47,14 +56,14 @@ public static class Markdown
                 if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), relay CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
                 else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
                 notes.Add($"published {F(r.PublishedPerSecond, "N0")}/s; {F(r.RequestBytes, "N0")} B in, {F(r.CompletionBytes, "N0")} B out");
-                md.AppendLine($"| {Name(r)} | {r.Mode} | {r.Requests:N0} | {F(r.CompletionsPerSecond, "N0")} | {F(r.Latency.P50, "N0")} | {F(r.Latency.P95, "N0")} | " +
+                md.AppendLine($"| {Name(r)} | {r.Mode} | {Described(r.Durability)} | {r.Requests:N0} | {F(r.CompletionsPerSecond, "N0")} | {F(r.Latency.P50, "N0")} | {F(r.Latency.P95, "N0")} | " +
                               $"{F(r.Latency.P99, "N0")} | {ratio} | {string.Join("; ", notes)} |");
             }
             md.AppendLine();
-            var instances = run.EndToEnd.Where(r => r.System == "relay" && r.Engine == "postgres" && r.PacedRate is null).OrderBy(r => r.Instances).ToList();
+            var instances = run.EndToEnd.Where(r => r.System == "relay" && r.Engine == "postgres" && r.PacedRate is null && r.Label is null).OrderBy(r => r.Instances).ToList();
             if (instances.Select(r => r.Instances).Distinct().Count() > 1)
             {
-                md.AppendLine("Relay instances on one PostgreSQL database and one virtual host (flat out): " +
+                md.AppendLine($"Relay instances on one PostgreSQL database and one virtual host (flat out; {Described(instances[0].Durability)}): " +
                               string.Join(", ", instances.Select(r => $"{r.Instances} → {F(r.CompletionsPerSecond, "N0")}/s" +
                                                                       (r.Missing + r.Duplicates + r.LeadsSubmittedTwice > 0
                                                                           ? $" ({r.Missing} missing, {r.Duplicates} duplicates, {r.LeadsSubmittedTwice} leads submitted twice)" : ""))) + ".");
@@ -66,8 +75,8 @@ public static class Markdown
         {
             md.AppendLine("**2. Webhook ingest** (Precept callbacks to `POST /webhooks/precept/{token}`, stored before the 202; baseline: bare Kestrel answering 202 without storing, same bodies and clients)");
             md.AppendLine();
-            md.AppendLine("| callbacks | target | mode | callbacks/s | ack p50 ms | ack p99 ms | failed | ratio (relay/bare) |");
-            md.AppendLine("|---|---|---|---|---|---|---|---|");
+            md.AppendLine("| callbacks | target | mode | durability | callbacks/s | ack p50 ms | ack p99 ms | failed | ratio (relay/bare) |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|");
             // Each engine's run has its own bare endpoint beside it: a relay row is paired with the last matching bare row before it.
             for (var i = 0; i < run.Webhooks.Count; i++)
             {
@@ -77,7 +86,7 @@ public static class Markdown
                 var ratio = pair is not null
                     ? $"{F(w.CallbacksPerSecond / pair.CallbacksPerSecond, "0.00")}× rate, p99 {F(w.Ack.P99 / pair.Ack.P99, "0.0")}×"
                     : "";
-                md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode} | {F(w.CallbacksPerSecond, "N0")} | {F(w.Ack.P50, "0.0")} | " +
+                md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode} | {Described(w.Durability)} | {F(w.CallbacksPerSecond, "N0")} | {F(w.Ack.P50, "0.0")} | " +
                               $"{F(w.Ack.P99, "0.0")} | {w.Failed} | {ratio} |");
             }
             md.AppendLine();
@@ -85,7 +94,7 @@ public static class Markdown
 
         if (run.BatchFill.Count > 0)
         {
-            md.AppendLine("**3. Batch fill** (1,000 leads per provider in one burst, default `BatchSize` and `FlushWindow`)");
+            md.AppendLine($"**3. Batch fill** (1,000 leads per provider in one burst, default `BatchSize` and `FlushWindow`; {Described(run.BatchDurability)})");
             md.AppendLine();
             md.AppendLine("| provider | limit per call | submit calls per 1,000 leads | ideal | largest call | fill |");
             md.AppendLine("|---|---|---|---|---|---|");
@@ -96,7 +105,7 @@ public static class Markdown
 
         if (run.PollCost.Count > 0)
         {
-            md.AppendLine("**4. Poll cost** (requests other than submits, per completed request; same run as 3, poll tick 1 s)");
+            md.AppendLine($"**4. Poll cost** (requests other than submits, per completed request; same run as 3, poll tick 1 s; {Described(run.BatchDurability)})");
             md.AppendLine();
             md.AppendLine("| provider | completed | status requests | per completion | all reads per completion | breakdown |");
             md.AppendLine("|---|---|---|---|---|---|");
@@ -107,7 +116,7 @@ public static class Markdown
 
         if (run.Memory.Count > 0)
         {
-            md.AppendLine("**5. Memory** (relay process, requests submitted to Precept and not completed)");
+            md.AppendLine($"**5. Memory** (relay process, requests submitted to Precept and not completed; {Described(run.MemoryDurability)})");
             md.AppendLine();
             md.AppendLine("| outstanding | peak working set (VmHWM) | working set now | idle before | growth over idle |");
             md.AppendLine("|---|---|---|---|---|");
@@ -135,7 +144,11 @@ public static class Markdown
                                          && run.EndToEnd.IndexOf(b) > run.EndToEnd.IndexOf(relay))
         ?? run.EndToEnd.LastOrDefault(b => b.System == "baseline" && b.PacedRate == relay.PacedRate);
 
-    static string Name(EndToEndResult r) => r.System == "baseline" ? "baseline" : $"relay, {r.Engine}" + (r.Instances > 1 ? $", {r.Instances} instances" : "");
+    static string Name(EndToEndResult r) => r.System == "baseline" ? "baseline"
+        : $"relay, {r.Engine}" + (r.Instances > 1 ? $", {r.Instances} instances" : "") + (r.Label is null ? "" : $", **{r.Label}**");
+
+    static string Described(Durability? durability) => durability is null ? "not measured"
+        : durability.Durable || durability == Durability.Nothing ? durability.Description : $"{durability.Description} (**not durable**)";
 
     public static string Mb(long bytes) => $"{bytes / 1048576.0:N0} MB";
 

@@ -25,6 +25,10 @@ public sealed record EndToEndResult
     public int LeadsSubmittedTwice { get; init; }
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
     public string? Note { get; init; }
+    /// <summary>The ledger's durability during the run (the relay) or the broker's (the bare chain).</summary>
+    public Durability? Durability { get; init; }
+    /// <summary>Set on an extra run that is not one of the figures (e.g. PostgreSQL with fsync off): shown, never judged.</summary>
+    public string? Label { get; init; }
 
     public int Missing => Requests - Completed;
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : "flat out";
@@ -42,6 +46,8 @@ public sealed record WebhookResult
     public required double CallbacksPerSecond { get; init; }
     public required LatencySummary Ack { get; init; }
     public double BodyBytes { get; init; }
+    /// <summary>The relay's ledger durability during the run; the bare endpoint stores nothing.</summary>
+    public Durability? Durability { get; init; }
 
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : $"flat out, {Clients} clients";
 }
@@ -79,6 +85,9 @@ public sealed record BenchRun
     public List<BatchFillResult> BatchFill { get; } = [];
     public List<PollCostResult> PollCost { get; } = [];
     public List<MemoryResult> Memory { get; } = [];
+    /// <summary>The ledger durability of the batch fill and poll cost run, and of the memory run.</summary>
+    public Durability? BatchDurability { get; set; }
+    public Durability? MemoryDurability { get; set; }
     public Dictionary<string, IReadOnlyDictionary<string, string>> Settings { get; } = [];
     public List<string> Notes { get; } = [];
     public List<GoalResult> Goals { get; } = [];

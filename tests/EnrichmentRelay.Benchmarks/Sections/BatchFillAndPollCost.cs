@@ -35,6 +35,7 @@ public sealed class BatchFillAndPollCost(BenchEnvironment env, BenchOptions opti
             await using var relay = await RelayCluster.StartAsync($"relay-batchfill-{engine.ToString().ToLowerInvariant()}", env, vhost, database,
                 sandbox, Settings);
             await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), CompletionListener.RelayExchange);
+            run.BatchDurability = await database.DurabilityAsync();
 
             foreach (var (provider, requests) in new[]
                      {

@@ -42,6 +42,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             await using var relays = await RelayCluster.StartAsync(name, env, vhost, database, sandbox, settings, instances);
             await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), CompletionListener.RelayExchange);
             var factory = env.Broker(vhost);
+            var durability = await database.DurabilityAsync();
 
             await RunAsync(factory, "enrichment-requested", listener, Enumerable.Range(0, WarmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
             completionBytes = listener.AverageBodyBytes;
@@ -71,6 +72,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 LargestJob = counters.LargestJob,
                 LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
                 Settings = settings,
+                Durability = durability,
             };
             Report(result);
             return result;
@@ -80,6 +82,23 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             await sandbox.DisposeAsync();
             await env.DeleteVirtualHostAsync(vhost);
             database.Delete();
+        }
+    }
+
+    /// <summary>
+    /// One flat-out PostgreSQL run with fsync off: what durability costs, shown beside the durable figures as an
+    /// extra, labelled line and never judged against a goal. fsync is switched back on whatever happens.
+    /// </summary>
+    public async Task<EndToEndResult> RelayWithoutFsyncAsync(int requests)
+    {
+        await env.SetFsyncAsync(false);
+        try
+        {
+            return await RelayAsync(Engine.Postgres, requests, null) with { Label = "fsync off: not durable, for comparison only" };
+        }
+        finally
+        {
+            await env.SetFsyncAsync(true);
         }
     }
 
@@ -116,6 +135,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 RequestBytes = measured.Average(r => r.Body.Length),
                 CompletionBytes = listener.AverageBodyBytes,
                 CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
+                Durability = Durability.Broker,
             };
             Report(result);
             return result;
@@ -139,7 +159,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     }
 
     void Report(EndToEndResult r) =>
-        say($"  {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
+        say($"  [{r.Durability}] {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
             $"p99 {r.Latency.P99:N0} ms; {r.Completed:N0}/{r.Requests:N0} completed, {r.Duplicates} duplicates" +
             (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request"));
 

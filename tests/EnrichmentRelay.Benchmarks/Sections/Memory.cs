@@ -23,6 +23,7 @@ public sealed class Memory(BenchEnvironment env, BenchRun run, Action<string> sa
         {
             await using var relay = await RelayCluster.StartAsync($"relay-memory-{engine.ToString().ToLowerInvariant()}", env, vhost, database,
                 sandbox, Settings);
+            run.MemoryDurability = await database.DurabilityAsync();
             await Task.Delay(TimeSpan.FromSeconds(2)); // let start-up settle before the idle reading
             var idle = relay.First.Memory().Current;
             say($"  idle: {idle / 1048576.0:N0} MB");

@@ -69,6 +69,7 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
                 new Dictionary<string, string>(), Path.Combine(env.WorkDirectory, "logs"));
             await bare.WaitUntilReadyAsync(new Uri(bareBase, "ready"), TimeSpan.FromSeconds(60));
             var relayBase = relay.BaseAddresses[0];
+            var durability = await database.DurabilityAsync();
 
             // Streamed first: each lead's callback reaches the relay once, as Precept would send it; the per-job
             // callbacks that follow repeat results already applied (stored all the same, then recognised as duplicates).
@@ -82,13 +83,14 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
                 foreach (var (target, baseUrl) in new[] { ("bare Kestrel", bareBase), (relayTarget, relayBase) })
                 {
                     var retargeted = callbacks.Select(c => c with { Url = Retarget(c.Url, baseUrl) }).ToList();
-                    results.Add(await PostAsync(target, shape, retargeted, flatCount, options.WebhookClients, null));
+                    var stored = target == relayTarget ? durability : Durability.Nothing;
+                    results.Add(await PostAsync(target, shape, retargeted, flatCount, options.WebhookClients, null) with { Durability = stored });
                     // The first callbacks of each lead start the relay's work (verify, complete, publish): let it finish,
                     // so the paced run measures ingest, not the backlog of the run before it.
                     if (target == relayTarget)
                         await timeline.WaitForAllAsync(TimeSpan.FromSeconds(60), options.StallLimit);
                     results.Add(await PostAsync(target, shape, retargeted, (int)(options.WebhookRate * options.PacedSeconds),
-                        64, options.WebhookRate));
+                        64, options.WebhookRate) with { Durability = stored });
                 }
             }
 

@@ -36,8 +36,14 @@ public sealed class RelayProcess : IAsyncDisposable
 
     public int Port => BaseAddress.Port;
 
+    /// <summary>The operating system's id of this relay process: the same id throughout means it was never restarted.</summary>
+    public int ProcessId => process.Id;
+
+    public bool HasExited => process.HasExited;
+
     /// <param name="port">The port to listen on; a restart passes the old one, so callback URLs given out stay valid.</param>
-    public static async Task<RelayProcess> StartAsync(IReadOnlyDictionary<string, string> settings, int? port = null)
+    /// <param name="waitUntilReady">False for a relay that is expected never to become ready (a broker it must refuse).</param>
+    public static async Task<RelayProcess> StartAsync(IReadOnlyDictionary<string, string> settings, int? port = null, bool waitUntilReady = true)
     {
         port ??= FreePort();
         var baseAddress = new Uri($"http://127.0.0.1:{port}/");
@@ -54,7 +60,8 @@ public sealed class RelayProcess : IAsyncDisposable
 
         try
         {
-            await relay.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+            if (waitUntilReady)
+                await relay.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         }
         catch
         {

@@ -21,24 +21,23 @@ public sealed class RelayScenario : IAsyncDisposable
     public required IReadOnlyDictionary<string, string> Settings { get; init; }
     public required TestBus Bus { get; init; }
     public required TestDatabase Database { get; init; }
+    public required string VirtualHost { get; init; }
 
     /// <param name="port">The relay's port, for settings that must name it (Relay__PublicBaseUrl); any free one by default.</param>
+    /// <param name="broker">The test node (default) or the test cluster.</param>
+    /// <param name="forVirtualHost">Settings that name the scenario's virtual host (a broker URI), made once it exists.</param>
     public static async Task<RelayScenario> StartAsync(Engine engine, Action<SandboxServer>? arrangeSandbox = null,
-        IReadOnlyDictionary<string, string>? settings = null, int? port = null)
+        IReadOnlyDictionary<string, string>? settings = null, int? port = null, TestBroker? broker = null,
+        Func<string, Task<IReadOnlyDictionary<string, string>>>? forVirtualHost = null)
     {
+        broker ??= TestBroker.Node;
         var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey, LanceApiKey = LanceKey });
         arrangeSandbox?.Invoke(sandbox);
-        var vhost = await TestEnvironment.NewVirtualHostAsync();
+        var vhost = await broker.NewVirtualHostAsync();
         var database = await TestDatabase.CreateAsync(engine);
 
-        var all = new Dictionary<string, string>
+        var all = new Dictionary<string, string>(broker.RelaySettings(vhost))
         {
-            ["Bus__Transport"] = "RabbitMq",
-            ["Bus__Host"] = TestEnvironment.RabbitHost,
-            ["Bus__Port"] = TestEnvironment.RabbitPort.ToString(),
-            ["Bus__VirtualHost"] = vhost,
-            ["Bus__Username"] = TestEnvironment.RabbitUser,
-            ["Bus__Password"] = TestEnvironment.RabbitPassword,
             ["Admin__ApiKey"] = AdminKey,
             ["Relay__ClientApiKey"] = ClientKey,
             ["Sandbox__Enabled"] = "false",
@@ -59,13 +58,16 @@ public sealed class RelayScenario : IAsyncDisposable
             all[key] = value;
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             all[key] = value;
+        if (forVirtualHost is not null)
+            foreach (var (key, value) in await forVirtualHost(vhost))
+                all[key] = value;
 
         RelayProcess? relay = null;
         try
         {
             relay = await RelayProcess.StartAsync(all, port);
-            var bus = await TestBus.StartAsync(vhost);
-            return new RelayScenario { Sandbox = sandbox, Relay = relay, Bus = bus, Database = database, Settings = all };
+            var bus = await TestBus.StartAsync(vhost, broker);
+            return new RelayScenario { Sandbox = sandbox, Relay = relay, Bus = bus, Database = database, Settings = all, VirtualHost = vhost };
         }
         catch
         {
@@ -106,12 +108,14 @@ public sealed class RelayScenario : IAsyncDisposable
         Assert.All(Sandbox.Lance.Counters.Submissions.Values, n => Assert.Equal(1, n));
     }
 
-    /// <summary>kill -9 the relay and start it again on the same port, database and broker.</summary>
-    public async Task CrashAndRestartRelayAsync()
+    /// <summary>kill -9 the relay and start it again on the same port, database and broker. Returns the killed one (its log stays readable).</summary>
+    public async Task<RelayProcess> CrashAndRestartRelayAsync()
     {
         var port = Relay.Port;
-        await Relay.KillAsync();
+        var killed = Relay;
+        await killed.KillAsync();
         Relay = await RelayProcess.StartAsync(Settings, port);
+        return killed;
     }
 
     /// <summary>Starts the relay again, on the same port, database and broker, once it has stopped.</summary>

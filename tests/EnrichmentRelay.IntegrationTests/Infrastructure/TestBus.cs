@@ -15,32 +15,56 @@ public sealed class TestBus : IAsyncDisposable
 {
     readonly IBusControl bus;
     readonly string virtualHost;
+    readonly TestBroker broker;
     public ConcurrentDictionary<Guid, ConcurrentBag<EnrichmentCompleted>> Completions { get; } = new();
     public ConcurrentDictionary<Guid, ConcurrentBag<SelectionEnrichmentCompleted>> SelectionSummaries { get; } = new();
+    /// <summary>When each EnrichmentCompleted arrived (copies included): pauses in the flow show here.</summary>
+    public ConcurrentQueue<DateTime> CompletionTimes { get; } = new();
 
-    TestBus(IBusControl bus, string virtualHost)
+    /// <summary>
+    /// Completions the broker delivered again because the subscriber's acknowledgement was lost (a broker restart):
+    /// copies that the relay did not publish twice.
+    /// </summary>
+    public int RedeliveredCompletions => redeliveredCompletions;
+    int redeliveredCompletions;
+
+    TestBus(IBusControl bus, string virtualHost, TestBroker broker)
     {
         this.bus = bus;
         this.virtualHost = virtualHost;
+        this.broker = broker;
     }
 
-    public static async Task<TestBus> StartAsync(string virtualHost)
+    public static async Task<TestBus> StartAsync(string virtualHost, TestBroker? broker = null)
     {
+        broker ??= TestBroker.Node;
         TestBus? self = null;
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
-            cfg.Host(TestEnvironment.RabbitHost, TestEnvironment.RabbitPort, virtualHost, h =>
+            cfg.Host(broker.Nodes[0].Host, broker.Nodes[0].Port, virtualHost, h =>
             {
-                h.Username(TestEnvironment.RabbitUser);
-                h.Password(TestEnvironment.RabbitPassword);
+                h.Username(broker.User);
+                h.Password(broker.Password);
+                if (broker.Nodes.Count > 1)
+                    h.UseCluster(c =>
+                    {
+                        foreach (var (host, port) in broker.Nodes)
+                            c.Node($"{host}:{port}");
+                    });
             });
             cfg.ReceiveEndpoint($"it-subscriber-{Guid.NewGuid():N}", e =>
             {
-                // Durable, so it outlives a broker restart in the fault tests (each test has its own vhost).
+                // Durable, so it outlives a broker restart in the fault tests (each test has its own vhost);
+                // on the cluster replicated too, so it outlives the node it was declared on.
                 e.Durable = true;
+                if (broker.QuorumQueues)
+                    e.SetQuorumQueue();
                 e.Handler<EnrichmentCompleted>(context =>
                 {
+                    if (context.ReceiveContext.Redelivered)
+                        Interlocked.Increment(ref self!.redeliveredCompletions);
                     self!.Completions.GetOrAdd(context.Message.RequestId, _ => []).Add(context.Message);
+                    self.CompletionTimes.Enqueue(DateTime.UtcNow);
                     return Task.CompletedTask;
                 });
                 e.Handler<SelectionEnrichmentCompleted>(context =>
@@ -50,7 +74,7 @@ public sealed class TestBus : IAsyncDisposable
                 });
             });
         });
-        self = new TestBus(bus, virtualHost);
+        self = new TestBus(bus, virtualHost, broker);
         await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         return self;
     }
@@ -104,12 +128,10 @@ public sealed class TestBus : IAsyncDisposable
 
     Task<IConnection> Connect() => new ConnectionFactory
     {
-        HostName = TestEnvironment.RabbitHost,
-        Port = TestEnvironment.RabbitPort,
-        UserName = TestEnvironment.RabbitUser,
-        Password = TestEnvironment.RabbitPassword,
+        UserName = broker.User,
+        Password = broker.Password,
         VirtualHost = virtualHost,
-    }.CreateConnectionAsync();
+    }.CreateConnectionAsync(broker.Nodes.Select(n => new AmqpTcpEndpoint(n.Host, n.Port)).ToList());
 
     public static string ToRawJson(EnrichmentRequested request) =>
         JsonSerializer.Serialize(request, new JsonSerializerOptions(JsonSerializerDefaults.Web));

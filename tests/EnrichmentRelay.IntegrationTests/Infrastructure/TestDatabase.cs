@@ -37,6 +37,17 @@ public sealed record TestDatabase(Engine Engine, string ConnectionString)
         return new TestDatabase(engine, new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresAdmin) { Database = name }.ConnectionString);
     }
 
+    /// <summary>The test cluster's durability settings as the server reports them, e.g. "PostgreSQL fsync on, synchronous_commit on".</summary>
+    public static async Task<string> DurabilityAsync()
+    {
+        await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresAdmin) { Pooling = false }.ConnectionString);
+        await admin.OpenAsync();
+        await using var show = new NpgsqlCommand("SELECT current_setting('fsync'), current_setting('synchronous_commit')", admin);
+        await using var reader = await show.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return $"PostgreSQL fsync {reader.GetString(0)}, synchronous_commit {reader.GetString(1)}";
+    }
+
     public IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
     {
         ["Ledger__Engine"] = Engine.ToString(),

@@ -15,20 +15,37 @@ public static class TestEnvironment
     public static string RabbitCtl => Required("RELAY_TEST_RABBITMQCTL");
     public static string PostgresAdmin => Required("RELAY_TEST_POSTGRES");
     public static string PgCtl => Required("RELAY_TEST_PG_CTL");
+    public static string PgKill => Required("RELAY_TEST_PG_KILL");
+    /// <summary>The test node's TLS listener (same broker, same users), and the certificates of infra/rabbitmq/tls.sh.</summary>
+    public static ushort RabbitTlsPort => ushort.Parse(Required("RELAY_TEST_RABBITMQ_TLS_PORT"));
+    public static string RabbitTlsDirectory => Required("RELAY_TEST_RABBITMQ_TLS_DIR");
+
+    /// <summary>The three nodes of the test cluster (infra/rabbitmq/cluster.sh, started by infra/test-cluster.sh), node 1 first.</summary>
+    public static IReadOnlyList<(string Host, ushort Port)> ClusterHosts => Required("RELAY_TEST_CLUSTER_HOSTS").Split(',')
+        .Select(node => node.Split(':')).Select(parts => (parts[0], ushort.Parse(parts[1]))).ToList();
+    public static string ClusterUser => Required("RELAY_TEST_CLUSTER_USER");
+    public static string ClusterPassword => Required("RELAY_TEST_CLUSTER_PASSWORD");
 
     static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
             ? value
             : throw new InvalidOperationException(
-                $"{name} is not set. Integration tests need the RabbitMQ node and PostgreSQL cluster that infra/test.sh starts: run infra/test.sh.");
+                $"{name} is not set. Integration tests need the RabbitMQ node and PostgreSQL cluster that infra/test.sh starts: run infra/test.sh " +
+                "(the tests of category Cluster need the three-node RabbitMQ cluster: run infra/test-cluster.sh).");
 
-    /// <summary>Runs rabbitmqctl against the test node, e.g. to create an isolated virtual host.</summary>
-    public static Task RabbitCtlAsync(params string[] arguments) => RunAsync(RabbitCtl, arguments);
+    /// <summary>Runs rabbitmqctl against the test node, e.g. to create an isolated virtual host; returns what it printed.</summary>
+    public static Task<string> RabbitCtlAsync(params string[] arguments) => RunAsync(RabbitCtl, arguments);
 
     /// <summary>Runs pg_ctl against the test cluster (as the right user), e.g. to restart it.</summary>
     public static Task PgCtlAsync(params string[] arguments) => RunAsync(PgCtl, arguments);
 
-    static async Task RunAsync(string prefix, string[] arguments)
+    /// <summary>infra/rabbitmq/cluster.sh on the test cluster: <c>kill 1</c>, <c>restart 1</c>, <c>ctl 2 list_queues</c>...</summary>
+    public static Task<string> ClusterAsync(params string[] arguments) => RunAsync(Required("RELAY_TEST_CLUSTER"), arguments);
+
+    /// <summary>SIGKILL the test cluster's postmaster and wait for its children to exit (infra/postgres/kill.sh).</summary>
+    public static Task PgKillAsync() => RunAsync(PgKill, []);
+
+    static async Task<string> RunAsync(string prefix, string[] arguments)
     {
         var command = prefix + " " + string.Join(" ", arguments.Select(a => $"'{a}'"));
         using var process = Process.Start(new ProcessStartInfo("bash", ["-c", command])
@@ -42,14 +59,19 @@ public static class TestEnvironment
         await process.WaitForExitAsync(timeout.Token);
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{command} failed: {await stdout} {await stderr}");
+        return await stdout;
     }
 
     /// <summary>A virtual host of its own per test, so no test sees another's queues or leftovers.</summary>
-    public static async Task<string> NewVirtualHostAsync()
+    public static Task<string> NewVirtualHostAsync() => TestBroker.Node.NewVirtualHostAsync();
+
+    /// <summary>Each queue of a virtual host with its type (classic, quorum) and arguments, as rabbitmqctl lists them.</summary>
+    public static async Task<IReadOnlyDictionary<string, (string Type, string Arguments)>> QueuesAsync(string vhost, TestBroker? broker = null)
     {
-        var vhost = $"it-{Guid.NewGuid():N}";
-        await RabbitCtlAsync("add_vhost", vhost);
-        await RabbitCtlAsync("set_permissions", "-p", vhost, RabbitUser, ".*", ".*", ".*");
-        return vhost;
+        var listing = await (broker ?? TestBroker.Node).Ctl(["list_queues", "-q", "--no-table-headers", "-p", vhost, "name", "type", "arguments"]);
+        return listing.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('\t'))
+            .Where(cells => cells.Length >= 3)
+            .ToDictionary(cells => cells[0], cells => (cells[1], cells[2]));
     }
 }

@@ -57,10 +57,63 @@ public sealed class HarnessTests
         Assert.Contains("0.30× throughput", Markdown.Render(run));
     }
 
+    [Fact]
+    public void AFigureOnStorageThatIsNotDurableMeetsNoGoalAndALabelledExtraRunIsShownButNotJudged()
+    {
+        var run = new BenchRun { StartedAt = "now", Command = "infra/bench.sh", Cores = 2, LoadBefore = "0" };
+        run.EndToEnd.Add(Run("relay", "sqlite", null, 1500, p95: 900) with { Durability = Durability.Sqlite("wal", 1) });
+        run.EndToEnd.Add(Run("baseline", "-", null, 3000, p95: 300));
+        run.EndToEnd.Add(Run("relay", "postgres", null, 1100, p95: 900));
+        run.EndToEnd.Add(Run("relay", "postgres", null, 2500, p95: 900) with
+        {
+            Durability = Durability.Postgres("off", "on"),
+            Label = "fsync off: not durable, for comparison only",
+        });
+        run.EndToEnd.Add(Run("baseline", "-", null, 4000, p95: 400));
+
+        Goals.Evaluate(run, new BenchOptions());
+        var markdown = Markdown.Render(run);
+
+        var sqlite = run.Goals.Single(g => g.Goal == "end-to-end throughput, sqlite");
+        Assert.Equal((false, "not durable"), (sqlite.Met, sqlite.Why));
+        Assert.Contains("SQLite journal_mode wal, synchronous NORMAL", sqlite.Figure);
+        // The durable PostgreSQL run is the one judged, not the faster one with fsync off.
+        var postgres = run.Goals.Single(g => g.Goal == "end-to-end throughput, postgres");
+        Assert.Equal(true, postgres.Met);
+        Assert.Equal("1,100/s (PostgreSQL fsync on, synchronous_commit on)", postgres.Figure);
+        Assert.Contains("| relay, postgres, **fsync off: not durable, for comparison only** | flat out | PostgreSQL fsync off, synchronous_commit on (**not durable**) |", markdown);
+        Assert.Contains("**not every relay figure ran on durable storage**", markdown);
+    }
+
+    [Theory]
+    [InlineData("on", "on", true)]
+    [InlineData("on", "local", true)]
+    [InlineData("off", "on", false)]
+    [InlineData("on", "off", false)]
+    public void PostgreSqlIsDurableWithFsyncAndSynchronousCommit(string fsync, string synchronousCommit, bool durable) =>
+        Assert.Equal(durable, Durability.Postgres(fsync, synchronousCommit).Durable);
+
+    [Theory]
+    [InlineData(0, "OFF", false)]
+    [InlineData(1, "NORMAL", false)]
+    [InlineData(2, "FULL", true)]
+    [InlineData(3, "EXTRA", true)]
+    public void SqliteIsDurableFromSynchronousFull(long synchronous, string named, bool durable)
+    {
+        var sqlite = Durability.Sqlite("wal", synchronous);
+        Assert.Equal((durable, $"SQLite journal_mode wal, synchronous {named}"), (sqlite.Durable, sqlite.Description));
+    }
+
     static EndToEndResult Run(string system, string engine, double? rate, double perSecond, double p95) => new()
     {
         System = system,
         Engine = engine,
+        Durability = engine switch
+        {
+            "postgres" => Durability.Postgres("on", "on"),
+            "sqlite" => Durability.Sqlite("wal", 2),
+            _ => Durability.Broker,
+        },
         PacedRate = rate,
         Requests = rate is null ? 20_000 : 10_000,
         Completed = rate is null ? 20_000 : 10_000,

@@ -1,0 +1,335 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.DeadLetters;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Operations;
+using EnrichmentRelay.Outbox;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
+
+namespace EnrichmentRelay.Tests.Outbox;
+
+/// <summary>
+/// The outbox's duplicate window: rows are leased (not locked) while the broker is asked, each is recorded sent as its
+/// confirm arrives, confirms the ledger could not record are held and recorded before anything else goes out, and a
+/// row that can never be published becomes a dead letter instead of blocking the rows behind it.
+/// </summary>
+public sealed class OutboxDispatcherTests : IAsyncLifetime
+{
+    static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+
+    readonly LedgerOutage outage = new();
+    readonly PublishGate gate = new();
+    LedgerTestHost host = null!;
+    ITestHarness harness = null!;
+
+    public async Task InitializeAsync()
+    {
+        host = new LedgerTestHost((services, _) =>
+        {
+            services.AddMassTransitTestHarness();
+            services.AddFakeLogging();
+            services.AddOptions<OutboxOptions>().Configure(o =>
+            {
+                o.Lease = Lease;
+                o.MaxMessageBytes = 4096;
+            });
+            services.ConfigureDbContext<SqliteRelayDbContext>(o => o.AddInterceptors(outage));
+        });
+        harness = host.Services.GetRequiredService<ITestHarness>();
+        await harness.Start();
+        harness.Bus.ConnectPublishObserver(gate);
+    }
+
+    public async Task DisposeAsync() => await host.DisposeAsync();
+
+    OutboxDispatcher NewInstance() => ActivatorUtilities.CreateInstance<OutboxDispatcher>(host.Services);
+
+    [Fact]
+    public async Task EachRowIsRecordedSentAsItsConfirmArrivesNotAtTheEndOfTheRound()
+    {
+        var (quick, slow) = (await StageAsync(), await StageAsync());
+        gate.Hold(slow.MessageId);
+        var dispatcher = NewInstance();
+
+        var round = dispatcher.PublishBatchAsync(CancellationToken.None);
+
+        await WaitUntilAsync(async () => (await RowAsync(quick)).SentAt is not null);
+        var waiting = await RowAsync(slow);
+        Assert.Null(waiting.SentAt);
+        Assert.Equal(dispatcher.Holder, waiting.LeasedBy);
+        Assert.Equal(host.Time.GetUtcNow() + Lease, waiting.LeasedUntil);
+        gate.Release(slow.MessageId);
+        Assert.Equal(2, await round);
+        Assert.NotNull((await RowAsync(slow)).SentAt);
+        Assert.Equal(1, gate.Published(quick.MessageId));
+        Assert.Equal(1, gate.Published(slow.MessageId));
+    }
+
+    [Fact]
+    public async Task ConfirmsTheLedgerCouldNotRecordAreHeldAndRecordedBeforeAnythingIsPublishedAgain()
+    {
+        var staged = new[] { await StageAsync(), await StageAsync(), await StageAsync() };
+        foreach (var row in staged)
+            gate.Hold(row.MessageId);
+        using var unmarked = new MetricCollector<int>(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            RelayMetrics.MeterName, "relay.outbox.unmarked");
+        var dispatcher = NewInstance();
+
+        // The ledger goes down while the broker has the messages: their confirms arrive, their marks fail.
+        var round = dispatcher.PublishBatchAsync(CancellationToken.None);
+        await WaitUntilAsync(() => Task.FromResult(staged.All(r => gate.Attempts(r.MessageId) == 1)));
+        outage.Down = true;
+        foreach (var row in staged)
+            gate.Release(row.MessageId);
+        Assert.Equal(3, await round);
+        Assert.Equal(3, unmarked.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.Contains(
+            "Holding 3 outbox messages the broker confirmed that the ledger could not record as sent"));
+
+        // Still down: the round stops before claiming anything.
+        await Assert.ThrowsAnyAsync<Exception>(() => dispatcher.PublishBatchAsync(CancellationToken.None));
+
+        // Back: the held marks are written first, then only the new row is published.
+        outage.Down = false;
+        var later = await StageAsync();
+        Assert.Equal(1, await dispatcher.PublishBatchAsync(CancellationToken.None));
+        Assert.All(staged, row => Assert.Equal(1, gate.Published(row.MessageId)));
+        Assert.Equal(1, gate.Published(later.MessageId));
+        Assert.All(await host.OutboxAsync(), row => Assert.NotNull(row.SentAt));
+        Assert.Equal(0, unmarked.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Contains(Logs(), l => l.Message.Contains("Recorded 3 outbox messages as sent that the broker had confirmed while the ledger was unreachable"));
+    }
+
+    [Fact]
+    public async Task ALiveLeaseKeepsOtherInstancesOffTheRowUntilItRunsOutThenOneTakesItOver()
+    {
+        var row = await StageAsync();
+        await LeaseAsync(row, "crashed-instance", host.Time.GetUtcNow() + Lease);
+        var survivor = NewInstance();
+
+        Assert.Equal(0, await survivor.PublishBatchAsync(CancellationToken.None));
+        host.Time.Advance(Lease - TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await survivor.PublishBatchAsync(CancellationToken.None));
+        Assert.Equal(0, gate.Attempts(row.MessageId));
+
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await survivor.PublishBatchAsync(CancellationToken.None));
+        Assert.Equal(1, gate.Published(row.MessageId));
+        Assert.Equal(survivor.Holder, (await RowAsync(row)).LeasedBy);
+        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.Contains("Took over 1 outbox messages leased by crashed-instance"));
+    }
+
+    [Fact]
+    public async Task TwoInstancesNeverBothPublishARowWhileItsLeaseLives()
+    {
+        var row = await StageAsync();
+        gate.Hold(row.MessageId);
+        var (first, second) = (NewInstance(), NewInstance());
+
+        var firstRound = first.PublishBatchAsync(CancellationToken.None);
+        await WaitUntilAsync(() => Task.FromResult(gate.Attempts(row.MessageId) == 1));
+        Assert.Equal(0, await second.PublishBatchAsync(CancellationToken.None));
+        gate.Release(row.MessageId);
+        Assert.Equal(1, await firstRound);
+        Assert.Equal(0, await second.PublishBatchAsync(CancellationToken.None));
+
+        Assert.Equal(1, gate.Attempts(row.MessageId));
+        Assert.Equal(first.Holder, (await RowAsync(row)).LeasedBy);
+        Assert.DoesNotContain(Logs(), l => l.Message.Contains("Took over"));
+    }
+
+    [Fact]
+    public async Task APublishStillUnconfirmedAtHalfTheLeaseIsGivenUpAndItsRowHandedBackForAnyInstance()
+    {
+        var row = await StageAsync();
+        gate.Hold(row.MessageId);
+        var dispatcher = NewInstance();
+
+        var round = dispatcher.PublishBatchAsync(CancellationToken.None);
+        await WaitUntilAsync(() => Task.FromResult(gate.Attempts(row.MessageId) == 1));
+        host.Time.Advance(Lease / 2);
+
+        Assert.Equal(0, await round);
+        var handedBack = await RowAsync(row);
+        Assert.Null(handedBack.SentAt);
+        Assert.Null(handedBack.LeasedBy);
+        Assert.Null(handedBack.LeasedUntil);
+        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.Contains(
+            "1 attempts to publish outbox messages ended without the broker's confirm, so up to that many copies may reach subscribers " +
+            "(same MessageId); 1 of 1 messages are still unconfirmed"));
+
+        // Another instance may take it at once: nobody waits for the rest of the lease.
+        gate.Release(row.MessageId);
+        Assert.Equal(1, await NewInstance().PublishBatchAsync(CancellationToken.None));
+        Assert.Equal(1, gate.Published(row.MessageId));
+    }
+
+    [Fact]
+    public async Task APublishTheBrokerRefusesGoesBackToTheQueueAndOutInTheNextRound()
+    {
+        var (refused, fine) = (await StageAsync(), await StageAsync());
+        gate.FailNext(refused.MessageId);
+        var dispatcher = NewInstance();
+
+        Assert.Equal(1, await dispatcher.PublishBatchAsync(CancellationToken.None));
+        Assert.Null((await RowAsync(refused)).SentAt);
+        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.StartsWith(
+            "1 attempts to publish outbox messages ended without the broker's confirm") && l.Message.Contains("1 of 2 messages are still unconfirmed"));
+        Assert.Equal(1, await dispatcher.PublishBatchAsync(CancellationToken.None));
+
+        Assert.Equal(1, gate.Published(refused.MessageId));
+        Assert.Equal(1, gate.Published(fine.MessageId));
+        Assert.All(await host.OutboxAsync(), r => Assert.NotNull(r.SentAt));
+    }
+
+    [Fact]
+    public async Task ARowThatCanNeverBePublishedBecomesADeadLetterAndTheRowsBehindItGoOut()
+    {
+        var unknown = await StageAsync(row => row.MessageType = "OrderShipped");
+        var tooLarge = await StageAsync(row => row.Body = row.Body[..^1] + $",\"padding\":\"{new string('x', 5000)}\"}}");
+        var unreadable = await StageAsync(row => row.Body = "{\"eventId\": not json");
+        var fine = await StageAsync();
+
+        Assert.Equal(1, await NewInstance().PublishBatchAsync(CancellationToken.None));
+
+        Assert.Equal(1, gate.Published(fine.MessageId));
+        Assert.Equal(new[] { fine.MessageId }, (await host.OutboxAsync()).Select(r => r.MessageId));
+        var letters = await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync());
+        Assert.Equal(3, letters.Count);
+        Assert.All(letters, l => Assert.Equal(OutboxRows.DeadLetterQueue, l.Queue));
+        Assert.Contains("Unknown message type 'OrderShipped'", letters.Single(l => l.MessageId == unknown.MessageId.ToString()).Reason);
+        Assert.Contains("over Outbox:MaxMessageBytes (4,096)", letters.Single(l => l.MessageId == tooLarge.MessageId.ToString()).Reason);
+        Assert.Equal(typeof(System.Text.Json.JsonException).FullName, letters.Single(l => l.MessageId == unreadable.MessageId.ToString()).ExceptionType);
+        Assert.Equal(unknown.Body, System.Text.Encoding.UTF8.GetString(letters.Single(l => l.MessageId == unknown.MessageId.ToString()).Body));
+    }
+
+    [Fact]
+    public async Task ReplayingAnOutboxDeadLetterStagesTheSameMessageInTheOutboxAgain()
+    {
+        var unknown = await StageAsync(row =>
+        {
+            row.MessageType = "OrderShipped";
+            row.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        });
+        await NewInstance().PublishBatchAsync(CancellationToken.None);
+        Assert.Empty(await host.OutboxAsync());
+
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            var replayer = ActivatorUtilities.CreateInstance<DeadLetterReplayer>(sp, db);
+            await replayer.ReplayAsync(await db.DeadLetters.ToListAsync(), CancellationToken.None);
+            return 0;
+        });
+
+        var restored = Assert.Single(await host.OutboxAsync());
+        Assert.Equal((unknown.MessageId, unknown.MessageType, unknown.Body, unknown.TraceParent),
+            (restored.MessageId, restored.MessageType, restored.Body, restored.TraceParent));
+        Assert.Null(restored.SentAt);
+        Assert.Null(restored.LeasedBy);
+        var letter = Assert.Single(await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync()));
+        Assert.Equal(1, letter.ReplayCount);
+        Assert.NotNull(letter.ReplayedAt);
+        Assert.Equal(0, gate.Attempts(unknown.MessageId)); // replayed into the outbox, not onto a queue
+    }
+
+    async Task<OutboxMessage> StageAsync(Action<OutboxMessage>? change = null)
+    {
+        var requestId = Guid.NewGuid();
+        var completed = new EnrichmentCompleted
+        {
+            EventId = EnrichmentCompleted.EventIdFor(requestId), RequestId = requestId, Provider = ProviderName.Precept, Outcome = Outcome.NotFound,
+            RequestedAt = host.Time.GetUtcNow(), CompletedAt = host.Time.GetUtcNow(),
+        };
+        var row = OutboxRows.For(completed, completed.EventId, host.Time.GetUtcNow());
+        change?.Invoke(row);
+        await host.InScopeAsync(sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            db.Outbox.Add(row);
+            return db.SaveChangesAsync();
+        });
+        return row;
+    }
+
+    Task<OutboxMessage> RowAsync(OutboxMessage row) =>
+        host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.AsNoTracking().SingleAsync(m => m.Id == row.Id));
+
+    Task<int> LeaseAsync(OutboxMessage row, string holder, DateTimeOffset until) =>
+        host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.Where(m => m.Id == row.Id)
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.LeasedBy, holder).SetProperty(m => m.LeasedUntil, until)));
+
+    IReadOnlyList<FakeLogRecord> Logs() => host.Services.GetFakeLogCollector().GetSnapshot();
+
+    static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>Stands in for the broker's confirms: holds a publish attempt until released, or fails it, inside the transport's send.</summary>
+    sealed class PublishGate : IPublishObserver
+    {
+        readonly ConcurrentDictionary<Guid, TaskCompletionSource> held = new();
+        readonly ConcurrentDictionary<Guid, int> failNext = new();
+        readonly ConcurrentDictionary<Guid, int> attempts = new();
+        readonly ConcurrentDictionary<Guid, int> published = new();
+
+        public void Hold(Guid messageId) => held[messageId] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        public void Release(Guid messageId) => held[messageId].TrySetResult();
+        public void FailNext(Guid messageId) => failNext[messageId] = 1;
+        public int Attempts(Guid messageId) => attempts.GetValueOrDefault(messageId);
+        public int Published(Guid messageId) => published.GetValueOrDefault(messageId);
+
+        public async Task PrePublish<T>(PublishContext<T> context) where T : class
+        {
+            var id = context.MessageId!.Value;
+            attempts.AddOrUpdate(id, 1, (_, n) => n + 1);
+            if (failNext.TryRemove(id, out _))
+                throw new InvalidOperationException("the broker refused the message");
+            if (held.TryGetValue(id, out var gate))
+                await gate.Task.WaitAsync(context.CancellationToken);
+        }
+
+        public Task PostPublish<T>(PublishContext<T> context) where T : class
+        {
+            published.AddOrUpdate(context.MessageId!.Value, 1, (_, n) => n + 1);
+            return Task.CompletedTask;
+        }
+
+        public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+    }
+
+    /// <summary>The ledger unreachable: every statement fails while <see cref="Down"/> is set.</summary>
+    sealed class LedgerOutage : DbCommandInterceptor
+    {
+        public volatile bool Down;
+
+        Exception Unreachable() => new InvalidOperationException("the ledger is unreachable");
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
+            InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default) =>
+            Down ? throw Unreachable() : base.ReaderExecutingAsync(command, eventData, result, cancellationToken);
+
+        public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData,
+            InterceptionResult<int> result, CancellationToken cancellationToken = default) =>
+            Down ? throw Unreachable() : base.NonQueryExecutingAsync(command, eventData, result, cancellationToken);
+
+        public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(DbCommand command, CommandEventData eventData,
+            InterceptionResult<object> result, CancellationToken cancellationToken = default) =>
+            Down ? throw Unreachable() : base.ScalarExecutingAsync(command, eventData, result, cancellationToken);
+    }
+}
