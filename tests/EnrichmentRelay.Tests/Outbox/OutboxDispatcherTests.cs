@@ -14,6 +14,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
+using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Tests.Outbox;
 
