@@ -13,7 +13,7 @@
 # Durable, as production runs: PostgreSQL with fsync and synchronous_commit on (infra/postgres/start.sh), SQLite as
 # the relay opens it; each figure states the durability its database reported during the run, and only durable
 # figures meet a goal. One extra flat-out run with fsync off (section e2e-postgres-fsync-off) is shown labelled.
-# Prints a markdown table ready for the README and writes it, with the same figures as JSON, to
+# Prints markdown tables ready for docs/performance.md and writes them, with the same figures as JSON, to
 # bench-results/bench-<UTC time>.{md,json} (and latest.{md,json}). Relay logs: bench-results/work-<time>/logs.
 # Not run by infra/test.sh or CI: it takes minutes and wants a quiet machine.
 #

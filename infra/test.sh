@@ -4,7 +4,7 @@
 #   infra/test.sh                      # all tests but the cluster test
 #   infra/test.sh --filter Foo         # extra arguments go to `dotnet test`
 #   infra/test.sh --cluster            # only the tests of category Cluster, on a three-node RabbitMQ cluster
-#                                      # (what infra/test-cluster.sh runs; CI runs both)
+#                                      # (what infra/test-cluster.sh runs)
 #
 # Starts the services on free ports in temp dirs (infra/rabbitmq/start.sh, infra/postgres/start.sh, with
 # --cluster infra/rabbitmq/cluster.sh instead of the single node), exports RELAY_TEST_* for the tests, runs
@@ -162,6 +162,13 @@ done < <(find "$RESULTS_DIR" -maxdepth 1 -name 'results_*.trx' -print0)
 
 # Measured figures the tests report (lines starting "[figure]" in a test's output), e.g. poll cost.
 find "$RESULTS_DIR" -maxdepth 1 -name 'results_*.trx' -exec grep -oh '\[figure\][^&<]*' {} + 2>/dev/null | sort -u || true
+
+# The slowest tests, to keep the suite within its 10 minutes.
+say "slowest tests:"
+find "$RESULTS_DIR" -maxdepth 1 -name 'results_*.trx' -exec grep -oh '<UnitTestResult [^>]*' {} + 2>/dev/null |
+    sed -n 's/.*testName="\([^"]*\)".*duration="\([0-9]*\):\([0-9]*\):\([0-9.]*\)".*/\2 \3 \4 \1/p' |
+    awk '{ s = $1 * 3600 + $2 * 60 + $3; $1 = $2 = $3 = ""; sub(/^ +/, ""); printf "%7.1f s  %s\n", s, $0 }' |
+    sort -rn | head -12 >&2 || true
 
 stop_services   # before the summary, so the summary is the last line printed
 

@@ -157,12 +157,14 @@ public sealed class SettingsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task TheReadmesRealPreceptCommandPassesTheSettingsCheck()
+    public async Task TheDocumentedRealPreceptCommandPassesTheSettingsCheck()
     {
-        // The command as the README prints it, run by bash from the checkout, with --check-settings added: every setting
-        // it gives is read and checked as at a real start, and nothing is connected to.
-        var readme = await File.ReadAllTextAsync(Path.Combine(RelayProcess.RepositoryRoot, "README.md"));
-        var section = readme[readme.IndexOf("### Using the real Precept API", StringComparison.Ordinal)..];
+        // The command as docs/configuration.md prints it, run by bash from the checkout, with --check-settings added:
+        // every setting it gives is read and checked as at a real start, and nothing is connected to.
+        var page = await File.ReadAllTextAsync(Path.Combine(RelayProcess.RepositoryRoot, "docs", "configuration.md"));
+        var heading = page.IndexOf("\n## Using the real Precept API\n", StringComparison.Ordinal);
+        Assert.True(heading >= 0, "docs/configuration.md has no section '## Using the real Precept API'");
+        var section = page[heading..];
         var start = section.IndexOf("```bash\n", StringComparison.Ordinal) + "```bash\n".Length;
         var command = section[start..section.IndexOf("\n```", start, StringComparison.Ordinal)];
         const string run = "dotnet run --project src/EnrichmentRelay";
@@ -176,7 +178,7 @@ public sealed class SettingsTests(ITestOutputHelper output)
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        // The README's secrets come from the caller's environment.
+        // The command's secrets come from the caller's environment.
         bash.Environment["RELAY_CLIENT_KEY"] = "readme-client-key-0123456789abcdefghij";
         using var process = System.Diagnostics.Process.Start(bash)!;
         var printed = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();

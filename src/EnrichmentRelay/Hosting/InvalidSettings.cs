@@ -87,7 +87,7 @@ public static partial class InvalidSettings
     {
         foreach (var problem in problems)
             Console.Error.WriteLine($"Invalid setting: {problem}");
-        Console.Error.WriteLine($"EnrichmentRelay did not start: {problems.Count} setting(s) to fix (see the Configuration section of the README).");
+        Console.Error.WriteLine($"EnrichmentRelay did not start: {problems.Count} setting(s) to fix (see docs/configuration.md).");
         return ExitCode;
     }
 

@@ -102,7 +102,7 @@ public sealed class BrokerConnection
                 if (uri.Query.Length > 1)
                 {
                     var names = uri.Query[1..].Split('&').Select(p => p.Split('=')[0]);
-                    Problem($"Bus:Uri: query parameters ({string.Join(", ", names)}) are not read; use the Bus settings (README, Configuration).", nameof(o.Uri));
+                    Problem($"Bus:Uri: query parameters ({string.Join(", ", names)}) are not read; use the Bus settings (docs/configuration.md).", nameof(o.Uri));
                 }
                 if (uri.UserInfo.Length > 0)
                 {

@@ -74,7 +74,7 @@ public sealed class BusOptions : IValidatableObject
 
     /// <summary>
     /// Classic or Quorum queues for the relay's consumers, delay queues and error queues. Quorum for a cluster.
-    /// A queue keeps its type for life: switching an existing virtual host means moving to new queues (see the README).
+    /// A queue keeps its type for life: switching an existing virtual host means moving to new queues (docs/operations.md).
     /// </summary>
     public BusQueueType QueueType { get; set; } = BusQueueType.Classic;
 

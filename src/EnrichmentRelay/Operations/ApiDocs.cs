@@ -92,7 +92,7 @@ public static class ApiDocs
             "200 Healthy when the database answers and the bus is connected; 503 Unhealthy otherwise. For a load balancer or readiness probe.",
             "Healthy", unhealthy: true);
         paths["/metrics"] = TextGet("Operations", "Metrics in Prometheus text format",
-            "The relay's own metrics (relay_*), MassTransit's, ASP.NET Core's, HttpClient's and the .NET runtime's. See the README for the list.",
+            "The relay's own metrics (relay_*), MassTransit's, ASP.NET Core's, HttpClient's and the .NET runtime's. See docs/operations.md for the list.",
             "# TYPE relay_requests_completed_total counter\nrelay_requests_completed_total{outcome=\"found\",provider=\"precept\"} 42\n");
     }
 

@@ -7,7 +7,7 @@ namespace EnrichmentRelay.Requests;
 
 /// <summary>
 /// Takes requests off the bus in batches: one ledger transaction per batch instead of one per request, which is
-/// what lets intake keep up with the broker (see the README's Performance section).
+/// what lets intake keep up with the broker (see docs/performance.md).
 /// </summary>
 public sealed class EnrichmentRequestedConsumer(EnrichmentIntake intake) : IConsumer<Batch<EnrichmentRequested>>
 {

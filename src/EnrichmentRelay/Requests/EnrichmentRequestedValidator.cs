@@ -11,7 +11,7 @@ namespace EnrichmentRelay.Requests;
 public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentRequested>
 {
     // Generous on purpose: correlation data stays in our store, so callers are not bound by
-    // Precept's 5 x 100 customData limit. The promise in the README is 32 keys x 1,024 characters.
+    // Precept's 5 x 100 customData limit. The promise in docs/messages.md is 32 keys x 1,024 characters.
     public const int MaxCorrelationKeys = 64;
     public const int MaxCorrelationKeyLength = 256;
     public const int MaxCorrelationValueLength = 4096;

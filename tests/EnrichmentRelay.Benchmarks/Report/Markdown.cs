@@ -3,7 +3,7 @@ using System.Text;
 
 namespace EnrichmentRelay.Benchmarks.Report;
 
-/// <summary>The run as markdown tables, ready to paste into the README's Performance section.</summary>
+/// <summary>The run as markdown tables, ready to paste into docs/performance.md.</summary>
 public static class Markdown
 {
     static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;

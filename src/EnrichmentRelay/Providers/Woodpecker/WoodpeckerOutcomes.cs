@@ -25,8 +25,9 @@ public sealed record WoodpeckerRequestState(string? Batch = null, DateTimeOffset
 }
 
 /// <summary>
-/// Woodpecker's answers translated into outcomes, one rule each (the table in the README says the same). Credits:
-/// Woodpecker charges 1.5 only for an email it found (a converted lead, an enriched prospect), never otherwise.
+/// Woodpecker's answers translated into outcomes, one rule each (the tables in docs/messages.md and docs/outcomes.md
+/// say the same). Credits: Woodpecker charges 1.5 only for an email it found (a converted lead, an enriched prospect),
+/// never otherwise.
 /// </summary>
 public static class WoodpeckerOutcomes
 {
