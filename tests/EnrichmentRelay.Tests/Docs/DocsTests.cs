@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Tests.Hosting;
 using Xunit.Abstractions;
+using EnrichmentRelay.LocalMode;
 
 namespace EnrichmentRelay.Tests.Docs;
 
