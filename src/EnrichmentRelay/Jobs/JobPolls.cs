@@ -4,6 +4,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Telemetry;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -263,7 +264,14 @@ public sealed class JobPolls(
 
 
 /// <summary>Read a job again now: what a replayed job dead letter sends (raw JSON on <see cref="JobPolls.RetryQueue"/>).</summary>
-public sealed record RetryProviderJob(Guid JobId);
+[MessageUrn(ExchangeName)]
+[EntityName(ExchangeName)]
+[FaultEntityName("MassTransit:Fault--" + ExchangeName + "--")]
+public sealed record RetryProviderJob(Guid JobId)
+{
+    // Pinned, like every name on the broker: moving the type never moves its exchange.
+    public const string ExchangeName = "EnrichmentRelay.Jobs:RetryProviderJob";
+}
 
 
 /// <summary>A job given up on after too many failures in a row, as a dead letter: replaying it reads the job again.</summary>

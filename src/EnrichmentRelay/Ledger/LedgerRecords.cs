@@ -188,6 +188,8 @@ public class SelectionRecord
     public Outcome? Refused { get; set; }
     public string? Detail { get; set; }
     public DateTimeOffset AcceptedAt { get; set; }
+    /// <summary>When a delivery of the selection took it to make the paid call; another waits until this is stale.</summary>
+    public DateTimeOffset? ClaimedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
     public int Version { get; set; }
 }

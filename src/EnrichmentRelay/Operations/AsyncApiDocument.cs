@@ -12,6 +12,7 @@ using EnrichmentRelay.Requests.Selections;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Serialization;
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Jobs;
 
 namespace EnrichmentRelay.Operations;
 
@@ -68,6 +69,9 @@ public static partial class AsyncApiDocument
             "Internal: the relay's own timer (one sweep of overdue Precept jobs per tick across instances). Not for publishers."),
         new("pollLance", "poll-lance", PollLance.ExchangeName, typeof(PollLance), TakesRawJson: false, Internal: true,
             "Internal: the relay's own timer (one poll of Lance per tick across instances). Not for publishers."),
+        new("retryProviderJob", JobPolls.RetryQueue, RetryProviderJob.ExchangeName, typeof(RetryProviderJob), TakesRawJson: true, Internal: true,
+            "Internal: what replaying a job's dead letter sends (POST /admin/dead-letters/{id}/replay): the job is read again on its " +
+            "provider's next poll. Not for publishers."),
     ];
 
     static readonly Publication[] Publications =

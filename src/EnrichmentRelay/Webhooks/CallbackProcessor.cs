@@ -87,6 +87,10 @@ public sealed class CallbackProcessor(
                 applied += await ApplyJobAsync(job.Key, job.Select(p => p.Id).ToArray(), ct);
                 backoff.Remove(job.Key);
             }
+            catch (JobChangedMeanwhileException)
+            {
+                // Not a failure: its callbacks stay pending and are applied on the next round, to the job as it is now.
+            }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 applied += await FailedAsync(job.Key, job.Select(p => p.Id).ToArray(), ex, ct);
@@ -213,6 +217,9 @@ public sealed class CallbackProcessor(
             // The submit's answer never arrived: adopt the job only on evidence that it is this one (its name, or our
             // leads in its results) and that no other job of ours holds it.
             var taken = await services.GetRequiredService<IJobDirectory>().HoldsAsync(ProviderName.Precept, id, ct);
+            // The holder may be this very job: its submit's answer was recorded after the job was read here.
+            if (taken && await services.GetRequiredService<RelayDbContext>().ProviderJobs.AnyAsync(j => j.Id == job.Id && j.ExternalId == id, ct))
+                throw new JobChangedMeanwhileException();
             if (taken || PreceptResultMatcher.IsJobOf(report, job) != true)
             {
                 logger.LogWarning("Callback for job {JobName} names a Precept job that cannot be shown to be this one; ignored for now", job.Name);
@@ -226,3 +233,6 @@ public sealed class CallbackProcessor(
             : new JobReading(job.Id) { FoundAs = id };
     }
 }
+
+/// <summary>The job changed in the ledger while its callbacks were being applied: they are applied again, to the job as it is now.</summary>
+sealed class JobChangedMeanwhileException : Exception;

@@ -94,6 +94,38 @@ public sealed class SelectionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ASecondDeliveryWaitsWhileTheFirstHoldsTheSelectionAndTakesOverOnlyOnceItsClaimIsStale()
+    {
+        var people = Enumerable.Range(0, 2).Select(i => $"00000000-0000-4000-8000-{i:D12}").ToList();
+        people.ForEach(p => Lance.AddPerson(p, "Vic", "Vp"));
+        var selection = Selection(targetCount: 2);
+        // As the first delivery leaves it while its paid call is under way: the intent stored and claimed, no answer yet.
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            db.Selections.Add(new SelectionRecord
+            {
+                SelectionId = selection.SelectionId, State = SelectionState.Accepted, RequestJson = "{}",
+                AcceptedAt = host.Time.GetUtcNow(), ClaimedAt = host.Time.GetUtcNow(),
+            });
+            return await db.SaveChangesAsync();
+        });
+
+        // A second delivery within the window calls nobody: it is retried later.
+        await Assert.ThrowsAsync<SelectionInProgressException>(() => ReceiveAsync(selection));
+        Assert.Equal(0, Lance.Counters.BulkCalls);
+        Assert.Empty(await host.RequestsAsync());
+
+        // The first was cut off: once its claim is older than a submit can last, the next delivery takes over.
+        host.Time.Advance(SubmitCalls.OrphanWindow(options.RequestTimeout));
+        await ReceiveAsync(selection);
+        Assert.Equal(1, Lance.Counters.BulkCalls);
+        Assert.Equal(2, (await host.RequestsAsync()).Count);
+        var row = await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Selections.AsNoTracking().SingleAsync());
+        Assert.Equal(SelectionState.Submitted, row.State);
+    }
+
+    [Fact]
     public async Task ASelectionWhoseSummaryWasMissedWhenItsJobEndedIsFinishedByTheSweep()
     {
         // As an instance cut off between ending the job and staging the summary leaves it: every person completed,

@@ -9,6 +9,7 @@ using EnrichmentRelay.Serialization;
 using EnrichmentRelay.Telemetry;
 using FluentValidation;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace EnrichmentRelay.Requests.Selections;
 
@@ -40,6 +41,7 @@ public sealed class SelectionIntake(
     RequestCompletion completion,
     JobResults jobs,
     LanceTasks lance,
+    IOptions<LanceOptions> lanceOptions,
     SelectionSummaries summaries,
     IValidator<SelectionEnrichmentRequested> validator,
     TimeProvider time,
@@ -78,9 +80,24 @@ public sealed class SelectionIntake(
 
         if (row is null)
         {
-            // The row is the intent: stored before the paid call. Sending the same selection again after a crash
-            // is safe, since Lance returns the existing pending or finished record for each person, free.
+            // The row is the intent, stored before the paid call; the delivery whose insert wins makes the call (a
+            // concurrent one fails on the key and is retried, by when the row tells it what to do).
             row = db.Selections.Add(NewRow(message, now)).Entity;
+            row.ClaimedAt = now;
+            await db.SaveChangesAsync(ct);
+        }
+        else if (row.ClaimedAt is { } claimed && now - claimed < SubmitCalls.OrphanWindow(lanceOptions.Value.RequestTimeout))
+        {
+            // Another delivery is making the paid call right now: calling too would get Lance's records again, free, and
+            // the answer that records them could be the one without the charge. Retried later, it finds them recorded.
+            throw new SelectionInProgressException(message.SelectionId, claimed);
+        }
+        else
+        {
+            // Cut off before its answer was recorded: taken over (the version check lets one taker through). Sending
+            // it again is safe, since Lance returns the existing pending or finished record for each person, free.
+            row.ClaimedAt = now;
+            row.Version++;
             await db.SaveChangesAsync(ct);
         }
 
@@ -180,3 +197,7 @@ public sealed class SelectionIntake(
         AcceptedAt = now,
     };
 }
+
+/// <summary>Another delivery of the same selection holds it while it calls Lance: this one is retried later.</summary>
+public sealed class SelectionInProgressException(Guid selectionId, DateTimeOffset claimedAt)
+    : Exception($"Selection {selectionId} is being submitted by another delivery since {claimedAt:O}; tried again later.");

@@ -448,6 +448,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<DateTimeOffset>("AcceptedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<DateTimeOffset?>("ClaimedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone");
 

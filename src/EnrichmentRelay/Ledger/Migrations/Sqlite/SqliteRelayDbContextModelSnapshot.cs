@@ -435,6 +435,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<long>("AcceptedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("ClaimedAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long?>("CompletedAt")
                         .HasColumnType("INTEGER");
 

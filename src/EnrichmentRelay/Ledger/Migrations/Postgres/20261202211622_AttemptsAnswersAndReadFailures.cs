@@ -12,6 +12,12 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "ClaimedAt",
+                table: "selections",
+                type: "timestamp with time zone",
+                nullable: true);
+
             migrationBuilder.AddColumn<int>(
                 name: "ReadFailures",
                 table: "provider_jobs",
@@ -111,6 +117,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "provider_answers");
+
+            migrationBuilder.DropColumn(
+                name: "ClaimedAt",
+                table: "selections");
 
             migrationBuilder.DropColumn(
                 name: "ReadFailures",

@@ -11,6 +11,12 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<long>(
+                name: "ClaimedAt",
+                table: "selections",
+                type: "INTEGER",
+                nullable: true);
+
             migrationBuilder.AddColumn<int>(
                 name: "ReadFailures",
                 table: "provider_jobs",
@@ -110,6 +116,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "provider_answers");
+
+            migrationBuilder.DropColumn(
+                name: "ClaimedAt",
+                table: "selections");
 
             migrationBuilder.DropColumn(
                 name: "ReadFailures",
