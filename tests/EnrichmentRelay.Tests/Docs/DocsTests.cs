@@ -47,7 +47,7 @@ public sealed partial class DocsTests(ITestOutputHelper output)
             .ToList();
 
         var missing = options.Where(o => !documented.Contains(o)).ToList();
-        output.WriteLine($"{options.Count} settings in {RelayOptionTypes.BySection.Count} options sections; {documented.Count} documented");
+        output.WriteLine($"[figure] docs/configuration.md: {options.Count} settings in {RelayOptionTypes.BySection.Count} options sections; {documented.Count} documented");
         Assert.True(RelayOptionTypes.BySection.Count >= 9, $"found only the options sections {string.Join(", ", RelayOptionTypes.BySection.Keys)}");
         Assert.True(missing.Count == 0,
             $"docs/configuration.md's settings table has no row naming these settings (as `Section:Property` in its first cell):\n  {string.Join("\n  ", missing)}");
@@ -71,7 +71,7 @@ public sealed partial class DocsTests(ITestOutputHelper output)
     {
         var files = ReadFiles();
         var broken = MarkdownLinks.Broken(Root, files, out var checkedLinks);
-        output.WriteLine($"{checkedLinks} relative links checked in {files.Count} files: {string.Join(", ", files)}");
+        output.WriteLine($"[figure] docs: {checkedLinks} relative links checked in {files.Count} files: {string.Join(", ", files)}");
         Assert.True(checkedLinks >= 20, $"only {checkedLinks} relative links found: is the link reader still reading links?");
         Assert.True(broken.Count == 0, $"{broken.Count} broken link(s):\n  {string.Join("\n  ", broken)}");
     }
