@@ -86,6 +86,8 @@ public sealed class DashboardTests(ITestOutputHelper output)
             Assert.Equal(EnrichmentCompleted.EventIdFor(precept.RequestId).ToString(), await page.Locator("#event-id").InnerTextAsync());
             Assert.True(await page.Locator("pre.callback").CountAsync() >= 1, "Precept's callback is shown as received");
             Assert.Contains(precept.RequestId.ToString(), await page.Locator("pre.callback").First.InnerTextAsync());
+            // Every answer of Precept's API read for its job is kept and shown too: the submit's, and the read that verified the callback.
+            Assert.True(await page.Locator("pre.answer").CountAsync() >= 2, "the submit's answer and the verifying read are shown");
             await page.ScreenshotAsync(new() { Path = Path.Combine(ArtifactsFolder(), "dashboard-request.png"), FullPage = true });
 
             // 3. Replaying the dead letter from the page (unlocked now): it goes back to its queue.

@@ -199,7 +199,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output)
             var badJob = scenario.Sandbox.Precept.Jobs[0];
             Assert.Equal(1, badJob.Total);
             Assert.All(letters.Items, l => Assert.Equal("provider-job-retry", l.Queue));
-            Assert.Contains(letters.Items, l => l.Reason.Contains(badJob.Name!) && l.Reason.Contains("3 ") && l.Reason.Contains("in a row"));
+            Assert.Contains(letters.Items, l => l.Reason.Contains(badJob.Name!) && l.Reason.Contains("in a row"));
             Assert.Contains(letters.Items, l => l.Reason.Contains("of Woodpecker") && l.Reason.Contains("3 reads in a row") && l.Reason.Contains("400"));
             // Set aside, not completed: nothing was decided about the bad leads.
             Assert.False(scenario.Bus.Completions.ContainsKey(badPrecept.RequestId));

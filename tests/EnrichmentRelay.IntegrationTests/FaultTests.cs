@@ -120,6 +120,13 @@ public sealed class FaultTests(ITestOutputHelper output)
             ["Providers__Precept__SweepInterval"] = "00:00:01",
             ["Providers__Precept__CallbackGrace"] = "00:00:05",
             ["Providers__Lance__BatchSize"] = "50",
+            // A submit cut off by the outage is taken over after 4 x RequestTimeout (2 minutes with the default 30 s);
+            // 10 s holds on a loaded machine, and ReconcileAfter must outlast a submit.
+            ["Providers__Precept__RequestTimeout"] = "00:00:10",
+            ["Providers__Woodpecker__RequestTimeout"] = "00:00:10",
+            ["Providers__Lance__RequestTimeout"] = "00:00:10",
+            ["Providers__Precept__ReconcileAfter"] = "00:00:45",
+            ["Providers__Woodpecker__ReconcileAfter"] = "00:00:45",
         });
         try
         {

@@ -103,8 +103,20 @@ public sealed class SelectionIntake(
 
         LanceSelection answer;
         IReadOnlyList<CapturedAnswer> answers;
-        using (ProviderAnswers.Capture(out answers))
-            answer = await lance.SelectAsync(message, sentAt: now, ct);
+        try
+        {
+            using (ProviderAnswers.Capture(out answers))
+                answer = await lance.SelectAsync(message, sentAt: now, ct);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // The call failed (Lance down, busy, or its answer lost): the next delivery may call at once, since Lance
+            // returns the records it made, if any, free. Released before the exception retries this delivery.
+            row.ClaimedAt = null;
+            row.Version++;
+            await db.SaveChangesAsync(CancellationToken.None);
+            throw;
+        }
         if (answer.Refused is { } refused)
         {
             Refuse(row, message, refused, answer.Detail!, now);
