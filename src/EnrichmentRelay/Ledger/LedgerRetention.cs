@@ -5,7 +5,8 @@ namespace EnrichmentRelay.Ledger;
 
 /// <summary>
 /// Deletes bookkeeping the relay no longer needs once it is older than <see cref="LedgerOptions.Retention"/>:
-/// poll-tick keys, applied raw callbacks, published outbox rows and dead letters already replayed. Requests, jobs
+/// poll-tick keys, applied raw callbacks, provider answers no open job needs, published outbox rows and dead letters
+/// already replayed. Requests, jobs
 /// and unreplayed dead letters are kept: they are the audit trail, and a request's terminal state is what
 /// recognises a late or repeated callback. The retention is at least 7 days, so the raw callbacks of the last
 /// week are always there to audit.
@@ -38,9 +39,22 @@ public sealed class LedgerRetention(IServiceScopeFactory scopes, IOptions<Ledger
         var deleted = await db.Inbox.Where(i => i.ProcessedAt < cutoff).ExecuteDeleteAsync(ct)
                       + await db.ProviderCallbacks.Where(c => c.ProcessedAt < cutoff).ExecuteDeleteAsync(ct)
                       + await db.Outbox.Where(m => m.SentAt < cutoff).ExecuteDeleteAsync(ct)
-                      + await db.DeadLetters.Where(d => d.ReplayedAt < cutoff).ExecuteDeleteAsync(ct);
+                      + await db.DeadLetters.Where(d => d.ReplayedAt < cutoff).ExecuteDeleteAsync(ct)
+                      + await DeleteAnswersAsync(db, cutoff, ct);
         if (deleted > 0)
             logger.LogInformation("Ledger clean-up removed {Count} rows older than {Cutoff}", deleted, cutoff);
         return deleted;
+    }
+
+    /// <summary>
+    /// Provider answers go like the callbacks they sit beside: once past the retention, unless a job they were read for
+    /// is still open (its answers are its audit until it ends).
+    /// </summary>
+    static async Task<int> DeleteAnswersAsync(RelayDbContext db, DateTimeOffset cutoff, CancellationToken ct)
+    {
+        var expired = db.ProviderAnswers.Where(a => a.ReceivedAt < cutoff && !db.ProviderAnswerLinks.Any(l => l.AnswerId == a.Id
+            && db.ProviderJobs.Any(j => j.Id == l.JobId && j.CompletedAt == null)));
+        var links = await db.ProviderAnswerLinks.Where(l => expired.Any(a => a.Id == l.AnswerId)).ExecuteDeleteAsync(ct);
+        return links + await expired.ExecuteDeleteAsync(ct);
     }
 }

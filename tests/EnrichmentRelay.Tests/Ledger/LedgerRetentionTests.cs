@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,6 +46,45 @@ public sealed class LedgerRetentionTests : IAsyncLifetime
             Assert.Null(Assert.Single(await db.Outbox.ToListAsync()).SentAt);
             Assert.Null(Assert.Single(await db.DeadLetters.ToListAsync()).ReplayedAt);
             Assert.Single(await db.Requests.ToListAsync());
+            return 0;
+        });
+    }
+
+    [Fact]
+    public async Task ProviderAnswersGoAfterTheRetentionUnlessAJobTheyWereReadForIsStillOpen()
+    {
+        var start = host.Time.GetUtcNow();
+        var open = Guid.NewGuid();
+        var ended = Guid.NewGuid();
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            db.ProviderJobs.Add(new ProviderJobRecord { Id = open, Provider = ProviderName.Woodpecker, Lane = "leads", State = ProviderJobState.Submitted, CreatedAt = start });
+            db.ProviderJobs.Add(new ProviderJobRecord { Id = ended, Provider = ProviderName.Woodpecker, Lane = "leads", State = ProviderJobState.Completed, CreatedAt = start, CompletedAt = start });
+            var forBoth = new ProviderAnswerRecord { Provider = ProviderName.Woodpecker, Endpoint = "GET rest/v2/batches", Status = 200, ReceivedAt = start };
+            var forEnded = new ProviderAnswerRecord { Provider = ProviderName.Woodpecker, Endpoint = "POST rest/v2/leads", Status = 200, ReceivedAt = start };
+            var unlinked = new ProviderAnswerRecord { Provider = ProviderName.Woodpecker, Endpoint = "GET rest/v2/batches", Status = 500, ReceivedAt = start };
+            db.ProviderAnswers.AddRange(forBoth, forEnded, unlinked);
+            await db.SaveChangesAsync();
+            db.ProviderAnswerLinks.AddRange(new ProviderAnswerLink { AnswerId = forBoth.Id, JobId = open }, new ProviderAnswerLink { AnswerId = forBoth.Id, JobId = ended },
+                new ProviderAnswerLink { AnswerId = forEnded.Id, JobId = ended });
+            return await db.SaveChangesAsync();
+        });
+        var retention = new LedgerRetention(host.Services.GetRequiredService<IServiceScopeFactory>(),
+            Options.Create(new LedgerOptions { Retention = TimeSpan.FromDays(7) }), host.Time, NullLogger<LedgerRetention>.Instance);
+
+        host.Time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await retention.DeleteExpiredAsync(CancellationToken.None));
+        host.Time.Advance(TimeSpan.FromSeconds(2));
+        // The answer read for the ended job alone (and its link) and the unlinked one go; the one an open job needs stays.
+        Assert.Equal(3, await retention.DeleteExpiredAsync(CancellationToken.None));
+
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            var kept = Assert.Single(await db.ProviderAnswers.ToListAsync());
+            Assert.Equal("GET rest/v2/batches", kept.Endpoint);
+            Assert.Equal(2, await db.ProviderAnswerLinks.CountAsync(l => l.AnswerId == kept.Id));
             return 0;
         });
     }
