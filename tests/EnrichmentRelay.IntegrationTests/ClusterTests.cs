@@ -41,18 +41,22 @@ public sealed class ClusterTests(ITestOutputHelper output)
         int Completed() => requests.Count(r => scenario.Bus.CompletionCount(r.RequestId) > 0);
         try
         {
+            // The node that leads the relay's intake queue: where the relay connected first and declared its queues. Asked
+            // before the stream starts: rabbitmqctl takes seconds, on a loaded machine tens of seconds, and asked after the
+            // first completions it let the stream end and the relay finish before the node was lost.
+            var node = await LeaderOfAsync(broker, scenario.VirtualHost, "enrichment-requested");
+
             // A steady stream, so that the node is lost with requests arriving, waiting, in work and completing.
             var publishing = PublishPacedAsync(producer, requests, perSecond: 100);
             await Eventually.TrueAsync(() => Completed() >= 300, Deadline, "some completions before the node is lost");
-
-            // The node that leads the relay's intake queue: where the relay connected first and declared its queues.
-            var node = await LeaderOfAsync(broker, scenario.VirtualHost, "enrichment-requested");
             var beforeKill = Completed();
+            var publishedBeforeKill = producer.Confirmed;
             var killedAt = DateTime.UtcNow;
             var outage = Stopwatch.StartNew();
             await TestEnvironment.ClusterAsync("kill", node);
             // Work goes on on the two nodes left (a quorum of three).
-            await Eventually.TrueAsync(() => Completed() >= beforeKill + 300, Deadline, "completions while the node is down");
+            await Eventually.TrueAsync(() => Completed() >= beforeKill + 300, Deadline,
+                $"completions while the node is down (killed after {beforeKill} completions, {publishedBeforeKill} requests published)");
             var whileDown = Completed() - beforeKill;
             await TestEnvironment.ClusterAsync("restart", node);
             var downFor = outage.Elapsed;
@@ -73,7 +77,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             var woodpecker = scenario.Sandbox.Woodpecker.Counters;
             var lance = scenario.Sandbox.Lance.Counters;
             output.WriteLine($"[figure] RabbitMQ cluster (3 nodes, quorum queues, {await TestDatabase.DurabilityAsync()}): node {node} (leader of the relay's intake queue) " +
-                             $"killed -9 after {beforeKill} of {requests.Count} completions (publishing at 100/s), started again {downFor.TotalSeconds:0.0} s later " +
+                             $"killed -9 after {beforeKill} of {requests.Count} completions ({publishedBeforeKill} published, at 100/s), started again {downFor.TotalSeconds:0.0} s later " +
                              $"({whileDown} completions meanwhile; {publishRetries} publishes the broker did not confirm, sent again; after publishes the broker " +
                              $"rejected, the relay reconnected {relayReconnects} times, the producer took {producer.RejectedChannels} new channels); " +
                              $"longest pause in completions after the kill {pause.TotalSeconds:0.0} s; {received} completions received, {received - requests.Count} duplicates " +
@@ -83,6 +87,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         }
         catch
         {
+            output.WriteLine($"{producer}; {Completed()} of {requests.Count} requests completed");
             output.WriteLine(scenario.Relay.LogTail(200));
             throw;
         }

@@ -21,19 +21,34 @@ public sealed class ConfirmedProducer(TestBroker broker, string virtualHost) : I
     /// <summary>Channels given up because the broker rejected a publish on them.</summary>
     public int RejectedChannels { get; private set; }
 
+    int confirmed, awaiting;
+
+    /// <summary>Publishes the broker confirmed so far.</summary>
+    public int Confirmed => Volatile.Read(ref confirmed);
+
+    /// <summary>Where the producer stands: publishes the broker confirmed, and those still waiting for its answer.</summary>
+    public override string ToString() =>
+        $"producer: {Confirmed} publishes confirmed, {Volatile.Read(ref awaiting)} awaiting the broker's confirm, {RejectedChannels} channels given up after a rejection";
+
     /// <summary>Completes once the broker confirmed the request; throws when it did not (the caller sends it again).</summary>
     public async Task PublishAsync(EnrichmentRequested request)
     {
         var current = await ChannelAsync();
+        Interlocked.Increment(ref awaiting);
         try
         {
             await current.BasicPublishAsync("enrichment-requested", "", mandatory: false,
                 new BasicProperties { ContentType = "application/json", Persistent = true }, Encoding.UTF8.GetBytes(TestBus.ToRawJson(request)));
+            Interlocked.Increment(ref confirmed);
         }
         catch (Exception ex)
         {
             await GiveUpAsync(current, rejected: ex is PublishException { IsReturn: false });
             throw;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref awaiting);
         }
     }
 
