@@ -1,4 +1,3 @@
-using System.Reflection;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Messaging;
 using MassTransit;
@@ -123,30 +122,5 @@ public sealed class RejectedPublishRecoveryTests
             Assert.True(DateTime.UtcNow < until, "gave up after 10 s");
             await Task.Delay(10);
         }
-    }
-}
-
-/// <summary>
-/// An interface implemented by a dictionary: a property returns its entry; anything else returns a default.
-/// </summary>
-public class Fake : DispatchProxy
-{
-    Dictionary<string, object?> members = [];
-
-    public static T Of<T>(Dictionary<string, object?> members) where T : class
-    {
-        var fake = DispatchProxy.Create<T, Fake>();
-        ((Fake)(object)fake).members = members;
-        return fake;
-    }
-
-    protected override object? Invoke(MethodInfo? method, object?[]? args)
-    {
-        var name = method!.Name.StartsWith("get_", StringComparison.Ordinal) ? method.Name[4..] : method.Name;
-        if (members.TryGetValue(name, out var value))
-            return value;
-        if (method.ReturnType == typeof(Task))
-            return Task.CompletedTask;
-        return method.ReturnType.IsValueType && method.ReturnType != typeof(void) ? Activator.CreateInstance(method.ReturnType) : null;
     }
 }
