@@ -87,7 +87,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
         }
         catch
         {
-            output.WriteLine($"{producer}; {Completed()} of {requests.Count} requests completed");
+            string Provider(EnrichmentRequested r) => r.Lead!.WoodpeckerLead is not null ? "Woodpecker" : r.Lead.LancePersonId is not null ? "Lance" : "Precept";
+            output.WriteLine($"{producer}; completed: " + string.Join(", ", requests.GroupBy(Provider).Select(g =>
+                $"{g.Key} {g.Count(r => scenario.Bus.CompletionCount(r.RequestId) > 0)} of {g.Count()}")));
             output.WriteLine(scenario.Relay.LogTail(200));
             throw;
         }
