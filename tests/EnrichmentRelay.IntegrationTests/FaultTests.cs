@@ -343,7 +343,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task PublishesTheBrokerRejectsMakeTheRelayReconnectAndAreSentAgainUntilTaken()
     {
-        var requests = Enumerable.Range(0, 40).Select(Leads.Mixed).ToList();
+        var requests = Enumerable.Range(0, 30).Select(Leads.Mixed).ToList();
         await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, WithSmallRandomDelays);
         var broker = TestBroker.Node;
         await using var connection = await new ConnectionFactory { UserName = broker.User, Password = broker.Password, VirtualHost = scenario.VirtualHost }
@@ -360,15 +360,14 @@ public sealed class FaultTests(ITestOutputHelper output)
             var rejectingSince = DateTime.UtcNow;
 
             await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
-            // Two reconnects, the second at least RejectedPublishRecovery.MinimumInterval (15 s) after the first: the relay
-            // came back from the first and went on publishing.
-            await Eventually.TrueAsync(() => scenario.Relay.ReconnectsAfterRejectedPublishes.Count >= 2, Deadline, "two reconnects after rejected publishes");
+            await Eventually.TrueAsync(() => scenario.Relay.ReconnectsAfterRejectedPublishes.Count >= 1, Deadline, "a reconnect after rejected publishes");
             await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
 
             await channel.QueueDeleteAsync(rejecting);
             var rejectedFor = DateTime.UtcNow - rejectingSince;
             var reconnects = scenario.Relay.ReconnectsAfterRejectedPublishes;
-            // Nothing is left unconfirmed once the broker takes the messages again (the gauge is read every 2 s).
+            // The relay went on after its reconnect(s): nothing is left unconfirmed once the broker takes the messages again
+            // (the gauge is read every 2 s).
             await Eventually.ReturnsAsync(() => PrometheusScrape.FetchAsync(scenario.Relay.Http), s => s.Sum("relay_outbox_pending") == 0,
                 Deadline, "the outbox to empty once nothing rejects its messages");
 
@@ -377,7 +376,8 @@ public sealed class FaultTests(ITestOutputHelper output)
                              $"{reconnects.Count} times (at most once per 15 s) and went on; {received} completions received for {requests.Count} " +
                              $"requests, {received - requests.Count} duplicates (same EventId)");
             Assert.All(reconnects, line => Assert.Contains(ExchangeNames.EnrichmentCompleted, line));
-            Assert.InRange(reconnects.Count, 2, (int)(rejectedFor / TimeSpan.FromSeconds(15)) + 1);
+            // At most one per RejectedPublishRecovery.MinimumInterval (15 s).
+            Assert.InRange(reconnects.Count, 1, (int)(rejectedFor / TimeSpan.FromSeconds(15)) + 1);
             scenario.AssertEachCompletedOnceAndChargedOnce(requests);
             Assert.False(scenario.Relay.HasExited);
         }
