@@ -4,7 +4,7 @@
 #   infra/test.sh                      # all tests but the cluster test
 #   infra/test.sh --filter Foo         # extra arguments go to `dotnet test`
 #   infra/test.sh --cluster            # only the tests of category Cluster, on a three-node RabbitMQ cluster
-#                                      # (what infra/test-cluster.sh runs)
+#                                      # (what infra/test-cluster.sh runs; CI runs both)
 #
 # Starts the services on free ports in temp dirs (infra/rabbitmq/start.sh, infra/postgres/start.sh, with
 # --cluster infra/rabbitmq/cluster.sh instead of the single node), exports RELAY_TEST_* for the tests, runs
