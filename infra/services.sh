@@ -8,7 +8,8 @@
 #   start_postgres relaytest; start_cluster relaytest               # the cluster test's: PostgreSQL, 3 RabbitMQ nodes
 #   stop_services
 #
-# The caller defines say() for its messages. RELAY_KEEP_DIRS=1 keeps the services' directories (logs).
+# The caller defines say() for its messages. RELAY_KEEP_DIRS=1 keeps the services' directories (logs);
+# RELAY_KEEP_DIRS=failed keeps them only when the caller has set RELAY_RUN_FAILED=1 before stop_services.
 
 RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 PG_INITDB=/usr/lib/postgresql/15/bin/initdb
@@ -73,19 +74,23 @@ start_cluster() {
 }
 
 stop_services() {
+    # The stop scripts delete a directory unless RELAY_KEEP_DIRS=1: tell them what was decided here.
+    local keep=0 kept=()
+    if [[ ${RELAY_KEEP_DIRS:-0} == 1 || (${RELAY_KEEP_DIRS:-0} == failed && ${RELAY_RUN_FAILED:-0} == 1) ]]; then keep=1; fi
     if [[ -n $CLUSTER_DIR ]]; then
-        [[ ! -d $CLUSTER_DIR/node1 ]] || infra/rabbitmq/cluster.sh "$CLUSTER_DIR" stop || true
-        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$CLUSTER_DIR"
+        [[ ! -d $CLUSTER_DIR/node1 ]] || RELAY_KEEP_DIRS=$keep infra/rabbitmq/cluster.sh "$CLUSTER_DIR" stop || true
+        if ((keep)); then kept+=("$CLUSTER_DIR/node*/log"); else rm -rf -- "$CLUSTER_DIR"; fi
         CLUSTER_DIR=''
     fi
     if [[ -n $RMQ_DIR ]]; then
-        [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || infra/rabbitmq/stop.sh "$RMQ_DIR" || true
-        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$RMQ_DIR"
+        [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || RELAY_KEEP_DIRS=$keep infra/rabbitmq/stop.sh "$RMQ_DIR" || true
+        if ((keep)); then kept+=("$RMQ_DIR/log"); else rm -rf -- "$RMQ_DIR"; fi
         RMQ_DIR=''
     fi
     if [[ -n $PG_DIR ]]; then
-        [[ ! -f $PG_DIR/.relaytest-postgres ]] || infra/postgres/stop.sh "$PG_DIR" || true
-        [[ ${RELAY_KEEP_DIRS:-0} == 1 ]] || rm -rf -- "$PG_DIR"
+        [[ ! -f $PG_DIR/.relaytest-postgres ]] || RELAY_KEEP_DIRS=$keep infra/postgres/stop.sh "$PG_DIR" || true
+        if ((keep)); then kept+=("$PG_DIR/server.log"); else rm -rf -- "$PG_DIR"; fi
         PG_DIR=''
     fi
+    ((${#kept[@]} == 0)) || say "kept the services' directories; logs in ${kept[*]}"
 }

@@ -4,7 +4,7 @@
 #   infra/test.sh                      # all tests but the cluster test
 #   infra/test.sh --filter Foo         # extra arguments go to `dotnet test`
 #   infra/test.sh --cluster            # only the tests of category Cluster, on a three-node RabbitMQ cluster
-#                                      # (what infra/test-cluster.sh runs)
+#                                      # (what infra/test-cluster.sh runs; CI runs both)
 #
 # Starts the services on free ports in temp dirs (infra/rabbitmq/start.sh, infra/postgres/start.sh, with
 # --cluster infra/rabbitmq/cluster.sh instead of the single node), exports RELAY_TEST_* for the tests, runs
@@ -18,7 +18,8 @@
 # Environment knobs (all optional):
 #   RELAY_TEST_RESULTS_DIR   keep the TRX files there (default: a temp dir, deleted at the end)
 #   RELAY_TEST_VERBOSITY     console logger verbosity (default: minimal; failures are shown in full)
-#   RELAY_KEEP_DIRS=1        keep the broker/cluster directories (logs) after the run
+#   RELAY_KEEP_DIRS=1        keep the broker/cluster and PostgreSQL directories (logs) after the run;
+#                            =failed keeps them only when the run failed (the RabbitMQ node logs around a failure)
 #   RELAY_TEST_ARTIFACTS     where the browser test saves its screenshots (default: test-artifacts/)
 set -euo pipefail
 
@@ -60,6 +61,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
+    ((rc == 0)) || RELAY_RUN_FAILED=1
     stop_services
     [[ $OWN_RESULTS_DIR == 1 && -n $RESULTS_DIR ]] && rm -rf -- "$RESULTS_DIR"
     [[ -n $PACKAGE_FEED ]] && rm -rf -- "$PACKAGE_FEED"
@@ -170,8 +172,6 @@ find "$RESULTS_DIR" -maxdepth 1 -name 'results_*.trx' -exec grep -oh '<UnitTestR
     awk '{ s = $1 * 3600 + $2 * 60 + $3; $1 = $2 = $3 = ""; sub(/^ +/, ""); printf "%7.1f s  %s\n", s, $0 }' |
     sort -rn | head -12 >&2 || true
 
-stop_services   # before the summary, so the summary is the last line printed
-
 status=0
 if ((test_rc != 0)); then
     say "dotnet test exited with $test_rc"
@@ -182,6 +182,8 @@ if ((passed + failed == 0)); then
     say "no test ran"
     status=1
 fi
+((status == 0)) || RELAY_RUN_FAILED=1
+stop_services   # before the summary, so the summary is the last line printed
 [[ $OWN_RESULTS_DIR == 1 ]] || say "TRX files ($trx_files) in $RESULTS_DIR"
 if compgen -G "$RELAY_TEST_ARTIFACTS/*.png" > /dev/null; then say "screenshots in $RELAY_TEST_ARTIFACTS"; fi
 

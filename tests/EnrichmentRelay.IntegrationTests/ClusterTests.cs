@@ -37,21 +37,26 @@ public sealed class ClusterTests(ITestOutputHelper output)
             ["Providers__Lance__BatchSize"] = "100",
         }, broker: broker);
         var relayProcess = scenario.Relay.ProcessId;
+        await using var producer = new ConfirmedProducer(broker, scenario.VirtualHost);
         int Completed() => requests.Count(r => scenario.Bus.CompletionCount(r.RequestId) > 0);
         try
         {
-            // A steady stream, so that the node is lost with requests arriving, waiting, in work and completing.
-            var publishing = PublishPacedAsync(scenario.Bus, requests, perSecond: 100);
-            await Eventually.TrueAsync(() => Completed() >= 300, Deadline, "some completions before the node is lost");
-
-            // The node that leads the relay's intake queue: where the relay connected first and declared its queues.
+            // The node that leads the relay's intake queue: where the relay connected first and declared its queues. Asked
+            // before the stream starts: rabbitmqctl takes seconds, on a loaded machine tens of seconds, and asked after the
+            // first completions it let the stream end and the relay finish before the node was lost.
             var node = await LeaderOfAsync(broker, scenario.VirtualHost, "enrichment-requested");
+
+            // A steady stream, so that the node is lost with requests arriving, waiting, in work and completing.
+            var publishing = PublishPacedAsync(producer, requests, perSecond: 100);
+            await Eventually.TrueAsync(() => Completed() >= 300, Deadline, "some completions before the node is lost");
             var beforeKill = Completed();
+            var publishedBeforeKill = producer.Confirmed;
             var killedAt = DateTime.UtcNow;
             var outage = Stopwatch.StartNew();
             await TestEnvironment.ClusterAsync("kill", node);
             // Work goes on on the two nodes left (a quorum of three).
-            await Eventually.TrueAsync(() => Completed() >= beforeKill + 300, Deadline, "completions while the node is down");
+            await Eventually.TrueAsync(() => Completed() >= beforeKill + 300, Deadline,
+                $"completions while the node is down (killed after {beforeKill} completions, {publishedBeforeKill} requests published)");
             var whileDown = Completed() - beforeKill;
             await TestEnvironment.ClusterAsync("restart", node);
             var downFor = outage.Elapsed;
@@ -67,12 +72,14 @@ public sealed class ClusterTests(ITestOutputHelper output)
             var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
             var times = scenario.Bus.CompletionTimes.Order().ToList();
             var pause = times.Where(t => t >= killedAt).Prepend(killedAt).Zip(times.Where(t => t >= killedAt), (a, b) => b - a).DefaultIfEmpty().Max();
+            var relayReconnects = scenario.Relay.ReconnectsAfterRejectedPublishes.Count;
             var precept = scenario.Sandbox.Precept.Counters;
             var woodpecker = scenario.Sandbox.Woodpecker.Counters;
             var lance = scenario.Sandbox.Lance.Counters;
             output.WriteLine($"[figure] RabbitMQ cluster (3 nodes, quorum queues, {await TestDatabase.DurabilityAsync()}): node {node} (leader of the relay's intake queue) " +
-                             $"killed -9 after {beforeKill} of {requests.Count} completions (publishing at 100/s), started again {downFor.TotalSeconds:0.0} s later " +
-                             $"({whileDown} completions meanwhile; {publishRetries} publishes the broker did not confirm, sent again); " +
+                             $"killed -9 after {beforeKill} of {requests.Count} completions ({publishedBeforeKill} published, at 100/s), started again {downFor.TotalSeconds:0.0} s later " +
+                             $"({whileDown} completions meanwhile; {publishRetries} publishes the broker did not confirm, sent again; after publishes the broker " +
+                             $"rejected, the relay reconnected {relayReconnects} times, the producer took {producer.RejectedChannels} new channels); " +
                              $"longest pause in completions after the kill {pause.TotalSeconds:0.0} s; {received} completions received, {received - requests.Count} duplicates " +
                              $"(same EventId); max submits per lead: Precept {Leads.Max(precept.LeadSubmissions)}, Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, " +
                              $"Lance charges {Leads.Max(lance.Charges)}; relay process {relayProcess} never restarted; intake queue members now: {members}");
@@ -80,6 +87,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
         }
         catch
         {
+            string Provider(EnrichmentRequested r) => r.Lead!.WoodpeckerLead is not null ? "Woodpecker" : r.Lead.LancePersonId is not null ? "Lance" : "Precept";
+            output.WriteLine($"{producer}; completed: " + string.Join(", ", requests.GroupBy(Provider).Select(g =>
+                $"{g.Key} {g.Count(r => scenario.Bus.CompletionCount(r.RequestId) > 0)} of {g.Count()}")));
             output.WriteLine(scenario.Relay.LogTail(200));
             throw;
         }
@@ -87,10 +97,10 @@ public sealed class ClusterTests(ITestOutputHelper output)
 
     /// <summary>
     /// Publishes <paramref name="perSecond"/> requests a second, as a producer would, and sends a request again on the
-    /// next tick when the broker did not confirm it (its node went away): at least once, as the relay expects.
-    /// Returns how many publishes were sent again.
+    /// next tick when the broker did not confirm it (its node went away, or it rejected it): at least once, as the relay
+    /// expects. Returns how many publishes were sent again.
     /// </summary>
-    static async Task<int> PublishPacedAsync(TestBus bus, IReadOnlyList<EnrichmentRequested> requests, int perSecond)
+    static async Task<int> PublishPacedAsync(ConfirmedProducer producer, IReadOnlyList<EnrichmentRequested> requests, int perSecond)
     {
         var waiting = new Queue<EnrichmentRequested>(requests);
         var unconfirmed = new ConcurrentQueue<EnrichmentRequested>();
@@ -110,7 +120,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             {
                 try
                 {
-                    await bus.PublishAsync(request);
+                    await producer.PublishAsync(request);
                 }
                 catch (Exception)
                 {

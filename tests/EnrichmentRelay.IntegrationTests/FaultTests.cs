@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
 using Xunit.Abstractions;
 
 namespace EnrichmentRelay.IntegrationTests;
@@ -338,6 +339,54 @@ public sealed class FaultTests(ITestOutputHelper output)
             Assert.NotEmpty(silent);
             Assert.Equal(silent.Sum(j => j.Total), rescued);
             scenario.AssertEachCompletedOnceAndChargedOnce(requests);
+        }
+        catch
+        {
+            output.WriteLine(scenario.Relay.LogTail(200));
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task PublishesTheBrokerRejectsMakeTheRelayReconnectAndAreSentAgainUntilTaken()
+    {
+        var requests = Enumerable.Range(0, 30).Select(Leads.Mixed).ToList();
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, WithSmallRandomDelays);
+        var broker = TestBroker.Node;
+        await using var connection = await new ConnectionFactory { UserName = broker.User, Password = broker.Password, VirtualHost = scenario.VirtualHost }
+            .CreateConnectionAsync(broker.Nodes.Select(n => new AmqpTcpEndpoint(n.Host, n.Port)).ToList());
+        await using var channel = await connection.CreateChannelAsync();
+        try
+        {
+            // A subscriber's queue that is always full and refuses more: the broker rejects (basic.nack) every completion,
+            // though the test's own subscriber gets each copy.
+            var rejecting = $"it-rejecting-{Guid.NewGuid():N}";
+            await channel.QueueDeclareAsync(rejecting, durable: true, exclusive: false, autoDelete: false,
+                new Dictionary<string, object?> { ["x-max-length"] = 0L, ["x-overflow"] = "reject-publish" });
+            await channel.QueueBindAsync(rejecting, ExchangeNames.EnrichmentCompleted, "");
+            var rejectingSince = DateTime.UtcNow;
+
+            await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
+            await Eventually.TrueAsync(() => scenario.Relay.ReconnectsAfterRejectedPublishes.Count >= 1, Deadline, "a reconnect after rejected publishes");
+            await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
+
+            await channel.QueueDeleteAsync(rejecting);
+            var rejectedFor = DateTime.UtcNow - rejectingSince;
+            var reconnects = scenario.Relay.ReconnectsAfterRejectedPublishes;
+            // The relay went on after its reconnect(s): nothing is left unconfirmed once the broker takes the messages again
+            // (the gauge is read every 2 s).
+            await Eventually.ReturnsAsync(() => PrometheusScrape.FetchAsync(scenario.Relay.Http), s => s.Sum("relay_outbox_pending") == 0,
+                Deadline, "the outbox to empty once nothing rejects its messages");
+
+            var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
+            output.WriteLine($"[figure] broker rejecting every EnrichmentCompleted for {rejectedFor.TotalSeconds:0.0} s: the relay reconnected " +
+                             $"{reconnects.Count} times (at most once per 15 s) and went on; {received} completions received for {requests.Count} " +
+                             $"requests, {received - requests.Count} duplicates (same EventId)");
+            Assert.All(reconnects, line => Assert.Contains(ExchangeNames.EnrichmentCompleted, line));
+            // At most one per RejectedPublishRecovery.MinimumInterval (15 s).
+            Assert.InRange(reconnects.Count, 1, (int)(rejectedFor / TimeSpan.FromSeconds(15)) + 1);
+            scenario.AssertEachCompletedOnceAndChargedOnce(requests);
+            Assert.False(scenario.Relay.HasExited);
         }
         catch
         {

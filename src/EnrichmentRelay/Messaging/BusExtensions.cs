@@ -55,6 +55,7 @@ public static class BusExtensions
         var options = builder.Configuration.GetSection(BusOptions.Section).Get<BusOptions>() ?? new BusOptions();
         var parts = Parts(builder);
         parts.Built = true;
+        builder.Services.AddSingleton(RejectedPublishRecovery.ForBus);
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -78,6 +79,10 @@ public static class BusExtensions
                     var broker = BrokerConnection.From(validated);
                     cfg.ConnectTo(broker, logger);
                     logger.LogInformation("RabbitMQ at {Broker}, {QueueType} queues", broker, validated.QueueType);
+                    // A publish the broker rejects makes the relay reconnect: see RejectedPublishRecovery (RabbitMQ before 3.12.5).
+                    var recovery = context.GetRequiredService<RejectedPublishRecovery>();
+                    cfg.ConnectPublishObserver(recovery);
+                    cfg.ConnectSendObserver(recovery);
                     cfg.ConfigureEndpoints(context);
                 });
             }

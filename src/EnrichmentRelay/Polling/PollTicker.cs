@@ -17,6 +17,14 @@ public sealed class PollTicker(IEnumerable<PollSchedule> schedules, IBus bus, Ti
 {
     static readonly Guid CommandIdNamespace = new("0b7a9f0e-6f43-4c55-9d0b-5d1e2c7a4b19");
 
+    /// <summary>
+    /// Longest the ticker waits for one publish. RabbitMQ's client can wait for a confirm forever when its connection
+    /// went away at the wrong moment (rabbitmq-dotnet-client issue 1930), and one publish that never ends would stop
+    /// every poll for good; given up, it is the next tick's (waited for with a timeout: the publish itself is left to end
+    /// or fail by itself).
+    /// </summary>
+    public static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+
     protected override Task RunAsync(CancellationToken stopping, CancellationToken working) => TickAsync(stopping);
 
     async Task TickAsync(CancellationToken stoppingToken)
@@ -42,7 +50,8 @@ public sealed class PollTicker(IEnumerable<PollSchedule> schedules, IBus bus, Ti
                 {
                     var command = schedule.Command(tick, StartOf(schedule, tick));
                     await bus.Publish(command, command.GetType(),
-                        context => context.MessageId = NameBasedGuid.Create(CommandIdNamespace, $"{schedule.Name}:{tick}"), stoppingToken);
+                            context => context.MessageId = NameBasedGuid.Create(CommandIdNamespace, $"{schedule.Name}:{tick}"), stoppingToken)
+                        .WaitAsync(PublishTimeout, time, stoppingToken);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {

@@ -128,6 +128,10 @@ public sealed class RelayProcess : IAsyncDisposable
 
     public string LogTail(int lines = 60) => string.Join('\n', log.TakeLast(lines));
 
+    /// <summary>The relay's warnings that it reconnects to the broker because the broker rejected a publish (its RejectedPublishRecovery).</summary>
+    public IReadOnlyList<string> ReconnectsAfterRejectedPublishes =>
+        log.Where(line => line.Contains("reconnecting to it so that the next publishes go out on new channels")).ToList();
+
     async Task WaitUntilReadyAsync(TimeSpan deadline)
     {
         var until = DateTime.UtcNow + deadline;
