@@ -43,7 +43,9 @@ public sealed class FaultTests(ITestOutputHelper output)
                 Deadline, "some completions before the kill");
 
             var killed = await scenario.CrashAndRestartRelayAsync();
-            await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
+            // A kill between recording a submit and its POST reaching Precept leaves a job Precept never got: the relay
+            // parks it rather than risk paying twice, and the operator sends it again.
+            var resent = await scenario.WaitForCompletionsResendingWhatPreceptNeverGotAsync(requests, Deadline);
 
             var received = requests.Sum(r => scenario.Bus.CompletionCount(r.RequestId));
             var duplicates = received - requests.Count;
@@ -53,7 +55,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             var woodpecker = scenario.Sandbox.Woodpecker.Counters;
             var lance = scenario.Sandbox.Lance.Counters;
             output.WriteLine($"[figure] kill -9 mid-run: {requests.Count} requests sent, {received} completions received, {duplicates} duplicates " +
-                             $"(same EventId; {republished} re-published by the relay, bound {window}); charges: Precept {precept.CreditsCharged} credits for {precept.LeadSubmissions.Count} leads " +
+                             $"(same EventId; {republished} re-published by the relay, bound {window}); {resent} Precept jobs cut off before Precept got them, parked and resent by the operator; charges: Precept {precept.CreditsCharged} credits for {precept.LeadSubmissions.Count} leads " +
                              $"(max {Leads.Max(precept.LeadSubmissions)} submit each), Woodpecker {woodpecker.CreditsCharged} credits " +
                              $"(max {Leads.Max(woodpecker.LeadSubmissions)} submit each), Lance {lance.CreditsCharged} credits (max {Leads.Max(lance.Charges)} charge each)");
             // At least once on the wire, exactly once in substance; every lead here is findable, so every outcome is Found.

@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Sandbox;
 
@@ -106,6 +108,48 @@ public sealed class RelayScenario : IAsyncDisposable
         Assert.All(Sandbox.Woodpecker.Counters.LeadSubmissions.Values, n => Assert.Equal(1, n));
         Assert.All(Sandbox.Lance.Counters.Charges.Values, n => Assert.Equal(1, n));
         Assert.All(Sandbox.Lance.Counters.Submissions.Values, n => Assert.Equal(1, n));
+    }
+
+    /// <summary>
+    /// Waits for every request's completion doing what an operator does with a Precept job parked as needing attention
+    /// (its submit's answer lost and Precept not showing it): sends it again, here only once the sandbox confirms
+    /// Precept never created it, as a kill or an outage can land between recording the submit and the POST reaching
+    /// Precept. A parked job Precept does hold fails the test: the relay should have found it. Returns the jobs resent.
+    /// </summary>
+    public async Task<int> WaitForCompletionsResendingWhatPreceptNeverGotAsync(IReadOnlyCollection<EnrichmentRequested> requests, TimeSpan deadline)
+    {
+        var resent = new HashSet<Guid>();
+        await Eventually.ReturnsAsync(async () =>
+        {
+            var completed = requests.Count(r => Bus.CompletionCount(r.RequestId) > 0);
+            if (completed < requests.Count)
+                await ResendParkedAsync(resent);
+            return completed;
+        }, completed => completed == requests.Count, deadline, $"completions of {requests.Count} requests (last seen: how many had one)");
+        return resent.Count;
+    }
+
+    async Task ResendParkedAsync(HashSet<Guid> resent)
+    {
+        using var list = new HttpRequestMessage(HttpMethod.Get, "admin/jobs");
+        list.Headers.Add("X-Api-Key", AdminKey);
+        using var answer = await Relay.Http.SendAsync(list);
+        if (!answer.IsSuccessStatusCode)
+            return; // the relay may be restarting; asked again on the next probe
+        var page = await answer.Content.ReadFromJsonAsync<JsonElement>();
+        foreach (var job in page.GetProperty("items").EnumerateArray())
+        {
+            var id = job.GetProperty("id").GetGuid();
+            var name = job.GetProperty("name").GetString();
+            Assert.Equal("precept", job.GetProperty("provider").GetString());
+            Assert.DoesNotContain(Sandbox.Precept.Jobs, j => j.Name == name); // parked although Precept holds it: a lost job
+            if (!resent.Add(id))
+                continue;
+            using var resend = new HttpRequestMessage(HttpMethod.Post, $"admin/jobs/{id}/resend");
+            resend.Headers.Add("X-Api-Key", AdminKey);
+            using var done = await Relay.Http.SendAsync(resend);
+            Assert.Equal(System.Net.HttpStatusCode.OK, done.StatusCode);
+        }
     }
 
     /// <summary>kill -9 the relay and start it again on the same port, database and broker. Returns the killed one (its log stays readable).</summary>
