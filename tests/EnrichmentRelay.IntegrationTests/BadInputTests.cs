@@ -14,7 +14,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// docs/bad-input.md is a case here, run against the relay in Development (what <c>dotnet run</c> gives) and in
 /// Production, over real HTTP and the real broker, checking the answer's body as well as its status.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class BadInputTests(BadInputTests.BothEnvironments relays, ITestOutputHelper output) : IClassFixture<BadInputTests.BothEnvironments>
 {
     public const string Development = "Development";

@@ -5,7 +5,6 @@ using EnrichmentRelay.IntegrationTests.Infrastructure;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>What the dashboard shows without the admin key, and where its unlock form may send you.</summary>
-[Collection(RelayCollection.Name)]
 public sealed class DashboardAccessTests
 {
     const string Marker = "lead-data-marker-3f6b1c2e";

@@ -13,7 +13,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// its numbers match the ledger, a request's history can be looked up behind the admin key, a dead letter
 /// can be replayed, and a screenshot of the page is kept as an artifact.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class DashboardTests(ITestOutputHelper output)
 {
     const string Chromium = "/usr/bin/chromium";

@@ -12,7 +12,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// A message that keeps failing: retried at once, redelivered later through RabbitMQ delay queues, then kept as a
 /// dead letter that an operator can read and send back, one at a time or by time range.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class DeadLetterTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

@@ -9,7 +9,6 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>The relay's HTTP surface: intake, status, the Precept webhook, health and OpenAPI.</summary>
-[Collection(RelayCollection.Name)]
 public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
 {
     RelayScenario scenario = null!;

@@ -9,7 +9,6 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>Lance end to end: per-field manual bulk calls, reused records, polling by (person, field).</summary>
-[Collection(RelayCollection.Name)]
 public sealed class LanceRelayTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);

@@ -8,7 +8,6 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>After a small sandbox run over the three providers, /metrics shows every step of it with the right counts.</summary>
-[Collection(RelayCollection.Name)]
 public sealed class MetricsTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

@@ -10,7 +10,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// Migrations as a deploy step: <c>--migrate</c> applies them and exits, and relays that never migrate
 /// (<c>Ledger:MigrateOnStartup=false</c>, as in deploy/kubernetes) then work on the migrated database.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class MigrateCommandTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

@@ -9,7 +9,6 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>The spine end to end: bus in, Precept job out, webhook back, one EnrichmentCompleted each.</summary>
-[Collection(RelayCollection.Name)]
 public sealed class PreceptRelayTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
@@ -196,9 +195,14 @@ public sealed class PreceptRelayTests(ITestOutputHelper output)
     };
 }
 
+/// <summary>
+/// Tests that must run alone: they stop or crash the shared broker or database, start several relays, or count what
+/// happens within a second (rate limits, shutdown times), which a test running beside them would skew. They run after
+/// the others, one at a time. Every other test class is a collection of its own, and two of those run at once: each
+/// has its own virtual host, database, sandbox and relay process, and mostly waits on them.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class RelayCollection
 {
-    // Relay processes are heavy on two cores: integration tests run one at a time.
     public const string Name = "relay";
 }

@@ -30,7 +30,6 @@ public sealed class PublisherRelay : IAsyncLifetime
 /// built against the contracts package that infra/test.sh packed, from a local folder feed beside the usual package
 /// source. docs/asyncapi.yaml passes the AsyncAPI parser, and the queues and bindings it describes are the broker's.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class PublisherTests(PublisherRelay relay, ITestOutputHelper output) : IClassFixture<PublisherRelay>
 {
     static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);

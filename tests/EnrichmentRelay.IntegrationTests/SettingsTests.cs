@@ -7,7 +7,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// Wrong or contradictory settings stop the relay before it takes work: exit code 78 and one line per
 /// problem naming the setting, no stack trace. No broker or database is needed: the relay never gets that far.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class SettingsTests(ITestOutputHelper output)
 {
     const int ExitConfig = 78;

@@ -11,7 +11,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// With <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> set, the relay exports its traces, and on PostgreSQL its database
 /// commands are spans in them (Npgsql's instrumentation).
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class TraceExportTests(ITestOutputHelper output)
 {
     [Fact]
