@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EnrichmentRelay.Benchmarks.Infrastructure;
@@ -84,8 +85,10 @@ public static class LoadDriver
                                 refused.Add(ex);
                             }
                         }
-                        if (refused.Count > 0)
-                            throw refused.Count == 1 ? refused[0] : new AggregateException(refused);
+                        if (refused.Count == 1)
+                            ExceptionDispatchInfo.Throw(refused[0]);
+                        if (refused.Count > 1)
+                            throw new AggregateException(refused);
                         break;
                     }
                     case "batch":
