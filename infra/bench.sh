@@ -13,8 +13,10 @@
 # Durable, as production runs: PostgreSQL with fsync and synchronous_commit on (infra/postgres/start.sh), SQLite as
 # the relay opens it; each figure states the durability its database reported during the run, and only durable
 # figures meet a goal. One extra flat-out run with fsync off (section e2e-postgres-fsync-off) is shown labelled.
-# Prints markdown tables ready for docs/performance.md and writes them, with the same figures as JSON, to
-# bench-results/bench-<UTC time>.{md,json} (and latest.{md,json}). Relay logs: bench-results/work-<time>/logs.
+# Prints markdown tables and writes them, with the same figures as JSON, to bench-results/bench-<UTC time>.{md,json}
+# (and latest.{md,json}). Relay logs: bench-results/work-<time>/logs. A full run (all sections, none failed) also
+# writes its tables into docs/performance.md between the <!-- bench:begin --> and <!-- bench:end --> lines, leaving
+# the hand-written text around them alone; a --sections run only writes bench-results/.
 # Not run by infra/test.sh or CI: it takes minutes and wants a quiet machine.
 #
 # Environment knobs (all optional):
@@ -81,4 +83,37 @@ set +e
 dotnet "$DRIVER" load --out "$ROOT/bench-results" "$@"
 rc=$?
 set -e
+
+# ---- docs/performance.md: the latest full run's tables ---------------------------------------
+some_sections() {
+    local arg
+    for arg in "$@"; do
+        case $arg in --sections | --sections=* | /sections | /sections=* | sections=*) return 0 ;; esac
+    done
+    return 1
+}
+
+# Replaces what lies between the marker lines of $2 with the tables in $1; everything outside them stays as it is.
+write_tables_into() {
+    local tables=$1 page=$2 begin='<!-- bench:begin -->' end='<!-- bench:end -->'
+    if [[ $(grep -cxF -- "$begin" "$page") -ne 1 || $(grep -cxF -- "$end" "$page") -ne 1 ]] \
+        || (( $(grep -nxF -- "$begin" "$page" | cut -d: -f1) > $(grep -nxF -- "$end" "$page" | cut -d: -f1) )); then
+        say "$page needs one '$begin' line and, after it, one '$end' line: not rewritten (the tables are in $tables)"
+        return 1
+    fi
+    awk -v begin="$begin" -v end="$end" -v tables="$tables" '
+        $0 == begin { print; print ""; while ((getline line < tables) > 0) print line; print ""; skipping = 1; next }
+        $0 == end { skipping = 0 }
+        !skipping { print }' "$page" >"$page.tmp"
+    mv "$page.tmp" "$page"
+    say "wrote this run's tables into $page (between its bench markers)"
+}
+
+if some_sections "$@"; then
+    say "a --sections run: docs/performance.md left as it is (the tables are in bench-results/latest.md)"
+elif [[ $rc -ne 0 ]]; then
+    say "a section failed: docs/performance.md left as it is (the tables are in bench-results/latest.md)"
+else
+    write_tables_into bench-results/latest.md docs/performance.md
+fi
 exit "$rc"

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EnrichmentRelay.Benchmarks.Infrastructure;
@@ -30,6 +31,7 @@ public static class LoadDriver
 
         var e2e = new EndToEnd(env, options, Say);
         var failed = false;
+        var before = new List<string>();
         foreach (var section in options.Sections)
         {
             try
@@ -65,12 +67,30 @@ public static class LoadDriver
                         run.EndToEnd.Add(await e2e.BaselineAsync(options.Requests, null));
                         break;
                     case "webhook":
+                    {
+                        var ran = RanAfter(before);
+                        if (before.Count > 0)
+                            run.Notes.Add($"Webhook ingest ran {ran} in this run (sections before it: {string.Join(", ", before)}).");
+                        // One engine's refused callbacks fail the section, after the other engine has been measured too.
+                        var refused = new List<Exception>();
                         foreach (var engine in options.WebhookEngines)
                         {
-                            run.Webhooks.AddRange(await new WebhookIngest(env, options, run, Say).RunAsync(engine));
                             run.Settings[$"webhook ingest ({engine})"] = WebhookIngest.Settings;
+                            try
+                            {
+                                await new WebhookIngest(env, options, run, ran, Say).RunAsync(engine);
+                            }
+                            catch (Exception ex)
+                            {
+                                refused.Add(ex);
+                            }
                         }
+                        if (refused.Count == 1)
+                            ExceptionDispatchInfo.Throw(refused[0]);
+                        if (refused.Count > 1)
+                            throw new AggregateException(refused);
                         break;
+                    }
                     case "batch":
                         await new BatchFillAndPollCost(env, options, run, Say).RunAsync(options.BatchEngine);
                         run.Settings[$"batch fill and poll cost ({options.BatchEngine})"] = BatchFillAndPollCost.Settings;
@@ -89,6 +109,7 @@ public static class LoadDriver
                 Say($"section {section} failed: {ex}");
                 run.Notes.Add($"Section {section} failed: {ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
             }
+            before.Add(section);
         }
 
         run.LoadAfter = LoadAverage();
@@ -109,6 +130,15 @@ public static class LoadDriver
         Say($"results: {Path.Combine(output, $"bench-{stamp}.json")} and .md; relay logs in {Path.Combine(work, "logs")}");
         return failed ? 1 : 0;
     }
+
+    static readonly string[] EndToEndLoad = ["e2e-sqlite", "e2e-postgres", "instances", "e2e-postgres-fsync-off", "relay-sqlite", "relay-postgres"];
+
+    /// <summary>
+    /// What a section ran after in this run, for its figures: "alone" when first, "after e2e load" right after an
+    /// end-to-end section (whose leftover work can still load the machine), else after the section before it.
+    /// </summary>
+    static string RanAfter(List<string> before) =>
+        before.Count == 0 ? "alone" : EndToEndLoad.Contains(before[^1]) ? "after e2e load" : $"after {before[^1]}";
 
     static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";

@@ -16,7 +16,7 @@ public static class PreceptControlApi
         ContactFieldNaming? ContactFieldNaming, int? DuplicateDeliveries, bool? DropWebhooks, string? DefaultWebhookUrl,
         string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs, int? SubmitLatencyMs,
         bool? DocumentedOnly = null, bool? ListFiltersByName = null, bool? ListShowsName = null, JobListShape? ListShape = null,
-        int? ListPageSize = null, bool? JobShowsName = null, bool? EchoCustomData = null)
+        int? ListPageSize = null, bool? JobShowsName = null, bool? EchoCustomData = null, bool? HoldJobsOpen = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -59,6 +59,7 @@ public static class PreceptControlApi
             if (ListPageSize is { } pageSize) settings.ListPageSize = pageSize;
             if (JobShowsName is { } jobName) settings.JobShowsName = jobName;
             if (EchoCustomData is { } echo) settings.EchoCustomData = echo;
+            if (HoldJobsOpen is { } hold) settings.HoldJobsOpen = hold;
         }
     }
 
@@ -66,13 +67,14 @@ public static class PreceptControlApi
         decimal Credits, LeadOutcome DefaultOutcome, int ProcessingDelayMs, int ProcessingJitterMs,
         ContactFieldNaming ContactFieldNaming, int DuplicateDeliveries, bool DropWebhooks, string? DefaultWebhookUrl,
         string UnprocessedFieldName, int WebhookRetryBaseDelayMs, int SubmitLatencyMs,
-        bool ListFiltersByName, bool ListShowsName, JobListShape ListShape, int ListPageSize, bool JobShowsName, bool EchoCustomData)
+        bool ListFiltersByName, bool ListShowsName, JobListShape ListShape, int ListPageSize, bool JobShowsName, bool EchoCustomData,
+        bool HoldJobsOpen)
     {
         public static SettingsView Of(PreceptSettings s) => new(
             s.Credits, s.DefaultOutcome, (int)s.ProcessingDelay.TotalMilliseconds, (int)s.ProcessingJitter.TotalMilliseconds,
             s.ContactFieldNaming, s.DuplicateDeliveries, s.DropWebhooks, s.DefaultWebhookUrl,
             s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds, (int)s.SubmitLatency.TotalMilliseconds,
-            s.ListFiltersByName, s.ListShowsName, s.ListShape, s.ListPageSize, s.JobShowsName, s.EchoCustomData);
+            s.ListFiltersByName, s.ListShowsName, s.ListShape, s.ListPageSize, s.JobShowsName, s.EchoCustomData, s.HoldJobsOpen);
     }
 
     public sealed record OutcomeUpdate(LeadOutcome? Outcome);

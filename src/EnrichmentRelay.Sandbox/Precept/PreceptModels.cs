@@ -63,9 +63,11 @@ public sealed record PreceptCounters(
     IReadOnlyDictionary<string, int> LeadSubmissions);
 
 /// <summary>A job as the simulator holds it, for tests to inspect.</summary>
-/// <param name="Results">Null until the job ends, as in <c>GET /v1/jobs/{id}</c>.</param>
+/// <param name="Status">The job's own status: <c>completed</c> or <c>failed</c> once it ended, even while the API shows it held open.</param>
+/// <param name="Results">Null until the job ends (here even while it is held open; in <c>GET /v1/jobs/{id}</c> not until it is released).</param>
 /// <param name="WebhooksPending">Callbacks queued or still being tried; 0 once every delivery succeeded or gave up.</param>
 /// <param name="WebhooksAbandoned">Callbacks given up on after the last retry.</param>
+/// <param name="HeldOpen">The job ended while <see cref="PreceptSettings.HoldJobsOpen"/> was on and is not yet released.</param>
 public sealed record PreceptJobSnapshot(
     string EnrichmentId,
     string? Name,
@@ -82,4 +84,5 @@ public sealed record PreceptJobSnapshot(
     DateTimeOffset CreatedAt,
     int WebhooksPending,
     int WebhooksAbandoned,
-    bool WebhooksLost = false);
+    bool WebhooksLost = false,
+    bool HeldOpen = false);

@@ -28,6 +28,9 @@ public sealed class PreceptSettings
     int listPageSize;
     bool jobShowsName;
     bool echoCustomData;
+    bool holdJobsOpen;
+    // Completed when HoldJobsOpen is turned off: what the jobs held until then wait for.
+    TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal PreceptSettings(object gate)
     {
@@ -180,6 +183,33 @@ public sealed class PreceptSettings
     }
 
     /// <summary>
+    /// Jobs that end while this is on are held open: they work out their results as usual (seen in
+    /// <see cref="PreceptSimulator.Jobs"/>), but <c>GET /v1/jobs/{id}</c> and the listing show them still
+    /// <c>processing</c>, with no results, and they send no webhook. Turning it off releases them: they show as ended,
+    /// with their results, and their webhooks go out (unless <see cref="DropWebhooks"/>). Not a vendor behaviour (a job
+    /// slow to end looks like this to a client): the benchmark uses it to post callbacks to jobs that stay open.
+    /// </summary>
+    public bool HoldJobsOpen
+    {
+        get { lock (gate) return holdJobsOpen; }
+        set { lock (gate) Hold(value); }
+    }
+
+    /// <summary>Under the lock: null when nothing is held, else a task that completes once <see cref="HoldJobsOpen"/> is turned off.</summary>
+    internal Task? HeldUntil => holdJobsOpen ? release.Task : null;
+
+    void Hold(bool on)
+    {
+        if (on == holdJobsOpen)
+            return;
+        holdJobsOpen = on;
+        if (on)
+            release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        else
+            release.TrySetResult();
+    }
+
+    /// <summary>
     /// Only what Precept's reference documents, every open question answered the least convenient way for a client:
     /// the job listing ignores <c>name</c> and paging and shows no names, a job read shows no name, results echo no
     /// custom data, and contact fields use the camelCase names of the enrich page.
@@ -220,6 +250,7 @@ public sealed class PreceptSettings
             listPageSize = 100;
             jobShowsName = true;
             echoCustomData = true;
+            Hold(false);
         }
     }
 

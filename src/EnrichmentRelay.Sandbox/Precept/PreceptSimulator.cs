@@ -270,7 +270,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
             {
                 ["enrichment_id"] = j.Id,
                 ["name"] = Settings.ListShowsName ? j.Name : null,
-                ["status"] = j.Status,
+                ["status"] = j.ShownStatus,
                 ["created_at"] = j.CreatedAt.ToString("O"),
             }).ToArray());
             var more = skip + size < matching.Count;
@@ -301,7 +301,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
     /// </summary>
     async Task ProcessAsync(Job job, CancellationToken ct)
     {
-        var callbacks = Channel.CreateUnbounded<JsonObject>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var callbacks = Channel.CreateUnbounded<Callback>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var delivering = DeliverAllAsync(job, callbacks.Reader, ct);
         try
         {
@@ -314,7 +314,8 @@ public sealed class PreceptSimulator : IAsyncDisposable
                         return;
                     job.Status = "processing";
                     if (!(job.FailAfter <= i) && ProcessLead(job, job.Leads[i]) is { } item && job.Streaming)
-                        Enqueue(job, callbacks.Writer, new JsonObject { ["enrichment_id"] = job.Id, ["results"] = new JsonArray(item.DeepClone()) });
+                        Enqueue(job, callbacks.Writer, new JsonObject { ["enrichment_id"] = job.Id, ["results"] = new JsonArray(item.DeepClone()) },
+                            Settings.HeldUntil);
                 }
             }
 
@@ -324,6 +325,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
                 if (ct.IsCancellationRequested)
                     return;
                 job.Status = job.WillFail ? "failed" : "completed";
+                job.HeldUntil = Settings.HeldUntil;
                 reserved -= job.Reserved;
                 job.Reserved = 0;
                 // A streamed job has already sent every item; a failure is still announced, or the client would never learn of it.
@@ -333,7 +335,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
                         ["enrichment_id"] = job.Id,
                         ["status"] = job.Status,
                         ["results"] = job.ResultsJson(),
-                    });
+                    }, job.HeldUntil);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -400,21 +402,26 @@ public sealed class PreceptSimulator : IAsyncDisposable
         : lead.LastName is not null && outcomes.TryGetValue(lead.LastName, out var byName) ? byName
         : Settings.DefaultOutcome;
 
+    /// <summary>A callback to send once <paramref name="HeldUntil"/>, if any, completes (see <see cref="PreceptSettings.HoldJobsOpen"/>).</summary>
+    sealed record Callback(JsonObject Body, Task? HeldUntil);
+
     /// <summary>Under the lock, so a job's pending count never lags what it has queued.</summary>
-    static void Enqueue(Job job, ChannelWriter<JsonObject> callbacks, JsonObject body)
+    static void Enqueue(Job job, ChannelWriter<Callback> callbacks, JsonObject body, Task? heldUntil)
     {
         if (job.WebhookUrl is null || job.LosesWebhooks)
             return;
         job.WebhooksPending++;
-        callbacks.TryWrite(body);
+        callbacks.TryWrite(new Callback(body, heldUntil));
     }
 
-    async Task DeliverAllAsync(Job job, ChannelReader<JsonObject> callbacks, CancellationToken ct)
+    async Task DeliverAllAsync(Job job, ChannelReader<Callback> callbacks, CancellationToken ct)
     {
         try
         {
-            await foreach (var body in callbacks.ReadAllAsync(ct))
+            await foreach (var (body, heldUntil) in callbacks.ReadAllAsync(ct))
             {
+                if (heldUntil is not null)
+                    await heldUntil.WaitAsync(ct);
                 var delivered = await DeliverAsync(job.WebhookUrl!, body.ToJsonString(), ct);
                 lock (gate)
                 {
@@ -530,8 +537,13 @@ public sealed class PreceptSimulator : IAsyncDisposable
         public int WebhooksPending { get; set; }
         public int WebhooksAbandoned { get; set; }
         public List<JsonObject> Results { get; } = [];
+        /// <summary>Set when the job ended while jobs were held open: until it completes, the API shows the job still processing.</summary>
+        public Task? HeldUntil { get; set; }
 
         bool Ended => Status is "completed" or "failed";
+        bool Held => Ended && HeldUntil is { IsCompleted: false };
+        /// <summary>What the API shows: a held job as it was just before it ended.</summary>
+        public string ShownStatus => Held ? "processing" : Status;
 
         public JsonArray ResultsJson() => new(Results.Select(r => (JsonNode)r.DeepClone()).ToArray());
 
@@ -540,9 +552,9 @@ public sealed class PreceptSimulator : IAsyncDisposable
         {
             ["enrichment_id"] = Id,
             ["name"] = showName ? Name : null,
-            ["status"] = Status,
+            ["status"] = ShownStatus,
             ["progress"] = new JsonObject { ["completed"] = Completed, ["total"] = Leads.Count, ["skipped"] = Skipped },
-            ["results"] = Ended ? ResultsJson() : null,
+            ["results"] = Ended && !Held ? ResultsJson() : null,
             ["cost"] = new JsonObject { ["credits"] = Cost },
             ["emails_found"] = EmailsFound,
             ["phones_found"] = PhonesFound,
@@ -551,6 +563,6 @@ public sealed class PreceptSimulator : IAsyncDisposable
 
         public PreceptJobSnapshot Snapshot() => new(Id, Name, Status, WebhookUrl, Streaming, Leads.Count, Completed, Skipped, Cost,
             EmailsFound, PhonesFound, Ended ? Results.Select(r => (JsonObject)r.DeepClone()).ToList() : null, CreatedAt,
-            WebhooksPending, WebhooksAbandoned, LosesWebhooks);
+            WebhooksPending, WebhooksAbandoned, LosesWebhooks, Held);
     }
 }

@@ -151,6 +151,23 @@ public sealed record BenchDatabase(Engine Engine, string ConnectionString, strin
         return Durability.Sqlite(mode, (long)(await synchronous.ExecuteScalarAsync())!);
     }
 
+    /// <summary>Callbacks the relay has stored and not yet applied (its <c>provider_callbacks</c> rows with no <c>ProcessedAt</c>).</summary>
+    public async Task<long> PendingCallbacksAsync()
+    {
+        const string count = """SELECT COUNT(*) FROM provider_callbacks WHERE "ProcessedAt" IS NULL""";
+        if (Engine == Engine.Postgres)
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false }.ConnectionString);
+            await connection.OpenAsync();
+            await using var query = new NpgsqlCommand(count, connection);
+            return (long)(await query.ExecuteScalarAsync())!;
+        }
+        await using var sqlite = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ConnectionString);
+        await sqlite.OpenAsync();
+        await using var command = new SqliteCommand(count, sqlite);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     public void Delete()
     {
         if (SqlitePath is null)

@@ -18,8 +18,11 @@ public sealed record Durability(string Description, bool Durable)
     /// <summary>The bare chain's: RabbitMQ confirms a persistent message on a durable queue once it is on disk.</summary>
     public static Durability Broker { get; } = new("RabbitMQ durable queue, persistent messages, publisher confirms", true);
 
-    /// <summary>The bare webhook endpoint keeps nothing.</summary>
+    /// <summary>The plain bare webhook endpoint keeps nothing.</summary>
     public static Durability Nothing { get; } = new("stores nothing", false);
+
+    /// <summary>The bare webhook floor: each body appended to one file and fsynced (<c>Flush(flushToDisk: true)</c>) before the 202.</summary>
+    public static Durability FsyncPerBody { get; } = new("appends each body to one file, fsync per body", true);
 
     public override string ToString() => Description;
 }

@@ -17,7 +17,7 @@ public static class Markdown
         md.AppendLine();
         // Durability as each run's database reported it; the goals count durable figures only.
         var judged = run.EndToEnd.Where(r => r.System == "relay" && r.Label is null).Select(r => r.Durability)
-            .Concat(run.Webhooks.Where(w => w.Target != "bare Kestrel").Select(w => w.Durability))
+            .Concat(run.Webhooks.Where(w => w.IsRelay).Select(w => w.Durability))
             .Concat([run.BatchDurability, run.MemoryDurability]).Where(d => d is not null).Distinct().ToList();
         if (judged.Count > 0)
             md.AppendLine(judged.All(d => d!.Durable)
@@ -73,21 +73,22 @@ public static class Markdown
 
         if (run.Webhooks.Count > 0)
         {
-            md.AppendLine("**2. Webhook ingest** (Precept callbacks to `POST /webhooks/precept/{token}`, stored before the 202; baseline: bare Kestrel answering 202 without storing, same bodies and clients)");
+            md.AppendLine("**2. Webhook ingest** (Precept callbacks to `POST /webhooks/precept/{token}` of jobs the sandbox holds open (`HoldJobsOpen`: " +
+                          "Precept reports them running), so each is stored before its 202, verified, and applies nothing; floor: bare Kestrel " +
+                          "appending each body to one file with an fsync per body; for context, bare Kestrel storing nothing; same bodies and clients, " +
+                          "measured per engine right before the relay. \"ran\": what the section ran after in this run)");
             md.AppendLine();
-            md.AppendLine("| callbacks | target | mode | durability | callbacks/s | ack p50 ms | ack p99 ms | failed | ratio (relay/bare) |");
-            md.AppendLine("|---|---|---|---|---|---|---|---|---|");
-            // Each engine's run has its own bare endpoint beside it: a relay row is paired with the last matching bare row before it.
-            for (var i = 0; i < run.Webhooks.Count; i++)
+            md.AppendLine("| callbacks | target | mode | ran | durability | callbacks/s | ack p50 ms | ack p99 ms | failed | ratio (relay/fsync floor; relay/no store) |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var w in run.Webhooks)
             {
-                var w = run.Webhooks[i];
-                var pair = w.Target == "bare Kestrel" ? null
-                    : run.Webhooks.Take(i).LastOrDefault(b => b.Target == "bare Kestrel" && b.Shape == w.Shape && b.PacedRate == w.PacedRate && b.Clients == w.Clients);
-                var ratio = pair is not null
-                    ? $"{F(w.CallbacksPerSecond / pair.CallbacksPerSecond, "0.00")}× rate, p99 {F(w.Ack.P99 / pair.Ack.P99, "0.0")}×"
+                var ratio = w.IsRelay && BareBeside(run, w, WebhookResult.BareFsync) is { } floor
+                    ? $"{F(w.CallbacksPerSecond / floor.CallbacksPerSecond, "0.00")}× rate, p99 {F(w.Ack.P99 / floor.Ack.P99, "0.0")}×" +
+                      (BareBeside(run, w, WebhookResult.BareNoStore) is { } bare ? $"; {F(w.CallbacksPerSecond / bare.CallbacksPerSecond, "0.00")}× rate" : "")
                     : "";
-                md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode} | {Described(w.Durability)} | {F(w.CallbacksPerSecond, "N0")} | {F(w.Ack.P50, "0.0")} | " +
-                              $"{F(w.Ack.P99, "0.0")} | {w.Failed} | {ratio} |");
+                var failed = w.Failures.Count == 0 ? $"{w.Failed}" : $"**{w.Failed}** ({string.Join(", ", w.Failures.Select(f => $"{f.Value} × {f.Key}"))})";
+                md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode} | {w.Ran} | {Described(w.Durability)} | {F(w.CallbacksPerSecond, "N0")} | " +
+                              $"{F(w.Ack.P50, "0.0")} | {F(w.Ack.P99, "0.0")} | {failed} | {ratio} |");
             }
             md.AppendLine();
         }
@@ -143,6 +144,14 @@ public static class Markdown
         run.EndToEnd.FirstOrDefault(b => b.System == "baseline" && b.PacedRate == relay.PacedRate && b.Requests == relay.Requests
                                          && run.EndToEnd.IndexOf(b) > run.EndToEnd.IndexOf(relay))
         ?? run.EndToEnd.LastOrDefault(b => b.System == "baseline" && b.PacedRate == relay.PacedRate);
+
+    /// <summary>
+    /// The bare endpoint's row measured beside a relay row: each engine's run has its own bare endpoints, measured right
+    /// before the relay, so it is the last row of that kind before it with the same shape, rate and clients.
+    /// </summary>
+    public static WebhookResult? BareBeside(BenchRun run, WebhookResult relay, string bare) =>
+        run.Webhooks.Take(run.Webhooks.IndexOf(relay))
+            .LastOrDefault(b => b.Target == bare && b.Shape == relay.Shape && b.PacedRate == relay.PacedRate && b.Clients == relay.Clients);
 
     static string Name(EndToEndResult r) => r.System == "baseline" ? "baseline"
         : $"relay, {r.Engine}" + (r.Instances > 1 ? $", {r.Instances} instances" : "") + (r.Label is null ? "" : $", **{r.Label}**");

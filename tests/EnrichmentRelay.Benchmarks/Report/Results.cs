@@ -34,21 +34,30 @@ public sealed record EndToEndResult
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : "flat out";
 }
 
-/// <summary>Webhook ingest: callbacks posted to the relay (or the bare endpoint) by concurrent clients.</summary>
+/// <summary>Webhook ingest: callbacks posted to the relay (or a bare endpoint) by concurrent clients.</summary>
 public sealed record WebhookResult
 {
-    public required string Target { get; init; }            // "relay" or "bare Kestrel"
+    public const string BareNoStore = "bare Kestrel, no store";
+    /// <summary>The floor the relay's ingest is judged against (issue #18): each body appended to one file and fsynced before the 202.</summary>
+    public const string BareFsync = "bare Kestrel, fsync per body";
+
+    public required string Target { get; init; }            // "relay, sqlite", "relay, postgres", BareNoStore or BareFsync
     public required string Shape { get; init; }             // "per job (100 leads)" or "streamed (1 lead)"
     public required int Clients { get; init; }
     public double? PacedRate { get; init; }
     public required int Callbacks { get; init; }
-    public required int Failed { get; init; }               // non-2xx or transport errors
+    public required int Failed { get; init; }               // answers other than 202, and transport errors
+    /// <summary>What the failed posts got (status code or error), how often; warm-up posts included.</summary>
+    public IReadOnlyDictionary<string, int> Failures { get; init; } = new Dictionary<string, int>();
     public required double CallbacksPerSecond { get; init; }
     public required LatencySummary Ack { get; init; }
     public double BodyBytes { get; init; }
-    /// <summary>The relay's ledger durability during the run; the bare endpoint stores nothing.</summary>
+    /// <summary>What the target kept before its 202: the relay's ledger as the database reported it, or the bare endpoint's mode.</summary>
     public Durability? Durability { get; init; }
+    /// <summary>"alone", or what ran before the webhook section in the same run (e.g. "after e2e load").</summary>
+    public string Ran { get; init; } = "alone";
 
+    public bool IsRelay => Target.StartsWith("relay", StringComparison.Ordinal);
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : $"flat out, {Clients} clients";
 }
 

@@ -148,6 +148,75 @@ public sealed class PreceptWebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HeldJobLooksUnfinishedAndSendsNothingUntilReleased()
+    {
+        Precept.Settings.HoldJobsOpen = true;
+
+        var id = await host.SubmitForIdAsync(Body(TwoLeads, receiver.Url(), name: "held"));
+        // Worked out in full, its callback queued behind the hold.
+        var held = await Eventually.ReturnsAsync(() => Precept.Jobs.Single(j => j.EnrichmentId == id), j => j.Status == "completed", $"job {id} to work out its results");
+
+        Assert.True(held.HeldOpen);
+        Assert.Equal(["r1", "r2"], held.Results!.Select(r => (string)r["custom_data"]!["rid"]!));
+        Assert.Equal(1, held.WebhooksPending);
+        var read = await host.GetJobAsync(id);
+        Assert.Equal(("processing", 2, 2), ((string?)read["status"], (int)read["progress"]!["completed"]!, (int)read["progress"]!["total"]!));
+        Assert.Null(read["results"]);
+        Assert.Equal("processing", (string?)(await ListedAsync(id))["status"]);
+        Assert.Equal(0, Precept.Counters.WebhookAttempts);
+        Assert.Empty(receiver.Deliveries);
+
+        Precept.Settings.HoldJobsOpen = false;
+
+        var released = await host.WaitUntilSettledAsync(id);
+        Assert.False(released.HeldOpen);
+        read = await host.GetJobAsync(id);
+        Assert.Equal(("completed", 2), ((string?)read["status"], read["results"]!.AsArray().Count));
+        Assert.Equal("completed", (string?)(await ListedAsync(id))["status"]);
+        var delivery = Assert.Single(receiver.Deliveries).Body;
+        Assert.Equal(("completed", 2), ((string?)delivery["status"], delivery["results"]!.AsArray().Count));
+    }
+
+    [Fact]
+    public async Task HoldingKeepsStreamedCallbacksBackAndReleaseSendsNoneWhenWebhooksAreDropped()
+    {
+        Precept.Settings.HoldJobsOpen = true;
+        var streamed = await host.SubmitForIdAsync(Body(TwoLeads, receiver.Url(), streamingResults: true));
+        var dropped = await host.SubmitForIdAsync(Body([Person("Grace", "Hopper", "r3")], receiver.Url()));
+        await Eventually.ReturnsAsync(() => Precept.Jobs, jobs => jobs.All(j => j.HeldOpen), "both jobs to end held open");
+
+        Assert.Equal(2, Precept.Jobs.Single(j => j.EnrichmentId == streamed).WebhooksPending);
+        Assert.Empty(receiver.Deliveries);
+
+        Precept.Settings.DropWebhooks = true;
+        Precept.Settings.HoldJobsOpen = false;
+
+        await host.WaitUntilSettledAsync(streamed);
+        await host.WaitUntilSettledAsync(dropped);
+        Assert.Equal("completed", (string?)(await host.GetJobAsync(dropped))["status"]);
+        Assert.Empty(receiver.Deliveries);
+        Assert.Equal(0, Precept.Counters.WebhookAttempts);
+    }
+
+    [Fact]
+    public async Task JobThatEndedBeforeTheHoldStaysEnded()
+    {
+        var id = await host.SubmitForIdAsync(Body(TwoLeads, receiver.Url()));
+        await host.WaitUntilSettledAsync(id);
+
+        Precept.Settings.HoldJobsOpen = true;
+
+        Assert.False(Precept.Jobs.Single().HeldOpen);
+        Assert.Equal("completed", (string?)(await host.GetJobAsync(id))["status"]);
+    }
+
+    async Task<JsonObject> ListedAsync(string id)
+    {
+        using var response = await host.Http.GetAsync("v1/jobs");
+        return (await ReadAsync(response))["jobs"]!.AsArray().Single(j => (string?)j!["enrichment_id"] == id)!.AsObject();
+    }
+
+    [Fact]
     public async Task DroppedWebhooksAreNeverSent()
     {
         Precept.Settings.DropWebhooks = true;

@@ -42,6 +42,21 @@ public sealed class SandboxControlApiTests : IAsyncLifetime
         Assert.Null(Precept.Settings.DefaultWebhookUrl);
     }
 
+    [Fact]
+    public async Task JobsAreHeldOpenAndReleasedThroughTheControlApi()
+    {
+        using var hold = await control.PostAsync("sandbox/precept/settings", Json("""{"holdJobsOpen":true}"""));
+        Assert.True((bool)(await ReadAsync(hold))["holdJobsOpen"]!);
+        Assert.True(Precept.Settings.HoldJobsOpen);
+        var id = await host.SubmitForIdAsync(Body([Person("Ada", "Lovelace", "r1")]));
+        await Eventually.ReturnsAsync(() => Precept.Jobs.Single(), j => j.HeldOpen, "the job to end held open");
+
+        using var release = await control.PostAsync("sandbox/precept/settings", Json("""{"holdJobsOpen":false}"""));
+
+        Assert.False((bool)(await ReadAsync(release))["holdJobsOpen"]!);
+        Assert.Equal("completed", (string?)(await host.GetJobAsync(id))["status"]);
+    }
+
     [Theory]
     [InlineData("""{"processingDelayMs":-1}""", "processingDelayMs")]
     [InlineData("""{"defaultWebhookUrl":"ftp://example.com"}""", "defaultWebhookUrl")]
