@@ -30,8 +30,7 @@ public sealed class LedgerRetentionTests : IAsyncLifetime
             db.DeadLetters.Add(DeadLetter(replayedAt: null));
             return await db.SaveChangesAsync();
         });
-        var retention = new LedgerRetention(host.Services.GetRequiredService<IServiceScopeFactory>(),
-            Options.Create(new LedgerOptions { Retention = TimeSpan.FromDays(7) }), host.Time, NullLogger<LedgerRetention>.Instance);
+        var retention = WeekLongRetention();
 
         host.Time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromSeconds(1));
         Assert.Equal(0, await retention.DeleteExpiredAsync(CancellationToken.None));
@@ -70,8 +69,7 @@ public sealed class LedgerRetentionTests : IAsyncLifetime
                 new ProviderAnswerLink { AnswerId = forEnded.Id, JobId = ended });
             return await db.SaveChangesAsync();
         });
-        var retention = new LedgerRetention(host.Services.GetRequiredService<IServiceScopeFactory>(),
-            Options.Create(new LedgerOptions { Retention = TimeSpan.FromDays(7) }), host.Time, NullLogger<LedgerRetention>.Instance);
+        var retention = WeekLongRetention();
 
         host.Time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromSeconds(1));
         Assert.Equal(0, await retention.DeleteExpiredAsync(CancellationToken.None));
@@ -88,6 +86,9 @@ public sealed class LedgerRetentionTests : IAsyncLifetime
             return 0;
         });
     }
+
+    LedgerRetention WeekLongRetention() => new(host.Services.GetRequiredService<IServiceScopeFactory>(),
+        Options.Create(new LedgerOptions { Retention = TimeSpan.FromDays(7) }), host.Time, NullLogger<LedgerRetention>.Instance);
 
     [Fact]
     public void ARetentionShorterThanAWeekIsRefused()
