@@ -6,10 +6,9 @@ namespace EnrichmentRelay.Ledger;
 /// <summary>
 /// Deletes bookkeeping the relay no longer needs once it is older than <see cref="LedgerOptions.Retention"/>:
 /// poll-tick keys, applied raw callbacks, provider answers no open job needs, published outbox rows and dead letters
-/// already replayed. Requests, jobs
-/// and unreplayed dead letters are kept: they are the audit trail, and a request's terminal state is what
-/// recognises a late or repeated callback. The retention is at least 7 days, so the raw callbacks of the last
-/// week are always there to audit.
+/// already replayed. Requests, jobs and unreplayed dead letters are kept: they are the audit trail, and a request's
+/// terminal state is what recognises a late or repeated callback. The retention is at least 7 days, so the raw
+/// callbacks and answers of the last week are always there to audit.
 /// </summary>
 public sealed class LedgerRetention(IServiceScopeFactory scopes, IOptions<LedgerOptions> options, TimeProvider time, ILogger<LedgerRetention> logger)
     : BackgroundService
