@@ -99,7 +99,7 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
                         var alone = asking.Where(r => r.Asked.Count == 1).ToList();
                         var aloneCredits = alone.Sum(r => r.Credits);
                         var aloneFound = alone.Count(r => r.Found.Count > 0);
-                        return new FieldCosts(Wire(field), asking.Count, fieldFound,
+                        return new FieldCosts(RelayMetrics.Tag(field), asking.Count, fieldFound,
                             asking.Count == 0 ? null : (double)fieldFound / asking.Count,
                             aloneCredits, aloneFound == 0 ? null : aloneCredits / aloneFound);
                     })
@@ -110,6 +110,4 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
 
         return new CostReport(window, from, to, providers);
     }
-
-    static string Wire(EnrichmentField field) => field == EnrichmentField.Email ? "email" : "phone";
 }
