@@ -15,6 +15,8 @@ public static class CostWindows
         ["30d"] = TimeSpan.FromDays(30),
     };
 
+    public const string Default = "1d";
+
     public static string Names => string.Join(", ", All.Keys);
 }
 

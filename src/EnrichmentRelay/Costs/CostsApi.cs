@@ -26,7 +26,7 @@ public static class CostsApi
         return group;
     }
 
-    static async Task<Results<Ok<CostReport>, ValidationProblem>> ReportAsync(CostReports reports, CancellationToken ct, string? window = "1d")
+    static async Task<Results<Ok<CostReport>, ValidationProblem>> ReportAsync(CostReports reports, CancellationToken ct, string? window = CostWindows.Default)
     {
         if (window is null || !CostWindows.All.ContainsKey(window))
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["window"] = [$"Must be one of: {CostWindows.Names}."] });

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Access;
+using EnrichmentRelay.Costs;
 
 namespace EnrichmentRelay.Dashboard;
 
@@ -52,13 +53,15 @@ public static class DashboardApi
         return app;
     }
 
-    static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
-        string? notice, CancellationToken ct)
+    static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, CostReports costReports, IOptions<AdminOptions> admin,
+        string? notice, string? costs, CancellationToken ct)
     {
         var unlocked = AdminCookie.IsUnlocked(http, admin.Value);
         return new RazorComponentResult<OverviewPage>(new
         {
             Model = await queries.OverviewAsync(unlocked, notice, ct),
+            // An unknown window shows the default rather than an error: the page is for people.
+            Costs = await costReports.ForWindowAsync(costs is not null && CostWindows.All.ContainsKey(costs) ? costs : CostWindows.Default, ct),
             Antiforgery = unlocked ? FormTokens(http) : null,
         });
     }
