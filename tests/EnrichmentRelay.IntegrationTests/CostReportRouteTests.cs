@@ -68,11 +68,11 @@ public sealed class CostReportRouteTests
         Assert.Equal(2, heard.Count(c => c.Provider == ProviderName.Woodpecker));
         Assert.Single(heard, c => c.Provider == ProviderName.Woodpecker && c.Emails.Count > 0);
 
-        // The dashboard's overview takes the same windows (an unknown one shows the default).
+        // The dashboard's overview takes the same windows (an unknown one shows the last hour, its default).
         var overview = await http.GetStringAsync("/?costs=30d");
         Assert.Contains("Cost report, last 30d", overview);
         Assert.Contains("data-hit-rate=\"woodpecker-email\"", overview);
-        Assert.Contains("Cost report, last 1d", await http.GetStringAsync("/?costs=bogus"));
+        Assert.Contains("Cost report, last 1h", await http.GetStringAsync("/?costs=bogus"));
 
         // The route is in the OpenAPI document with its summary.
         var openApi = await http.GetStringAsync("openapi/v1.json");

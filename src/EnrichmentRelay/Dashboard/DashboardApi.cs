@@ -21,6 +21,7 @@ namespace EnrichmentRelay.Dashboard;
 public static class DashboardApi
 {
     public const string UnlockRateLimitPolicy = "dashboard-unlock";
+    const string DashboardCostWindow = "1h";
 
     public static IHostApplicationBuilder AddDashboard(this IHostApplicationBuilder builder)
     {
@@ -60,8 +61,9 @@ public static class DashboardApi
         return new RazorComponentResult<OverviewPage>(new
         {
             Model = await queries.OverviewAsync(unlocked, notice, ct),
-            // An unknown window shows the default rather than an error: the page is for people.
-            Costs = await costReports.ForWindowAsync(costs is not null && CostWindows.All.ContainsKey(costs) ? costs : CostWindows.Default, ct),
+            // The last hour unless asked (the page reloads every 10 s: the longer windows are read on demand). An unknown
+            // window shows that too rather than an error: the page is for people.
+            Costs = await costReports.ForWindowAsync(costs is not null && CostWindows.All.ContainsKey(costs) ? costs : DashboardCostWindow, ct),
             Antiforgery = unlocked ? FormTokens(http) : null,
         });
     }

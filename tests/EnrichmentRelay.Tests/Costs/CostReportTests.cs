@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace EnrichmentRelay.Tests.Costs;
 
-public sealed class CostReportTests : IAsyncLifetime
+public sealed class CostReportTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     readonly LedgerTestHost host = new((services, _) => services.AddScoped<CostReports>());
 
@@ -135,5 +135,40 @@ public sealed class CostReportTests : IAsyncLifetime
         Assert.Null(precept.Fields.Single(f => f.Field == "phone").HitRate);
 
         Assert.Equal(9m, (await ReportAsync("1d")).Providers[0].Credits);
+    }
+
+    [Fact]
+    public async Task ThirtyDaysOfTenThousandAttemptsAreReportedAndTimed()
+    {
+        const int Count = 10_000;
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            for (var i = 0; i < Count; i++)
+            {
+                var at = host.Time.GetUtcNow() - TimeSpan.FromMinutes(i * 4); // spread over ~28 days
+                var request = LedgerTestHost.ValidRequest() with { Fields = i % 2 == 0 ? [EnrichmentField.Email] : [EnrichmentField.Email, EnrichmentField.Phone] };
+                db.Requests.Add(new EnrichmentRequestRecord
+                {
+                    RequestId = request.RequestId, State = RequestState.Completed, Provider = ProviderName.Woodpecker,
+                    RequestJson = JsonSerializer.Serialize(request, RelayJson.Options), AcceptedAt = at, CompletedAt = at, Outcome = Outcome.Found,
+                    EmailsJson = i % 3 == 0 ? "[\"a@acme.com\"]" : "[]", PhonesJson = "[]", CreditsCharged = i % 3 == 0 ? 1.5m : 0m,
+                });
+                db.Attempts.Add(new RequestAttemptRecord
+                {
+                    RequestId = request.RequestId, Number = 1, Provider = ProviderName.Woodpecker, Lane = "leads", JobId = Guid.NewGuid(),
+                    StartedAt = at, CompletedAt = at, Outcome = Outcome.Found, CreditsCharged = i % 3 == 0 ? 1.5m : 0m,
+                });
+            }
+            return await db.SaveChangesAsync();
+        });
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var month = Assert.Single((await ReportAsync("30d")).Providers);
+        var elapsed = clock.Elapsed;
+        var found = Enumerable.Range(0, Count).Count(i => i % 3 == 0);
+        Assert.Equal((Count, found, found * 1.5m), (month.Requests, month.ContactsFound, month.Credits));
+        Assert.Equal(Count / 2, month.Fields.Single(f => f.Field == "phone").Requests);
+        output.WriteLine($"[figure] cost report over {Count:N0} attempts in 30 days on SQLite: {elapsed.TotalMilliseconds:0} ms");
     }
 }
