@@ -33,11 +33,12 @@ public sealed record ProviderCosts(string Provider, int Requests, int ContactsFo
 /// <param name="Found">Of those, the ones that found at least one value of it.</param>
 /// <param name="HitRate">Found / requests; null when none asked.</param>
 /// <param name="Credits">
-/// Credits of the attempts that asked for this field alone: an attempt asking for both fields is charged once for both,
-/// which cannot be split, so its credits count only in <see cref="ProviderCosts.Credits"/>.
+/// Credits of the attempts that asked for this field alone and carry their own charge: an attempt asking for both fields
+/// is charged once for both, and a provider that charges per job (Precept) charges no attempt, neither of which can be
+/// split, so they count only in <see cref="ProviderCosts.Credits"/>. Null when no such attempt ended in the window.
 /// </param>
-/// <param name="CreditsPerFound">Credits / found of the single-field attempts; null when they found nothing.</param>
-public sealed record FieldCosts(string Field, int Requests, int Found, double? HitRate, decimal Credits, decimal? CreditsPerFound);
+/// <param name="CreditsPerFound">Credits / found of those attempts; null when they found nothing.</param>
+public sealed record FieldCosts(string Field, int Requests, int Found, double? HitRate, decimal? Credits, decimal? CreditsPerFound);
 
 public sealed record CostReport(string Window, DateTimeOffset From, DateTimeOffset To, IReadOnlyList<ProviderCosts> Providers);
 
@@ -82,7 +83,7 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
             return new
             {
                 a.Provider,
-                Credits = a.CreditsCharged ?? 0m,
+                Credits = a.CreditsCharged,
                 Asked = asked,
                 Found = asked.Where(f => f == EnrichmentField.Email ? a.EmailFound : a.PhoneFound).ToList(),
             };
@@ -93,13 +94,13 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
             {
                 var of = rows.Where(r => r.Provider == provider).ToList();
                 var found = of.Sum(r => r.Found.Count);
-                var credits = of.Sum(r => r.Credits) + perJob.GetValueOrDefault(provider);
+                var credits = of.Sum(r => r.Credits ?? 0m) + perJob.GetValueOrDefault(provider);
                 var fields = Fields.Select(field =>
                     {
                         var asking = of.Where(r => r.Asked.Contains(field)).ToList();
                         var fieldFound = asking.Count(r => r.Found.Contains(field));
-                        var alone = asking.Where(r => r.Asked.Count == 1).ToList();
-                        var aloneCredits = alone.Sum(r => r.Credits);
+                        var alone = asking.Where(r => r.Asked.Count == 1 && r.Credits is not null).ToList();
+                        decimal? aloneCredits = alone.Count == 0 ? null : alone.Sum(r => r.Credits!.Value);
                         var aloneFound = alone.Count(r => r.Found.Count > 0);
                         return new FieldCosts(RelayMetrics.Tag(field), asking.Count, fieldFound,
                             asking.Count == 0 ? null : (double)fieldFound / asking.Count,

@@ -20,7 +20,8 @@ public static class CostsApi
             .WithSummary("Reports requests, contacts found, hit rate and credits per provider and field")
             .WithDescription("Over the attempts that ended in the window (window=1h, 1d or 30d; default 1d). Credits are charged per attempt, " +
                              "not per field: a provider's credits include every attempt (and, for Precept, every job's reported cost), while a " +
-                             "field's credits count only the attempts that asked for that field alone. Credits per found contact = credits / " +
+                             "field's credits count only the attempts that asked for that field alone and carry their own charge (null when none did). " +
+                             "Credits per found contact = credits / " +
                              "fields found. Needs the X-Api-Key header.")
             .WithResponseExample(StatusCodes.Status200OK, "One day of Woodpecker emails", Example);
         return group;
@@ -37,6 +38,6 @@ public static class CostsApi
         {"window":"1d","from":"2026-12-02T09:00:00+00:00","to":"2026-12-03T09:00:00+00:00","providers":[
           {"provider":"woodpecker","requests":200,"contactsFound":120,"credits":180,"creditsPerFound":1.5,"fields":[
             {"field":"email","requests":200,"found":120,"hitRate":0.6,"credits":180,"creditsPerFound":1.5},
-            {"field":"phone","requests":0,"found":0,"hitRate":null,"credits":0,"creditsPerFound":null}]}]}
+            {"field":"phone","requests":0,"found":0,"hitRate":null,"credits":null,"creditsPerFound":null}]}]}
         """;
 }
