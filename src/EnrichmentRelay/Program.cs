@@ -1,4 +1,5 @@
 using EnrichmentRelay.Access;
+using EnrichmentRelay.Costs;
 using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.DeadLetters;
 using EnrichmentRelay.Hosting;
@@ -52,6 +53,8 @@ builder.AddOperations();
 // Operator routes under /admin need Admin:ApiKey; dead letters are what the consumers gave up on.
 builder.AddAdmin();
 builder.AddDeadLetters();
+// Per provider and field: requests, contacts found, hit rate and credits (/admin/costs and the dashboard).
+builder.AddCosts();
 // What an operator looks at: / (counts, chart, stuck work, dead letters) and each request's history.
 builder.AddDashboard();
 // Last: the bus takes the consumers and endpoint conventions the features above registered.
@@ -76,6 +79,7 @@ app.MapPreceptWebhooks();
 app.MapOperations();
 app.MapDeadLetters();
 app.MapJobs();
+app.MapCosts();
 app.MapDashboard();
 
 app.Run();

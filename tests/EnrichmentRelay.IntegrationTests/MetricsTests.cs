@@ -108,6 +108,36 @@ public sealed class MetricsTests(ITestOutputHelper output)
             Assert.Equal(6, scrape.Family("relay_requests_open").Count()); // every provider x {accepted, submitted}, 0 included
             Assert.True(scrape.Has("relay_requests_oldest_open_age_seconds"));
 
+            // Fields asked and found per provider and field, exactly as the subscriber heard them (the hit rate's two halves).
+            foreach (var provider in new[] { ProviderName.Precept, ProviderName.Woodpecker, ProviderName.Lance })
+            {
+                var tag = provider.ToString().ToLowerInvariant();
+                var sent = all.Where(r => Assert.Single(scenario.Bus.Completions[r.RequestId]).Provider == provider).ToList();
+                var answers = sent.Select(r => Assert.Single(scenario.Bus.Completions[r.RequestId])).ToList();
+                Assert.Equal(sent.Count(r => r.Fields!.Contains(EnrichmentField.Email)), scrape.Sum("relay_fields_requested_total", ("provider", tag), ("field", "email")));
+                Assert.Equal(sent.Count(r => r.Fields!.Contains(EnrichmentField.Phone)), scrape.Sum("relay_fields_requested_total", ("provider", tag), ("field", "phone")));
+                Assert.Equal(answers.Count(c => c.Emails.Count > 0), scrape.Sum("relay_contacts_found_total", ("provider", tag), ("field", "email")));
+                Assert.Equal(answers.Count(c => c.Phones.Count > 0), scrape.Sum("relay_contacts_found_total", ("provider", tag), ("field", "phone")));
+            }
+            Assert.Equal(1, scrape.Sum("relay_contacts_found_total", ("provider", "woodpecker"), ("field", "email")));
+
+            // The cost report reads the same run from the ledger.
+            using var costs = new HttpRequestMessage(HttpMethod.Get, "admin/costs?window=1h") { Headers = { { "X-Api-Key", RelayScenario.AdminKey } } };
+            using var costsAnswer = await scenario.Relay.Http.SendAsync(costs);
+            Assert.Equal(System.Net.HttpStatusCode.OK, costsAnswer.StatusCode);
+            using var report = JsonDocument.Parse(await costsAnswer.Content.ReadAsStringAsync());
+            var woodpeckerCosts = report.RootElement.GetProperty("providers").EnumerateArray().Single(p => p.GetProperty("provider").GetString() == "woodpecker");
+            Assert.Equal(2, woodpeckerCosts.GetProperty("requests").GetInt32());
+            Assert.Equal(1, woodpeckerCosts.GetProperty("contactsFound").GetInt32());
+            Assert.Equal(1.5m, woodpeckerCosts.GetProperty("credits").GetDecimal());
+            Assert.Equal(1.5m, woodpeckerCosts.GetProperty("creditsPerFound").GetDecimal());
+            var woodpeckerEmail = woodpeckerCosts.GetProperty("fields").EnumerateArray().Single(f => f.GetProperty("field").GetString() == "email");
+            Assert.Equal(0.5, woodpeckerEmail.GetProperty("hitRate").GetDouble());
+            // And the dashboard shows it, table and chart.
+            var overview = await scenario.Relay.Http.GetStringAsync("/?costs=1h");
+            Assert.Contains("id=\"cost-report\"", overview);
+            Assert.Contains("data-hit-rate=\"woodpecker-email\"", overview);
+
             Assert.DoesNotContain("Reading the ledger gauges failed", scenario.Relay.LogText);
 
             // MassTransit's own instruments are exported beside ours.

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Access;
+using EnrichmentRelay.Costs;
 
 namespace EnrichmentRelay.Dashboard;
 
@@ -20,6 +21,7 @@ namespace EnrichmentRelay.Dashboard;
 public static class DashboardApi
 {
     public const string UnlockRateLimitPolicy = "dashboard-unlock";
+    const string DashboardCostWindow = "1h";
 
     public static IHostApplicationBuilder AddDashboard(this IHostApplicationBuilder builder)
     {
@@ -52,13 +54,16 @@ public static class DashboardApi
         return app;
     }
 
-    static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, IOptions<AdminOptions> admin,
-        string? notice, CancellationToken ct)
+    static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, CostReports costReports, IOptions<AdminOptions> admin,
+        string? notice, string? costs, CancellationToken ct)
     {
         var unlocked = AdminCookie.IsUnlocked(http, admin.Value);
         return new RazorComponentResult<OverviewPage>(new
         {
             Model = await queries.OverviewAsync(unlocked, notice, ct),
+            // The last hour unless asked (the page reloads every 10 s: the longer windows are read on demand). An unknown
+            // window shows that too rather than an error: the page is for people.
+            Costs = await costReports.ForWindowAsync(costs is not null && CostWindows.All.ContainsKey(costs) ? costs : DashboardCostWindow, ct),
             Antiforgery = unlocked ? FormTokens(http) : null,
         });
     }

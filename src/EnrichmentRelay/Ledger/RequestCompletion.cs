@@ -91,6 +91,8 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         foreach (var request in completedSinceSave)
         {
             metrics.RequestCompleted(request.Provider, request.Outcome!.Value, request.CreditsCharged);
+            metrics.FieldsCompleted(request.Provider, LedgerViews.ReadRequest(request).Fields ?? [],
+                emailFound: request.EmailsJson is not (null or "[]"), phoneFound: request.PhonesJson is not (null or "[]"));
             request.TraceCompleted();
         }
         completedSinceSave.Clear();

@@ -25,6 +25,8 @@ public sealed class RelayMetrics
     readonly Counter<long> accepted;
     readonly Counter<long> completed;
     readonly Counter<double> credits;
+    readonly Counter<long> fieldsRequested;
+    readonly Counter<long> contactsFound;
     readonly Histogram<double> callDuration;
     readonly Counter<long> callErrors;
     readonly Histogram<int> batchSize;
@@ -48,6 +50,10 @@ public sealed class RelayMetrics
             "Requests that reached their one terminal outcome, by provider and outcome (provider 'none': rejected before routing).");
         credits = meter.CreateCounter<double>("relay.credits.charged", "{credit}",
             "Provider credits charged: per request where the provider says so (Woodpecker), per job where it reports a job's cost (Precept).");
+        fieldsRequested = meter.CreateCounter<long>("relay.fields.requested", "{field}",
+            "Fields (email, phone) asked of a provider by the requests it completed, by provider and field: the denominator of the hit rate.");
+        contactsFound = meter.CreateCounter<long>("relay.contacts.found", "{field}",
+            "Fields a provider found at least one value of when a request completed, by provider and field: found / requested is the hit rate.");
         callDuration = meter.CreateHistogram("relay.provider.call.duration", "s",
             "Duration of each HTTP attempt to a provider, by route template.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
@@ -76,7 +82,14 @@ public sealed class RelayMetrics
 
         // Counters start at 0 for every provider, so rate() and increase() work from the first scrape.
         foreach (var provider in Providers)
+        {
             accepted.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)));
+            foreach (var field in Enum.GetValues<EnrichmentField>())
+            {
+                fieldsRequested.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)), new KeyValuePair<string, object?>("field", Tag(field)));
+                contactsFound.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)), new KeyValuePair<string, object?>("field", Tag(field)));
+            }
+        }
         callbacksDuplicated.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
         callbacksRescued.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
         outboxUnconfirmed.Add(0);
@@ -109,6 +122,9 @@ public sealed class RelayMetrics
 
     static string Tag(Outcome outcome) => JsonNamingPolicy.CamelCase.ConvertName(outcome.ToString());
 
+    /// <summary>The wire names of the fields: email, phone.</summary>
+    public static string Tag(EnrichmentField field) => JsonNamingPolicy.CamelCase.ConvertName(field.ToString());
+
     public void RequestAccepted(ProviderName provider, int count = 1)
     {
         if (count > 0)
@@ -126,6 +142,24 @@ public sealed class RelayMetrics
         completed.Add(1, providerTag, new KeyValuePair<string, object?>("outcome", Tag(outcome)));
         if (creditsCharged is > 0)
             credits.Add((double)creditsCharged.Value, providerTag);
+    }
+
+    /// <summary>
+    /// What a request that a provider completed asked for and found, per field; call once its terminal state is committed.
+    /// Requests refused before routing (no provider) asked no provider anything and are not counted.
+    /// </summary>
+    public void FieldsCompleted(ProviderName? provider, IEnumerable<EnrichmentField> asked, bool emailFound, bool phoneFound)
+    {
+        if (provider is null)
+            return;
+        var providerTag = new KeyValuePair<string, object?>("provider", Tag(provider));
+        foreach (var field in asked)
+        {
+            var fieldTag = new KeyValuePair<string, object?>("field", Tag(field));
+            fieldsRequested.Add(1, providerTag, fieldTag);
+            if (field == EnrichmentField.Email ? emailFound : phoneFound)
+                contactsFound.Add(1, providerTag, fieldTag);
+        }
     }
 
     public void ProviderCall(string provider, string endpoint, TimeSpan duration, string? error)
