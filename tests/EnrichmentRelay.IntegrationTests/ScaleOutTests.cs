@@ -66,6 +66,25 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
                              $"{Leads.Max(lance.Charges)}; Woodpecker: at most {woodpecker.MaxConcurrentRequests} request at a time, " +
                              $"{woodpecker.ListCalls} batch-list polls in {ticks} ticks");
             scenario.AssertEachCompletedOnceAndChargedOnce(requests);
+
+            // Claim contention, from the instances still running (the killed one's counters went with it).
+            var scrapes = new List<PrometheusScrape>();
+            foreach (var instance in scenario.OtherInstances)
+                scrapes.Add(await PrometheusScrape.FetchAsync(instance.Http));
+            string Contention(string work)
+            {
+                var claimed = scrapes.Sum(s => s.Sum("relay_claims_rows_total", ("work", work)));
+                var passedOver = scrapes.Sum(s => s.Sum("relay_claims_passed_over_total", ("work", work)));
+                return $"{work} {claimed:0} claimed ({claimed / elapsed.TotalSeconds:0}/s), {passedOver:0} passed over";
+            }
+            output.WriteLine($"[figure] claim contention over the {scrapes.Count} instances alive at the end (PostgreSQL, FOR UPDATE SKIP LOCKED): " +
+                             $"{Contention("requests")}; {Contention("outbox")}; {Contention("callbacks")}");
+            // The two instances that ran from start to end each took batches and published completions: the work was shared.
+            foreach (var scrape in scrapes.Take(2))
+            {
+                Assert.True(scrape.Sum("relay_claims_rows_total", ("work", "requests")) > 0, "an instance claimed no request for a batch");
+                Assert.True(scrape.Sum("relay_claims_rows_total", ("work", "outbox")) > 0, "an instance claimed no outbox row");
+            }
             // Woodpecker's rule is one request at a time per key: it held across the instances, and none was dropped.
             Assert.Equal(1, woodpecker.MaxConcurrentRequests);
             Assert.Equal(0, woodpecker.RequestsDroppedForConcurrency);

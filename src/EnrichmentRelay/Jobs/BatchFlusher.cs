@@ -75,6 +75,8 @@ public sealed class BatchFlusher(
         // With several instances, each claims its own batch: rows another instance is packing are skipped, not waited for.
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var waiting = await RowClaims.AcceptedRequests(db, lane, provider.MaxBatchSize).ToListAsync(ct);
+        var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Accepted(db, lane), waiting.Count, provider.MaxBatchSize, ct);
+        metrics.RowsClaimed("requests", 0, passedOver);
         if (waiting.Count == 0)
             return IdlePoll;
 
@@ -83,6 +85,7 @@ public sealed class BatchFlusher(
             return dueAt - now;
         if (stopping.IsCancellationRequested)
             return IdlePoll; // shutting down: leave the batch to the next start or another instance
+        metrics.RowsClaimed("requests", waiting.Count, 0); // taken into a batch, not only looked at
 
         var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, waiting, ct);
         UpdateBackoff(lane, result);

@@ -27,7 +27,11 @@ public static class RowClaims
                 SELECT * FROM enrichment_requests WHERE "State" = 'Accepted' AND "Lane" = {lane}
                 ORDER BY "AcceptedAt" LIMIT {limit} FOR UPDATE SKIP LOCKED
                 """)
-            : db.Requests.Where(r => r.State == RequestState.Accepted && r.Lane == lane).OrderBy(r => r.AcceptedAt).Take(limit);
+            : Accepted(db, lane).OrderBy(r => r.AcceptedAt).Take(limit);
+
+    /// <summary>The accepted requests of a lane, unordered and unlocked: what <see cref="AcceptedRequests"/> chooses from.</summary>
+    public static IQueryable<EnrichmentRequestRecord> Accepted(RelayDbContext db, string lane) =>
+        db.Requests.Where(r => r.State == RequestState.Accepted && r.Lane == lane);
 
     /// <summary>
     /// The oldest outbox rows not yet sent that <paramref name="holder"/> may lease, up to <paramref name="limit"/>, untracked,
@@ -41,9 +45,11 @@ public static class RowClaims
                 WHERE "SentAt" IS NULL AND ("LeasedUntil" IS NULL OR "LeasedUntil" <= {now} OR "LeasedBy" = {holder})
                 ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED
                 """).AsNoTracking()
-            : db.Outbox.AsNoTracking()
-                .Where(m => m.SentAt == null && (m.LeasedUntil == null || m.LeasedUntil <= now || m.LeasedBy == holder))
-                .OrderBy(m => m.Id).Take(limit);
+            : Unsent(db, holder, now).AsNoTracking().OrderBy(m => m.Id).Take(limit);
+
+    /// <summary>The outbox rows <paramref name="holder"/> may lease, unordered and unlocked: what <see cref="UnsentOutbox"/> chooses from.</summary>
+    public static IQueryable<OutboxMessage> Unsent(RelayDbContext db, string holder, DateTimeOffset now) =>
+        db.Outbox.Where(m => m.SentAt == null && (m.LeasedUntil == null || m.LeasedUntil <= now || m.LeasedBy == holder));
 
     /// <summary>Those of the raw callbacks still to be applied that no other instance is applying.</summary>
     public static IQueryable<ProviderCallbackRecord> PendingCallbacks(RelayDbContext db, long[] ids) =>
@@ -51,5 +57,21 @@ public static class RowClaims
             ? db.ProviderCallbacks.FromSql($"""
                 SELECT * FROM provider_callbacks WHERE "Id" = ANY({ids}) AND "ProcessedAt" IS NULL FOR UPDATE SKIP LOCKED
                 """)
-            : db.ProviderCallbacks.Where(c => ids.Contains(c.Id) && c.ProcessedAt == null);
+            : Pending(db, ids);
+
+    /// <summary>Those of the raw callbacks still to be applied, unlocked: what <see cref="PendingCallbacks"/> chooses from.</summary>
+    public static IQueryable<ProviderCallbackRecord> Pending(RelayDbContext db, long[] ids) =>
+        db.ProviderCallbacks.Where(c => ids.Contains(c.Id) && c.ProcessedAt == null);
+
+    /// <summary>
+    /// How many rows a claim that came back short passed over: rows its filter (<paramref name="matching"/>, unlocked)
+    /// still matches that it did not take. Those are rows another instance held locked, or that arrived since the claim:
+    /// the contention between instances. PostgreSQL only (SQLite runs one instance); 0 for a full claim, which lost nothing.
+    /// </summary>
+    public static async Task<int> PassedOverAsync<T>(RelayDbContext db, IQueryable<T> matching, int taken, int limit, CancellationToken ct)
+    {
+        if (taken >= limit || !db.Database.IsNpgsql())
+            return 0;
+        return Math.Max(0, await matching.CountAsync(ct) - taken);
+    }
 }

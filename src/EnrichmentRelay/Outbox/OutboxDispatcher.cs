@@ -88,7 +88,8 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
         await RecordHeldMarksAsync(ct);
         var o = options.Value;
         var leasedAt = time.GetUtcNow();
-        var rows = await InLedgerAsync(db => OutboxLedger.ClaimAsync(db, Holder, leasedAt, o.Lease, o.BatchSize, ct));
+        var (rows, passedOver) = await InLedgerAsync(db => OutboxLedger.ClaimAsync(db, Holder, leasedAt, o.Lease, o.BatchSize, ct));
+        metrics.RowsClaimed("outbox", rows.Count, passedOver);
         if (rows.Count == 0)
             return 0;
         foreach (var previous in rows.Where(r => r.LeasedUntil is not null && r.LeasedBy != Holder).GroupBy(r => r.LeasedBy))

@@ -13,22 +13,24 @@ public static class OutboxLedger
     /// <summary>
     /// Leases the oldest rows <paramref name="holder"/> may publish (see <see cref="RowClaims.UnsentOutbox"/>) until
     /// <paramref name="now"/> + <paramref name="lease"/>. Returns them with the lease they had before, so the caller sees
-    /// which it took over from an instance whose lease ran out.
+    /// which it took over from an instance whose lease ran out, and how many rows it passed over
+    /// (<see cref="RowClaims.PassedOverAsync{T}"/>).
     /// </summary>
-    public static async Task<List<OutboxMessage>> ClaimAsync(RelayDbContext db, string holder, DateTimeOffset now, TimeSpan lease, int limit,
-        CancellationToken ct)
+    public static async Task<(List<OutboxMessage> Rows, int PassedOver)> ClaimAsync(RelayDbContext db, string holder, DateTimeOffset now,
+        TimeSpan lease, int limit, CancellationToken ct)
     {
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var rows = await RowClaims.UnsentOutbox(db, holder, now, limit).ToListAsync(ct);
+        var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Unsent(db, holder, now), rows.Count, limit, ct);
         if (rows.Count == 0)
-            return rows;
+            return (rows, passedOver);
         var ids = rows.Select(r => r.Id).ToList();
         var until = now + lease;
         await db.Outbox.Where(m => ids.Contains(m.Id))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LeasedBy, holder).SetProperty(m => m.LeasedUntil, until), ct);
         if (claim is not null)
             await claim.CommitAsync(ct);
-        return rows;
+        return (rows, passedOver);
     }
 
     /// <summary>Records rows as sent; repeating it (a retry after an error whose write did land) changes nothing.</summary>

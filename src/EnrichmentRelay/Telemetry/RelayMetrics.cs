@@ -38,6 +38,8 @@ public sealed class RelayMetrics
     readonly Counter<long> outboxPublished;
     readonly UpDownCounter<int> outboxUnconfirmed;
     readonly UpDownCounter<int> outboxUnmarked;
+    readonly Counter<long> rowsClaimed;
+    readonly Counter<long> rowsPassedOver;
     volatile LedgerReadings readings = LedgerReadings.None;
     readonly System.Collections.Concurrent.ConcurrentDictionary<ProviderName, int> paused = new();
 
@@ -79,6 +81,11 @@ public sealed class RelayMetrics
         outboxUnmarked = meter.CreateUpDownCounter<int>("relay.outbox.unmarked", "{message}",
             "Outbox messages the broker confirmed that this instance has not recorded as sent yet (held in memory while the ledger is " +
             "unreachable). With relay.outbox.unconfirmed: what the instance dying now could publish twice.");
+        rowsClaimed = meter.CreateCounter<long>("relay.claims.rows", "{row}",
+            "Rows this instance claimed and took for work that any instance could do, by work: requests (into a batch), outbox, callbacks.");
+        rowsPassedOver = meter.CreateCounter<long>("relay.claims.passed_over", "{row}",
+            "Rows a claim that came back short left behind (PostgreSQL): locked by another instance, or arrived meanwhile. " +
+            "Against relay.claims.rows: how much the instances get in each other's way.");
 
         // Counters start at 0 for every provider, so rate() and increase() work from the first scrape.
         foreach (var provider in Providers)
@@ -93,6 +100,11 @@ public sealed class RelayMetrics
         callbacksDuplicated.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
         callbacksRescued.Add(0, new KeyValuePair<string, object?>("provider", Tag(ProviderName.Precept)));
         outboxUnconfirmed.Add(0);
+        foreach (var work in ClaimedWork)
+        {
+            rowsClaimed.Add(0, new KeyValuePair<string, object?>("work", work));
+            rowsPassedOver.Add(0, new KeyValuePair<string, object?>("work", work));
+        }
         outboxUnmarked.Add(0);
 
         meter.CreateObservableGauge("relay.outbox.lag", () => readings.OutboxLagSeconds, "s",
@@ -194,6 +206,19 @@ public sealed class RelayMetrics
     public void OutboxPublished(string messageType) => outboxPublished.Add(1, new KeyValuePair<string, object?>("message_type", messageType));
 
     /// <summary>Publishes started (+) or ended, confirmed or not (-).</summary>
+    /// <summary>The kinds of rows instances claim from one another (the ledger's row claims).</summary>
+    public static readonly string[] ClaimedWork = ["requests", "outbox", "callbacks"];
+
+    /// <summary>One claim: the rows it took, and those it passed over (rows locked by another instance or arrived meanwhile).</summary>
+    public void RowsClaimed(string work, int taken, int passedOver)
+    {
+        var tag = new KeyValuePair<string, object?>("work", work);
+        if (taken > 0)
+            rowsClaimed.Add(taken, tag);
+        if (passedOver > 0)
+            rowsPassedOver.Add(passedOver, tag);
+    }
+
     public void OutboxUnconfirmed(int change) => outboxUnconfirmed.Add(change);
 
     /// <summary>Confirmed rows (+) that are then recorded as sent (-).</summary>

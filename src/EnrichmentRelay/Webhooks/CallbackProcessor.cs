@@ -180,7 +180,9 @@ public sealed class CallbackProcessor(
         // 2. Claimed and applied in one short transaction (PostgreSQL): callbacks another instance applied meanwhile
         //    are skipped. A job already complete changes nothing: its callbacks were duplicates.
         await using var claim = await RowClaims.BeginAsync(db, ct);
-        var claimed = await RowClaims.PendingCallbacks(db, bodies.Select(b => b.Id).ToArray()).ToListAsync(ct);
+        var ids = bodies.Select(b => b.Id).ToArray();
+        var claimed = await RowClaims.PendingCallbacks(db, ids).ToListAsync(ct);
+        metrics.RowsClaimed("callbacks", claimed.Count, await RowClaims.PassedOverAsync(db, RowClaims.Pending(db, ids), claimed.Count, ids.Length, ct));
         if (claimed.Count == 0)
             return 0;
         var duplicates = job.State == ProviderJobState.Completed ? claimed.Count : 0;

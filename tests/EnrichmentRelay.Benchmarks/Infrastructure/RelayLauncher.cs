@@ -35,6 +35,29 @@ public sealed class RelayCluster : IAsyncDisposable
     public required IReadOnlyList<ChildProcess> Instances { get; init; }
     public required IReadOnlyList<Uri> BaseAddresses { get; init; }
 
+    /// <summary>
+    /// Rows the instances claimed from one another and rows their short claims passed over, summed over every instance, by
+    /// work (requests, outbox, callbacks): the relay's <c>relay_claims_*</c> counters read from each <c>/metrics</c>.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, (double Claimed, double PassedOver)>> ClaimsAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", ClientKey);
+        var totals = new Dictionary<string, (double Claimed, double PassedOver)>();
+        foreach (var address in BaseAddresses)
+            foreach (var line in (await http.GetStringAsync(new Uri(address, "metrics"))).Split('\n'))
+            {
+                var passedOver = line.StartsWith("relay_claims_passed_over_total{", StringComparison.Ordinal);
+                if (!passedOver && !line.StartsWith("relay_claims_rows_total{", StringComparison.Ordinal))
+                    continue;
+                var work = line.Split("work=\"")[1].Split('"')[0];
+                var value = double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+                var (claimed, skipped) = totals.GetValueOrDefault(work);
+                totals[work] = passedOver ? (claimed, skipped + value) : (claimed + value, skipped);
+            }
+        return totals;
+    }
+
     public static SandboxOptions SandboxOptions => new() { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey, LanceApiKey = LanceKey };
 
     /// <summary>

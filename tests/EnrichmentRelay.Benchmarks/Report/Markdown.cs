@@ -68,6 +68,13 @@ public static class Markdown
                                                                       (r.Missing + r.Duplicates + r.LeadsSubmittedTwice > 0
                                                                           ? $" ({r.Missing} missing, {r.Duplicates} duplicates, {r.LeadsSubmittedTwice} leads submitted twice)" : ""))) + ".");
                 md.AppendLine();
+                md.AppendLine("Claim contention (rows the instances claimed per second of the measured run, and rows a claim that came back short passed over " +
+                              "because another instance held them locked, `FOR UPDATE SKIP LOCKED`, or they arrived meanwhile; a row passed over by " +
+                              "several claims counts each time): " +
+                              string.Join("; ", instances.Where(r => r.Claims.Count > 0).Select(r => $"{r.Instances} instance{(r.Instances > 1 ? "s" : "")}: " +
+                                  string.Join(", ", r.Claims.OrderBy(c => c.Key).Select(c =>
+                                      $"{c.Key} {F(c.Value.Claimed / (r.Requests / r.CompletionsPerSecond), "N0")}/s, {F(c.Value.PassedOver, "N0")} passed over")))) + ".");
+                md.AppendLine();
             }
         }
 

@@ -30,9 +30,15 @@ public sealed record EndToEndResult
     /// <summary>Set on an extra run that is not one of the figures (e.g. PostgreSQL with fsync off): shown, never judged.</summary>
     public string? Label { get; init; }
 
+    /// <summary>Rows claimed and passed over while measured (PostgreSQL's SKIP LOCKED), summed over the instances, by work.</summary>
+    public IReadOnlyDictionary<string, ClaimFigures> Claims { get; init; } = new Dictionary<string, ClaimFigures>();
+
     public int Missing => Requests - Completed;
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : "flat out";
 }
+
+/// <summary>Rows the instances claimed for one kind of work, and rows their short claims left behind (locked by another).</summary>
+public sealed record ClaimFigures(double Claimed, double PassedOver);
 
 /// <summary>Webhook ingest: callbacks posted to the relay (or a bare endpoint) by concurrent clients.</summary>
 public sealed record WebhookResult

@@ -50,8 +50,10 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(WarmUp + i)).ToList();
             var cpuBefore = relays.Instances.Sum(r => r.CpuTime().TotalSeconds);
             var countersBefore = sandbox.Precept.Counters;
+            var claimsBefore = await relays.ClaimsAsync();
             var (timeline, publishEnded) = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
             var cpu = relays.Instances.Sum(r => r.CpuTime().TotalSeconds) - cpuBefore;
+            var claimsAfter = await relays.ClaimsAsync();
             var counters = sandbox.Precept.Counters;
             var result = new EndToEndResult
             {
@@ -71,6 +73,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 ProviderJobs = counters.JobsCreated - countersBefore.JobsCreated,
                 LargestJob = counters.LargestJob,
                 LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
+                Claims = claimsAfter.ToDictionary(c => c.Key, c => new ClaimFigures(
+                    c.Value.Claimed - claimsBefore.GetValueOrDefault(c.Key).Claimed, c.Value.PassedOver - claimsBefore.GetValueOrDefault(c.Key).PassedOver)),
                 Settings = settings,
                 Durability = durability,
             };
@@ -161,7 +165,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     void Report(EndToEndResult r) =>
         say($"  [{r.Durability}] {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
             $"p99 {r.Latency.P99:N0} ms; {r.Completed:N0}/{r.Requests:N0} completed, {r.Duplicates} duplicates" +
-            (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request"));
+            (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request") +
+            string.Concat(r.Claims.OrderBy(c => c.Key).Select(c => $"; {c.Key} rows claimed {c.Value.Claimed:N0}, passed over {c.Value.PassedOver:N0}")));
 
     /// <summary>The providers with no artificial latency and no duplicate webhooks, so what is measured is the relay.</summary>
     public static async Task<SandboxServer> StartSandboxAsync(Action<SandboxServer>? arrange = null)
