@@ -13,7 +13,7 @@ public enum WhenBudgetExhausted
     Complete,
 }
 
-public sealed class BudgetsOptions
+public sealed class BudgetsOptions : IValidatableObject
 {
     public const string Section = "Budgets";
 
@@ -21,6 +21,14 @@ public sealed class BudgetsOptions
 
     /// <summary>How often open reservations are settled and the budget gauges read; also how soon a waiting batch looks again.</summary>
     public TimeSpan SettleInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext context)
+    {
+        if (!Enum.IsDefined(WhenExhausted))
+            yield return new ValidationResult("Budgets:WhenExhausted must be Wait or Complete.", [nameof(WhenExhausted)]);
+        if (SettleInterval < TimeSpan.FromMilliseconds(100) || SettleInterval > TimeSpan.FromHours(1))
+            yield return new ValidationResult("Budgets:SettleInterval must be between 100 ms and 1 hour.", [nameof(SettleInterval)]);
+    }
 }
 
 /// <summary>
