@@ -37,9 +37,12 @@ public static class BudgetsApi
             .WithSummary("Sets a provider's daily cap and per-request ceiling at run time (null: no limit)")
             .WithDescription("Kept in the ledger: every instance applies it from its next flush, and it outlives restarts until deleted. " +
                              "A lower cap does not cancel what is already reserved. Needs the X-Api-Key header.")
+            .WithRequestExample("5,000 credits a day, at most 12 a request", """{"dailyCap":5000,"perRequestCeiling":12}""")
             .WithResponseExample(StatusCodes.Status200OK, "Precept's budget after the change", ItemExample);
         group.MapDelete("/{provider}", ClearAsync)
             .WithSummary("Returns a provider's budget to its settings")
+            .WithDescription("Deletes the operator's limits from the ledger: every instance applies Budgets:<Provider>:DailyCap and " +
+                             "PerRequestCeiling again from its next flush. Needs the X-Api-Key header.")
             .WithResponseExample(StatusCodes.Status200OK, "Precept's budget from its settings again", ItemExample);
         return group;
     }

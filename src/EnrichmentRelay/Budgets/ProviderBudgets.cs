@@ -163,7 +163,7 @@ public sealed class ProviderBudgets(RelayDbContext db, BudgetSettings settings, 
     {
         var ended = await db.ProviderJobs.AsNoTracking()
             .Where(j => j.ReservationOpen && (j.State == ProviderJobState.Completed || j.State == ProviderJobState.Refused))
-            .Select(j => j.Id).Take(500).ToListAsync(ct);
+            .OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(500).ToListAsync(ct);
         var settled = 0;
         foreach (var id in ended)
             if (await SettleAsync(id, ct))
