@@ -1,4 +1,5 @@
 using EnrichmentRelay.Access;
+using EnrichmentRelay.Budgets;
 using EnrichmentRelay.Costs;
 using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.DeadLetters;
@@ -47,6 +48,8 @@ builder.AddLanceSelections();
 builder.AddProviders();
 // Batching, submits, polls, deadlines and every job's fate, the same for every provider.
 builder.AddJobs();
+// Per provider: a daily credit cap and a per-request ceiling, reserved before every submit (/admin/budgets).
+builder.AddBudgets();
 builder.AddPreceptWebhooks();
 // Health, /metrics, traces (OTLP when configured), OpenAPI and its reference UI.
 builder.AddOperations();
@@ -80,6 +83,7 @@ app.MapOperations();
 app.MapDeadLetters();
 app.MapJobs();
 app.MapCosts();
+app.MapBudgets();
 app.MapDashboard();
 
 app.Run();

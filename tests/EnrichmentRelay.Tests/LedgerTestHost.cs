@@ -1,3 +1,4 @@
+using EnrichmentRelay.Budgets;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
@@ -51,6 +52,14 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton(Options.Create(new ProviderPauseOptions()));
         services.AddSingleton<ProviderPauses>();
         services.AddSingleton<BatchFlusher>();
+        // Budgets as the settings leave them (no cap, no ceiling) unless a test replaces these options.
+        services.AddSingleton(Options.Create(new BudgetsOptions()));
+        services.AddSingleton(Options.Create(new PreceptBudgetOptions()));
+        services.AddSingleton(Options.Create(new WoodpeckerBudgetOptions()));
+        services.AddSingleton(Options.Create(new LanceBudgetOptions()));
+        services.AddSingleton<BudgetSettings>();
+        services.AddScoped<ProviderBudgets>();
+        services.AddSingleton<BudgetSettlement>();
         services.AddScoped<JobResults>();
         services.AddScoped<IJobDirectory, JobDirectory>();
         services.AddSingleton(Options.Create(new JobsOptions()));

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Access;
+using EnrichmentRelay.Budgets;
 using EnrichmentRelay.Costs;
 
 namespace EnrichmentRelay.Dashboard;
@@ -54,8 +55,8 @@ public static class DashboardApi
         return app;
     }
 
-    static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, CostReports costReports, IOptions<AdminOptions> admin,
-        string? notice, string? costs, CancellationToken ct)
+    static async Task<RazorComponentResult> OverviewAsync(HttpContext http, DashboardQueries queries, CostReports costReports, ProviderBudgets budgets,
+        IOptions<AdminOptions> admin, string? notice, string? costs, CancellationToken ct)
     {
         var unlocked = AdminCookie.IsUnlocked(http, admin.Value);
         return new RazorComponentResult<OverviewPage>(new
@@ -65,6 +66,7 @@ public static class DashboardApi
             // window shows that too rather than an error: the page is for people.
             Costs = await costReports.ForWindowAsync(costs is not null && CostWindows.All.ContainsKey(costs) ? costs : DashboardCostWindow, ct),
             Antiforgery = unlocked ? FormTokens(http) : null,
+            Budgets = await budgets.StatusAsync(ct),
         });
     }
 

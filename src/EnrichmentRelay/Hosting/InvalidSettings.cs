@@ -74,9 +74,10 @@ public static partial class InvalidSettings
     {
         OptionsValidationException invalid => Lines(invalid).ToList(),
         // Distinct: options that read other options (the provider clients' resilience settings read the
-        // provider's timeout) fail with the same message a second time.
-        AggregateException { InnerExceptions: var all } when all.Count > 0 && all.All(e => e is OptionsValidationException) =>
-            all.Cast<OptionsValidationException>().SelectMany(Lines).Distinct().ToList(),
+        // provider's timeout) fail with the same message a second time. The start-up check gathers binder failures
+        // (a value of the wrong type in options validated on start) beside validation failures.
+        AggregateException { InnerExceptions: var all } when all.Count > 0 && all.All(e => Describe(e) is not null) =>
+            all.SelectMany(e => Describe(e)!).Distinct().ToList(),
         // The configuration binder: a value that is not of the setting's type ("Bus:Transport" = "Rabbit").
         InvalidOperationException { Message: var message } when message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
             [message],

@@ -1,3 +1,5 @@
+using EnrichmentRelay.Budgets;
+using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
@@ -10,13 +12,15 @@ namespace EnrichmentRelay.Jobs;
 /// <summary>
 /// Packs accepted requests into full provider calls: a batch goes when it is full or when its oldest
 /// request has waited the provider's flush window. The job row (the intent to submit) is committed
-/// before the POST, so a crash mid-call leaves a record to reconcile instead of a second charge.
+/// before the POST, so a crash mid-call leaves a record to reconcile instead of a second charge. The batch's worst-case
+/// cost is reserved from its provider's budget in that same transaction, and a batch is cut to what the budget allows.
 /// </summary>
 public sealed class BatchFlusher(
     IServiceScopeFactory scopes,
     BatchFlushSignal signal,
     ProviderPauses pauses,
     PublicUrls urls,
+    BudgetSettings budgetSettings,
     TimeProvider time,
     RelayMetrics metrics,
     ILogger<BatchFlusher> logger) : DrainingBackgroundService
@@ -87,7 +91,25 @@ public sealed class BatchFlusher(
             return IdlePoll; // shutting down: leave the batch to the next start or another instance
         metrics.RowsClaimed("requests", waiting.Count, 0); // taken into a batch, not only looked at
 
-        var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, waiting, ct);
+        var budgets = scope.ServiceProvider.GetRequiredService<ProviderBudgets>();
+        var cut = await budgets.CutAsync(provider.Name, waiting, ct);
+        List<EnrichmentRequestRecord> refused = [.. cut.OverCeiling];
+        // Complete: what does not fit ends now, unless open reservations may still give room back today.
+        if (cut.Fits.Count == 0 && budgetSettings.Budgets.WhenExhausted == WhenBudgetExhausted.Complete && !cut.RoomMayReturn)
+            refused.AddRange(cut.DoNotFit);
+        if (refused.Count > 0)
+        {
+            await RefuseForBudgetAsync(scope.ServiceProvider, provider.Name, refused, ct);
+            return TimeSpan.Zero; // the rest of the line goes in the next flush
+        }
+        if (cut.Fits.Count == 0)
+        {
+            // Wait: room comes back when reservations settle below their worst case, an operator raises the cap, or at midnight UTC.
+            var nextPeriod = budgets.NextPeriod - now;
+            return nextPeriod < budgetSettings.Budgets.SettleInterval ? Max(nextPeriod, TimeSpan.Zero) : budgetSettings.Budgets.SettleInterval;
+        }
+
+        var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, [.. cut.Fits], ct);
         UpdateBackoff(lane, result);
         return TimeSpan.Zero;
     }
@@ -114,9 +136,11 @@ public sealed class BatchFlusher(
             RequestCount = requests.Count,
             CreatedAt = now,
         };
-        var attempts = await RecordIntentAsync(db, claim, job, requests, now, ct);
+        var budgets = services.GetRequiredService<ProviderBudgets>();
+        var worstCase = requests.Sum(r => budgetSettings.WorstCase(provider.Name, r));
+        var attempts = await RecordIntentAsync(db, claim, job, requests, now, budgets, worstCase, ct);
         if (attempts is null)
-            return null; // something else moved some of them first; look again
+            return null; // something else moved some of them first, or another instance reserved the budget first; look again
 
         // 2. The paid call: one span for the batch (its HTTP calls are children).
         using var jobScope = logger.BeginJobScope(job);
@@ -175,6 +199,7 @@ public sealed class BatchFlusher(
             await MarkUnknownAsync(job, ex.Message);
             throw;
         }
+        await SettleIfEndedAsync(budgets, job, ct);
         if (!split)
             return result;
 
@@ -183,6 +208,37 @@ public sealed class BatchFlusher(
         foreach (var part in new[] { requests[..half], requests[half..] })
             await SubmitJobAsync(services, provider, db, null, part, ct);
         return result;
+    }
+
+    /// <summary>
+    /// Requests the budget will not pay for (over the per-request ceiling, or past the cap with WhenExhausted=Complete) end
+    /// now with no call: insufficientCredits, detail "budget".
+    /// </summary>
+    async Task RefuseForBudgetAsync(IServiceProvider services, ProviderName provider, List<EnrichmentRequestRecord> requests, CancellationToken ct)
+    {
+        var completion = services.GetRequiredService<RequestCompletion>();
+        foreach (var request in requests)
+            completion.Complete(request, new CompletionResult(Outcome.InsufficientCredits, Detail: ProviderBudgets.Detail));
+        await completion.SaveAsync(ct);
+        logger.LogInformation("{RequestCount} requests for {Provider} completed insufficientCredits without a call: over its budget", requests.Count, provider);
+    }
+
+    /// <summary>
+    /// A job that ended with its submit (refused, not sent, or every lead answered at once) gives its reservation back
+    /// now, not at the next settlement round; best effort, the settlement round catches up.
+    /// </summary>
+    async Task SettleIfEndedAsync(ProviderBudgets budgets, ProviderJobRecord job, CancellationToken ct)
+    {
+        if (job.State is not (ProviderJobState.Completed or ProviderJobState.Refused))
+            return;
+        try
+        {
+            await budgets.SettleAsync(job.Id, ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "Settling the budget of job {JobName} failed; the settlement round will", job.Name);
+        }
     }
 
     /// <summary>A refused batch to be split: nothing completes, every lead goes back in line for its half.</summary>
@@ -238,11 +294,12 @@ public sealed class BatchFlusher(
 
     /// <summary>
     /// The job row, its requests moved to it in one statement (a batch is up to 1,000 rows: one tracked update each
-    /// would cost more than the rest of the flush), and an attempt per request, in one transaction. Null, with nothing
-    /// changed, when not every request was still waiting; else every attempt of these requests, the new ones included.
+    /// would cost more than the rest of the flush), an attempt per request, and the job's worst case reserved from its
+    /// provider's budget, in one transaction. Null, with nothing changed, when not every request was still waiting or the
+    /// worst case no longer fits the budget; else every attempt of these requests, the new ones included.
     /// </summary>
     static async Task<List<RequestAttemptRecord>?> RecordIntentAsync(RelayDbContext db, IDbContextTransaction? claim, ProviderJobRecord job,
-        List<EnrichmentRequestRecord> requests, DateTimeOffset now, CancellationToken ct)
+        List<EnrichmentRequestRecord> requests, DateTimeOffset now, ProviderBudgets budgets, decimal worstCase, CancellationToken ct)
     {
         // PostgreSQL: the claim's transaction, whose row locks already keep other instances off these requests.
         var transaction = claim ?? await db.Database.BeginTransactionAsync(ct);
@@ -253,6 +310,12 @@ public sealed class BatchFlusher(
             // Earlier attempts of these requests (a lead sent again): the new one is numbered after them.
             attempts = await db.Attempts.Where(a => ids.Contains(a.RequestId)).ToListAsync(ct);
             var tries = attempts.GroupBy(a => a.RequestId).ToDictionary(g => g.Key, g => g.Max(a => a.Number));
+            if (!await budgets.ReserveAsync(job, worstCase, ct))
+            {
+                await transaction.RollbackAsync(ct);
+                db.ChangeTracker.Clear();
+                return null;
+            }
             db.ProviderJobs.Add(job);
             foreach (var request in requests)
             {

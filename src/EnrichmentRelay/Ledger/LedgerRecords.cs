@@ -106,6 +106,12 @@ public class ProviderJobRecord
     public int ReadFailures { get; set; }
     /// <summary>What the provider says the whole job cost, for providers that charge per job (Precept's <c>cost.credits</c>).</summary>
     public decimal? CreditsCharged { get; set; }
+    /// <summary>The worst case of the job's submit, reserved from its provider's budget before the POST; null for jobs older than budgets.</summary>
+    public decimal? CreditsReserved { get; set; }
+    /// <summary>The UTC day whose budget the reservation was taken from (and is settled against).</summary>
+    public DateOnly? BudgetDay { get; set; }
+    /// <summary>True from the reservation until the job's end replaces it by what the job cost (its settlement).</summary>
+    public bool ReservationOpen { get; set; }
 
     /// <summary>When the provider may have first seen the job: its POST's start, or, before that is known, the intent.</summary>
     public DateTimeOffset SentAt => SubmitStartedAt ?? CreatedAt;
@@ -259,4 +265,25 @@ public class DeadLetterRecord
     public DateTimeOffset FaultedAt { get; set; }
     public DateTimeOffset? ReplayedAt { get; set; }
     public int ReplayCount { get; set; }
+}
+
+/// <summary>
+/// One provider's spend on one UTC day: credits reserved for submits whose cost is not known yet, and credits charged
+/// by settled ones. A submit reserves only while reserved + charged stays within the day's cap (a conditional update).
+/// </summary>
+public class BudgetDayRecord
+{
+    public ProviderName Provider { get; set; }
+    public DateOnly Day { get; set; }
+    public decimal Reserved { get; set; }
+    public decimal Charged { get; set; }
+}
+
+/// <summary>An operator's run-time budget for a provider (the admin route); without one, the settings apply.</summary>
+public class BudgetLimitRecord
+{
+    public ProviderName Provider { get; set; }
+    public decimal? DailyCap { get; set; }
+    public decimal? PerRequestCeiling { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
 }

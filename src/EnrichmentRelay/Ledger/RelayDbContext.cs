@@ -18,6 +18,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<RequestAttemptRecord> Attempts => Set<RequestAttemptRecord>();
     public DbSet<ProviderAnswerRecord> ProviderAnswers => Set<ProviderAnswerRecord>();
     public DbSet<ProviderAnswerLink> ProviderAnswerLinks => Set<ProviderAnswerLink>();
+    public DbSet<BudgetDayRecord> BudgetDays => Set<BudgetDayRecord>();
+    public DbSet<BudgetLimitRecord> BudgetLimits => Set<BudgetLimitRecord>();
 
     /// <summary>A version-00 traceparent is 55 characters; room for a later version's.</summary>
     const int TraceParentLength = 128;
@@ -82,6 +84,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(j => new { j.Provider, j.ExternalId });
             e.HasIndex(j => j.State);
             e.Property(j => j.CreditsCharged).HasPrecision(18, 4);
+            e.Property(j => j.CreditsReserved).HasPrecision(18, 4);
+            // The budget's settlement looks for ended jobs whose reservation is still open.
+            e.HasIndex(j => new { j.ReservationOpen, j.State });
             e.Property(j => j.Version).IsConcurrencyToken();
         });
         model.Entity<ProviderCallbackRecord>(e =>
@@ -149,6 +154,22 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.ToTable("provider_answer_links");
             e.HasKey(l => new { l.JobId, l.AnswerId });
             e.HasOne(l => l.Answer).WithMany().HasForeignKey(l => l.AnswerId);
+        });
+        model.Entity<BudgetDayRecord>(e =>
+        {
+            e.ToTable("budget_days");
+            e.HasKey(b => new { b.Provider, b.Day });
+            e.Property(b => b.Provider).HasConversion<string>().HasMaxLength(16);
+            e.Property(b => b.Reserved).HasPrecision(18, 4);
+            e.Property(b => b.Charged).HasPrecision(18, 4);
+        });
+        model.Entity<BudgetLimitRecord>(e =>
+        {
+            e.ToTable("budget_limits");
+            e.HasKey(b => b.Provider);
+            e.Property(b => b.Provider).HasConversion<string>().HasMaxLength(16);
+            e.Property(b => b.DailyCap).HasPrecision(18, 4);
+            e.Property(b => b.PerRequestCeiling).HasPrecision(18, 4);
         });
         model.Entity<InboxEntry>(e =>
         {

@@ -41,6 +41,7 @@ public sealed class RelayMetrics
     readonly Counter<long> rowsClaimed;
     readonly Counter<long> rowsPassedOver;
     volatile LedgerReadings readings = LedgerReadings.None;
+    volatile IReadOnlyList<BudgetReading> budgets = [];
     readonly System.Collections.Concurrent.ConcurrentDictionary<ProviderName, int> paused = new();
 
     public RelayMetrics(IMeterFactory meters)
@@ -121,6 +122,12 @@ public sealed class RelayMetrics
             "1 while a provider is paused because it refused the relay's key (401/403) or its address (404 to a submit); its requests wait.");
         meter.CreateObservableGauge("relay.jobs.needing_attention", ObserveNeedingAttention, null,
             "Provider jobs whose submit's fate is unknown and that the provider did not show: an operator resends or fails them (/admin/jobs).");
+        meter.CreateObservableGauge("relay.budget.reserved", () => ObserveBudget(b => b.Reserved), "{credit}",
+            "Credits of today's (UTC) budget reserved by submits whose cost is not settled yet, by provider.");
+        meter.CreateObservableGauge("relay.budget.charged", () => ObserveBudget(b => b.Charged), "{credit}",
+            "Credits of today's (UTC) budget charged by settled submits, by provider.");
+        meter.CreateObservableGauge("relay.budget.cap", () => ObserveBudget(b => b.DailyCap), "{credit}",
+            "Today's credit cap, by provider (absent for a provider without one).");
     }
 
     /// <summary>The names of the providers' tag values: the wire names (precept, woodpecker, lance).</summary>
@@ -250,6 +257,13 @@ public sealed class RelayMetrics
     IEnumerable<Measurement<int>> ObservePaused() =>
         Providers.Select(provider => new Measurement<int>(paused.GetValueOrDefault(provider), new KeyValuePair<string, object?>("provider", Tag(provider))));
 
+    /// <summary>The latest budgets read from the ledger (by the budgets' settlement), reported on the next scrape.</summary>
+    public void ObserveBudgets(IReadOnlyList<BudgetReading> latest) => budgets = latest;
+
+    IEnumerable<Measurement<double>> ObserveBudget(Func<BudgetReading, double?> figure) =>
+        budgets.Where(b => figure(b) is not null)
+            .Select(b => new Measurement<double>(figure(b)!.Value, new KeyValuePair<string, object?>("provider", Tag(b.Provider))));
+
     IEnumerable<Measurement<long>> ObserveNeedingAttention()
     {
         var jobs = readings.JobsNeedingAttention;
@@ -290,3 +304,6 @@ public sealed record LedgerReadings(double OutboxLagSeconds, long OutboxPending,
 }
 
 public sealed record OpenRequests(ProviderName? Provider, string State, long Count, double OldestAgeSeconds);
+
+/// <summary>One provider's budget today, in credits.</summary>
+public sealed record BudgetReading(ProviderName Provider, double? DailyCap, double Reserved, double Charged);

@@ -22,6 +22,50 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.BudgetDayRecord", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date");
+
+                    b.Property<decimal>("Charged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
+                    b.Property<decimal>("Reserved")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
+                    b.HasKey("Provider", "Day");
+
+                    b.ToTable("budget_days", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.BudgetLimitRecord", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<decimal?>("DailyCap")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
+                    b.Property<decimal?>("PerRequestCeiling")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Provider");
+
+                    b.ToTable("budget_limits", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.DeadLetterRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -308,6 +352,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<DateOnly?>("BudgetDay")
+                        .HasColumnType("date");
+
                     b.Property<string>("CallbackTokenHash")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
@@ -319,6 +366,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<decimal?>("CreditsCharged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
+                    b.Property<decimal?>("CreditsReserved")
                         .HasPrecision(18, 4)
                         .HasColumnType("numeric(18,4)");
 
@@ -348,6 +399,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<int>("RequestCount")
                         .HasColumnType("integer");
 
+                    b.Property<bool>("ReservationOpen")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -375,6 +429,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.HasIndex("State");
 
                     b.HasIndex("Provider", "ExternalId");
+
+                    b.HasIndex("ReservationOpen", "State");
 
                     b.HasIndex("Lane", "State", "NextPollAt");
 

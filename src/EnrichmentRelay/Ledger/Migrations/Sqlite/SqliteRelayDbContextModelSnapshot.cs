@@ -17,6 +17,50 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.BudgetDayRecord", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("Charged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
+                    b.Property<double>("Reserved")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
+                    b.HasKey("Provider", "Day");
+
+                    b.ToTable("budget_days", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.BudgetLimitRecord", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("DailyCap")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("PerRequestCeiling")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Provider");
+
+                    b.ToTable("budget_limits", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.DeadLetterRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -297,6 +341,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<DateOnly?>("BudgetDay")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("CallbackTokenHash")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
@@ -308,6 +355,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.Property<double?>("CreditsCharged")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("CreditsReserved")
                         .HasPrecision(18, 4)
                         .HasColumnType("REAL");
 
@@ -337,6 +388,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<int>("RequestCount")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("ReservationOpen")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -364,6 +418,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.HasIndex("State");
 
                     b.HasIndex("Provider", "ExternalId");
+
+                    b.HasIndex("ReservationOpen", "State");
 
                     b.HasIndex("Lane", "State", "NextPollAt");
 
