@@ -89,7 +89,6 @@ public sealed class BatchFlusher(
             return dueAt - now;
         if (stopping.IsCancellationRequested)
             return IdlePoll; // shutting down: leave the batch to the next start or another instance
-        metrics.RowsClaimed("requests", waiting.Count, 0); // taken into a batch, not only looked at
 
         var budgets = scope.ServiceProvider.GetRequiredService<ProviderBudgets>();
         var cut = await budgets.CutAsync(provider.Name, waiting, ct);
@@ -109,6 +108,7 @@ public sealed class BatchFlusher(
             return nextPeriod < budgetSettings.Budgets.SettleInterval ? Max(nextPeriod, TimeSpan.Zero) : budgetSettings.Budgets.SettleInterval;
         }
 
+        metrics.RowsClaimed("requests", cut.Fits.Count, 0); // taken into a batch, not only looked at
         var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, [.. cut.Fits], ct);
         UpdateBackoff(lane, result);
         return TimeSpan.Zero;
