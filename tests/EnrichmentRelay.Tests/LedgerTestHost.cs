@@ -51,6 +51,7 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton(Options.Create(new ProviderPauseOptions()));
         services.AddSingleton<ProviderPauses>();
         services.AddSingleton<BatchFlusher>();
+        services.AddScoped<Waterfall>();
         services.AddScoped<JobResults>();
         services.AddScoped<IJobDirectory, JobDirectory>();
         services.AddSingleton(Options.Create(new JobsOptions()));

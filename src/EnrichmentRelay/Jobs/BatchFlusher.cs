@@ -122,7 +122,7 @@ public sealed class BatchFlusher(
         submit?.SetTag("relay.job_name", job.Name);
         submit?.SetTag("relay.batch_size", requests.Count);
 
-        var leads = requests.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
+        var leads = requests.Select(r => new PendingLead(r.RequestId, LedgerViews.AskedOf(r))).ToList();
         logger.LogInformation("Submitting job {JobName} with {LeadCount} leads to {Provider}", job.Name, leads.Count, provider.Name);
         var call = new SubmitCall(job.Id, job.Name, CallbackTokens.Url(urls.BaseUrl, token), leads);
         SubmitResult result;

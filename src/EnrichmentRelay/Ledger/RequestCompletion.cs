@@ -34,9 +34,49 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         var current = attempts?.FirstOrDefault(a => a.JobId == request.ProviderJobId);
         if (current is { IsOpen: false })
             return false;
+        var now = time.GetUtcNow();
+        if (current is not null)
+            End(current, request, result, now);
+        Finish(request, result, attempts ?? [], now);
+        return true;
+    }
 
+    /// <summary>
+    /// Ends the attempt of the request's current job with <paramref name="result"/> (what it asked, found and cost), leaving
+    /// the request itself to the caller (<see cref="Finish"/>, or on to another provider). Null when the request was
+    /// already terminal, or has no open attempt on its current job (a late or repeated result).
+    /// </summary>
+    public RequestAttemptRecord? EndAttempt(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts)
+    {
+        if (request.State == RequestState.Completed)
+            return null;
+        var current = attempts.FirstOrDefault(a => a.JobId == request.ProviderJobId);
+        if (current is not { IsOpen: true })
+            return null;
+        End(current, request, result, time.GetUtcNow());
+        return current;
+    }
+
+    static void End(RequestAttemptRecord attempt, EnrichmentRequestRecord request, CompletionResult result, DateTimeOffset now)
+    {
+        attempt.CompletedAt = now;
+        attempt.Outcome = result.Outcome;
+        attempt.CreditsCharged = result.CreditsCharged;
+        attempt.Detail = result.Detail;
+        attempt.ProviderJobId = request.ProviderJob?.ExternalId;
+        attempt.FieldsJson = LedgerViews.WriteFields(LedgerViews.FieldsAsked(request));
+        attempt.EmailsJson = JsonSerializer.Serialize(result.Emails ?? []);
+        attempt.PhonesJson = JsonSerializer.Serialize(result.Phones ?? []);
+    }
+
+    /// <summary>Marks the request completed with <paramref name="result"/> and stages its event (listing <paramref name="attempts"/>) in the outbox.</summary>
+    public void Finish(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts) =>
+        Finish(request, result, attempts, time.GetUtcNow());
+
+    void Finish(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts, DateTimeOffset now)
+    {
         request.State = RequestState.Completed;
-        request.CompletedAt = time.GetUtcNow();
+        request.CompletedAt = now;
         request.Outcome = result.Outcome;
         request.EmailsJson = JsonSerializer.Serialize(result.Emails ?? []);
         request.PhonesJson = JsonSerializer.Serialize(result.Phones ?? []);
@@ -44,20 +84,10 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         request.CreditsCharged = result.CreditsCharged;
         request.Version++;
 
-        if (current is not null)
-        {
-            current.CompletedAt = request.CompletedAt;
-            current.Outcome = result.Outcome;
-            current.CreditsCharged = result.CreditsCharged;
-            current.Detail = result.Detail;
-            current.ProviderJobId = request.ProviderJob?.ExternalId;
-        }
-
-        var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob, attempts ?? []);
+        var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob, attempts);
         // Published in the request's own trace, whatever callback or poll completed it.
         db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value, request.TraceParent));
         completedSinceSave.Add(request);
-        return true;
     }
 
     /// <summary>
