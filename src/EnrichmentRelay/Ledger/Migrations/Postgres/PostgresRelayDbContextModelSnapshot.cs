@@ -101,6 +101,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("EmailsJson")
                         .HasColumnType("text");
 
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("text");
+
                     b.Property<string>("Lane")
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
@@ -124,6 +127,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.Property<string>("RequestJson")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SkippedJson")
                         .HasColumnType("text");
 
                     b.Property<string>("State")
@@ -399,6 +405,12 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("Detail")
                         .HasColumnType("text");
 
+                    b.Property<string>("EmailsJson")
+                        .HasColumnType("text");
+
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("text");
+
                     b.Property<Guid>("JobId")
                         .HasColumnType("uuid");
 
@@ -413,6 +425,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("character varying(24)");
+
+                    b.Property<string>("PhonesJson")
+                        .HasColumnType("text");
 
                     b.Property<string>("Provider")
                         .IsRequired()

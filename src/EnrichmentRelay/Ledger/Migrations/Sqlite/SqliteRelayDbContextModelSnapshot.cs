@@ -96,6 +96,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<string>("EmailsJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Lane")
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
@@ -119,6 +122,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("RequestJson")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SkippedJson")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("State")
@@ -386,6 +392,12 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<string>("Detail")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("EmailsJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<Guid>("JobId")
                         .HasColumnType("TEXT");
 
@@ -399,6 +411,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PhonesJson")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Provider")
