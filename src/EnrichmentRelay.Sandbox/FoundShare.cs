@@ -27,3 +27,14 @@ public sealed record FoundShare(double Share, int Seed = 0)
         return (BinaryPrimitives.ReadUInt64BigEndian(hash) >> 11) / (double)(1UL << 53);
     }
 }
+
+/// <summary>
+/// The control API's <c>"population"</c>: <c>{"share":0.5,"seed":16}</c> sets a <see cref="FoundShare"/>, <c>{}</c> turns it off
+/// (absent, the setting is left as it is).
+/// </summary>
+public sealed record PopulationUpdate(double? Share, int? Seed)
+{
+    public bool IsValid => Share is null or (>= 0 and <= 1);
+
+    public FoundShare? ToFoundShare() => Share is { } share ? new FoundShare(share, Seed ?? 0) : null;
+}
