@@ -20,6 +20,9 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     // loses a race with another writer, or whose transaction rolls back, is not counted.
     readonly List<EnrichmentRequestRecord> completedSinceSave = [];
     readonly List<(ProviderName Provider, decimal Credits)> chargedSinceSave = [];
+    // Attempts ended since the last save: each provider's fields, finds and credits are counted per attempt (a waterfall
+    // request's attempts are at several providers).
+    readonly List<RequestAttemptRecord> endedSinceSave = [];
 
     /// <summary>
     /// Marks the request completed, with the attempt of its current job, and stages its event in the outbox. The caller
@@ -57,8 +60,9 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         return current;
     }
 
-    static void End(RequestAttemptRecord attempt, EnrichmentRequestRecord request, CompletionResult result, DateTimeOffset now)
+    void End(RequestAttemptRecord attempt, EnrichmentRequestRecord request, CompletionResult result, DateTimeOffset now)
     {
+        endedSinceSave.Add(attempt);
         attempt.CompletedAt = now;
         attempt.Outcome = result.Outcome;
         attempt.CreditsCharged = result.CreditsCharged;
@@ -112,17 +116,31 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     public void Abandoned()
     {
         completedSinceSave.Clear();
+        endedSinceSave.Clear();
         chargedSinceSave.Clear();
     }
 
     /// <summary>For a caller that saved the staged completions itself: counts and traces them. <see cref="SaveAsync"/> does this.</summary>
     public void Committed()
     {
+        var byAttempt = new HashSet<Guid>();
+        foreach (var attempt in endedSinceSave)
+        {
+            metrics.FieldsCompleted(attempt.Provider, LedgerViews.ReadFields(attempt.FieldsJson),
+                emailFound: attempt.EmailsJson is not (null or "[]"), phoneFound: attempt.PhonesJson is not (null or "[]"));
+            if (attempt.CreditsCharged is > 0)
+                metrics.JobCharged(attempt.Provider, attempt.CreditsCharged.Value);
+            byAttempt.Add(attempt.RequestId);
+        }
+        endedSinceSave.Clear();
         foreach (var request in completedSinceSave)
         {
-            metrics.RequestCompleted(request.Provider, request.Outcome!.Value, request.CreditsCharged);
-            metrics.FieldsCompleted(request.Provider, LedgerViews.ReadRequest(request).Fields ?? [],
-                emailFound: request.EmailsJson is not (null or "[]"), phoneFound: request.PhonesJson is not (null or "[]"));
+            // A request whose attempts were counted above is counted once more only as completed.
+            var counted = byAttempt.Contains(request.RequestId);
+            metrics.RequestCompleted(request.Provider, request.Outcome!.Value, counted ? null : request.CreditsCharged);
+            if (!counted)
+                metrics.FieldsCompleted(request.Provider, LedgerViews.ReadRequest(request).Fields ?? [],
+                    emailFound: request.EmailsJson is not (null or "[]"), phoneFound: request.PhonesJson is not (null or "[]"));
             request.TraceCompleted();
         }
         completedSinceSave.Clear();
@@ -166,6 +184,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                     if (entry.Entity is EnrichmentRequestRecord lost)
                     {
                         completedSinceSave.RemoveAll(r => r.RequestId == lost.RequestId);
+                        endedSinceSave.RemoveAll(a => a.RequestId == lost.RequestId);
                         var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
                         foreach (var staged in db.ChangeTracker.Entries<OutboxMessage>()
                                      .Where(o => o.State == EntityState.Added && o.Entity.MessageId == eventId).ToList())

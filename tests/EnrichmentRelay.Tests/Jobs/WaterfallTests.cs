@@ -3,10 +3,14 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
+using EnrichmentRelay.Costs;
 using EnrichmentRelay.Serialization;
+using EnrichmentRelay.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
+using System.Diagnostics.Metrics;
 
 namespace EnrichmentRelay.Tests.Jobs;
 
@@ -153,6 +157,7 @@ public sealed class WaterfallTests
                 services.AddSingleton<IEnrichmentProvider>(Lance);
                 services.AddSingleton<IEnrichmentProvider>(Precept);
                 services.AddSingleton(Options.Create(new WaterfallOptions { MoveOnFailure = moveOnFailure }));
+                services.AddScoped<CostReports>();
             }, scriptedProvider: false);
 
         public async Task FlushAsync(WaterfallProvider provider)
@@ -214,6 +219,35 @@ public sealed class WaterfallTests
         Assert.Equal([ProviderName.Lance], whole.Attempts.Select(a => a.Provider));
         Assert.All(whole.Contacts, c => Assert.Equal(ProviderName.Lance, c.Provider));
         Assert.Equal(2, (await ledger.Host.OutboxAsync()).Count);
+    }
+
+    [Fact]
+    public async Task EachProviderIsCountedForWhatItsOwnAttemptAskedFoundAndCost()
+    {
+        await using var ledger = new Ledger();
+        var meters = ledger.Host.Services.GetRequiredService<IMeterFactory>();
+        using var requested = new MetricCollector<long>(meters, RelayMetrics.MeterName, "relay.fields.requested");
+        using var found = new MetricCollector<long>(meters, RelayMetrics.MeterName, "relay.contacts.found");
+        using var credits = new MetricCollector<double>(meters, RelayMetrics.MeterName, "relay.credits.charged");
+        await ledger.Host.ReceiveAsync(Request(providers: [ProviderName.Lance, ProviderName.Precept]));
+        ledger.Lance.Answer = _ => new LeadResult(Outcome.Found, Emails: ["jane@acme.com"], CreditsCharged: 1);
+        ledger.Precept.Answer = _ => new LeadResult(Outcome.Found, Phones: ["+15550100"], CreditsCharged: 10);
+        await ledger.FlushAsync(ledger.Lance);
+        await ledger.FlushAsync(ledger.Precept);
+
+        long Count(MetricCollector<long> collector, string provider, string field) => collector.GetMeasurementSnapshot()
+            .Where(m => Equals(m.Tags["provider"], provider) && Equals(m.Tags["field"], field)).Sum(m => m.Value);
+        Assert.Equal((1, 1, 1, 0), (Count(requested, "lance", "email"), Count(requested, "lance", "phone"), Count(found, "lance", "email"), Count(found, "lance", "phone")));
+        Assert.Equal((0, 1, 1), (Count(requested, "precept", "email"), Count(requested, "precept", "phone"), Count(found, "precept", "phone")));
+        double Credits(string provider) => credits.GetMeasurementSnapshot().Where(m => Equals(m.Tags["provider"], provider)).Sum(m => m.Value);
+        Assert.Equal((1d, 10d), (Credits("lance"), Credits("precept")));
+
+        var report = await ledger.Host.InScopeAsync(sp => sp.GetRequiredService<CostReports>().ForWindowAsync("1h", CancellationToken.None));
+        var lance = report.Providers.Single(p => p.Provider == "lance");
+        var precept = report.Providers.Single(p => p.Provider == "precept");
+        Assert.Equal((1, 1, 1m), (lance.Requests, lance.ContactsFound, lance.Credits));
+        Assert.Equal((0, 0), (lance.Fields.Single(f => f.Field == "phone").Found, precept.Fields.Single(f => f.Field == "email").Requests));
+        Assert.Equal((1, 1, 10m), (precept.Requests, precept.ContactsFound, precept.Credits));
     }
 
     [Fact]
