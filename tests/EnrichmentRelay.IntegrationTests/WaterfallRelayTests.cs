@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.IntegrationTests.Infrastructure;
 using EnrichmentRelay.Sandbox;
@@ -86,6 +88,13 @@ public sealed class WaterfallRelayTests(ITestOutputHelper output)
             }
             Assert.All(scenario.Sandbox.Lance.Counters.Submissions.Values, n => Assert.Equal(1, n));
 
+            // The status route shows the same contacts, each with the provider that found it.
+            var both = requests.First(r => scenario.Bus.Completions[r.RequestId].First().Contacts.Select(c => c.Provider).Distinct().Count() == 2);
+            var status = await scenario.Relay.Http.GetFromJsonAsync<JsonElement>($"enrichments/{both.RequestId}");
+            Assert.Equal(scenario.Bus.Completions[both.RequestId].First().Contacts.Select(c => (RelayName(c.Field), c.Value, RelayName(c.Provider))),
+                status.GetProperty("contacts").EnumerateArray().Select(c =>
+                    (c.GetProperty("field").GetString()!, c.GetProperty("value").GetString()!, c.GetProperty("provider").GetString()!)));
+
             var lanceAlone = leads.Count(l => Lance.Finds("lance", l.PersonId, "email") || Lance.Finds("lance", l.PersonId, "phone"));
             output.WriteLine($"[figure] waterfall lance→precept ({engine}), {LeadCount} leads × email+phone: found {Pct(foundRequests)} of requests " +
                              $"(union allows {Pct(unionRequests)}; Lance alone {Pct(lanceAlone)}), {foundFields} of {2 * LeadCount} fields " +
@@ -100,6 +109,8 @@ public sealed class WaterfallRelayTests(ITestOutputHelper output)
             throw;
         }
     }
+
+    static string RelayName<T>(T value) where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
 
     static string Pct(int count) => $"{100.0 * count / LeadCount:F1}%";
 
