@@ -22,7 +22,7 @@ public sealed class Waterfall(IEnumerable<IEnrichmentProvider> providers, IOptio
     /// <summary>The providers the request tries, in order: its own list, else the configured default; null when neither names any.</summary>
     public IReadOnlyList<ProviderName>? OrderOf(EnrichmentRequested request) =>
         request.Providers is { Count: > 0 } chosen ? chosen.Distinct().ToList()
-        : options.Value.DefaultOrder is { Count: > 0 } order ? order.Distinct().ToList()
+        : options.Value.DefaultOrder.Count > 0 ? options.Value.Order.Distinct().ToList()
         : null;
 
     /// <summary>The first provider of the request's order that can identify the lead, and those passed over before it.</summary>

@@ -32,7 +32,10 @@ public sealed class WaterfallTests
 
     static Waterfall Rules(bool moveOnFailure = false, List<ProviderName>? defaultOrder = null, params IEnrichmentProvider[] providers) =>
         new(providers.Length == 0 ? [new WaterfallProvider(ProviderName.Lance), new WaterfallProvider(ProviderName.Precept)] : providers,
-            Options.Create(new WaterfallOptions { MoveOnFailure = moveOnFailure, DefaultOrder = defaultOrder ?? [] }));
+            Options.Create(new WaterfallOptions
+            {
+                MoveOnFailure = moveOnFailure, DefaultOrder = (defaultOrder ?? []).Select(p => p.ToString().ToLowerInvariant()).ToList(),
+            }));
 
     [Theory]
     [InlineData(Outcome.Found, false, true)]
@@ -108,6 +111,17 @@ public sealed class WaterfallTests
         Assert.Equal(ProviderName.Lance, configured.Next(noOrder, ProviderName.Precept, Outcome.NotFound, [EnrichmentField.Email]).Provider!.Name);
         // A request's own order wins over the default.
         Assert.Equal(ProviderName.Lance, configured.First(Request(providers: [ProviderName.Lance])).Provider!.Name);
+    }
+
+    [Fact]
+    public void AMisspeltProviderInTheDefaultOrderIsAnInvalidSetting()
+    {
+        var check = new KnownProviders();
+        Assert.True(check.Validate(null, new WaterfallOptions { DefaultOrder = ["lance", "Precept", " woodpecker "] }).Succeeded);
+        var bad = check.Validate(null, new WaterfallOptions { DefaultOrder = ["lance", "acme", "1"] });
+        Assert.True(bad.Failed);
+        Assert.Contains("Waterfall:DefaultOrder names no provider 'acme', '1'", bad.FailureMessage);
+        Assert.Equal([ProviderName.Lance, ProviderName.Precept], new WaterfallOptions { DefaultOrder = ["LANCE", "precept"] }.Order);
     }
 
     [Fact]
