@@ -18,16 +18,19 @@ public record EnrichmentCompleted
     /// <summary>The <see cref="EnrichmentRequested.RequestId"/> this answers.</summary>
     public Guid RequestId { get; init; }
 
-    /// <summary>The provider that gave the outcome; null when the request was rejected before routing.</summary>
+    /// <summary>
+    /// The provider of the last attempt (in a waterfall, the last one tried; <see cref="Contacts"/> says which found
+    /// what); null when the request was rejected before routing.
+    /// </summary>
     public ProviderName? Provider { get; init; }
 
     /// <summary>How the request ended.</summary>
     public Outcome Outcome { get; init; }
 
-    /// <summary>Emails found (empty unless <see cref="Outcome.Found"/>).</summary>
+    /// <summary>Emails found, by every provider tried (empty unless <see cref="Outcome.Found"/>).</summary>
     public IReadOnlyList<string> Emails { get; init; } = [];
 
-    /// <summary>Phone numbers found (empty unless <see cref="Outcome.Found"/>).</summary>
+    /// <summary>Phone numbers found, by every provider tried (empty unless <see cref="Outcome.Found"/>).</summary>
     public IReadOnlyList<string> Phones { get; init; } = [];
 
     /// <summary>The provider's id of the job or task that handled the request, when it has one.</summary>
@@ -36,7 +39,10 @@ public record EnrichmentCompleted
     /// <summary>Why, for every outcome but <see cref="Outcome.Found"/>.</summary>
     public string? Detail { get; init; }
 
-    /// <summary>Credits the provider charged for this request, when it says (Woodpecker); null when unknown.</summary>
+    /// <summary>
+    /// Credits the providers charged for this request, summed over its attempts, when they say (Woodpecker, Lance);
+    /// null when none did.
+    /// </summary>
     public decimal? CreditsCharged { get; init; }
 
     /// <summary>The request's <see cref="EnrichmentRequested.CorrelationData"/>, verbatim.</summary>
@@ -50,6 +56,15 @@ public record EnrichmentCompleted
 
     /// <summary>Each try at a provider, in order.</summary>
     public IReadOnlyList<ProviderAttempt> Attempts { get; init; } = [];
+
+    /// <summary>
+    /// Every email and phone of <see cref="Emails"/> and <see cref="Phones"/>, each with the provider that found it
+    /// (a waterfall asks each provider only for the fields still missing).
+    /// </summary>
+    public IReadOnlyList<FoundContact> Contacts { get; init; } = [];
+
+    /// <summary>Providers of the request's order that were not tried because they cannot identify this lead, and why.</summary>
+    public IReadOnlyList<SkippedProvider> Skipped { get; init; } = [];
 
     // A fixed namespace for the name-based (RFC 4122 version 5) ids below; never change it, or
     // re-published events stop matching their first publication.
@@ -80,6 +95,48 @@ public record ProviderAttempt
 
     /// <summary>Why, for any outcome but found.</summary>
     public string? Detail { get; init; }
+
+    /// <summary>The fields this try asked for (in a waterfall, those still missing), each with how it ended; empty while open.</summary>
+    public IReadOnlyList<FieldOutcome> Fields { get; init; } = [];
+
+    /// <summary>Credits this try was charged, when the provider says per lead (Woodpecker, Lance); null when unknown.</summary>
+    public decimal? CreditsCharged { get; init; }
+}
+
+/// <summary>How one asked field ended in one try.</summary>
+public record FieldOutcome
+{
+    /// <summary>The field asked for.</summary>
+    public EnrichmentField Field { get; init; }
+
+    /// <summary>
+    /// <see cref="Outcome.Found"/> when this try found it, <see cref="Outcome.NotFound"/> when the provider looked and
+    /// found nothing for it, else the try's own outcome (failed, timed out, …).
+    /// </summary>
+    public Outcome Outcome { get; init; }
+}
+
+/// <summary>One email or phone number, with the provider that found it.</summary>
+public record FoundContact
+{
+    /// <summary>Which field it answers.</summary>
+    public EnrichmentField Field { get; init; }
+
+    /// <summary>The email address or phone number.</summary>
+    public string Value { get; init; } = "";
+
+    /// <summary>The provider whose try found it.</summary>
+    public ProviderName Provider { get; init; }
+}
+
+/// <summary>A provider of the request's order that was passed over.</summary>
+public record SkippedProvider
+{
+    /// <summary>The provider passed over.</summary>
+    public ProviderName Provider { get; init; }
+
+    /// <summary>Why: what the lead lacks for it (or that it is not enabled in this relay).</summary>
+    public string Reason { get; init; } = "";
 }
 
 /// <summary>RFC 4122 version 5 (SHA-1, name-based) GUIDs: deterministic ids from a namespace and a name.</summary>

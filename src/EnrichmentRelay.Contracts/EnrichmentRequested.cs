@@ -21,7 +21,11 @@ public record EnrichmentRequested
     /// <summary>What to find: <see cref="EnrichmentField.Email"/>, <see cref="EnrichmentField.Phone"/> or both.</summary>
     public IReadOnlyList<EnrichmentField>? Fields { get; init; }
 
-    /// <summary>Order of providers to try; when absent the relay routes by what the lead carries.</summary>
+    /// <summary>
+    /// The waterfall: providers to try, in order. The first that can identify the lead is asked; when it does not find
+    /// a field (or has no credits, or refuses the lead), the next that can is asked for the fields still missing. When
+    /// absent, the relay's configured default order applies, else it routes to one provider by what the lead carries.
+    /// </summary>
     public IReadOnlyList<ProviderName>? Providers { get; init; }
 
     /// <summary>Echoed verbatim on the completion. Kept in the relay's store, never sent to a provider.</summary>

@@ -60,6 +60,7 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton<BudgetSettings>();
         services.AddScoped<ProviderBudgets>();
         services.AddSingleton<BudgetSettlement>();
+        services.AddScoped<Waterfall>();
         services.AddScoped<JobResults>();
         services.AddScoped<IJobDirectory, JobDirectory>();
         services.AddSingleton(Options.Create(new JobsOptions()));

@@ -27,10 +27,11 @@ public static class LanceControlApi
         bool? QueryReturnsEveryRecord = null,
         LanceIdFormat? RecordIds = null,
         int? UnknownPersonReadStatus = null,
-        LanceUnknownIds? UnknownIds = null)
+        LanceUnknownIds? UnknownIds = null, PopulationUpdate? Population = null)
     {
         public void ApplyTo(LanceSettings s)
         {
+            if (Population is { } population) s.Population = population.ToFoundShare();
             if (DocumentedOnly == true) s.UseDocumentedOnly();
             if (Credits is { } credits) s.Credits = credits;
             if (ProcessingDelayMs is { } delay) s.ProcessingDelay = TimeSpan.FromMilliseconds(delay);
@@ -57,11 +58,11 @@ public static class LanceControlApi
         bool QueryReturnsEveryRecord,
         LanceIdFormat RecordIds,
         int UnknownPersonReadStatus,
-        LanceUnknownIds UnknownIds)
+        LanceUnknownIds UnknownIds, FoundShare? Population)
     {
         public static SettingsView Of(LanceSettings s) =>
             new(s.Credits, (long)s.ProcessingDelay.TotalMilliseconds, s.DefaultOutcome, s.PreexistingContacts, s.Charging, s.ErrorBody,
-                s.QueryOrder, s.QueryReturnsEveryRecord, s.RecordIds, s.UnknownPersonReadStatus, s.UnknownIds);
+                s.QueryOrder, s.QueryReturnsEveryRecord, s.RecordIds, s.UnknownPersonReadStatus, s.UnknownIds, s.Population);
     }
 
     public sealed record OutcomeUpdate(LanceOutcome? Outcome);
@@ -91,6 +92,8 @@ public static class LanceControlApi
                 problems["processingDelayMs"] = ["Must be 0 or more."];
             if (update?.UnknownPersonReadStatus is not (null or 400 or 404))
                 problems["unknownPersonReadStatus"] = ["Must be 400 or 404."];
+            if (update?.Population is { IsValid: false })
+                problems["population"] = ["share must be 0 to 1 (absent: off)."];
             if (update is null || problems.Count > 0)
                 return TypedResults.ValidationProblem(problems);
             update.ApplyTo(lance.Settings);

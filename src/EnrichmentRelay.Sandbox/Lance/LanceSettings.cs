@@ -15,6 +15,7 @@ public sealed class LanceSettings
     decimal credits;
     TimeSpan processingDelay;
     LanceOutcome defaultOutcome;
+    FoundShare? population;
     bool preexistingContacts;
     LanceCharging charging;
     LanceErrorBody errorBody;
@@ -53,6 +54,17 @@ public sealed class LanceSettings
     {
         get { lock (gate) return defaultOutcome; }
         set { lock (gate) defaultOutcome = Defined(value); }
+    }
+
+    /// <summary>
+    /// Off (null) by default. Set, the (lead, field) pairs without an outcome of their own are found or not by
+    /// <see cref="FoundShare.Finds"/>("lance", the person id, "email"/"phone") instead of by the default outcome: each provider
+    /// finds its own, overlapping part of the contacts (a population for waterfall tests).
+    /// </summary>
+    public FoundShare? Population
+    {
+        get { lock (gate) return population; }
+        set { lock (gate) population = value is null || value.Share is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "Share is 0 to 1."); }
     }
 
     /// <summary>A person created from now on starts with one email another organization found.</summary>
@@ -148,6 +160,7 @@ public sealed class LanceSettings
             credits = 1_000_000;
             processingDelay = TimeSpan.FromSeconds(1);
             defaultOutcome = LanceOutcome.Found;
+            population = null;
             preexistingContacts = false;
             charging = LanceCharging.AtSubmit;
             errorBody = LanceErrorBody.Nested;

@@ -384,7 +384,10 @@ public sealed class LanceSimulator
         }
     }
 
-    LanceOutcome OutcomeOf(Enrichment e) => outcomes.TryGetValue((e.EntityId, e.Field), out var o) ? o : Settings.DefaultOutcome;
+    LanceOutcome OutcomeOf(Enrichment e) =>
+        outcomes.TryGetValue((e.EntityId, e.Field), out var o) ? o
+        : Settings.Population is { } population ? (population.Finds("lance", e.EntityId, e.Field == "emails" ? "email" : "phone") ? LanceOutcome.Found : LanceOutcome.NotFound)
+        : Settings.DefaultOutcome;
 
     Enrichment? Latest(string personId, string field) => Records(personId, field).LastOrDefault();
 

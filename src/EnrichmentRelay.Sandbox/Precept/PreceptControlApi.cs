@@ -16,7 +16,7 @@ public static class PreceptControlApi
         ContactFieldNaming? ContactFieldNaming, int? DuplicateDeliveries, bool? DropWebhooks, string? DefaultWebhookUrl,
         string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs, int? SubmitLatencyMs,
         bool? DocumentedOnly = null, bool? ListFiltersByName = null, bool? ListShowsName = null, JobListShape? ListShape = null,
-        int? ListPageSize = null, bool? JobShowsName = null, bool? EchoCustomData = null, bool? HoldJobsOpen = null)
+        int? ListPageSize = null, bool? JobShowsName = null, bool? EchoCustomData = null, bool? HoldJobsOpen = null, PopulationUpdate? Population = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -35,11 +35,13 @@ public static class PreceptControlApi
                 "Must be an absolute http(s) URL, or \"\" for none.");
             Require(UnprocessedFieldName is null || !string.IsNullOrWhiteSpace(UnprocessedFieldName), "unprocessedFieldName", "Must not be blank.");
             Require(ListPageSize is null or >= 1, "listPageSize", "Must be 1 or more.");
+            Require(Population?.IsValid ?? true, "population", "share must be 0 to 1 (absent: off).");
             return problems;
         }
 
         public void ApplyTo(PreceptSettings settings)
         {
+            if (Population is { } population) settings.Population = population.ToFoundShare();
             if (Credits is { } credits) settings.Credits = credits;
             if (DefaultOutcome is { } outcome) settings.DefaultOutcome = outcome;
             if (ProcessingDelayMs is { } delay) settings.ProcessingDelay = TimeSpan.FromMilliseconds(delay);
@@ -68,13 +70,13 @@ public static class PreceptControlApi
         ContactFieldNaming ContactFieldNaming, int DuplicateDeliveries, bool DropWebhooks, string? DefaultWebhookUrl,
         string UnprocessedFieldName, int WebhookRetryBaseDelayMs, int SubmitLatencyMs,
         bool ListFiltersByName, bool ListShowsName, JobListShape ListShape, int ListPageSize, bool JobShowsName, bool EchoCustomData,
-        bool HoldJobsOpen)
+        bool HoldJobsOpen, FoundShare? Population)
     {
         public static SettingsView Of(PreceptSettings s) => new(
             s.Credits, s.DefaultOutcome, (int)s.ProcessingDelay.TotalMilliseconds, (int)s.ProcessingJitter.TotalMilliseconds,
             s.ContactFieldNaming, s.DuplicateDeliveries, s.DropWebhooks, s.DefaultWebhookUrl,
             s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds, (int)s.SubmitLatency.TotalMilliseconds,
-            s.ListFiltersByName, s.ListShowsName, s.ListShape, s.ListPageSize, s.JobShowsName, s.EchoCustomData, s.HoldJobsOpen);
+            s.ListFiltersByName, s.ListShowsName, s.ListShape, s.ListPageSize, s.JobShowsName, s.EchoCustomData, s.HoldJobsOpen, s.Population);
     }
 
     public sealed record OutcomeUpdate(LeadOutcome? Outcome);

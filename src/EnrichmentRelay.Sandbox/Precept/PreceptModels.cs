@@ -49,6 +49,7 @@ public enum JobListShape
 /// How often each lead became part of a job, keyed by identity (linkedinUrl, else "first last @ company|domain",
 /// lowercased): any value above 1 means the same lead was charged twice.
 /// </param>
+/// <param name="FieldsAsked">What each lead (keyed as in <paramref name="LeadSubmissions"/>) was last asked for: "email", "phone" or "email+phone".</param>
 public sealed record PreceptCounters(
     int SubmitCalls,
     int JobsCreated,
@@ -60,7 +61,8 @@ public sealed record PreceptCounters(
     int WebhookAttempts,
     int WebhookDeliveries,
     int LargestJob,
-    IReadOnlyDictionary<string, int> LeadSubmissions);
+    IReadOnlyDictionary<string, int> LeadSubmissions,
+    IReadOnlyDictionary<string, string> FieldsAsked);
 
 /// <summary>A job as the simulator holds it, for tests to inspect.</summary>
 /// <param name="Status">The job's own status: <c>completed</c> or <c>failed</c> once it ended, even while the API shows it held open.</param>

@@ -12,6 +12,7 @@ public sealed class PreceptSettings
     readonly object gate;
     decimal credits;
     LeadOutcome defaultOutcome;
+    FoundShare? population;
     TimeSpan processingDelay;
     TimeSpan processingJitter;
     ContactFieldNaming contactFieldNaming;
@@ -50,6 +51,17 @@ public sealed class PreceptSettings
     {
         get { lock (gate) return defaultOutcome; }
         set { lock (gate) defaultOutcome = Defined(value); }
+    }
+
+    /// <summary>
+    /// Off (null) by default. Set, the (lead, field) pairs without an outcome of their own are found or not by
+    /// <see cref="FoundShare.Finds"/>("precept", the LinkedIn URL (else "first last @ company"), "email"/"phone") instead of by the default outcome: each provider
+    /// finds its own, overlapping part of the contacts (a population for waterfall tests).
+    /// </summary>
+    public FoundShare? Population
+    {
+        get { lock (gate) return population; }
+        set { lock (gate) population = value is null || value.Share is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "Share is 0 to 1."); }
     }
 
     /// <summary>How long a job takes from submit to completion; its leads finish evenly spread over it.</summary>
@@ -234,6 +246,7 @@ public sealed class PreceptSettings
         {
             credits = 1_000_000;
             defaultOutcome = LeadOutcome.Found;
+            population = null;
             processingDelay = TimeSpan.FromMilliseconds(300);
             processingJitter = TimeSpan.Zero;
             contactFieldNaming = ContactFieldNaming.Snake;

@@ -21,6 +21,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
     readonly Dictionary<string, Job> jobs = [];
     readonly Dictionary<string, LeadOutcome> outcomes = new(StringComparer.OrdinalIgnoreCase);
     readonly Dictionary<string, int> leadSubmissions = [];
+    readonly Dictionary<string, string> fieldsAsked = [];
     readonly List<Task> running = [];
     readonly HashSet<string> failingReads = [];
     readonly HashSet<string> failingLeads = new(StringComparer.OrdinalIgnoreCase);
@@ -122,7 +123,8 @@ public sealed class PreceptSimulator : IAsyncDisposable
         {
             lock (gate)
                 return new PreceptCounters(submitCalls, jobsCreated, leadsAccepted, leadsCapped, creditsCharged, statusCalls,
-                    listCalls, webhookAttempts, webhookDeliveries, largestJob, new Dictionary<string, int>(leadSubmissions));
+                    listCalls, webhookAttempts, webhookDeliveries, largestJob, new Dictionary<string, int>(leadSubmissions),
+                    new Dictionary<string, string>(fieldsAsked));
         }
     }
 
@@ -148,6 +150,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
             jobs.Clear();
             outcomes.Clear();
             leadSubmissions.Clear();
+            fieldsAsked.Clear();
             failingReads.Clear();
             failingLeads.Clear();
             failSubmits = default;
@@ -224,7 +227,10 @@ public sealed class PreceptSimulator : IAsyncDisposable
             leadsAccepted += finalLimit;
             largestJob = Math.Max(largestJob, finalLimit);
             foreach (var lead in job.Leads)
+            {
                 leadSubmissions[lead.Identity] = leadSubmissions.GetValueOrDefault(lead.Identity) + 1;
+                fieldsAsked[lead.Identity] = string.Join('+', new[] { lead.WantsEmail ? "email" : null, lead.WantsPhone ? "phone" : null }.OfType<string>());
+            }
             running.RemoveAll(t => t.IsCompleted);
             var ct = generation.Token;
             running.Add(Task.Run(() => ProcessAsync(job, ct)));
@@ -400,6 +406,13 @@ public sealed class PreceptSimulator : IAsyncDisposable
     LeadOutcome OutcomeOf(PreceptLead lead) =>
         lead.LinkedinUrl is not null && outcomes.TryGetValue(lead.LinkedinUrl, out var byUrl) ? byUrl
         : lead.LastName is not null && outcomes.TryGetValue(lead.LastName, out var byName) ? byName
+        : Settings.Population is { } population ? (population.Finds("precept", lead.Identity, "email"), population.Finds("precept", lead.Identity, "phone")) switch
+        {
+            (true, true) => LeadOutcome.Found,
+            (true, false) => LeadOutcome.EmailOnly,
+            (false, true) => LeadOutcome.PhoneOnly,
+            _ => LeadOutcome.NotFound,
+        }
         : Settings.DefaultOutcome;
 
     /// <summary>A callback to send once <paramref name="HeldUntil"/>, if any, completes (see <see cref="PreceptSettings.HoldJobsOpen"/>).</summary>

@@ -17,7 +17,7 @@ public static class WoodpeckerControlApi
         int? TooManyRequestsStatus, long? RequestProcessingTimeMs,
         bool? ProspectListHonoursSort = null, bool? LinkedInSearchable = null, bool? AlreadyPendingLeavesBatchEnqueued = null,
         bool? CreatedAfterExcludesTheDay = null, int? AccountUtcOffsetMinutes = null, bool? ConvertedProspectsKeepLinkedIn = null,
-        string? ProspectPendingStatus = null, string? NotAProspectStatus = null, bool? StatusQueryWindowAppliesToEmails = null)
+        string? ProspectPendingStatus = null, string? NotAProspectStatus = null, bool? StatusQueryWindowAppliesToEmails = null, PopulationUpdate? Population = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -37,11 +37,13 @@ public static class WoodpeckerControlApi
             Require(AccountUtcOffsetMinutes is null or (>= -720 and <= 840), "accountUtcOffsetMinutes", "Must be -720 to 840 (UTC-12:00 to UTC+14:00).");
             Require(ProspectPendingStatus is null || !string.IsNullOrWhiteSpace(ProspectPendingStatus), "prospectPendingStatus", "Must not be blank.");
             Require(NotAProspectStatus is null || !string.IsNullOrWhiteSpace(NotAProspectStatus), "notAProspectStatus", "Must not be blank.");
+            Require(Population?.IsValid ?? true, "population", "share must be 0 to 1 (absent: off).");
             return problems;
         }
 
         public void ApplyTo(WoodpeckerSettings s)
         {
+            if (Population is { } population) s.Population = population.ToFoundShare();
             if (Credits is { } credits) s.Credits = credits;
             if (ProcessingDelayMs is { } delay) s.ProcessingDelay = TimeSpan.FromMilliseconds(delay);
             if (ProspectVisibilityDelayMs is { } visibility) s.ProspectVisibilityDelay = TimeSpan.FromMilliseconds(visibility);
@@ -71,7 +73,7 @@ public static class WoodpeckerControlApi
         int TooManyRequestsStatus, long RequestProcessingTimeMs,
         bool ProspectListHonoursSort, bool LinkedInSearchable, bool AlreadyPendingLeavesBatchEnqueued, bool CreatedAfterExcludesTheDay,
         int AccountUtcOffsetMinutes, bool ConvertedProspectsKeepLinkedIn, string ProspectPendingStatus, string NotAProspectStatus,
-        bool StatusQueryWindowAppliesToEmails)
+        bool StatusQueryWindowAppliesToEmails, FoundShare? Population)
     {
         public static SettingsView Of(WoodpeckerSettings s) => new(
             s.Credits, Ms(s.ProcessingDelay), Ms(s.ProspectVisibilityDelay), s.DefaultLeadOutcome, Ms(s.ListWindow),
@@ -79,7 +81,7 @@ public static class WoodpeckerControlApi
             Ms(s.RequestProcessingTime),
             s.ProspectListHonoursSort, s.LinkedInSearchable, s.AlreadyPendingLeavesBatchEnqueued, s.CreatedAfterExcludesTheDay,
             (int)s.AccountUtcOffset.TotalMinutes, s.ConvertedProspectsKeepLinkedIn, s.ProspectPendingStatus, s.NotAProspectStatus,
-            s.StatusQueryWindowAppliesToEmails);
+            s.StatusQueryWindowAppliesToEmails, s.Population);
 
         static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;
     }

@@ -12,6 +12,7 @@ public sealed class WoodpeckerSettings
     TimeSpan processingDelay;
     TimeSpan prospectVisibilityDelay;
     LeadConversion defaultLeadOutcome;
+    FoundShare? population;
     TimeSpan listWindow;
     bool wrapGetByUuid;
     bool creditsExhaustedWithPartialBatch;
@@ -64,6 +65,17 @@ public sealed class WoodpeckerSettings
     {
         get { lock (gate) return defaultLeadOutcome; }
         set { lock (gate) defaultLeadOutcome = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value)); }
+    }
+
+    /// <summary>
+    /// Off (null) by default. Set, a lead's conversion (its email found or not), unless set for its uid, is decided by
+    /// <see cref="FoundShare.Finds"/>("woodpecker", uid, "email") instead of <see cref="DefaultLeadOutcome"/>: each provider
+    /// finds its own, overlapping part of the contacts (a population for waterfall tests).
+    /// </summary>
+    public FoundShare? Population
+    {
+        get { lock (gate) return population; }
+        set { lock (gate) population = value is null || value.Share is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "Share is 0 to 1."); }
     }
 
     /// <summary>What the list and status-query endpoints return without a filter: batches created within this window.</summary>
@@ -251,6 +263,7 @@ public sealed class WoodpeckerSettings
             processingDelay = TimeSpan.FromSeconds(1);
             prospectVisibilityDelay = TimeSpan.Zero;
             defaultLeadOutcome = LeadConversion.Converted;
+            population = null;
             listWindow = TimeSpan.FromHours(24);
             wrapGetByUuid = false;
             creditsExhaustedWithPartialBatch = false;

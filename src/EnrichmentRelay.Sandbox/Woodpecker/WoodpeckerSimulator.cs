@@ -600,7 +600,9 @@ public sealed class WoodpeckerSimulator
             item.Processed = true;
             if (item.Lead is { } lead)
             {
-                var outcome = leadOutcomes.TryGetValue(lead.Uid, out var o) ? o : Settings.DefaultLeadOutcome;
+                var outcome = leadOutcomes.TryGetValue(lead.Uid, out var o) ? o
+                    : Settings.Population is { } population ? (population.Finds("woodpecker", lead.Uid, "email") ? LeadConversion.Converted : LeadConversion.NotConverted)
+                    : Settings.DefaultLeadOutcome;
                 if (outcome == LeadConversion.Converted)
                 {
                     Convert(lead, item.DueAt);

@@ -50,9 +50,9 @@ public sealed class BudgetSettings(
         _ => throw new ArgumentOutOfRangeException(nameof(provider), provider, "No budget for this provider."),
     };
 
-    /// <summary>The worst case of one stored request at <paramref name="provider"/>'s prices.</summary>
+    /// <summary>The worst case of one stored request at <paramref name="provider"/>'s prices, for the fields its next attempt asks (a waterfall asks only for those still missing).</summary>
     public decimal WorstCase(ProviderName provider, EnrichmentRequestRecord request) =>
-        For(provider).WorstCase(LedgerViews.ReadRequest(request).Fields);
+        For(provider).WorstCase(LedgerViews.AskedOf(request).Fields);
 }
 
 /// <summary>

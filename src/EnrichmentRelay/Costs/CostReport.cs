@@ -65,8 +65,11 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
                 a.Provider,
                 a.CreditsCharged,
                 r.RequestJson,
-                EmailFound = r.EmailsJson != null && r.EmailsJson != "[]",
-                PhoneFound = r.PhonesJson != null && r.PhonesJson != "[]",
+                // What the attempt itself asked and found (a waterfall's attempts each ask for what is still missing);
+                // an attempt ended before attempts kept them is read from its request.
+                AttemptFields = a.FieldsJson,
+                EmailFound = a.FieldsJson != null ? a.EmailsJson != null && a.EmailsJson != "[]" : r.EmailsJson != null && r.EmailsJson != "[]",
+                PhoneFound = a.FieldsJson != null ? a.PhonesJson != null && a.PhonesJson != "[]" : r.PhonesJson != null && r.PhonesJson != "[]",
             })
             .ToListAsync(ct);
 
@@ -79,7 +82,7 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
 
         var rows = attempts.Select(a =>
         {
-            var asked = LedgerViews.ReadRequest(a.RequestJson).Fields ?? [];
+            var asked = a.AttemptFields is not null ? LedgerViews.ReadFields(a.AttemptFields) : LedgerViews.ReadRequest(a.RequestJson).Fields ?? [];
             return new
             {
                 a.Provider,

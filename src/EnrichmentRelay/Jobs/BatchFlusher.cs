@@ -149,7 +149,7 @@ public sealed class BatchFlusher(
         submit?.SetTag("relay.job_name", job.Name);
         submit?.SetTag("relay.batch_size", requests.Count);
 
-        var leads = requests.Select(r => new PendingLead(r.RequestId, LedgerViews.ReadRequest(r))).ToList();
+        var leads = requests.Select(r => new PendingLead(r.RequestId, LedgerViews.AskedOf(r))).ToList();
         logger.LogInformation("Submitting job {JobName} with {LeadCount} leads to {Provider}", job.Name, leads.Count, provider.Name);
         var call = new SubmitCall(job.Id, job.Name, CallbackTokens.Url(urls.BaseUrl, token), leads);
         SubmitResult result;
@@ -212,15 +212,15 @@ public sealed class BatchFlusher(
 
     /// <summary>
     /// Requests the budget will not pay for (over the per-request ceiling, or past the cap with WhenExhausted=Complete) end
-    /// now with no call: insufficientCredits, detail "budget".
+    /// at this provider with no call: insufficientCredits, detail "budget", on to the next provider of their waterfall if any.
     /// </summary>
     async Task RefuseForBudgetAsync(IServiceProvider services, ProviderName provider, List<EnrichmentRequestRecord> requests, CancellationToken ct)
     {
-        var completion = services.GetRequiredService<RequestCompletion>();
-        foreach (var request in requests)
-            completion.Complete(request, new CompletionResult(Outcome.InsufficientCredits, Detail: ProviderBudgets.Detail));
-        await completion.SaveAsync(ct);
-        logger.LogInformation("{RequestCount} requests for {Provider} completed insufficientCredits without a call: over its budget", requests.Count, provider);
+        await services.GetRequiredService<JobResults>().RefuseAsync(requests, provider,
+            new CompletionResult(Outcome.InsufficientCredits, Detail: ProviderBudgets.Detail), ct);
+        await services.GetRequiredService<RequestCompletion>().SaveAsync(ct);
+        logger.LogInformation("{RequestCount} requests for {Provider} refused without a call: over its budget (insufficientCredits, on to the " +
+                              "next provider of their waterfall, if any)", requests.Count, provider);
     }
 
     /// <summary>

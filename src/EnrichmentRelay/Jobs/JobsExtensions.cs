@@ -17,6 +17,9 @@ public static class JobsExtensions
     {
         builder.Services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<BatchFlushSignal>();
+        builder.Services.AddOptions<WaterfallOptions>().BindConfiguration(WaterfallOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<WaterfallOptions>, KnownProviders>();
+        builder.Services.AddScoped<Waterfall>();
         builder.Services.AddScoped<JobResults>();
         builder.Services.AddScoped<IJobDirectory, JobDirectory>();
         builder.Services.AddSingleton<ICrossInstanceLock, LedgerAdvisoryLock>();

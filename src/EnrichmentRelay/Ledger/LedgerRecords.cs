@@ -45,6 +45,29 @@ public class EnrichmentRequestRecord
     /// <summary>Optimistic concurrency: whoever completes a request first wins, the other re-reads.</summary>
     public int Version { get; set; }
 
+    /// <summary>
+    /// The fields its current (or next) attempt asks for, as a JSON list; null: all the request's fields. A waterfall
+    /// asks each next provider only for the fields the earlier ones did not find.
+    /// </summary>
+    public string? FieldsJson { get; set; }
+
+    /// <summary>Providers of its waterfall passed over on the way (they cannot identify the lead), as a JSON list.</summary>
+    public string? SkippedJson { get; set; }
+
+    /// <summary>
+    /// On to the next provider of its waterfall, asking only for <paramref name="fieldsJson"/>: back in line for that
+    /// provider's next batch. Its last attempt has ended; a late result of it changes nothing.
+    /// </summary>
+    public void MoveOn(ProviderName provider, string lane, string fieldsJson, string skippedJson)
+    {
+        Provider = provider;
+        Lane = lane;
+        FieldsJson = fieldsJson;
+        SkippedJson = skippedJson;
+        ProviderState = null; // the last provider's own state; the next one starts afresh
+        ReturnToWaiting();
+    }
+
     /// <summary>Back in line for the next batch: its job provably never reached the provider.</summary>
     public void ReturnToWaiting()
     {
@@ -142,6 +165,12 @@ public class RequestAttemptRecord
     public Outcome? Outcome { get; set; }
     public decimal? CreditsCharged { get; set; }
     public string? Detail { get; set; }
+    /// <summary>The fields this attempt asked for (JSON list), recorded when it ends.</summary>
+    public string? FieldsJson { get; set; }
+    /// <summary>The emails this attempt found (JSON list), recorded when it ends.</summary>
+    public string? EmailsJson { get; set; }
+    /// <summary>The phones this attempt found (JSON list), recorded when it ends.</summary>
+    public string? PhonesJson { get; set; }
 
     public bool IsOpen => CompletedAt is null;
 }

@@ -14,6 +14,27 @@ public static class LedgerViews
         JsonSerializer.Deserialize<EnrichmentRequested>(requestJson, RelayJson.Options)
         ?? throw new InvalidOperationException("A request has no stored body.");
 
+    /// <summary>The request as its current (or next) attempt puts it to the provider: asking only for the fields that attempt asks.</summary>
+    public static EnrichmentRequested AskedOf(EnrichmentRequestRecord record)
+    {
+        var request = ReadRequest(record);
+        return record.FieldsJson is null ? request : request with { Fields = ReadFields(record.FieldsJson) };
+    }
+
+    /// <summary>The fields the current (or next) attempt of the request asks for.</summary>
+    public static IReadOnlyList<EnrichmentField> FieldsAsked(EnrichmentRequestRecord record) =>
+        record.FieldsJson is null ? ReadRequest(record).Fields ?? [] : ReadFields(record.FieldsJson);
+
+    public static IReadOnlyList<EnrichmentField> ReadFields(string? json) =>
+        json is null ? [] : JsonSerializer.Deserialize<List<EnrichmentField>>(json, RelayJson.Options) ?? [];
+
+    public static string WriteFields(IEnumerable<EnrichmentField> fields) => JsonSerializer.Serialize(fields.ToList(), RelayJson.Options);
+
+    public static IReadOnlyList<SkippedProvider> ReadSkipped(string? json) =>
+        json is null ? [] : JsonSerializer.Deserialize<List<SkippedProvider>>(json, RelayJson.Options) ?? [];
+
+    public static string WriteSkipped(IEnumerable<SkippedProvider> skipped) => JsonSerializer.Serialize(skipped.ToList(), RelayJson.Options);
+
     /// <param name="attempts">The request's attempts, oldest first (none for a request refused at intake).</param>
     public static EnrichmentCompleted ToCompletedEvent(EnrichmentRequestRecord record, ProviderJobRecord? job, IEnumerable<RequestAttemptRecord> attempts)
     {
@@ -33,7 +54,52 @@ public static class LedgerViews
             RequestedAt = record.AcceptedAt,
             CompletedAt = record.CompletedAt ?? record.AcceptedAt,
             Attempts = Attempts(attempts),
+            Contacts = Contacts(record, attempts),
+            Skipped = ReadSkipped(record.SkippedJson),
         };
+    }
+
+    /// <summary>
+    /// The request's contacts, each with the provider whose attempt found it first; contacts no attempt recorded (a
+    /// request ended before attempts kept their contacts) are the request's provider's.
+    /// </summary>
+    public static IReadOnlyList<FoundContact> Contacts(EnrichmentRequestRecord record, IEnumerable<RequestAttemptRecord> attempts)
+    {
+        var contacts = new List<FoundContact>();
+        void Add(EnrichmentField field, string value, ProviderName provider)
+        {
+            if (!contacts.Any(c => c.Field == field && string.Equals(c.Value, value, StringComparison.OrdinalIgnoreCase)))
+                contacts.Add(new FoundContact { Field = field, Value = value, Provider = provider });
+        }
+        foreach (var attempt in attempts.OrderBy(a => a.Number))
+        {
+            foreach (var email in ReadList(attempt.EmailsJson))
+                Add(EnrichmentField.Email, email, attempt.Provider);
+            foreach (var phone in ReadList(attempt.PhonesJson))
+                Add(EnrichmentField.Phone, phone, attempt.Provider);
+        }
+        if (record.Provider is { } provider)
+        {
+            foreach (var email in ReadList(record.EmailsJson))
+                Add(EnrichmentField.Email, email, provider);
+            foreach (var phone in ReadList(record.PhonesJson))
+                Add(EnrichmentField.Phone, phone, provider);
+        }
+        return contacts;
+    }
+
+    /// <summary>How each field an ended attempt asked for ended: found when it found one, not found when it found others, else the attempt's outcome.</summary>
+    public static IReadOnlyList<FieldOutcome> FieldOutcomes(RequestAttemptRecord attempt)
+    {
+        if (attempt.Outcome is not { } outcome)
+            return [];
+        return ReadFields(attempt.FieldsJson).Select(field => new FieldOutcome
+        {
+            Field = field,
+            Outcome = ReadList(field == EnrichmentField.Email ? attempt.EmailsJson : attempt.PhonesJson).Count > 0 ? Outcome.Found
+                : outcome == Outcome.Found ? Outcome.NotFound
+                : outcome,
+        }).ToList();
     }
 
     public static IReadOnlyList<ProviderAttempt> Attempts(IEnumerable<RequestAttemptRecord> attempts) =>
@@ -45,6 +111,8 @@ public static class LedgerViews
             SubmittedAt = a.StartedAt,
             CompletedAt = a.CompletedAt,
             Detail = a.Detail,
+            Fields = FieldOutcomes(a),
+            CreditsCharged = a.CreditsCharged,
         }).ToList();
 
     public static IReadOnlyList<string> ReadList(string? json) =>

@@ -20,6 +20,9 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     // loses a race with another writer, or whose transaction rolls back, is not counted.
     readonly List<EnrichmentRequestRecord> completedSinceSave = [];
     readonly List<(ProviderName Provider, decimal Credits)> chargedSinceSave = [];
+    // Attempts ended since the last save: each provider's fields, finds and credits are counted per attempt (a waterfall
+    // request's attempts are at several providers).
+    readonly List<RequestAttemptRecord> endedSinceSave = [];
 
     /// <summary>
     /// Marks the request completed, with the attempt of its current job, and stages its event in the outbox. The caller
@@ -34,9 +37,50 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         var current = attempts?.FirstOrDefault(a => a.JobId == request.ProviderJobId);
         if (current is { IsOpen: false })
             return false;
+        var now = time.GetUtcNow();
+        if (current is not null)
+            End(current, request, result, now);
+        Finish(request, result, attempts ?? [], now);
+        return true;
+    }
 
+    /// <summary>
+    /// Ends the attempt of the request's current job with <paramref name="result"/> (what it asked, found and cost), leaving
+    /// the request itself to the caller (<see cref="Finish"/>, or on to another provider). Null when the request was
+    /// already terminal, or has no open attempt on its current job (a late or repeated result).
+    /// </summary>
+    public RequestAttemptRecord? EndAttempt(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts)
+    {
+        if (request.State == RequestState.Completed)
+            return null;
+        var current = attempts.FirstOrDefault(a => a.JobId == request.ProviderJobId);
+        if (current is not { IsOpen: true })
+            return null;
+        End(current, request, result, time.GetUtcNow());
+        return current;
+    }
+
+    void End(RequestAttemptRecord attempt, EnrichmentRequestRecord request, CompletionResult result, DateTimeOffset now)
+    {
+        endedSinceSave.Add(attempt);
+        attempt.CompletedAt = now;
+        attempt.Outcome = result.Outcome;
+        attempt.CreditsCharged = result.CreditsCharged;
+        attempt.Detail = result.Detail;
+        attempt.ProviderJobId = request.ProviderJob?.ExternalId;
+        attempt.FieldsJson = LedgerViews.WriteFields(LedgerViews.FieldsAsked(request));
+        attempt.EmailsJson = JsonSerializer.Serialize(result.Emails ?? []);
+        attempt.PhonesJson = JsonSerializer.Serialize(result.Phones ?? []);
+    }
+
+    /// <summary>Marks the request completed with <paramref name="result"/> and stages its event (listing <paramref name="attempts"/>) in the outbox.</summary>
+    public void Finish(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts) =>
+        Finish(request, result, attempts, time.GetUtcNow());
+
+    void Finish(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts, DateTimeOffset now)
+    {
         request.State = RequestState.Completed;
-        request.CompletedAt = time.GetUtcNow();
+        request.CompletedAt = now;
         request.Outcome = result.Outcome;
         request.EmailsJson = JsonSerializer.Serialize(result.Emails ?? []);
         request.PhonesJson = JsonSerializer.Serialize(result.Phones ?? []);
@@ -44,20 +88,10 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         request.CreditsCharged = result.CreditsCharged;
         request.Version++;
 
-        if (current is not null)
-        {
-            current.CompletedAt = request.CompletedAt;
-            current.Outcome = result.Outcome;
-            current.CreditsCharged = result.CreditsCharged;
-            current.Detail = result.Detail;
-            current.ProviderJobId = request.ProviderJob?.ExternalId;
-        }
-
-        var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob, attempts ?? []);
+        var completed = LedgerViews.ToCompletedEvent(request, request.ProviderJob, attempts);
         // Published in the request's own trace, whatever callback or poll completed it.
         db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value, request.TraceParent));
         completedSinceSave.Add(request);
-        return true;
     }
 
     /// <summary>
@@ -82,17 +116,31 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     public void Abandoned()
     {
         completedSinceSave.Clear();
+        endedSinceSave.Clear();
         chargedSinceSave.Clear();
     }
 
     /// <summary>For a caller that saved the staged completions itself: counts and traces them. <see cref="SaveAsync"/> does this.</summary>
     public void Committed()
     {
+        var byAttempt = new HashSet<Guid>();
+        foreach (var attempt in endedSinceSave)
+        {
+            metrics.FieldsCompleted(attempt.Provider, LedgerViews.ReadFields(attempt.FieldsJson),
+                emailFound: attempt.EmailsJson is not (null or "[]"), phoneFound: attempt.PhonesJson is not (null or "[]"));
+            if (attempt.CreditsCharged is > 0)
+                metrics.JobCharged(attempt.Provider, attempt.CreditsCharged.Value);
+            byAttempt.Add(attempt.RequestId);
+        }
+        endedSinceSave.Clear();
         foreach (var request in completedSinceSave)
         {
-            metrics.RequestCompleted(request.Provider, request.Outcome!.Value, request.CreditsCharged);
-            metrics.FieldsCompleted(request.Provider, LedgerViews.ReadRequest(request).Fields ?? [],
-                emailFound: request.EmailsJson is not (null or "[]"), phoneFound: request.PhonesJson is not (null or "[]"));
+            // A request whose attempts were counted above is counted once more only as completed.
+            var counted = byAttempt.Contains(request.RequestId);
+            metrics.RequestCompleted(request.Provider, request.Outcome!.Value, counted ? null : request.CreditsCharged);
+            if (!counted)
+                metrics.FieldsCompleted(request.Provider, LedgerViews.ReadRequest(request).Fields ?? [],
+                    emailFound: request.EmailsJson is not (null or "[]"), phoneFound: request.PhonesJson is not (null or "[]"));
             request.TraceCompleted();
         }
         completedSinceSave.Clear();
@@ -136,6 +184,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                     if (entry.Entity is EnrichmentRequestRecord lost)
                     {
                         completedSinceSave.RemoveAll(r => r.RequestId == lost.RequestId);
+                        endedSinceSave.RemoveAll(a => a.RequestId == lost.RequestId);
                         var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
                         foreach (var staged in db.ChangeTracker.Entries<OutboxMessage>()
                                      .Where(o => o.State == EntityState.Added && o.Entity.MessageId == eventId).ToList())

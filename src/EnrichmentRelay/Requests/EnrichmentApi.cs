@@ -24,7 +24,9 @@ public sealed record EnrichmentStatus(
     IReadOnlyDictionary<string, string> CorrelationData,
     DateTimeOffset RequestedAt,
     DateTimeOffset? CompletedAt,
-    IReadOnlyList<ProviderAttempt> Attempts);
+    IReadOnlyList<ProviderAttempt> Attempts,
+    IReadOnlyList<FoundContact> Contacts,
+    IReadOnlyList<SkippedProvider> Skipped);
 
 public static class EnrichmentApi
 {
@@ -105,6 +107,7 @@ public static class EnrichmentApi
         if (record is null)
             return null;
         var request = LedgerViews.ReadRequest(record);
+        var attempts = await db.Attempts.AsNoTracking().Where(a => a.RequestId == requestId).ToListAsync(ct);
         return new EnrichmentStatus(
             record.RequestId,
             State: record.State.ToString().ToLowerInvariant(),
@@ -118,7 +121,9 @@ public static class EnrichmentApi
             request.CorrelationData ?? new Dictionary<string, string>(),
             record.AcceptedAt,
             record.CompletedAt,
-            LedgerViews.Attempts(await db.Attempts.AsNoTracking().Where(a => a.RequestId == requestId).ToListAsync(ct)));
+            LedgerViews.Attempts(attempts),
+            record.State == RequestState.Completed ? LedgerViews.Contacts(record, attempts) : [],
+            LedgerViews.ReadSkipped(record.SkippedJson));
     }
 }
 

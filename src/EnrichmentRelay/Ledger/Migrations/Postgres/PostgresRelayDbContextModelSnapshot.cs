@@ -145,6 +145,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("EmailsJson")
                         .HasColumnType("text");
 
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("text");
+
                     b.Property<string>("Lane")
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
@@ -168,6 +171,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.Property<string>("RequestJson")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SkippedJson")
                         .HasColumnType("text");
 
                     b.Property<string>("State")
@@ -455,6 +461,12 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("Detail")
                         .HasColumnType("text");
 
+                    b.Property<string>("EmailsJson")
+                        .HasColumnType("text");
+
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("text");
+
                     b.Property<Guid>("JobId")
                         .HasColumnType("uuid");
 
@@ -469,6 +481,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("character varying(24)");
+
+                    b.Property<string>("PhonesJson")
+                        .HasColumnType("text");
 
                     b.Property<string>("Provider")
                         .IsRequired()

@@ -140,6 +140,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<string>("EmailsJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Lane")
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
@@ -163,6 +166,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("RequestJson")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SkippedJson")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("State")
@@ -442,6 +448,12 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<string>("Detail")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("EmailsJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FieldsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<Guid>("JobId")
                         .HasColumnType("TEXT");
 
@@ -455,6 +467,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PhonesJson")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Provider")
