@@ -13,7 +13,6 @@ namespace EnrichmentRelay.Benchmarks.Sections;
 /// </summary>
 public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<string> say)
 {
-    const int WarmUp = 500;
     // Without a measured relay completion yet: about the size of one (MassTransit envelope, two contacts, correlation data).
     double completionBytes = 1500;
 
@@ -44,10 +43,10 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var factory = env.Broker(vhost);
             var durability = await database.DurabilityAsync();
 
-            await RunAsync(factory, "enrichment-requested", listener, Enumerable.Range(0, WarmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
+            await RunAsync(factory, "enrichment-requested", listener, Enumerable.Range(0, options.WarmUpRequests).Select(BenchRequests.Precept).ToList(), null, "warm-up");
             completionBytes = listener.AverageBodyBytes;
 
-            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(WarmUp + i)).ToList();
+            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(options.WarmUpRequests + i)).ToList();
             var cpuBefore = relays.Instances.Sum(r => r.CpuTime().TotalSeconds);
             var countersBefore = sandbox.Precept.Counters;
             var (timeline, publishEnded) = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
@@ -73,6 +72,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
                 Settings = settings,
                 Durability = durability,
+                WarmUpRequests = options.WarmUpRequests,
+                Jit = RelayJit.Describe(),
             };
             Report(result);
             return result;
@@ -117,8 +118,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), Republisher.ReplyExchange);
             var factory = env.Broker(vhost);
 
-            await RunAsync(factory, Republisher.RequestExchange, listener, Enumerable.Range(0, WarmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
-            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(WarmUp + i)).ToList();
+            await RunAsync(factory, Republisher.RequestExchange, listener, Enumerable.Range(0, options.WarmUpRequests).Select(BenchRequests.Precept).ToList(), null, "warm-up");
+            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(options.WarmUpRequests + i)).ToList();
             var cpuBefore = republisher.CpuTime().TotalSeconds;
             var (timeline, publishEnded) = await RunAsync(factory, Republisher.RequestExchange, listener, measured, rate, name);
             var result = new EndToEndResult
@@ -136,6 +137,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 CompletionBytes = listener.AverageBodyBytes,
                 CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
                 Durability = Durability.Broker,
+                WarmUpRequests = options.WarmUpRequests,
             };
             Report(result);
             return result;
