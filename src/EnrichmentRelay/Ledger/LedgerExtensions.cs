@@ -13,15 +13,17 @@ public static class LedgerExtensions
             .ValidateOnStart();
 
         var options = builder.Configuration.GetSection(LedgerOptions.Section).Get<LedgerOptions>() ?? new LedgerOptions();
+        // Pooled: the hot paths open a short scope per statement group (an outbox mark, a claim, a callback round), and
+        // a pooled context is reset instead of built again with its internal services each time.
         switch (options.Engine)
         {
             case LedgerEngine.Postgres:
-                builder.Services.AddDbContext<PostgresRelayDbContext>(o => o.UseNpgsql(options.ConnectionString));
+                builder.Services.AddDbContextPool<PostgresRelayDbContext>(o => o.UseNpgsql(options.ConnectionString));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<PostgresRelayDbContext>());
                 break;
             default:
                 builder.Services.AddSingleton<SqliteInstanceLock>();
-                builder.Services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString).AddInterceptors(new SqliteBusyWait()));
+                builder.Services.AddDbContextPool<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString).AddInterceptors(new SqliteBusyWait()));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
                 break;
         }

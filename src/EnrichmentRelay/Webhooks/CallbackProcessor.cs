@@ -26,6 +26,19 @@ public sealed class CallbackProcessor(
 {
     static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
     const int BatchSize = 50;
+    /// <summary>The most callbacks of one job applied together: bounds one transaction when a streamed job piled many up.</summary>
+    const int MaxPerJob = 1_000;
+
+    /// <summary>
+    /// How long a verification read that found a job still running answers the job's next callbacks that do not say it
+    /// ended: such a callback changes nothing once verified (a running job's read carries no results), so reading the
+    /// job again for each of a streamed job's callbacks would only cost Precept reads. A callback that says the job
+    /// ended is always verified by a read of its own.
+    /// </summary>
+    internal static readonly TimeSpan RunningReadFreshFor = TimeSpan.FromSeconds(1);
+
+    // Jobs a verification read found still running, and when; only this service's loop touches it.
+    readonly Dictionary<Guid, DateTimeOffset> seenRunning = [];
 
     // Jobs whose callbacks failed to apply: how often in a row, and not before when they are tried again.
     readonly Dictionary<Guid, (int Failures, DateTimeOffset NotBefore)> backoff = [];
@@ -78,13 +91,15 @@ public sealed class CallbackProcessor(
             }
             pending = next.Where(c => !c.JobDone).Select(c => (c.Id, c.ProviderJobId)).ToList();
         }
-        // One transaction per job for all its pending callbacks (a streamed job sends one per lead). A job whose callbacks
-        // cannot be applied (its verification read fails, ...) waits with a back-off; the other jobs go on.
+        ForgetStaleRunningReads();
+        // One transaction per job for all its pending callbacks (a streamed job sends one per lead), those behind the
+        // head of the line included. A job whose callbacks cannot be applied (its verification read fails, ...) waits
+        // with a back-off; the other jobs go on.
         foreach (var job in pending.GroupBy(p => p.JobId).TakeWhile(_ => !stopping.IsCancellationRequested))
         {
             try
             {
-                applied += await ApplyJobAsync(job.Key, job.Select(p => p.Id).ToArray(), ct);
+                applied += await ApplyJobAsync(job.Key, ct);
                 backoff.Remove(job.Key);
             }
             catch (JobChangedMeanwhileException)
@@ -93,7 +108,7 @@ public sealed class CallbackProcessor(
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
-                applied += await FailedAsync(job.Key, job.Select(p => p.Id).ToArray(), ex, ct);
+                applied += await FailedAsync(job.Key, ex, ct);
             }
         }
         return applied;
@@ -104,7 +119,7 @@ public sealed class CallbackProcessor(
     /// failures in a row its callbacks are set aside (marked processed: the sweep reads the job from Precept anyway) and the
     /// job becomes a dead letter, which a replay reads again. Returns how many callbacks were set aside.
     /// </summary>
-    async Task<int> FailedAsync(Guid jobId, long[] callbackIds, Exception ex, CancellationToken ct)
+    async Task<int> FailedAsync(Guid jobId, Exception ex, CancellationToken ct)
     {
         var failures = backoff.TryGetValue(jobId, out var was) ? was.Failures + 1 : 1;
         var now = time.GetUtcNow();
@@ -122,7 +137,7 @@ public sealed class CallbackProcessor(
             return 0;
         }
         backoff.Remove(jobId);
-        var setAside = await db.ProviderCallbacks.Where(c => callbackIds.Contains(c.Id) && c.ProcessedAt == null)
+        var setAside = await db.ProviderCallbacks.Where(c => c.ProviderJobId == jobId && c.ProcessedAt == null)
             .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, now), ct);
         var job = await db.ProviderJobs.AsNoTracking().SingleAsync(j => j.Id == jobId, ct);
         db.DeadLetters.Add(JobDeadLetters.For(job, $"{failures} attempts in a row to apply its callbacks failed, the last with: {error}", now));
@@ -132,8 +147,8 @@ public sealed class CallbackProcessor(
         return setAside;
     }
 
-    /// <returns>How many of the callbacks this instance applied (none when another instance already had them).</returns>
-    async Task<int> ApplyJobAsync(Guid jobId, long[] callbackIds, CancellationToken ct)
+    /// <returns>How many of the job's pending callbacks this instance applied (none when another instance already had them).</returns>
+    async Task<int> ApplyJobAsync(Guid jobId, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var services = scope.ServiceProvider;
@@ -142,8 +157,9 @@ public sealed class CallbackProcessor(
 
         // 1. What to apply, read without holding any lock: the verification read may take seconds.
         var bodies = await db.ProviderCallbacks.AsNoTracking()
-            .Where(c => callbackIds.Contains(c.Id) && c.ProcessedAt == null)
+            .Where(c => c.ProviderJobId == jobId && c.ProcessedAt == null)
             .OrderBy(c => c.Id)
+            .Take(MaxPerJob)
             .Select(c => new { c.Id, c.Body, c.TraceParent })
             .ToListAsync(ct);
         if (bodies.Count == 0)
@@ -175,7 +191,9 @@ public sealed class CallbackProcessor(
         using (ProviderAnswers.Capture(out answers))
             readings = !services.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks
                 ? reports.Select(r => PreceptTranslation.Reading(seen, r, logger)).ToList()
-                : reports.Count > 0 && await VerifiedAsync(services, seen, reports[0], ct) is { } verified ? [verified] : [];
+                : reports.Count == 0 ? []
+                : SeenRunningJustNow(seen, reports) ? [new JobReading(seen.Id) { FoundAs = seen.ExternalId }]
+                : await VerifiedAsync(services, seen, reports[0], ct) is { } verified ? [verified] : [];
 
         // 2. Claimed and applied in one short transaction (PostgreSQL): callbacks another instance applied meanwhile
         //    are skipped. A job already complete changes nothing: its callbacks were duplicates.
@@ -230,9 +248,30 @@ public sealed class CallbackProcessor(
             logger.LogWarning("Reconciled job {JobName} from its callback: Precept holds it as {ProviderJobId}", job.Name, id);
         }
         // Until the job ends, a status read carries no results: the final callback or the sweep brings them.
-        return report.IsCompleted || report.IsFailed
-            ? PreceptTranslation.Reading(job, report, logger) with { FoundAs = id }
-            : new JobReading(job.Id) { FoundAs = id };
+        if (report.IsCompleted || report.IsFailed)
+            return PreceptTranslation.Reading(job, report, logger) with { FoundAs = id };
+        if (job.ExternalId == id)
+            seenRunning[job.Id] = time.GetUtcNow();
+        return new JobReading(job.Id) { FoundAs = id };
+    }
+
+    /// <summary>
+    /// True when none of the callbacks says the job ended and a read within <see cref="RunningReadFreshFor"/> found
+    /// this job, under the id it has in the ledger, still running: that read answers them (see
+    /// <see cref="RunningReadFreshFor"/>).
+    /// </summary>
+    bool SeenRunningJustNow(OpenJob job, IReadOnlyList<PreceptJobReport> reports) =>
+        job.ExternalId is not null
+        && !reports.Any(r => r.IsCompleted || r.IsFailed)
+        && seenRunning.TryGetValue(job.Id, out var readAt)
+        && time.GetUtcNow() - readAt < RunningReadFreshFor;
+
+    void ForgetStaleRunningReads()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (jobId, readAt) in seenRunning)
+            if (now - readAt >= RunningReadFreshFor)
+                seenRunning.Remove(jobId);
     }
 }
 

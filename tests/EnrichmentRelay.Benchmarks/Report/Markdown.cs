@@ -38,7 +38,9 @@ public static class Markdown
 
         if (run.EndToEnd.Count > 0)
         {
-            md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after)");
+            md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after" +
+                          string.Concat(run.EndToEnd.Select(r => r.WarmUpRequests).Distinct().Select(n => $"; each run measured after a warm-up of {n:N0} requests, not counted")) +
+                          string.Concat(run.EndToEnd.Select(r => r.Jit).OfType<string>().Distinct().Select(jit => $"; relay JIT: {jit}")) + ")");
             md.AppendLine();
             md.AppendLine("| run | mode | durability | requests | completions/s | p50 ms | p95 ms | p99 ms | ratio (relay/baseline) | notes |");
             md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");

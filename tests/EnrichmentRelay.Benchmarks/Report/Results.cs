@@ -5,6 +5,10 @@ namespace EnrichmentRelay.Benchmarks.Report;
 /// <summary>One end-to-end run: the relay (or the bare chain) with N requests, flat out or paced.</summary>
 public sealed record EndToEndResult
 {
+    /// <summary>Requests sent through right before the measured ones, not counted (JIT compilation, connections).</summary>
+    public int WarmUpRequests { get; init; }
+    /// <summary>The relay's JIT settings, as its runtimeconfig.json sets them (null for the baseline).</summary>
+    public string? Jit { get; init; }
     public required string System { get; init; }           // "relay" or "baseline"
     public required string Engine { get; init; }           // "sqlite", "postgres", "-" for the baseline
     public int Instances { get; init; } = 1;

@@ -13,7 +13,6 @@ namespace EnrichmentRelay.Benchmarks.Sections;
 /// </summary>
 public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<string> say)
 {
-    const int WarmUp = 500;
     // Without a measured relay completion yet: about the size of one (MassTransit envelope, two contacts, correlation data).
     double completionBytes = 1500;
 
@@ -44,10 +43,10 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var factory = env.Broker(vhost);
             var durability = await database.DurabilityAsync();
 
-            await RunAsync(factory, "enrichment-requested", listener, Enumerable.Range(0, WarmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
+            await RunAsync(factory, "enrichment-requested", listener, Enumerable.Range(0, options.WarmUpRequests).Select(BenchRequests.Precept).ToList(), null, "warm-up");
             completionBytes = listener.AverageBodyBytes;
 
-            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(WarmUp + i)).ToList();
+            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(options.WarmUpRequests + i)).ToList();
             var cpuBefore = relays.Instances.Sum(r => r.CpuTime().TotalSeconds);
             var countersBefore = sandbox.Precept.Counters;
             var claimsBefore = await relays.ClaimsAsync();
@@ -77,6 +76,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                     c.Value.Claimed - claimsBefore.GetValueOrDefault(c.Key).Claimed, c.Value.PassedOver - claimsBefore.GetValueOrDefault(c.Key).PassedOver)),
                 Settings = settings,
                 Durability = durability,
+                WarmUpRequests = options.WarmUpRequests,
+                Jit = RelayJit.Describe(),
             };
             Report(result);
             return result;
@@ -121,8 +122,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), Republisher.ReplyExchange);
             var factory = env.Broker(vhost);
 
-            await RunAsync(factory, Republisher.RequestExchange, listener, Enumerable.Range(0, WarmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
-            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(WarmUp + i)).ToList();
+            await RunAsync(factory, Republisher.RequestExchange, listener, Enumerable.Range(0, options.WarmUpRequests).Select(BenchRequests.Precept).ToList(), null, "warm-up");
+            var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(options.WarmUpRequests + i)).ToList();
             var cpuBefore = republisher.CpuTime().TotalSeconds;
             var (timeline, publishEnded) = await RunAsync(factory, Republisher.RequestExchange, listener, measured, rate, name);
             var result = new EndToEndResult
@@ -140,6 +141,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 CompletionBytes = listener.AverageBodyBytes,
                 CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
                 Durability = Durability.Broker,
+                WarmUpRequests = options.WarmUpRequests,
             };
             Report(result);
             return result;

@@ -372,6 +372,58 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CallbacksOfARunningJobShareAFreshVerificationReadAndOneSayingItEndedIsAlwaysReadBack()
+    {
+        sandbox.Precept.Settings.HoldJobsOpen = true; // the job ends, but Precept shows it processing
+        var request = await SubmitAsync();
+        await WaitForSandboxJobAsync("completed");
+        var job = Assert.Single(await host.JobsAsync());
+        var processor = host.Services.GetRequiredService<CallbackProcessor>();
+        var readsBefore = sandbox.Precept.Counters.JobStatusCalls;
+
+        await StoreCallbackAsync(job, "processing");
+        await processor.ApplyPendingAsync(CancellationToken.None);
+        Assert.Equal(readsBefore + 1, sandbox.Precept.Counters.JobStatusCalls);
+
+        // Within the read's freshness: it answers them, and they are applied (nothing to apply) without another read.
+        await StoreCallbackAsync(job, "processing");
+        await StoreCallbackAsync(job, "processing");
+        await processor.ApplyPendingAsync(CancellationToken.None);
+        Assert.Equal(readsBefore + 1, sandbox.Precept.Counters.JobStatusCalls);
+        Assert.All(await CallbacksAsync(), c => Assert.NotNull(c.ProcessedAt));
+        Assert.Equal(RequestState.Submitted, (await RecordAsync(request)).State);
+
+        // Once it is no longer fresh, the job is read again.
+        host.Time.Advance(CallbackProcessor.RunningReadFreshFor);
+        await StoreCallbackAsync(job, "processing");
+        await processor.ApplyPendingAsync(CancellationToken.None);
+        Assert.Equal(readsBefore + 2, sandbox.Precept.Counters.JobStatusCalls);
+
+        // A callback that says the job ended is read back however fresh the last read, and the read is what is applied.
+        sandbox.Precept.Settings.HoldJobsOpen = false;
+        await StoreCallbackAsync(job, "completed");
+        await processor.ApplyPendingAsync(CancellationToken.None);
+        Assert.Equal(readsBefore + 3, sandbox.Precept.Counters.JobStatusCalls);
+        Assert.Equal(Outcome.Found, (await RecordAsync(request)).Outcome);
+        Assert.Equal(ProviderJobState.Completed, Assert.Single(await host.JobsAsync()).State);
+    }
+
+    Task<int> StoreCallbackAsync(ProviderJobRecord job, string status) =>
+        host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            db.ProviderCallbacks.Add(new ProviderCallbackRecord
+            {
+                ProviderJobId = job.Id, ReceivedAt = host.Time.GetUtcNow(),
+                Body = $$"""{"enrichment_id":"{{job.ExternalId}}","status":"{{status}}","results":[]}""",
+            });
+            return await db.SaveChangesAsync();
+        });
+
+    Task<List<ProviderCallbackRecord>> CallbacksAsync() =>
+        host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderCallbacks.AsNoTracking().ToListAsync());
+
+    [Fact]
     public async Task RequestStillOpenAtTheDeadlineTimesOut()
     {
         sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromDays(3);
