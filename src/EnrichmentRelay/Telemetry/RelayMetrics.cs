@@ -72,7 +72,7 @@ public sealed class RelayMetrics
         callbacksReceived = meter.CreateCounter<long>("relay.callbacks.received", "{callback}",
             "Webhook calls received, by result: stored, malformed, unknown (no such callback URL), too_large.");
         callbacksDuplicated = meter.CreateCounter<long>("relay.callbacks.duplicated", "{callback}",
-            "Stored callbacks for a job that was already complete when they were applied (retries and duplicates).");
+            "Stored callbacks for a job that was already complete when they were applied, or repeating the body of one applied with them (retries and duplicates).");
         callbacksRescued = meter.CreateCounter<long>("relay.callbacks.rescued", "{request}",
             "Requests completed by the sweep because their callback never came.");
         outboxPublished = meter.CreateCounter<long>("relay.outbox.published", "{message}",

@@ -203,7 +203,9 @@ public sealed class CallbackProcessor(
         metrics.RowsClaimed("callbacks", claimed.Count, await RowClaims.PassedOverAsync(db, RowClaims.Pending(db, ids), claimed.Count, ids.Length, ct));
         if (claimed.Count == 0)
             return 0;
-        var duplicates = job.State == ProviderJobState.Completed ? claimed.Count : 0;
+        // Duplicates: callbacks for a job already complete, and repeats of a body applied with it in the same round (a
+        // delivery Precept retried or sent twice, both waiting when the round began).
+        var duplicates = job.State == ProviderJobState.Completed ? claimed.Count : claimed.Count - claimed.Select(c => c.Body).Distinct().Count();
         foreach (var callback in claimed)
             callback.ProcessedAt = time.GetUtcNow();
         AnswerLog.Add(db, ProviderAnswers.Snapshot(answers), [job.Id]);

@@ -31,14 +31,27 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
     public async Task DisposeAsync() => await host.DisposeAsync();
 
     [Fact]
-    public async Task DuplicatedCallbacksCompleteEachLeadOnce()
+    public async Task DuplicatedCallbacksCompleteEachLeadOnceAndAreCountedAsDuplicates()
     {
+        var duplicated = 0L;
+        // This host's meters only (created by its IMeterFactory): other tests count duplicates in parallel.
+        var meters = host.Services.GetRequiredService<IMeterFactory>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "relay.callbacks.duplicated" && instrument.Meter.Scope == meters)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => duplicated += value);
+        listener.Start();
         var body = Callback("job-1", null, Result(0, email: "doe0@acme.com"), Result(1, error: "Lead not found"));
 
+        // Three deliveries of one body, applied in one round: the first counts, the other two are its duplicates.
         await StoreAsync(body);
         await StoreAsync(body);
         await StoreAsync(body);
         await ApplyAsync();
+        Assert.Equal(2, duplicated);
 
         var outbox = await host.OutboxAsync();
         Assert.Equal(2, outbox.Count);
