@@ -34,16 +34,7 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
     public async Task DuplicatedCallbacksCompleteEachLeadOnceAndAreCountedAsDuplicates()
     {
         var duplicated = 0L;
-        // This host's meters only (created by its IMeterFactory): other tests count duplicates in parallel.
-        var meters = host.Services.GetRequiredService<IMeterFactory>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Name == "relay.callbacks.duplicated" && instrument.Meter.Scope == meters)
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => duplicated += value);
-        listener.Start();
+        using var listener = Listen<long>("relay.callbacks.duplicated", value => duplicated += value);
         var body = Callback("job-1", null, Result(0, email: "doe0@acme.com"), Result(1, error: "Lead not found"));
 
         // Three deliveries of one body, applied in one round: the first counts, the other two are its duplicates.
@@ -168,16 +159,7 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
     public async Task TheJobsCostIsRecordedAndCountedOnceHoweverOftenItIsReported()
     {
         var charged = 0.0;
-        // This host's meters only (created by its IMeterFactory): other tests record credits in parallel.
-        var meters = host.Services.GetRequiredService<IMeterFactory>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Name == "relay.credits.charged" && instrument.Meter.Scope == meters)
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<double>((_, value, _, _) => charged += value);
-        listener.Start();
+        using var listener = Listen<double>("relay.credits.charged", value => charged += value);
         var final = PreceptJobReport.Read(JsonDocument.Parse(
             Callback("job-1", "completed", Result(0, email: "a@acme.com"), Result(1, email: "b@acme.com"), Result(2, error: "Lead not found"))
                 .Replace("\"status\"", "\"cost\":{\"credits\":7},\"status\"")).RootElement);
@@ -219,6 +201,21 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
         db.ProviderCallbacks.Add(new ProviderCallbackRecord { ProviderJobId = job.Id, Body = body, ReceivedAt = host.Time.GetUtcNow() });
         return await db.SaveChangesAsync();
     });
+
+    /// <summary>Hears what this host's meters (created by its IMeterFactory) record on <paramref name="instrument"/>: other tests record in parallel.</summary>
+    MeterListener Listen<T>(string instrument, Action<T> measured) where T : struct
+    {
+        var meters = host.Services.GetRequiredService<IMeterFactory>();
+        var listener = new MeterListener();
+        listener.InstrumentPublished = (published, l) =>
+        {
+            if (published.Name == instrument && published.Meter.Scope == meters)
+                l.EnableMeasurementEvents(published);
+        };
+        listener.SetMeasurementEventCallback<T>((_, value, _, _) => measured(value));
+        listener.Start();
+        return listener;
+    }
 
     Task<int> ApplyAsync() => host.Services.GetRequiredService<CallbackProcessor>().ApplyPendingAsync(CancellationToken.None);
 }
