@@ -13,6 +13,9 @@ namespace EnrichmentRelay.Sandbox;
 /// <param name="Seed">Another seed gives another population of the same share.</param>
 public sealed record FoundShare(double Share, int Seed = 0)
 {
+    /// <summary>The share of (lead, field) pairs found, 0 to 1.</summary>
+    public double Share { get; } = Share is >= 0 and <= 1 ? Share : throw new ArgumentOutOfRangeException(nameof(Share), "Share is 0 to 1.");
+
     /// <summary>Whether <paramref name="provider"/> finds <paramref name="field"/> of the lead known to it as <paramref name="lead"/>.</summary>
     /// <param name="provider">"lance", "precept" or "woodpecker".</param>
     /// <param name="lead">The key the provider knows the lead by (Lance's person id, Precept's LinkedIn URL, Woodpecker's uid), case-insensitive.</param>

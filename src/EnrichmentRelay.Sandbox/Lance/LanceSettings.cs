@@ -64,7 +64,7 @@ public sealed class LanceSettings
     public FoundShare? Population
     {
         get { lock (gate) return population; }
-        set { lock (gate) population = value is null || value.Share is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "Share is 0 to 1."); }
+        set { lock (gate) population = value; }
     }
 
     /// <summary>A person created from now on starts with one email another organization found.</summary>

@@ -61,7 +61,7 @@ public sealed class PreceptSettings
     public FoundShare? Population
     {
         get { lock (gate) return population; }
-        set { lock (gate) population = value is null || value.Share is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "Share is 0 to 1."); }
+        set { lock (gate) population = value; }
     }
 
     /// <summary>How long a job takes from submit to completion; its leads finish evenly spread over it.</summary>

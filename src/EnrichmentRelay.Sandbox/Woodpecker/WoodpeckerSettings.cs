@@ -75,7 +75,7 @@ public sealed class WoodpeckerSettings
     public FoundShare? Population
     {
         get { lock (gate) return population; }
-        set { lock (gate) population = value is null || value.Share is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "Share is 0 to 1."); }
+        set { lock (gate) population = value; }
     }
 
     /// <summary>What the list and status-query endpoints return without a filter: batches created within this window.</summary>

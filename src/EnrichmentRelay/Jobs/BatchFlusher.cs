@@ -109,7 +109,7 @@ public sealed class BatchFlusher(
         }
 
         metrics.RowsClaimed("requests", cut.Fits.Count, 0); // taken into a batch, not only looked at
-        var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, [.. cut.Fits], ct);
+        var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, [.. cut.Fits], cut.Reserve, ct);
         UpdateBackoff(lane, result);
         return TimeSpan.Zero;
     }
@@ -119,8 +119,9 @@ public sealed class BatchFlusher(
     /// input (a 400) is split in halves, each its own job, until the leads the provider refuses are found.
     /// Null when nothing was sent (the requests had moved, or the job was taken over before its POST left).
     /// </summary>
+    /// <param name="worstCase">What the batch may cost at most, to reserve from the provider's budget (the cut priced it).</param>
     async Task<SubmitResult?> SubmitJobAsync(IServiceProvider services, IEnrichmentProvider provider, RelayDbContext db,
-        IDbContextTransaction? claim, List<EnrichmentRequestRecord> requests, CancellationToken ct)
+        IDbContextTransaction? claim, List<EnrichmentRequestRecord> requests, decimal worstCase, CancellationToken ct)
     {
         var lane = provider.Lane;
         var now = time.GetUtcNow();
@@ -137,7 +138,6 @@ public sealed class BatchFlusher(
             CreatedAt = now,
         };
         var budgets = services.GetRequiredService<ProviderBudgets>();
-        var worstCase = requests.Sum(r => budgetSettings.WorstCase(provider.Name, r));
         var attempts = await RecordIntentAsync(db, claim, job, requests, now, budgets, worstCase, ct);
         if (attempts is null)
             return null; // something else moved some of them first, or another instance reserved the budget first; look again
@@ -206,7 +206,7 @@ public sealed class BatchFlusher(
         // The provider did nothing with a call it refused for its input: each half goes again, as a job of its own.
         var half = requests.Count / 2;
         foreach (var part in new[] { requests[..half], requests[half..] })
-            await SubmitJobAsync(services, provider, db, null, part, ct);
+            await SubmitJobAsync(services, provider, db, null, part, part.Sum(r => budgetSettings.WorstCase(provider.Name, r)), ct);
         return result;
     }
 
