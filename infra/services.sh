@@ -5,6 +5,7 @@
 #   source infra/services.sh
 #   require_packages "the tests" [/usr/bin/chromium:chromium ...]   # installs what is missing (as root)
 #   start_services relaytest                                        # exports RELAY_TEST_* for the children
+#   start_outage_services relaytest                                 # a second pair, RELAY_TEST_OUTAGE_*
 #   start_postgres relaytest; start_cluster relaytest               # the cluster test's: PostgreSQL, 3 RabbitMQ nodes
 #   stop_services
 #
@@ -13,7 +14,7 @@
 
 RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 PG_INITDB=/usr/lib/postgresql/15/bin/initdb
-RMQ_DIR='' PG_DIR='' CLUSTER_DIR=''
+RMQ_DIR='' PG_DIR='' CLUSTER_DIR='' OUTAGE_RMQ_DIR='' OUTAGE_PG_DIR=''
 
 # require_packages WHO [PATH:PACKAGE ...]: RabbitMQ and PostgreSQL 15 always, plus the extra ones named.
 require_packages() {
@@ -64,6 +65,20 @@ start_postgres() {
     say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s; log in $PG_DIR/server.log)"
 }
 
+# start_outage_services PREFIX: a RabbitMQ node and a PostgreSQL cluster of their own for the tests that stop, crash or
+# kill them (OutageTests), so that those run beside the other tests instead of after them; the same variables as
+# start_services, named RELAY_TEST_OUTAGE_* instead of RELAY_TEST_*.
+start_outage_services() {
+    local prefix=$1 t0=$SECONDS started
+    OUTAGE_RMQ_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-outage-rabbitmq.XXXXXX")
+    started=$(RELAY_INFRA_OWNER_PID=$$ RELAY_RABBITMQ_TLS=0 infra/rabbitmq/start.sh "$OUTAGE_RMQ_DIR")
+    eval "${started//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
+    OUTAGE_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-outage-postgres.XXXXXX")
+    started=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$OUTAGE_PG_DIR")
+    eval "${started//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
+    say "for the outage tests: RabbitMQ on 127.0.0.1:$RELAY_TEST_OUTAGE_RABBITMQ_PORT, PostgreSQL on 127.0.0.1:$RELAY_TEST_OUTAGE_PG_PORT ($((SECONDS - t0)) s)"
+}
+
 # start_cluster PREFIX: three RabbitMQ nodes joined into one cluster (infra/rabbitmq/cluster.sh); RELAY_TEST_CLUSTER*.
 start_cluster() {
     local prefix=$1 t0=$SECONDS started
@@ -75,22 +90,27 @@ start_cluster() {
 
 stop_services() {
     # The stop scripts delete a directory unless RELAY_KEEP_DIRS=1: tell them what was decided here.
-    local keep=0 kept=()
+    local keep=0
+    KEPT=()
     if [[ ${RELAY_KEEP_DIRS:-0} == 1 || (${RELAY_KEEP_DIRS:-0} == failed && ${RELAY_RUN_FAILED:-0} == 1) ]]; then keep=1; fi
     if [[ -n $CLUSTER_DIR ]]; then
         [[ ! -d $CLUSTER_DIR/node1 ]] || RELAY_KEEP_DIRS=$keep infra/rabbitmq/cluster.sh "$CLUSTER_DIR" stop || true
-        if ((keep)); then kept+=("$CLUSTER_DIR/node*/log"); else rm -rf -- "$CLUSTER_DIR"; fi
+        if ((keep)); then KEPT+=("$CLUSTER_DIR/node*/log"); else rm -rf -- "$CLUSTER_DIR"; fi
         CLUSTER_DIR=''
     fi
-    if [[ -n $RMQ_DIR ]]; then
-        [[ ! -f $RMQ_DIR/.relaytest-rabbitmq ]] || RELAY_KEEP_DIRS=$keep infra/rabbitmq/stop.sh "$RMQ_DIR" || true
-        if ((keep)); then kept+=("$RMQ_DIR/log"); else rm -rf -- "$RMQ_DIR"; fi
-        RMQ_DIR=''
-    fi
-    if [[ -n $PG_DIR ]]; then
-        [[ ! -f $PG_DIR/.relaytest-postgres ]] || RELAY_KEEP_DIRS=$keep infra/postgres/stop.sh "$PG_DIR" || true
-        if ((keep)); then kept+=("$PG_DIR/server.log"); else rm -rf -- "$PG_DIR"; fi
-        PG_DIR=''
-    fi
-    ((${#kept[@]} == 0)) || say "kept the services' directories; logs in ${kept[*]}"
+    stop_dir "$keep" "$RMQ_DIR" .relaytest-rabbitmq infra/rabbitmq/stop.sh log
+    stop_dir "$keep" "$OUTAGE_RMQ_DIR" .relaytest-rabbitmq infra/rabbitmq/stop.sh log
+    stop_dir "$keep" "$PG_DIR" .relaytest-postgres infra/postgres/stop.sh server.log
+    stop_dir "$keep" "$OUTAGE_PG_DIR" .relaytest-postgres infra/postgres/stop.sh server.log
+    RMQ_DIR='' OUTAGE_RMQ_DIR='' PG_DIR='' OUTAGE_PG_DIR=''
+    ((${#KEPT[@]} == 0)) || say "kept the services' directories; logs in ${KEPT[*]}"
+}
+
+# stop_dir KEEP DIR MARKER STOP_SCRIPT LOG: stops the service in DIR (when its start script's marker is there), then
+# deletes DIR or, with KEEP=1, adds its log to KEPT.
+stop_dir() {
+    local keep=$1 dir=$2 marker=$3 stop=$4 log=$5
+    [[ -n $dir ]] || return 0
+    [[ ! -f $dir/$marker ]] || RELAY_KEEP_DIRS=$keep "$stop" "$dir" || true
+    if ((keep)); then KEPT+=("$dir/$log"); else rm -rf -- "$dir"; fi
 }

@@ -7,9 +7,10 @@
 #                                      # (what infra/test-cluster.sh runs; CI runs both)
 #
 # Starts the services on free ports in temp dirs (infra/rabbitmq/start.sh, infra/postgres/start.sh, with
-# --cluster infra/rabbitmq/cluster.sh instead of the single node), exports RELAY_TEST_* for the tests, runs
-# `dotnet test EnrichmentRelay.sln` (Release: the relays it starts run optimized, as they ship, and the suite runs faster on 2 cores) with a TRX logger, stops the services whatever happens (also on
-# failure and Ctrl-C), and ends with the line `N passed, N failed[, N skipped]` counted over all test assemblies.
+# --cluster infra/rabbitmq/cluster.sh instead of the single node; without it a second node and cluster for the outage
+# tests), exports RELAY_TEST_* for the tests, builds EnrichmentRelay.sln in Release (the relays it starts run optimized,
+# as they ship), runs the two test assemblies side by side with a TRX logger each, stops the services whatever
+# happens (also on failure and Ctrl-C), and ends with the line `N passed, N failed[, N skipped]` counted over all test assemblies.
 # The cluster test is kept apart so that each run stays under 10 minutes on 2 cores (README, Run and test).
 # Before the tests it packs the contracts package into a local folder feed (RELAY_TEST_PACKAGE_FEED: the .NET
 # example is built against it) and runs `npm ci` for the Node example and the AsyncAPI validator.
@@ -56,12 +57,13 @@ say() { echo "test.sh: $*" >&2; }
 source infra/services.sh
 
 # ---- cleanup: runs on every exit ---------------------------------------------------------------
-RESULTS_DIR='' OWN_RESULTS_DIR=0 TESTS_STARTED=0 PACKAGE_FEED=
+RESULTS_DIR='' OWN_RESULTS_DIR=0 TESTS_STARTED=0 PACKAGE_FEED= test_pids=()
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
     ((rc == 0)) || RELAY_RUN_FAILED=1
+    ((${#test_pids[@]} == 0)) || kill "${test_pids[@]}" 2>/dev/null
     stop_services
     [[ $OWN_RESULTS_DIR == 1 && -n $RESULTS_DIR ]] && rm -rf -- "$RESULTS_DIR"
     [[ -n $PACKAGE_FEED ]] && rm -rf -- "$PACKAGE_FEED"
@@ -119,6 +121,7 @@ if ((CLUSTER)); then
     start_cluster relaytest
 else
     start_services relaytest
+    start_outage_services relaytest
 fi
 
 # ---- dotnet test ----------------------------------------------------------------------------
@@ -137,15 +140,29 @@ export RELAY_TEST_ARTIFACTS=${RELAY_TEST_ARTIFACTS:-$ROOT/test-artifacts}
 # changes how fast code runs, never what it does; infra/bench.sh measures the relay as it ships.
 export DOTNET_TC_QuickJit=${DOTNET_TC_QuickJit:-1}
 rm -f "$RELAY_TEST_ARTIFACTS"/*.png   # only this run's screenshots are reported below
+# Built once, then the test assemblies run side by side: the integration tests spend most of their time waiting on
+# the relays, brokers and sandboxes they start, which leaves room for the unit tests.
+if [[ $TARGET == EnrichmentRelay.sln ]]; then
+    test_projects=(tests/EnrichmentRelay.IntegrationTests tests/EnrichmentRelay.Tests)
+else
+    test_projects=("$TARGET")
+fi
+dotnet build "$TARGET" -c Release -nologo -v quiet
 TESTS_STARTED=1
-set +e
-dotnet test "$TARGET" -c Release \
-    --logger "trx;LogFilePrefix=results" \
-    --logger "console;verbosity=${RELAY_TEST_VERBOSITY:-minimal}" \
-    --results-directory "$RESULTS_DIR" \
-    "${args[@]}"
-test_rc=$?
-set -e
+test_pids=()
+for project in "${test_projects[@]}"; do
+    dotnet test "$project" -c Release --no-build \
+        --logger "trx;LogFilePrefix=results_$(basename "$project")" \
+        --logger "console;verbosity=${RELAY_TEST_VERBOSITY:-minimal}" \
+        --results-directory "$RESULTS_DIR" \
+        "${args[@]}" &
+    test_pids+=($!)
+done
+test_rc=0
+for pid in "${test_pids[@]}"; do
+    wait "$pid" || test_rc=$?
+done
+test_pids=()
 
 # ---- counts over all TRX files --------------------------------------------------------------
 # <Counters total=".." executed=".." passed=".." failed=".." error=".." timeout=".." aborted=".."

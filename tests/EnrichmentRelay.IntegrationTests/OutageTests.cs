@@ -4,21 +4,23 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>
-/// Outages of the broker and the database every test shares (RabbitMQ stopped, PostgreSQL restarted or crashed) in the
-/// middle of a run: nothing lost, nothing charged twice, the relay reconnects by itself. They run alone.
+/// Outages of the broker and the database (RabbitMQ stopped, PostgreSQL restarted or crashed) in the middle of a run:
+/// nothing lost, nothing charged twice, the relay reconnects by itself. They break a node and a cluster of their own
+/// (<see cref="TestEnvironment.Outage"/>), one test at a time, while the other tests run on the shared ones.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class OutageTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);
+    static TestBroker Broker => TestBroker.OutageNode;
+    static TestPostgres Postgres => TestPostgres.Outage;
 
     [Fact]
     public async Task BrokerStoppedAndStartedMidRunLosesAndDuplicatesNothing()
     {
         await RunThroughOutageAsync("RabbitMQ stop_app / start_app", async () =>
         {
-            await TestEnvironment.RabbitCtlAsync("stop_app");
-            await TestEnvironment.RabbitCtlAsync("start_app");
+            await Broker.Ctl(["stop_app"]);
+            await Broker.Ctl(["start_app"]);
         });
     }
 
@@ -26,7 +28,7 @@ public sealed class OutageTests(ITestOutputHelper output)
     public async Task DatabaseRestartedMidRunLosesAndDuplicatesNothing()
     {
         // A clean shutdown (fast mode: checkpoint, then stop): proves reconnection.
-        await RunThroughOutageAsync("PostgreSQL restart", () => TestEnvironment.PgCtlAsync("restart"));
+        await RunThroughOutageAsync("PostgreSQL restart", () => Postgres.CtlAsync("restart"));
     }
 
     [Fact]
@@ -35,8 +37,8 @@ public sealed class OutageTests(ITestOutputHelper output)
         // No checkpoint, no goodbye to the clients: the start replays the WAL, so what was committed is there.
         await RunThroughOutageAsync("PostgreSQL crash (pg_ctl stop -m immediate, start)", async () =>
         {
-            await TestEnvironment.PgCtlAsync("stop", "-m", "immediate");
-            await TestEnvironment.PgCtlAsync("start");
+            await Postgres.CtlAsync("stop", "-m", "immediate");
+            await Postgres.CtlAsync("start");
         });
     }
 
@@ -45,8 +47,8 @@ public sealed class OutageTests(ITestOutputHelper output)
     {
         await RunThroughOutageAsync("PostgreSQL crash (kill -9 of the postmaster, start)", async () =>
         {
-            await TestEnvironment.PgKillAsync();
-            await TestEnvironment.PgCtlAsync("start");
+            await Postgres.KillAsync();
+            await Postgres.CtlAsync("start");
         });
     }
 
@@ -72,7 +74,7 @@ public sealed class OutageTests(ITestOutputHelper output)
             ["Providers__Lance__RequestTimeout"] = "00:00:10",
             ["Providers__Precept__ReconcileAfter"] = "00:00:45",
             ["Providers__Woodpecker__ReconcileAfter"] = "00:00:45",
-        });
+        }, broker: Broker, postgres: Postgres);
         try
         {
             await Task.WhenAll(requests.Select(scenario.Bus.PublishAsync));
@@ -89,7 +91,7 @@ public sealed class OutageTests(ITestOutputHelper output)
             var precept = scenario.Sandbox.Precept.Counters;
             var woodpecker = scenario.Sandbox.Woodpecker.Counters;
             var lance = scenario.Sandbox.Lance.Counters;
-            output.WriteLine($"[figure] {outage} mid-run ({await TestDatabase.DurabilityAsync()}): {requests.Count} requests sent, {received} completions received, " +
+            output.WriteLine($"[figure] {outage} mid-run ({await TestDatabase.DurabilityAsync(Postgres)}): {requests.Count} requests sent, {received} completions received, " +
                              $"{duplicates} duplicates (same EventId; {republished} re-published by the relay, {scenario.Bus.RedeliveredCompletions} " +
                              $"redelivered to the subscriber by the broker; bound {window}); max submits per lead: Precept {Leads.Max(precept.LeadSubmissions)}, " +
                              $"Woodpecker {Leads.Max(woodpecker.LeadSubmissions)}, Lance charges {Leads.Max(lance.Charges)}");

@@ -6,7 +6,6 @@ using Xunit.Abstractions;
 
 namespace EnrichmentRelay.IntegrationTests;
 
-[Collection(RelayCollection.Name)]
 public sealed class SecretsTests(ITestOutputHelper output)
 {
     [Fact]

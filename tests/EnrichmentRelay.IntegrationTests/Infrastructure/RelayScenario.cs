@@ -28,15 +28,16 @@ public sealed class RelayScenario : IAsyncDisposable
     /// <param name="port">The relay's port, for settings that must name it (Relay__PublicBaseUrl); any free one by default.</param>
     /// <param name="broker">The test node (default) or the test cluster.</param>
     /// <param name="forVirtualHost">Settings that name the scenario's virtual host (a broker URI), made once it exists.</param>
+    /// <param name="postgres">With <see cref="Engine.Postgres"/>: the shared cluster (default) or the outage tests' own.</param>
     public static async Task<RelayScenario> StartAsync(Engine engine, Action<SandboxServer>? arrangeSandbox = null,
         IReadOnlyDictionary<string, string>? settings = null, int? port = null, TestBroker? broker = null,
-        Func<string, Task<IReadOnlyDictionary<string, string>>>? forVirtualHost = null)
+        Func<string, Task<IReadOnlyDictionary<string, string>>>? forVirtualHost = null, TestPostgres? postgres = null)
     {
         broker ??= TestBroker.Node;
         var sandbox = await SandboxServer.StartAsync(new SandboxOptions { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey, LanceApiKey = LanceKey });
         arrangeSandbox?.Invoke(sandbox);
         var vhost = await broker.NewVirtualHostAsync();
-        var database = await TestDatabase.CreateAsync(engine);
+        var database = await TestDatabase.CreateAsync(engine, postgres);
 
         var all = new Dictionary<string, string>(broker.RelaySettings(vhost))
         {

@@ -1,7 +1,7 @@
 namespace EnrichmentRelay.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// The RabbitMQ a scenario runs on: the test node (<see cref="Node"/>) or the three-node test cluster
+/// The RabbitMQ a scenario runs on: the test node (<see cref="Node"/>), the outage tests' node (<see cref="OutageNode"/>) or the three-node test cluster
 /// (<see cref="Cluster"/>, infra/rabbitmq/cluster.sh), with the relay's settings to reach it.
 /// </summary>
 public sealed record TestBroker(
@@ -9,6 +9,11 @@ public sealed record TestBroker(
 {
     public static TestBroker Node => new([(TestEnvironment.RabbitHost, TestEnvironment.RabbitPort)], TestEnvironment.RabbitUser,
         TestEnvironment.RabbitPassword, args => TestEnvironment.RabbitCtlAsync(args), false);
+
+    /// <summary>The outage tests' own node (<see cref="TestEnvironment.Outage"/>), which they stop and start.</summary>
+    public static TestBroker OutageNode => new([(TestEnvironment.Outage.RabbitHost, TestEnvironment.Outage.RabbitPort)],
+        TestEnvironment.Outage.RabbitUser, TestEnvironment.Outage.RabbitPassword,
+        args => TestEnvironment.RunAsync(TestEnvironment.Outage.RabbitCtl, args), false);
 
     /// <summary>The three nodes, with the relay's (and the subscriber's) queues as quorum queues, replicated over them.</summary>
     public static TestBroker Cluster => new(TestEnvironment.ClusterHosts, TestEnvironment.ClusterUser, TestEnvironment.ClusterPassword,

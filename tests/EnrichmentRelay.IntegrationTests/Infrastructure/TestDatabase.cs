@@ -21,26 +21,28 @@ public sealed record TestDatabase(Engine Engine, string ConnectionString)
             File.Delete(path + suffix);
     }
 
-    public static async Task<TestDatabase> CreateAsync(Engine engine)
+    /// <param name="postgres">The PostgreSQL cluster to create it on: the shared one by default.</param>
+    public static async Task<TestDatabase> CreateAsync(Engine engine, TestPostgres? postgres = null)
     {
+        postgres ??= TestPostgres.Shared;
         if (engine == Engine.Sqlite)
             return new TestDatabase(engine, $"Data Source={Path.Combine(Path.GetTempPath(), $"relay-it-{Guid.NewGuid():N}.db")}");
 
         var name = $"relay_it_{Guid.NewGuid():N}";
         // Unpooled: a pooled connection would be stale after the fault test that restarts the cluster.
-        await using (var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresAdmin) { Pooling = false }.ConnectionString))
+        await using (var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(postgres.AdminConnectionString) { Pooling = false }.ConnectionString))
         {
             await admin.OpenAsync();
             await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);
             await create.ExecuteNonQueryAsync();
         }
-        return new TestDatabase(engine, new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresAdmin) { Database = name }.ConnectionString);
+        return new TestDatabase(engine, new NpgsqlConnectionStringBuilder(postgres.AdminConnectionString) { Database = name }.ConnectionString);
     }
 
     /// <summary>The test cluster's durability settings as the server reports them, e.g. "PostgreSQL fsync on, synchronous_commit on".</summary>
-    public static async Task<string> DurabilityAsync()
+    public static async Task<string> DurabilityAsync(TestPostgres? postgres = null)
     {
-        await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresAdmin) { Pooling = false }.ConnectionString);
+        await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder((postgres ?? TestPostgres.Shared).AdminConnectionString) { Pooling = false }.ConnectionString);
         await admin.OpenAsync();
         await using var show = new NpgsqlCommand("SELECT current_setting('fsync'), current_setting('synchronous_commit')", admin);
         await using var reader = await show.ExecuteReaderAsync();

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace EnrichmentRelay.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// The broker and database that infra/test.sh started for this run. The tests never start their own
+/// The brokers and databases that infra/test.sh started for this run. The tests never start their own
 /// and never touch a developer's broker: without these variables they fail with a clear message.
 /// </summary>
 public static class TestEnvironment
@@ -16,6 +16,22 @@ public static class TestEnvironment
     public static string PostgresAdmin => Required("RELAY_TEST_POSTGRES");
     public static string PgCtl => Required("RELAY_TEST_PG_CTL");
     public static string PgKill => Required("RELAY_TEST_PG_KILL");
+
+    /// <summary>
+    /// The outage tests' own RabbitMQ node and PostgreSQL cluster (infra/test.sh starts them beside the shared pair): they
+    /// stop, crash and kill these, so they run at the same time as the other tests.
+    /// </summary>
+    public static class Outage
+    {
+        public static string RabbitHost => Required("RELAY_TEST_OUTAGE_RABBITMQ_HOST");
+        public static ushort RabbitPort => ushort.Parse(Required("RELAY_TEST_OUTAGE_RABBITMQ_PORT"));
+        public static string RabbitUser => Required("RELAY_TEST_OUTAGE_RABBITMQ_USER");
+        public static string RabbitPassword => Required("RELAY_TEST_OUTAGE_RABBITMQ_PASSWORD");
+        public static string RabbitCtl => Required("RELAY_TEST_OUTAGE_RABBITMQCTL");
+        public static string PostgresAdmin => Required("RELAY_TEST_OUTAGE_POSTGRES");
+        public static string PgCtl => Required("RELAY_TEST_OUTAGE_PG_CTL");
+        public static string PgKill => Required("RELAY_TEST_OUTAGE_PG_KILL");
+    }
     /// <summary>The test node's TLS listener (same broker, same users), and the certificates of infra/rabbitmq/tls.sh.</summary>
     public static ushort RabbitTlsPort => ushort.Parse(Required("RELAY_TEST_RABBITMQ_TLS_PORT"));
     public static string RabbitTlsDirectory => Required("RELAY_TEST_RABBITMQ_TLS_DIR");
@@ -36,16 +52,11 @@ public static class TestEnvironment
     /// <summary>Runs rabbitmqctl against the test node, e.g. to create an isolated virtual host; returns what it printed.</summary>
     public static Task<string> RabbitCtlAsync(params string[] arguments) => RunAsync(RabbitCtl, arguments);
 
-    /// <summary>Runs pg_ctl against the test cluster (as the right user), e.g. to restart it.</summary>
-    public static Task PgCtlAsync(params string[] arguments) => RunAsync(PgCtl, arguments);
-
     /// <summary>infra/rabbitmq/cluster.sh on the test cluster: <c>kill 1</c>, <c>restart 1</c>, <c>ctl 2 list_queues</c>...</summary>
     public static Task<string> ClusterAsync(params string[] arguments) => RunAsync(Required("RELAY_TEST_CLUSTER"), arguments);
 
-    /// <summary>SIGKILL the test cluster's postmaster and wait for its children to exit (infra/postgres/kill.sh).</summary>
-    public static Task PgKillAsync() => RunAsync(PgKill, []);
-
-    static async Task<string> RunAsync(string prefix, string[] arguments)
+    /// <summary>Runs a command line the test scripts exported (rabbitmqctl, pg_ctl...) with these arguments; returns what it printed.</summary>
+    internal static async Task<string> RunAsync(string prefix, string[] arguments)
     {
         var command = prefix + " " + string.Join(" ", arguments.Select(a => $"'{a}'"));
         using var process = Process.Start(new ProcessStartInfo("bash", ["-c", command])
