@@ -165,9 +165,12 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
     [Fact]
     public async Task LeadsAlreadyPendingAreFollowedToTheBatchThatHoldsThem()
     {
-        // Item 0 of a batch is processed after a quarter of the delay: long enough for the repeat below to find it pending.
-        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres,
-            sandbox => sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromSeconds(24));
+        // Woodpecker holds every batch pending until the relay has met both leads pending: no race against a delay.
+        await using var scenario = await RelayScenario.StartAsync(Engine.Postgres, sandbox =>
+        {
+            sandbox.Woodpecker.Settings.ProcessingDelay = TimeSpan.FromSeconds(1);
+            sandbox.Woodpecker.Settings.HoldProcessing = true;
+        });
         var woodpecker = scenario.Sandbox.Woodpecker;
         try
         {
@@ -181,6 +184,10 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
 
             var repeat = earlier with { RequestId = Guid.NewGuid() };
             await Task.WhenAll(scenario.Bus.PublishAsync(theirs), scenario.Bus.PublishAsync(repeat));
+            await Eventually.TrueAsync(() => new[] { theirs, repeat }.All(r => scenario.Relay.LogText.Split('\n')
+                    .Any(line => line.Contains(r.RequestId.ToString()) && line.Contains("already holds it and is followed"))),
+                Deadline, "the relay to follow both leads to the batches that hold them");
+            woodpecker.Settings.HoldProcessing = false;
             await scenario.Bus.WaitForCompletionsAsync([theirs.RequestId, earlier.RequestId, repeat.RequestId], Deadline);
 
             var followed = Assert.Single(scenario.Bus.Completions[theirs.RequestId]);

@@ -10,6 +10,7 @@ public sealed class WoodpeckerSettings
     readonly object gate;
     decimal credits;
     TimeSpan processingDelay;
+    bool holdProcessing;
     TimeSpan prospectVisibilityDelay;
     LeadConversion defaultLeadOutcome;
     FoundShare? population;
@@ -51,6 +52,16 @@ public sealed class WoodpeckerSettings
     {
         get { lock (gate) return processingDelay; }
         set { lock (gate) processingDelay = NotNegative(value); }
+    }
+
+    /// <summary>
+    /// While on, no item is processed, whatever its due time: its lead or prospect stays pending. A test that needs an
+    /// item still pending when the relay reaches it holds processing instead of racing a delay.
+    /// </summary>
+    public bool HoldProcessing
+    {
+        get { lock (gate) return holdProcessing; }
+        set { lock (gate) holdProcessing = value; }
     }
 
     /// <summary>How long after its conversion a prospect created from a lead stays invisible to <c>GET /rest/v1/prospects</c>.</summary>

@@ -593,6 +593,8 @@ public sealed class WoodpeckerSimulator
     /// <summary>Processes every item due by now, once, in the order they fell due. Under the lock.</summary>
     void Advance()
     {
+        if (Settings.HoldProcessing)
+            return;
         var now = time.GetUtcNow();
         var due = batches.SelectMany(b => b.Items).Where(i => !i.Processed && i.DueAt <= now).OrderBy(i => i.DueAt).ToList();
         foreach (var item in due)
