@@ -85,6 +85,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(j => j.State);
             e.Property(j => j.CreditsCharged).HasPrecision(18, 4);
             e.Property(j => j.CreditsReserved).HasPrecision(18, 4);
+            e.Property(j => j.CreditsSettled).HasPrecision(18, 4);
             // The budget's settlement looks for ended jobs whose reservation is still open.
             e.HasIndex(j => new { j.ReservationOpen, j.State });
             e.Property(j => j.Version).IsConcurrencyToken();
