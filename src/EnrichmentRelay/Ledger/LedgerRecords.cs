@@ -63,17 +63,22 @@ public class EnrichmentRequestRecord
 
     /// <summary>
     /// On to the next provider of its waterfall, asking only for <paramref name="fieldsJson"/>: back in line for that
-    /// provider's next batch. Its last attempt has ended; a late result of it changes nothing.
+    /// provider's next batch, its batch window starting <paramref name="now"/> (it is not overdue there for having waited
+    /// at the last one). Its last attempt has ended; a late result of it changes nothing.
     /// </summary>
-    public void MoveOn(ProviderName provider, string lane, string fieldsJson, string skippedJson)
+    public void MoveOn(ProviderName provider, string lane, string fieldsJson, string skippedJson, DateTimeOffset now)
     {
         Provider = provider;
         Lane = lane;
         FieldsJson = fieldsJson;
         SkippedJson = skippedJson;
         ProviderState = null; // the last provider's own state; the next one starts afresh
+        QueuedAt = now;
         ReturnToWaiting();
     }
+
+    /// <summary>When it got in line for its current provider: what that provider's batch window counts from.</summary>
+    public DateTimeOffset InLineSince => QueuedAt ?? AcceptedAt;
 
     /// <summary>Back in line for the next batch: its job provably never reached the provider.</summary>
     public void ReturnToWaiting()
