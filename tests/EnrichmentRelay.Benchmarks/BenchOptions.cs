@@ -6,7 +6,7 @@ namespace EnrichmentRelay.Benchmarks;
 public sealed class BenchOptions
 {
     /// <summary>e2e-postgres-fsync-off: one extra flat-out run with fsync off, labelled as not durable (what durability costs).</summary>
-    public static readonly string[] AllSections = ["e2e-sqlite", "e2e-postgres", "instances", "e2e-postgres-fsync-off", "webhook", "batch", "memory"];
+    public static readonly string[] AllSections = ["e2e-sqlite", "e2e-postgres", "instances", "e2e-postgres-fsync-off", "webhook", "batch", "waterfall", "memory"];
 
     public IReadOnlyList<string> Sections { get; init; } = AllSections;
     /// <summary>Requests of a flat-out end-to-end run.</summary>
@@ -27,6 +27,7 @@ public sealed class BenchOptions
     public IReadOnlyList<Infrastructure.Engine> WebhookEngines { get; init; } = [Infrastructure.Engine.Sqlite, Infrastructure.Engine.Postgres];
     public Infrastructure.Engine BatchEngine { get; init; } = Infrastructure.Engine.Sqlite;
     public Infrastructure.Engine MemoryEngine { get; init; } = Infrastructure.Engine.Postgres;
+    public Infrastructure.Engine WaterfallEngine { get; init; } = Infrastructure.Engine.Sqlite;
     public IReadOnlyList<int> MemorySteps { get; init; } = [10_000, 100_000];
     /// <summary>A run gives up waiting when no completion arrived for this long.</summary>
     public TimeSpan StallLimit { get; init; } = TimeSpan.FromSeconds(30);
@@ -50,6 +51,7 @@ public sealed class BenchOptions
             WebhookEngines = c.GetValue<string?>("webhook-engine") is { } one ? [Enum.Parse<Infrastructure.Engine>(one, ignoreCase: true)] : defaults.WebhookEngines,
             BatchEngine = c.GetValue("batch-engine", defaults.BatchEngine),
             MemoryEngine = c.GetValue("memory-engine", defaults.MemoryEngine),
+            WaterfallEngine = c.GetValue("waterfall-engine", defaults.WaterfallEngine),
             MemorySteps = c["memory-steps"] is { Length: > 0 } m ? m.Split(',').Select(int.Parse).ToList() : defaults.MemorySteps,
             StallLimit = TimeSpan.FromSeconds(c.GetValue("stall-seconds", defaults.StallLimit.TotalSeconds)),
             OutputDirectory = c["out"] ?? defaults.OutputDirectory,

@@ -95,6 +95,9 @@ public static class LoadDriver
                         await new BatchFillAndPollCost(env, options, run, Say).RunAsync(options.BatchEngine);
                         run.Settings[$"batch fill and poll cost ({options.BatchEngine})"] = BatchFillAndPollCost.Settings;
                         break;
+                    case "waterfall":
+                        await new WaterfallCost(env, options, run, Say).RunAsync(options.WaterfallEngine);
+                        break;
                     case "memory":
                         await new Sections.Memory(env, run, Say).RunAsync(options.MemoryEngine, options.MemorySteps);
                         run.Settings[$"memory ({options.MemoryEngine}; Precept sandbox takes 1 h per job)"] = Sections.Memory.Settings;

@@ -3,8 +3,8 @@ using EnrichmentRelay.Telemetry;
 namespace EnrichmentRelay.Budgets;
 
 /// <summary>
-/// Settles the reservations of jobs that ended (on whichever path and instance they ended) and reads today's budgets
-/// into the gauges, every <see cref="BudgetsOptions.SettleInterval"/>. Each instance runs it; a job is settled once.
+/// Settles the reservations of jobs that ended (on whichever path and instance they ended), counts job costs reported
+/// after their job was settled, and reads today's budgets into the gauges, every <see cref="BudgetsOptions.SettleInterval"/>. Each instance runs it; a job is settled once.
 /// </summary>
 public sealed class BudgetSettlement(
     IServiceScopeFactory scopes,
@@ -37,6 +37,9 @@ public sealed class BudgetSettlement(
         var settled = await budgets.SettleEndedAsync(ct);
         if (settled > 0)
             logger.LogDebug("Settled the budget reservations of {JobCount} ended jobs", settled);
+        var corrected = await budgets.SettleLateChargesAsync(ct);
+        if (corrected > 0)
+            logger.LogInformation("Counted the costs of {JobCount} jobs reported after their settlement", corrected);
         metrics.ObserveBudgets((await budgets.StatusAsync(ct))
             .Select(b => new BudgetReading(b.Provider, (double?)b.DailyCap, (double)b.Reserved, (double)b.Charged)).ToList());
     }

@@ -131,7 +131,8 @@ public sealed class ProviderBudgets(RelayDbContext db, BudgetSettings settings, 
     /// <summary>
     /// Replaces an ended job's reservation by what it cost, once across instances: the job's charge (Precept's per-job
     /// cost) or its attempts' (per request), else, with nothing reported, nothing (or the worst case where the
-    /// provider's budget says it never reports charges). False when the job is not ended or was settled already.
+    /// provider's budget says it never reports charges). False when the job is not ended or was settled already. A job
+    /// cost reported after this is counted by <see cref="SettleLateChargesAsync"/>.
     /// </summary>
     public async Task<bool> SettleAsync(Guid jobId, CancellationToken ct)
     {
@@ -141,14 +142,19 @@ public sealed class ProviderBudgets(RelayDbContext db, BudgetSettings settings, 
             return false;
         var charged = job.CreditsCharged ?? await AttemptChargesAsync(job.Id, ct);
         charged ??= settings.For(job.Provider).KeepWorstCaseWhenUnreported && job.SubmittedAt is not null ? reserved : 0m;
+        var amount = charged.Value;
 
         // Its own transaction, unless the caller's is open (then the caller commits).
         await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
-        var claimed = await db.ProviderJobs.Where(j => j.Id == jobId && j.ReservationOpen)
-            .ExecuteUpdateAsync(set => set.SetProperty(j => j.ReservationOpen, false), ct);
+        var open = db.ProviderJobs.Where(j => j.Id == jobId && j.ReservationOpen);
+        // Settled on a job cost seen missing only while it is still missing: one recorded meanwhile is settled next round.
+        if (job.CreditsCharged is null)
+            open = open.Where(j => j.CreditsCharged == null);
+        var claimed = await open.ExecuteUpdateAsync(set => set
+            .SetProperty(j => j.ReservationOpen, false)
+            .SetProperty(j => j.CreditsSettled, amount), ct);
         if (claimed == 0)
-            return false; // another instance settled it first
-        var amount = charged.Value;
+            return false; // another instance settled it first, or its cost arrived meanwhile
         await db.BudgetDays.Where(b => b.Provider == job.Provider && b.Day == day)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(b => b.Reserved, b => b.Reserved - reserved)
@@ -169,6 +175,37 @@ public sealed class ProviderBudgets(RelayDbContext db, BudgetSettings settings, 
             if (await SettleAsync(id, ct))
                 settled++;
         return settled;
+    }
+
+    /// <summary>
+    /// Counts the job costs reported after their job was settled (Precept's <c>cost</c> in a later status read or
+    /// callback): the difference between the reported cost and what the settlement counted goes into the charged credits
+    /// of the day the job reserved on, once across instances (the job's settled credits move only from the value read).
+    /// </summary>
+    public async Task<int> SettleLateChargesAsync(CancellationToken ct)
+    {
+        var late = await db.ProviderJobs.AsNoTracking()
+            .Where(j => !j.ReservationOpen && j.BudgetDay != null && j.CreditsSettled != null && j.CreditsCharged != null
+                        && j.CreditsCharged != j.CreditsSettled)
+            .OrderBy(j => j.CreatedAt).Take(500)
+            .Select(j => new { j.Id, j.Provider, Day = j.BudgetDay!.Value, Charged = j.CreditsCharged!.Value, Settled = j.CreditsSettled!.Value })
+            .ToListAsync(ct);
+        var corrected = 0;
+        foreach (var job in late)
+        {
+            await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+            var claimed = await db.ProviderJobs.Where(j => j.Id == job.Id && j.CreditsSettled == job.Settled)
+                .ExecuteUpdateAsync(set => set.SetProperty(j => j.CreditsSettled, job.Charged), ct);
+            if (claimed == 0)
+                continue; // another instance counted it first
+            var difference = job.Charged - job.Settled;
+            await db.BudgetDays.Where(b => b.Provider == job.Provider && b.Day == job.Day)
+                .ExecuteUpdateAsync(set => set.SetProperty(b => b.Charged, b => b.Charged + difference), ct);
+            if (transaction is not null)
+                await transaction.CommitAsync(ct);
+            corrected++;
+        }
+        return corrected;
     }
 
     /// <summary>Each provider's budget today.</summary>

@@ -10,8 +10,8 @@ using EnrichmentRelay.Telemetry;
 namespace EnrichmentRelay.Jobs;
 
 /// <summary>
-/// Packs accepted requests into full provider calls: a batch goes when it is full or when its oldest
-/// request has waited the provider's flush window. The job row (the intent to submit) is committed
+/// Packs accepted requests into full provider calls: a batch goes when it is full or when the request longest in line
+/// for that provider has waited the provider's flush window. The job row (the intent to submit) is committed
 /// before the POST, so a crash mid-call leaves a record to reconcile instead of a second charge. The batch's worst-case
 /// cost is reserved from its provider's budget in that same transaction, and a batch is cut to what the budget allows.
 /// </summary>
@@ -84,7 +84,9 @@ public sealed class BatchFlusher(
         if (waiting.Count == 0)
             return IdlePoll;
 
-        var dueAt = waiting[0].AcceptedAt + provider.FlushWindow;
+        // Due once the request longest in line for this provider has waited its window: a request that moved on in a
+        // waterfall counts from when it moved (it fills this provider's batch), not from when the producer asked.
+        var dueAt = waiting.Min(r => r.InLineSince) + provider.FlushWindow;
         if (waiting.Count < provider.MaxBatchSize && now < dueAt)
             return dueAt - now;
         if (stopping.IsCancellationRequested)

@@ -106,7 +106,7 @@ public sealed class JobResults(RelayDbContext db, RequestCompletion completion, 
             .Concat(passedOver).Concat(next.Skipped).ToList();
         if (next.Provider is { } nextProvider)
         {
-            request.MoveOn(nextProvider.Name, nextProvider.Lane, LedgerViews.WriteFields(missing), LedgerViews.WriteSkipped(skipped));
+            request.MoveOn(nextProvider.Name, nextProvider.Lane, LedgerViews.WriteFields(missing), LedgerViews.WriteSkipped(skipped), time.GetUtcNow());
             return;
         }
         request.SkippedJson = skipped.Count == 0 ? null : LedgerViews.WriteSkipped(skipped);

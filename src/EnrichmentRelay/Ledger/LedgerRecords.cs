@@ -22,7 +22,14 @@ public class EnrichmentRequestRecord
     public string? Lane { get; set; }
     /// <summary>The request as received (camelCase JSON), so nothing a caller sent is lost.</summary>
     public required string RequestJson { get; set; }
+    /// <summary>When the producer's request was accepted: what its completion's <c>requestedAt</c> and every age "since asked" count from.</summary>
     public DateTimeOffset AcceptedAt { get; set; }
+    /// <summary>
+    /// When it got in line for its current provider, if later than <see cref="AcceptedAt"/> (it moved on in a waterfall);
+    /// null: since it was accepted. Its provider's batch window counts from here, so a request that moves on waits to fill
+    /// that provider's batch like any new one.
+    /// </summary>
+    public DateTimeOffset? QueuedAt { get; set; }
     public DateTimeOffset? SubmittedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
     public Guid? ProviderJobId { get; set; }
@@ -56,17 +63,22 @@ public class EnrichmentRequestRecord
 
     /// <summary>
     /// On to the next provider of its waterfall, asking only for <paramref name="fieldsJson"/>: back in line for that
-    /// provider's next batch. Its last attempt has ended; a late result of it changes nothing.
+    /// provider's next batch, its batch window starting <paramref name="now"/> (it is not overdue there for having waited
+    /// at the last one). Its last attempt has ended; a late result of it changes nothing.
     /// </summary>
-    public void MoveOn(ProviderName provider, string lane, string fieldsJson, string skippedJson)
+    public void MoveOn(ProviderName provider, string lane, string fieldsJson, string skippedJson, DateTimeOffset now)
     {
         Provider = provider;
         Lane = lane;
         FieldsJson = fieldsJson;
         SkippedJson = skippedJson;
         ProviderState = null; // the last provider's own state; the next one starts afresh
+        QueuedAt = now;
         ReturnToWaiting();
     }
+
+    /// <summary>When it got in line for its current provider: what that provider's batch window counts from.</summary>
+    public DateTimeOffset InLineSince => QueuedAt ?? AcceptedAt;
 
     /// <summary>Back in line for the next batch: its job provably never reached the provider.</summary>
     public void ReturnToWaiting()
@@ -135,6 +147,11 @@ public class ProviderJobRecord
     public DateOnly? BudgetDay { get; set; }
     /// <summary>True from the reservation until the job's end replaces it by what the job cost (its settlement).</summary>
     public bool ReservationOpen { get; set; }
+    /// <summary>
+    /// What its settlement (and any later correction) counted as charged in its budget day; null until settled. A per-job
+    /// cost reported after the settlement (<see cref="CreditsCharged"/> differs) is counted as the difference, once.
+    /// </summary>
+    public decimal? CreditsSettled { get; set; }
 
     /// <summary>When the provider may have first seen the job: its POST's start, or, before that is known, the intent.</summary>
     public DateTimeOffset SentAt => SubmitStartedAt ?? CreatedAt;

@@ -62,6 +62,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             // The flusher's question: which accepted requests does a provider have, oldest first?
             e.Property(r => r.Lane).HasMaxLength(32);
             e.HasIndex(r => new { r.State, r.Lane, r.AcceptedAt });
+            e.Ignore(r => r.InLineSince);
             e.HasIndex(r => r.ProviderJobId);
             e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
             // The dashboard's "completed in the last hour, by outcome".
@@ -85,6 +86,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(j => j.State);
             e.Property(j => j.CreditsCharged).HasPrecision(18, 4);
             e.Property(j => j.CreditsReserved).HasPrecision(18, 4);
+            e.Property(j => j.CreditsSettled).HasPrecision(18, 4);
             // The budget's settlement looks for ended jobs whose reservation is still open.
             e.HasIndex(j => new { j.ReservationOpen, j.State });
             e.Property(j => j.Version).IsConcurrencyToken();

@@ -19,6 +19,8 @@ public sealed class CompletionListener : IAsyncDisposable
     long bytes, messages;
 
     public Timeline? Timeline { get; set; }
+    /// <summary>When set, each completion's body is kept here by its request id (the last one, for a repeat): for sections that read outcomes.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<Guid, byte[]>? Bodies { get; set; }
     public double AverageBodyBytes => Interlocked.Read(ref messages) is var n and > 0 ? Interlocked.Read(ref bytes) / (double)n : 0;
 
     CompletionListener(IConnection connection, IChannel channel)
@@ -53,7 +55,11 @@ public sealed class CompletionListener : IAsyncDisposable
         Interlocked.Add(ref bytes, body.Length);
         Interlocked.Increment(ref messages);
         if (RequestIdOf(body) is { } requestId)
+        {
+            if (Bodies is { } bodies)
+                bodies[requestId] = body.ToArray();
             Timeline?.Completed(requestId);
+        }
     }
 
     /// <summary>

@@ -18,7 +18,7 @@ public static class Markdown
         // Durability as each run's database reported it; the goals count durable figures only.
         var judged = run.EndToEnd.Where(r => r.System == "relay" && r.Label is null).Select(r => r.Durability)
             .Concat(run.Webhooks.Where(w => w.IsRelay).Select(w => w.Durability))
-            .Concat([run.BatchDurability, run.MemoryDurability]).Where(d => d is not null).Distinct().ToList();
+            .Concat([run.BatchDurability, run.MemoryDurability, run.WaterfallDurability]).Where(d => d is not null).Distinct().ToList();
         if (judged.Count > 0)
             md.AppendLine(judged.All(d => d!.Durable)
                 ? $"Durability: every relay figure ran on durable storage, as the database reported it during the run ({string.Join("; ", judged)}); the broker keeps durable queues, persistent messages, publisher confirms. An fsync-off run, if any, is an extra line marked as such."
@@ -132,6 +132,21 @@ public static class Markdown
             md.AppendLine("|---|---|---|---|---|");
             foreach (var m in run.Memory)
                 md.AppendLine($"| {m.Outstanding:N0} | {Mb(m.PeakBytes)} | {Mb(m.CurrentBytes)} | {Mb(m.IdleBytes)} | {Mb(m.PeakBytes - m.IdleBytes)} |");
+            md.AppendLine();
+        }
+
+        if (run.WaterfallCost.Count > 0)
+        {
+            md.AppendLine($"**6. Waterfall cost** (the same {run.WaterfallCost[0].Leads:N0} leads × email + phone for each variant, each on a fresh relay " +
+                          $"and sandbox; population: Lance finds 50%, Precept 60% of the (lead, field) pairs, independently; credits as the sandbox " +
+                          $"charged them; {Described(run.WaterfallDurability)})");
+            md.AppendLine();
+            md.AppendLine("| variant | order | requests found | contacts found | population allows | credits | credits per found contact | by provider | time |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+            foreach (var w in run.WaterfallCost)
+                md.AppendLine($"| {w.Variant} | {w.Order} | {F(w.FoundRate, "0.0")}% | {w.FieldsFound:N0} of {w.FieldsAsked:N0} ({F(w.FieldRate, "0.0")}%) | " +
+                              $"{w.UnionFields:N0} ({F(w.UnionRate, "0.0")}%) | {w.Credits:N1} | {F(w.CreditsPerFoundContact, "0.00")} | {w.CreditsBreakdown} | " +
+                              $"{F(w.Seconds, "0.0")} s |");
             md.AppendLine();
         }
 

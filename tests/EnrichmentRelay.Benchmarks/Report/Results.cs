@@ -86,6 +86,20 @@ public sealed record PollCostResult(string Provider, int Completed, int StatusRe
     public double ReadsPerCompletion => Completed == 0 ? double.NaN : (StatusRequests + OtherReads) / (double)Completed;
 }
 
+/// <summary>
+/// One way of asking for the same contacts (a provider alone, a waterfall, …) over one population: what it found and
+/// what the providers charged for it.
+/// </summary>
+/// <param name="UnionFields">The fields the population lets this variant's providers find together: what it could find at best.</param>
+public sealed record WaterfallCostResult(string Variant, string Order, int Leads, int Completed, int FieldsAsked, int RequestsFound, int FieldsFound,
+    int UnionFields, decimal Credits, string CreditsBreakdown, double Seconds)
+{
+    public double FoundRate => Leads == 0 ? double.NaN : RequestsFound * 100.0 / Leads;
+    public double FieldRate => FieldsAsked == 0 ? double.NaN : FieldsFound * 100.0 / FieldsAsked;
+    public double UnionRate => FieldsAsked == 0 ? double.NaN : UnionFields * 100.0 / FieldsAsked;
+    public double CreditsPerFoundContact => FieldsFound == 0 ? double.NaN : (double)Credits / FieldsFound;
+}
+
 public sealed record MemoryResult(int Outstanding, long PeakBytes, long CurrentBytes, long IdleBytes, double SecondsToSubmit);
 
 public sealed record GoalResult(string Goal, string Target, string Figure, bool? Met, string? Why = null);
@@ -104,6 +118,8 @@ public sealed record BenchRun
     public List<BatchFillResult> BatchFill { get; } = [];
     public List<PollCostResult> PollCost { get; } = [];
     public List<MemoryResult> Memory { get; } = [];
+    public List<WaterfallCostResult> WaterfallCost { get; } = [];
+    public Durability? WaterfallDurability { get; set; }
     /// <summary>The ledger durability of the batch fill and poll cost run, and of the memory run.</summary>
     public Durability? BatchDurability { get; set; }
     public Durability? MemoryDurability { get; set; }

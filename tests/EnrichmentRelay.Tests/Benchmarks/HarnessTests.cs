@@ -3,6 +3,7 @@ using EnrichmentRelay.Benchmarks;
 using EnrichmentRelay.Benchmarks.Baselines;
 using EnrichmentRelay.Benchmarks.Load;
 using EnrichmentRelay.Benchmarks.Report;
+using EnrichmentRelay.Benchmarks.Sections;
 
 namespace EnrichmentRelay.Tests.Benchmarks;
 
@@ -28,6 +29,29 @@ public sealed class HarnessTests
         Assert.Equal(id, CompletionListener.RequestIdOf(Encoding.UTF8.GetBytes(envelope)));
         Assert.Equal(id, CompletionListener.RequestIdOf(Republisher.Reply(id, 1500)));
         Assert.Null(CompletionListener.RequestIdOf("not json"u8));
+    }
+
+    [Fact]
+    public void AWaterfallCostRowGivesCreditsPerFoundContactBesideTheFoundRate()
+    {
+        var run = new BenchRun { StartedAt = "now", Command = "infra/bench.sh", Cores = 2, LoadBefore = "0" };
+        run.WaterfallCost.Add(new WaterfallCostResult("Lance alone", "Lance", 1000, 1000, 2000, 773, 1029, 1029, 2000m, "Lance 2000", 14.1));
+        run.WaterfallCost.Add(new WaterfallCostResult("waterfall", "Lance → Precept", 1000, 1000, 2000, 957, 1612, 1612, 5856m, "Lance 2000, Precept 3856", 17.4));
+        run.WaterfallCost.Add(new WaterfallCostResult("nothing found", "Precept", 10, 10, 20, 0, 0, 0, 10m, "Precept 10", 1));
+
+        var markdown = Markdown.Render(run);
+        Assert.Contains("| Lance alone | Lance | 77.3% | 1,029 of 2,000 (51.5%) | 1,029 (51.5%) | 2,000.0 | 1.94 |", markdown);
+        Assert.Contains("| waterfall | Lance → Precept | 95.7% | 1,612 of 2,000 (80.6%) | 1,612 (80.6%) | 5,856.0 | 3.63 | Lance 2000, Precept 3856 |", markdown);
+        Assert.Contains("| nothing found | Precept | 0.0% | 0 of 20 (0.0%) | 0 (0.0%) | 10.0 | – |", markdown); // no contact: no price per contact
+    }
+
+    [Fact]
+    public void AWaterfallCompletionIsReadForWhatItFoundInAnEnvelopeOrBare()
+    {
+        var envelope = $$$"""{"messageId":"{{{Guid.NewGuid()}}}","message":{"requestId":"{{{Guid.NewGuid()}}}","outcome":"found","emails":["a@acme.com"],"phones":["+15550100"]}}""";
+        Assert.Equal((true, 2), WaterfallCost.Outcome(Encoding.UTF8.GetBytes(envelope)));
+        Assert.Equal((true, 1), WaterfallCost.Outcome("""{"outcome":"found","emails":[],"phones":["+15550100"]}"""u8.ToArray()));
+        Assert.Equal((false, 0), WaterfallCost.Outcome("""{"outcome":"notFound","emails":[],"phones":[]}"""u8.ToArray()));
     }
 
     [Fact]

@@ -161,6 +161,64 @@ public sealed class ProviderBudgetsTests : IAsyncDisposable
         Assert.Equal((0m, 4.5m), (today.Reserved, today.Charged));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AJobCostReportedAfterTheJobWasSettledIsChargedOnceToTheDayItReservedOn(bool keepWorstCase)
+    {
+        Start(dailyCap: 100, keepWorstCase: keepWorstCase);
+        await ReceiveAsync(3);
+        await FlushDueAsync();
+        var reservedOn = (await PreceptTodayAsync()).Day;
+
+        // Every lead answered, the job's cost not yet reported: settled at nothing, or at its worst case.
+        await EndJobAsync(_ => new LeadResult(Outcome.Found, ["a@acme.com"]));
+        var settledAt = keepWorstCase ? 3 * EmailWorstCase : 0m;
+        Assert.Equal((0m, settledAt), ((await PreceptTodayAsync()).Reserved, (await PreceptTodayAsync()).Charged));
+
+        // Precept's cost comes the next UTC day (a later status read or callback), then again (repeats are common).
+        host.Time.Advance(TimeSpan.FromDays(1));
+        await ReportJobCostAsync(4.5m);
+        await host.Services.GetRequiredService<BudgetSettlement>().RunOnceAsync(CancellationToken.None);
+        await ReportJobCostAsync(4.5m);
+        await host.Services.GetRequiredService<BudgetSettlement>().RunOnceAsync(CancellationToken.None);
+        await host.Services.GetRequiredService<BudgetSettlement>().RunOnceAsync(CancellationToken.None);
+
+        var days = await DaysAsync();
+        var day = Assert.Single(days); // nothing was reserved or charged today
+        Assert.Equal((reservedOn, 0m, 4.5m), (day.Day, day.Reserved, day.Charged));
+        var job = Assert.Single(await host.JobsAsync());
+        Assert.Equal((4.5m, 4.5m), (job.CreditsCharged!.Value, job.CreditsSettled!.Value));
+        Assert.Equal(0m, (await PreceptTodayAsync()).Charged);
+    }
+
+    [Fact]
+    public async Task ACostReportedBeforeTheSettlementRoundIsSettledOnceNotCorrectedAgain()
+    {
+        Start(dailyCap: 100);
+        await ReceiveAsync(2);
+        await FlushDueAsync();
+        await EndJobAsync(_ => new LeadResult(Outcome.Found, ["a@acme.com"]), jobCredits: 3m);
+        await ReportJobCostAsync(3m);
+        await host.Services.GetRequiredService<BudgetSettlement>().RunOnceAsync(CancellationToken.None);
+
+        var today = await PreceptTodayAsync();
+        Assert.Equal((0m, 3m), (today.Reserved, today.Charged));
+        Assert.Equal(3m, Assert.Single(await host.JobsAsync()).CreditsSettled);
+    }
+
+    /// <summary>A report of the (ended) job's whole cost, as a late status read or callback brings it.</summary>
+    Task ReportJobCostAsync(decimal credits) => host.InScopeAsync(async sp =>
+    {
+        var db = sp.GetRequiredService<RelayDbContext>();
+        var job = await db.ProviderJobs.SingleAsync();
+        var results = sp.GetRequiredService<JobResults>();
+        var work = await results.OpenAsync(job, CancellationToken.None);
+        await results.ApplyAsync(work, new JobReading(job.Id) { JobCredits = credits }, CancellationToken.None);
+        await sp.GetRequiredService<RequestCompletion>().SaveAsync(CancellationToken.None);
+        return 0;
+    });
+
     [Fact]
     public async Task AJobThatEndsWithNoChargeReportedReleasesItsReservation()
     {

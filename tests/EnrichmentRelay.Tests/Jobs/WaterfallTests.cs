@@ -378,6 +378,61 @@ public sealed class WaterfallTests
         Assert.Equal([ProviderName.Lance], passedOn.Attempts.Select(a => a.Provider));
         Assert.Equal([budgetSkip], passedOn.Skipped);
     }
+
+    [Fact]
+    public async Task RequestsThatMoveOnFromSeveralJobsWaitToFillOneBatchOfTheNextProvider()
+    {
+        await using var ledger = new Ledger();
+        ledger.Precept.MaxBatchSize = 4;
+        ledger.Precept.FlushWindow = TimeSpan.FromSeconds(10);
+        ledger.Precept.Answer = _ => new LeadResult(Outcome.NotFound);
+        var flusher = ledger.Host.Services.GetRequiredService<BatchFlusher>();
+        var time = ledger.Host.Time;
+        var acceptedAt = time.GetUtcNow();
+        var first = new[] { Request(providers: [ProviderName.Lance, ProviderName.Precept]), Request(providers: [ProviderName.Lance, ProviderName.Precept]) };
+        foreach (var request in first)
+            await ledger.Host.ReceiveAsync(request);
+
+        // Lance's first job finds nothing: both go on to Precept, long after they were accepted (Lance's window, 2 s,
+        // then Precept's, 10 s, pass). Counted from acceptance they would be overdue there and go at once, two in a batch of four.
+        time.Advance(TimeSpan.FromSeconds(12));
+        await flusher.FlushAsync(ledger.Lance.Lane, CancellationToken.None);
+        var movedAt = time.GetUtcNow();
+        var wait = await flusher.FlushAsync(ledger.Precept.Lane, CancellationToken.None);
+        Assert.Empty(ledger.Precept.Calls);
+        Assert.Equal(ledger.Precept.FlushWindow, wait); // their window starts again when they move on
+        Assert.All((await ledger.Host.RequestsAsync()).Where(r => r.Provider == ProviderName.Precept),
+            r => Assert.Equal((acceptedAt, movedAt), (r.AcceptedAt, r.QueuedAt!.Value)));
+
+        // A second Lance job, a little later, moves two more: Precept's batch is full, and goes as one call.
+        var second = new[] { Request(providers: [ProviderName.Lance, ProviderName.Precept]), Request(providers: [ProviderName.Lance, ProviderName.Precept]) };
+        foreach (var request in second)
+            await ledger.Host.ReceiveAsync(request);
+        time.Advance(ledger.Lance.FlushWindow);
+        await flusher.FlushAsync(ledger.Lance.Lane, CancellationToken.None);
+        await flusher.FlushAsync(ledger.Precept.Lane, CancellationToken.None);
+        Assert.Equal(2, ledger.Lance.Calls.Count);
+        var batch = Assert.Single(ledger.Precept.Calls);
+        Assert.Equal(first.Concat(second).Select(r => r.RequestId).Order(), batch.Select(l => l.RequestId).Order());
+
+        // The completion still says when the producer asked; the Precept attempt when it was sent.
+        var completed = await ledger.CompletionAsync(first[0].RequestId);
+        Assert.Equal(acceptedAt, completed.RequestedAt);
+        Assert.Equal(acceptedAt + TimeSpan.FromSeconds(12), completed.Attempts[0].SubmittedAt);
+        Assert.Equal(time.GetUtcNow(), completed.Attempts[1].SubmittedAt);
+
+        // One that moves on alone is not held for ever: it goes once its own window has passed.
+        var alone = Request(providers: [ProviderName.Lance, ProviderName.Precept]);
+        await ledger.Host.ReceiveAsync(alone);
+        time.Advance(ledger.Lance.FlushWindow);
+        await flusher.FlushAsync(ledger.Lance.Lane, CancellationToken.None);
+        time.Advance(ledger.Precept.FlushWindow - TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(1), await flusher.FlushAsync(ledger.Precept.Lane, CancellationToken.None));
+        Assert.Single(ledger.Precept.Calls);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await flusher.FlushAsync(ledger.Precept.Lane, CancellationToken.None);
+        Assert.Equal(alone.RequestId, Assert.Single(ledger.Precept.Calls[1]).RequestId);
+    }
 }
 
 /// <summary>A provider for waterfall tests: its name and lane, what it can identify, and each lead's result at submit (null: later).</summary>
@@ -385,8 +440,8 @@ sealed class WaterfallProvider(ProviderName name, Func<EnrichmentRequested, stri
 {
     public ProviderName Name => name;
     public string Lane => name.ToString().ToLowerInvariant();
-    public int MaxBatchSize => 100;
-    public TimeSpan FlushWindow => TimeSpan.FromSeconds(2);
+    public int MaxBatchSize { get; set; } = 100;
+    public TimeSpan FlushWindow { get; set; } = TimeSpan.FromSeconds(2);
     public Func<PendingLead, LeadResult>? Answer { get; set; } = _ => new LeadResult(Outcome.NotFound);
     public List<IReadOnlyList<PendingLead>> Calls { get; } = [];
 

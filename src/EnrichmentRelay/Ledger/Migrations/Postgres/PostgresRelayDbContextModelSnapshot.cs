@@ -169,6 +169,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                     b.Property<string>("ProviderState")
                         .HasColumnType("text");
 
+                    b.Property<DateTimeOffset?>("QueuedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("RequestJson")
                         .IsRequired()
                         .HasColumnType("text");
@@ -376,6 +379,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasColumnType("numeric(18,4)");
 
                     b.Property<decimal?>("CreditsReserved")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
+                    b.Property<decimal?>("CreditsSettled")
                         .HasPrecision(18, 4)
                         .HasColumnType("numeric(18,4)");
 

@@ -164,6 +164,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<string>("ProviderState")
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("QueuedAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("RequestJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -365,6 +368,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasColumnType("REAL");
 
                     b.Property<double?>("CreditsReserved")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("CreditsSettled")
                         .HasPrecision(18, 4)
                         .HasColumnType("REAL");
 
