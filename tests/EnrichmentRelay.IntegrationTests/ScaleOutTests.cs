@@ -47,6 +47,7 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
             await Eventually.TrueAsync(() => requests.Count(r => scenario.Bus.CompletionCount(r.RequestId) > 0) >= requests.Count / 2,
                 Deadline, "half of the completions before the kill");
 
+            var concurrentBeforeTheKill = scenario.Sandbox.Woodpecker.Counters.MaxConcurrentRequests;
             await scenario.Relay.KillAsync();                 // one of the three, kill -9, mid-run
             await scenario.StartAnotherInstanceAsync();       // and a fresh one takes its place
             await scenario.Bus.WaitForCompletionsAsync(requests.Select(r => r.RequestId), Deadline);
@@ -85,8 +86,11 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
                 Assert.True(scrape.Sum("relay_claims_rows_total", ("work", "requests")) > 0, "an instance claimed no request for a batch");
                 Assert.True(scrape.Sum("relay_claims_rows_total", ("work", "outbox")) > 0, "an instance claimed no outbox row");
             }
-            // Woodpecker's rule is one request at a time per key: it held across the instances, and none was dropped.
-            Assert.Equal(1, woodpecker.MaxConcurrentRequests);
+            // Woodpecker's rule is one request at a time per key: it held across the instances, and none was dropped. The kill
+            // releases the killed instance's lock while Woodpecker may still be serving the request it sent, so one more
+            // request may overlap that one (Woodpecker queues it): at most 2 after the kill, exactly 1 before it.
+            Assert.Equal(1, concurrentBeforeTheKill);
+            Assert.InRange(woodpecker.MaxConcurrentRequests, 1, 2);
             Assert.Equal(0, woodpecker.RequestsDroppedForConcurrency);
             // One poll per tick however many instances publish it: never more batch-list reads than ticks.
             Assert.InRange(woodpecker.ListCalls, 1, ticks);
