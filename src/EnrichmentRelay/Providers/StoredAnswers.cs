@@ -1,0 +1,30 @@
+using EnrichmentRelay.Contracts;
+
+namespace EnrichmentRelay.Providers;
+
+/// <summary>An answer the ledger kept for a job: a call's answer as its client received it, or a callback body.</summary>
+/// <param name="Endpoint">The call's method and route template (<c>GET v1/jobs/{id}</c>), or <see cref="Callback"/>.</param>
+public sealed record StoredAnswer(string Endpoint, int? Status, string? Body, DateTimeOffset ReceivedAt)
+{
+    /// <summary>The endpoint of a callback body the provider posted to the relay.</summary>
+    public const string Callback = "callback";
+}
+
+/// <summary>
+/// Translates a job's stored answers again, with the translation as it is configured now, without calling the provider:
+/// what lets a request completed under an older mapping be corrected (<c>POST /admin/renormalize</c>). One per provider
+/// whose results are a function of its stored answers.
+/// </summary>
+public interface IAnswerTranslation
+{
+    ProviderName Provider { get; }
+
+    /// <summary>
+    /// The results <paramref name="answers"/> (in the order the relay received them) give the job's
+    /// <paramref name="leads"/>: as when they were applied, a lead takes the first answer that decides it. A lead no
+    /// answer decides (it ended at the submit, or at the relay's deadline) is left out. Throws when an answer the
+    /// translation needs cannot be read.
+    /// </summary>
+    /// <param name="leads">Every lead of the job, each asking what its attempt asked.</param>
+    IReadOnlyDictionary<Guid, LeadResult> Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<OpenLead> leads);
+}
