@@ -10,6 +10,13 @@ public sealed record StoredAnswer(string Endpoint, int? Status, string? Body, Da
     public const string Callback = "callback";
 }
 
+/// <summary>A lead of a job whose answers are translated again, and when its attempt on the job ended.</summary>
+/// <param name="EndedAt">
+/// When its attempt ended: an answer received after that did not decide it then (it ended at the submit, or by an
+/// answer that is not stored), so it does not decide it now.
+/// </param>
+public sealed record StoredLead(OpenLead Lead, DateTimeOffset? EndedAt);
+
 /// <summary>
 /// Translates a job's stored answers again, with the translation as it is configured now, without calling the provider:
 /// what lets a request completed under an older mapping be corrected (<c>POST /admin/renormalize</c>). One per provider
@@ -26,5 +33,5 @@ public interface IAnswerTranslation
     /// translation needs cannot be read.
     /// </summary>
     /// <param name="leads">Every lead of the job, each asking what its attempt asked.</param>
-    IReadOnlyDictionary<Guid, LeadResult> Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<OpenLead> leads);
+    IReadOnlyDictionary<Guid, LeadResult> Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads);
 }

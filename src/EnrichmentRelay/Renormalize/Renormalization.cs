@@ -121,7 +121,7 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
             .ToLookup(a => a.JobId, a => a.Answer);
         var leads = (await db.Attempts.AsNoTracking().Where(a => jobIds.Contains(a.JobId))
                 .Join(db.Requests.AsNoTracking(), a => a.RequestId, r => r.RequestId,
-                    (a, r) => new { a.JobId, a.Provider, a.RequestId, a.FieldsJson, a.StartedAt, r.RequestJson })
+                    (a, r) => new { a.JobId, a.Provider, a.RequestId, a.FieldsJson, a.StartedAt, a.CompletedAt, r.RequestJson })
                 .ToListAsync(ct))
             .ToLookup(l => l.JobId);
 
@@ -136,8 +136,8 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
                 var jobLeads = leads[jobId].Select(l =>
                 {
                     var request = LedgerViews.ReadRequest(l.RequestJson);
-                    return new OpenLead(l.RequestId, l.FieldsJson is null ? request : request with { Fields = LedgerViews.ReadFields(l.FieldsJson) },
-                        null, l.StartedAt);
+                    return new StoredLead(new OpenLead(l.RequestId,
+                        l.FieldsJson is null ? request : request with { Fields = LedgerViews.ReadFields(l.FieldsJson) }, null, l.StartedAt), l.CompletedAt);
                 }).ToList();
                 translated[jobId] = new JobTranslation(byProvider[leads[jobId].First().Provider].Translate(mine, jobLeads), null);
             }

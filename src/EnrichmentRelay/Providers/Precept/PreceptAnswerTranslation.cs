@@ -16,7 +16,7 @@ public sealed class PreceptAnswerTranslation(IOptions<PreceptOptions> options) :
 
     public ProviderName Provider => ProviderName.Precept;
 
-    public IReadOnlyDictionary<Guid, LeadResult> Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<OpenLead> leads)
+    public IReadOnlyDictionary<Guid, LeadResult> Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads)
     {
         var settings = options.Value;
         var decided = new Dictionary<Guid, LeadResult>();
@@ -32,7 +32,7 @@ public sealed class PreceptAnswerTranslation(IOptions<PreceptOptions> options) :
             // A job read before the job ended carries no results, and was applied as nothing.
             if (answer.Endpoint == JobRead && !(report.IsCompleted || report.IsFailed))
                 continue;
-            var open = leads.Select(l => l with { Ended = decided.ContainsKey(l.RequestId) }).ToList();
+            var open = leads.Select(l => l.Lead with { Ended = decided.ContainsKey(l.Lead.RequestId) || l.EndedAt < answer.ReceivedAt }).ToList();
             foreach (var (requestId, result) in PreceptTranslation.Translate(report, open, settings.PhoneFormat).Completed)
                 decided.TryAdd(requestId, result);
         }

@@ -83,7 +83,8 @@ public enum PreceptPhoneFormat
     AsReceived,
     /// <summary>
     /// E.164 (<c>+15550123456</c>) where the number is international (it starts with <c>+</c> or <c>00</c>): spaces, dots,
-    /// dashes, slashes and parentheses dropped. A number without its country code is kept as received: no country is guessed.
+    /// dashes, slashes and parentheses dropped. A number without its country code, or written with a trunk prefix
+    /// (<c>(0)</c>) or an extension, is kept as received: nothing is guessed.
     /// </summary>
     E164,
 }
@@ -98,7 +99,8 @@ public static class PhoneNumbers
     {
         var text = phone.Trim();
         var international = text.StartsWith('+') ? text[1..] : text.StartsWith("00", StringComparison.Ordinal) ? text[2..] : null;
-        if (international is null)
+        // "+44 (0)20 …": the national trunk prefix written beside the country code is not part of the number.
+        if (international is null || international.Contains("(0)", StringComparison.Ordinal))
             return text;
         var digits = new System.Text.StringBuilder();
         foreach (var c in international)
