@@ -82,8 +82,7 @@ sealed record PreceptLead(
     }
 
     /// <summary><see cref="Phone"/> as Precept writes it under <paramref name="style"/>: <c>+1 555-012-3456</c> when spaced.</summary>
-    public string PhoneIn(PhoneStyle style) =>
-        style == PhoneStyle.Spaced ? $"{Phone[..2]} {Phone[2..5]}-{Phone[5..8]}-{Phone[8..]}" : Phone;
+    public string PhoneIn(PhoneStyle style) => style.Write(Phone);
 
     (string First, string Last) PersonName()
     {

@@ -11,6 +11,10 @@ public sealed record StoredAnswer(string Endpoint, int? Status, string? Body, Da
 }
 
 /// <summary>A lead of a job whose answers are translated again, and when its attempt on the job ended.</summary>
+/// <param name="Lead">
+/// The lead as its attempt asked; its <see cref="OpenLead.ProviderState"/> is what the request kept of this provider's
+/// state when this job was its last (null when a waterfall moved it on, which clears it).
+/// </param>
 /// <param name="EndedAt">
 /// When its attempt ended: an answer received after that did not decide it then (it ended at the submit, or by an
 /// answer that is not stored), so it does not decide it now.
@@ -29,9 +33,20 @@ public interface IAnswerTranslation
     /// <summary>
     /// The results <paramref name="answers"/> (in the order the relay received them) give the job's
     /// <paramref name="leads"/>: as when they were applied, a lead takes the first answer that decides it. A lead no
-    /// answer decides (it ended at the submit, or at the relay's deadline) is left out. Throws when an answer the
-    /// translation needs cannot be read.
+    /// answer decides (it ended at the submit, or at the relay's deadline) is left out, with the reason when it is
+    /// something the answers alone cannot replay. Throws when an answer the translation needs cannot be read.
     /// </summary>
     /// <param name="leads">Every lead of the job, each asking what its attempt asked.</param>
-    IReadOnlyDictionary<Guid, LeadResult> Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads);
+    AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads);
+}
+
+/// <summary>What a job's stored answers give again.</summary>
+/// <param name="Results">The leads they decide, and their results.</param>
+/// <param name="NotReplayed">
+/// Leads left out for a reason other than "no stored answer decided them", and that reason: the same text for every
+/// lead left out so (a run counts requests by reason).
+/// </param>
+public sealed record AnswerReplay(IReadOnlyDictionary<Guid, LeadResult> Results, IReadOnlyDictionary<Guid, string> NotReplayed)
+{
+    public AnswerReplay(IReadOnlyDictionary<Guid, LeadResult> results) : this(results, new Dictionary<Guid, string>()) { }
 }

@@ -22,11 +22,13 @@ public sealed record RenormalizeFailure(Guid RequestId, string Reason);
 /// <param name="Examined">Completed requests of the range looked at.</param>
 /// <param name="Changed">Requests whose result changed: each got one correction.</param>
 /// <param name="Unchanged">Requests whose result the translation gives again as it is.</param>
-/// <param name="WithoutAnswers">Requests no stored answer of a re-translatable provider decides (they keep their result).</param>
+/// <param name="WithoutAnswers">Requests no stored answer of a re-translatable provider decides (they keep their result); why: <see cref="WithoutAnswersWhy"/>.</param>
 /// <param name="Failed">Requests whose stored answers could not be read or translated (see <see cref="Failures"/>).</param>
 /// <param name="ContinueAfter">Set when the range holds more: call again with <c>after</c> = this; null when the range is done.</param>
+/// <param name="WithoutAnswersWhy">The <see cref="WithoutAnswers"/> requests counted by why nothing was replayed for them.</param>
 public sealed record RenormalizeReport(int Examined, int Changed, int Unchanged, int WithoutAnswers, int Failed,
-    IReadOnlyList<RenormalizeCorrection> Corrections, IReadOnlyList<RenormalizeFailure> Failures, DateTimeOffset? ContinueAfter);
+    IReadOnlyList<RenormalizeCorrection> Corrections, IReadOnlyList<RenormalizeFailure> Failures, DateTimeOffset? ContinueAfter,
+    IReadOnlyDictionary<string, int> WithoutAnswersWhy);
 
 /// <summary>
 /// Re-normalization: the stored provider answers of completed requests translated again with today's translation, no
@@ -67,8 +69,8 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
             await ChunkAsync(chunk, run, ct);
         if (run.Corrections.Count > 0)
             outboxSignal.Pulse();
-        return new RenormalizeReport(batch.Count, run.Corrections.Count, run.Unchanged, run.WithoutAnswers, run.Failures.Count,
-            run.Corrections, run.Failures, continueAfter);
+        return new RenormalizeReport(batch.Count, run.Corrections.Count, run.Unchanged, run.WithoutAnswersWhy.Values.Sum(), run.Failures.Count,
+            run.Corrections, run.Failures, continueAfter, run.WithoutAnswersWhy);
     }
 
     sealed class Run
@@ -76,11 +78,16 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
         public List<RenormalizeCorrection> Corrections { get; } = [];
         public List<RenormalizeFailure> Failures { get; } = [];
         public int Unchanged { get; set; }
-        public int WithoutAnswers { get; set; }
+        public SortedDictionary<string, int> WithoutAnswersWhy { get; } = new(StringComparer.Ordinal);
+
+        public void WithoutAnswers(string why) => WithoutAnswersWhy[why] = WithoutAnswersWhy.GetValueOrDefault(why) + 1;
     }
 
+    public const string NoTranslation = "no attempt of it was made by a provider whose stored answers are translated again";
+    public const string NoDecidingAnswer = "no stored answer decided it (it ended at the submit, at the relay's deadline, or before any answer was kept)";
+
     /// <summary>A job's results from its stored answers, or why they could not be worked out.</summary>
-    sealed record JobTranslation(IReadOnlyDictionary<Guid, LeadResult> Results, string? Error);
+    sealed record JobTranslation(AnswerReplay Replay, string? Error);
 
     async Task ChunkAsync(Guid[] requestIds, Run run, CancellationToken ct)
     {
@@ -121,7 +128,9 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
             .ToLookup(a => a.JobId, a => a.Answer);
         var leads = (await db.Attempts.AsNoTracking().Where(a => jobIds.Contains(a.JobId))
                 .Join(db.Requests.AsNoTracking(), a => a.RequestId, r => r.RequestId,
-                    (a, r) => new { a.JobId, a.Provider, a.RequestId, a.FieldsJson, a.StartedAt, a.CompletedAt, r.RequestJson })
+                    (a, r) => new { a.JobId, a.Provider, a.RequestId, a.FieldsJson, a.StartedAt, a.CompletedAt, r.RequestJson,
+                        // The provider's state is the request's only while this job is its last (a waterfall's next step clears it).
+                        ProviderState = r.ProviderJobId == a.JobId ? r.ProviderState : null })
                 .ToListAsync(ct))
             .ToLookup(l => l.JobId);
 
@@ -137,13 +146,13 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
                 {
                     var request = LedgerViews.ReadRequest(l.RequestJson);
                     return new StoredLead(new OpenLead(l.RequestId,
-                        l.FieldsJson is null ? request : request with { Fields = LedgerViews.ReadFields(l.FieldsJson) }, null, l.StartedAt), l.CompletedAt);
+                        l.FieldsJson is null ? request : request with { Fields = LedgerViews.ReadFields(l.FieldsJson) }, l.ProviderState, l.StartedAt), l.CompletedAt);
                 }).ToList();
                 translated[jobId] = new JobTranslation(byProvider[leads[jobId].First().Provider].Translate(mine, jobLeads), null);
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
-                translated[jobId] = new JobTranslation(new Dictionary<Guid, LeadResult>(), $"the stored answers of job {ProviderJobRecord.NameOf(jobId)} " +
+                translated[jobId] = new JobTranslation(new AnswerReplay(new Dictionary<Guid, LeadResult>()), $"the stored answers of job {ProviderJobRecord.NameOf(jobId)} " +
                     $"cannot be translated again: {ex.GetType().Name}: {ex.Message}");
             }
         }
@@ -161,17 +170,19 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
             run.Failures.Add(new RenormalizeFailure(requestId, translated[broken.JobId].Error!));
             return;
         }
-        decided = decided.Where(a => translated[a.JobId].Results.ContainsKey(requestId)).ToList();
-        if (decided.Count == 0)
+        var replayed = decided.Where(a => translated[a.JobId].Replay.Results.ContainsKey(requestId)).ToList();
+        if (replayed.Count == 0)
         {
-            run.WithoutAnswers++;
+            run.WithoutAnswers(decided.Select(a => translated[a.JobId].Replay.NotReplayed.GetValueOrDefault(requestId)).OfType<string>().FirstOrDefault()
+                               ?? (ended.Any(a => byProvider.ContainsKey(a.Provider)) ? NoDecidingAnswer : NoTranslation));
             return;
         }
+        decided = replayed;
 
         var before = LedgerViews.ToCompletedEvent(request, request.ProviderJob, attempts);
         foreach (var attempt in decided)
         {
-            var again = translated[attempt.JobId].Results[requestId];
+            var again = translated[attempt.JobId].Replay.Results[requestId];
             attempt.Outcome = again.Outcome;
             attempt.EmailsJson = System.Text.Json.JsonSerializer.Serialize(again.Emails ?? []);
             attempt.PhonesJson = System.Text.Json.JsonSerializer.Serialize(again.Phones ?? []);

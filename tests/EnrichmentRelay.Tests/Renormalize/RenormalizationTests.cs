@@ -74,7 +74,7 @@ public sealed class RenormalizationTests : IAsyncLifetime
     public async Task AChangedResultGetsOneCorrectionThatSupersedesTheFirstEventAndASecondRunNone()
     {
         var before = await RequestAsync(requests[0].RequestId);
-        Precept.PhoneFormat = PreceptPhoneFormat.E164;
+        Precept.PhoneFormat = PhoneFormat.E164;
 
         var report = await RunAsync();
 
@@ -105,9 +105,9 @@ public sealed class RenormalizationTests : IAsyncLifetime
     [Fact]
     public async Task ARevisionAfterTheSecondSupersedesTheSecond()
     {
-        Precept.PhoneFormat = PreceptPhoneFormat.E164;
+        Precept.PhoneFormat = PhoneFormat.E164;
         await RunAsync();
-        Precept.PhoneFormat = PreceptPhoneFormat.AsReceived; // the fix undone: the result changes back
+        Precept.PhoneFormat = PhoneFormat.AsReceived; // the fix undone: the result changes back
 
         var report = await RunAsync();
 
@@ -122,7 +122,7 @@ public sealed class RenormalizationTests : IAsyncLifetime
     public async Task AJobWhoseAnswersNoLongerParseFailsItsRequestsAndTheOthersAreCorrected()
     {
         await StoreAsync(jobs[1], "{ this is not json", processed: true);
-        Precept.PhoneFormat = PreceptPhoneFormat.E164;
+        Precept.PhoneFormat = PhoneFormat.E164;
 
         var report = await RunAsync();
 
@@ -137,7 +137,7 @@ public sealed class RenormalizationTests : IAsyncLifetime
     [Fact]
     public async Task ABoundedBatchSaysWhereTheNextStartsAndTheRangeIsCoveredOnce()
     {
-        Precept.PhoneFormat = PreceptPhoneFormat.E164;
+        Precept.PhoneFormat = PhoneFormat.E164;
         var examined = new List<int>();
         DateTimeOffset? after = null;
         var changed = 0;
@@ -157,7 +157,7 @@ public sealed class RenormalizationTests : IAsyncLifetime
     [Fact]
     public async Task RequestsCompletedOutsideTheRangeAreNotExamined()
     {
-        Precept.PhoneFormat = PreceptPhoneFormat.E164;
+        Precept.PhoneFormat = PhoneFormat.E164;
         var report = await host.InScopeAsync(sp => sp.GetRequiredService<Renormalization>()
             .RunAsync(new RenormalizeRange(start.AddDays(-2), start.AddDays(-1), null, 100), CancellationToken.None));
         Assert.Equal(0, report.Examined);
@@ -168,7 +168,7 @@ public sealed class RenormalizationTests : IAsyncLifetime
     public void AVerifiedCallbackIsNotTrustedAndAReadOfARunningJobDecidesNothing()
     {
         var lead = new StoredLead(new OpenLead(requests[0].RequestId, requests[0], null, start), start.AddSeconds(3));
-        var translation = new PreceptAnswerTranslation(Options.Create(new PreceptOptions { VerifyCallbacks = true, PhoneFormat = PreceptPhoneFormat.E164 }));
+        var translation = new PreceptAnswerTranslation(Options.Create(new PreceptOptions { VerifyCallbacks = true, PhoneFormat = PhoneFormat.E164 }));
         StoredAnswer[] answers =
         [
             new(StoredAnswer.Callback, null, Callback("job-1", "completed", Result(0, "spoofed@evil.example")), start),
@@ -177,7 +177,7 @@ public sealed class RenormalizationTests : IAsyncLifetime
             new(PreceptAnswerTranslation.JobRead, 200, Callback("job-1", "completed", Result(0, "later@acme.com")), start.AddSeconds(3)),
         ];
 
-        var result = translation.Translate(answers, [lead])[lead.Lead.RequestId];
+        var result = translation.Translate(answers, [lead]).Results[lead.Lead.RequestId];
 
         Assert.Equal(Outcome.Found, result.Outcome);
         Assert.Equal(["jane.doe0@acme.com"], result.Emails);

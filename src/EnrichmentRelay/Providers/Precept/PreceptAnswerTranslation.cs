@@ -16,7 +16,7 @@ public sealed class PreceptAnswerTranslation(IOptions<PreceptOptions> options) :
 
     public ProviderName Provider => ProviderName.Precept;
 
-    public IReadOnlyDictionary<Guid, LeadResult> Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads)
+    public AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads)
     {
         var settings = options.Value;
         var decided = new Dictionary<Guid, LeadResult>();
@@ -36,6 +36,6 @@ public sealed class PreceptAnswerTranslation(IOptions<PreceptOptions> options) :
             foreach (var (requestId, result) in PreceptTranslation.Translate(report, open, settings.PhoneFormat).Completed)
                 decided.TryAdd(requestId, result);
         }
-        return decided;
+        return new AnswerReplay(decided);
     }
 }

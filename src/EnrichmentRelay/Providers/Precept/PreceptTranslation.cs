@@ -44,7 +44,7 @@ public static class PreceptTranslation
     /// <returns>The results of the open leads it decides, and how many items matched no lead.</returns>
     /// <param name="phoneFormat">How found phone numbers are written (<see cref="PreceptOptions.PhoneFormat"/>).</param>
     public static (IReadOnlyDictionary<Guid, LeadResult> Completed, int Unmatched) Translate(PreceptJobReport report, IReadOnlyCollection<OpenLead> leads,
-        PreceptPhoneFormat phoneFormat = PreceptPhoneFormat.AsReceived)
+        PhoneFormat phoneFormat = PhoneFormat.AsReceived)
     {
         var matcher = new PreceptResultMatcher(leads);
         var completed = new Dictionary<Guid, LeadResult>();
@@ -69,7 +69,7 @@ public static class PreceptTranslation
     }
 
     /// <summary>The report as a reading of <paramref name="job"/>: its leads' results, and, once it ended, its cost.</summary>
-    public static JobReading Reading(OpenJob job, PreceptJobReport report, ILogger logger, PreceptPhoneFormat phoneFormat = PreceptPhoneFormat.AsReceived)
+    public static JobReading Reading(OpenJob job, PreceptJobReport report, ILogger logger, PhoneFormat phoneFormat = PhoneFormat.AsReceived)
     {
         var (completed, unmatched) = Translate(report, job.Leads, phoneFormat);
         if (unmatched > 0)
