@@ -19,7 +19,12 @@ public sealed record StoredAnswer(string Endpoint, int? Status, string? Body, Da
 /// When its attempt ended: an answer received after that did not decide it then (it ended at the submit, or by an
 /// answer that is not stored), so it does not decide it now.
 /// </param>
-public sealed record StoredLead(OpenLead Lead, DateTimeOffset? EndedAt);
+/// <param name="Lane">The lane its attempt was in (a provider with several kinds of job tells them apart by it).</param>
+/// <param name="StateKept">
+/// The request still holds this provider's state of the job (false once a waterfall moved it on, which clears it):
+/// only then is <see cref="OpenLead.ProviderState"/> what the job left.
+/// </param>
+public sealed record StoredLead(OpenLead Lead, DateTimeOffset? EndedAt, string Lane = "", bool StateKept = true);
 
 /// <summary>
 /// Translates a job's stored answers again, with the translation as it is configured now, without calling the provider:
@@ -37,7 +42,8 @@ public interface IAnswerTranslation
     /// something the answers alone cannot replay. Throws when an answer the translation needs cannot be read.
     /// </summary>
     /// <param name="leads">Every lead of the job, each asking what its attempt asked.</param>
-    AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads);
+    /// <param name="externalId">The job's id at the provider (null when it never had one).</param>
+    AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads, string? externalId);
 }
 
 /// <summary>What a job's stored answers give again.</summary>

@@ -128,11 +128,12 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
             .ToLookup(a => a.JobId, a => a.Answer);
         var leads = (await db.Attempts.AsNoTracking().Where(a => jobIds.Contains(a.JobId))
                 .Join(db.Requests.AsNoTracking(), a => a.RequestId, r => r.RequestId,
-                    (a, r) => new { a.JobId, a.Provider, a.RequestId, a.FieldsJson, a.StartedAt, a.CompletedAt, r.RequestJson,
+                    (a, r) => new { a.JobId, a.Provider, a.Lane, a.RequestId, a.FieldsJson, a.StartedAt, a.CompletedAt, r.RequestJson,
                         // The provider's state is the request's only while this job is its last (a waterfall's next step clears it).
-                        ProviderState = r.ProviderJobId == a.JobId ? r.ProviderState : null })
+                        StateKept = r.ProviderJobId == a.JobId, r.ProviderState })
                 .ToListAsync(ct))
             .ToLookup(l => l.JobId);
+        var externalIds = await db.ProviderJobs.AsNoTracking().Where(j => jobIds.Contains(j.Id)).ToDictionaryAsync(j => j.Id, j => j.ExternalId, ct);
 
         var translated = new Dictionary<Guid, JobTranslation>();
         foreach (var jobId in jobIds)
@@ -146,9 +147,10 @@ public sealed class Renormalization(RelayDbContext db, IEnumerable<IAnswerTransl
                 {
                     var request = LedgerViews.ReadRequest(l.RequestJson);
                     return new StoredLead(new OpenLead(l.RequestId,
-                        l.FieldsJson is null ? request : request with { Fields = LedgerViews.ReadFields(l.FieldsJson) }, l.ProviderState, l.StartedAt), l.CompletedAt);
+                        l.FieldsJson is null ? request : request with { Fields = LedgerViews.ReadFields(l.FieldsJson) }, l.StateKept ? l.ProviderState : null,
+                        l.StartedAt), l.CompletedAt, l.Lane, l.StateKept);
                 }).ToList();
-                translated[jobId] = new JobTranslation(byProvider[leads[jobId].First().Provider].Translate(mine, jobLeads), null);
+                translated[jobId] = new JobTranslation(byProvider[leads[jobId].First().Provider].Translate(mine, jobLeads, externalIds.GetValueOrDefault(jobId)), null);
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {

@@ -161,12 +161,12 @@ public sealed class LanceRenormalizationTests : IAsyncLifetime
         ];
         var translation = new LanceAnswerTranslation(Options.Create(new LanceOptions { PhoneFormat = PhoneFormat.E164 }));
 
-        var replay = translation.Translate(answers, [lead]);
+        var replay = translation.Translate(answers, [lead], null);
 
         Assert.Empty(replay.Results); // the first says no id; the second came after the request ended
         Assert.Equal(LanceAnswerTranslation.PersonReadUnknown, replay.NotReplayed[both.RequestId]);
 
-        var found = translation.Translate([answers[1] with { ReceivedAt = start }], [lead]).Results[both.RequestId];
+        var found = translation.Translate([answers[1] with { ReceivedAt = start }], [lead], null).Results[both.RequestId];
         Assert.Equal((Outcome.Found, "+15550002222"), (found.Outcome, Assert.Single(found.Phones!)));
     }
 

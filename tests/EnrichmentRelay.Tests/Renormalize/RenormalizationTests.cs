@@ -177,7 +177,7 @@ public sealed class RenormalizationTests : IAsyncLifetime
             new(PreceptAnswerTranslation.JobRead, 200, Callback("job-1", "completed", Result(0, "later@acme.com")), start.AddSeconds(3)),
         ];
 
-        var result = translation.Translate(answers, [lead]).Results[lead.Lead.RequestId];
+        var result = translation.Translate(answers, [lead], "job-1").Results[lead.Lead.RequestId];
 
         Assert.Equal(Outcome.Found, result.Outcome);
         Assert.Equal(["jane.doe0@acme.com"], result.Emails);

@@ -24,7 +24,7 @@ public sealed class LanceAnswerTranslation(IOptions<LanceOptions> options) : IAn
 
     public ProviderName Provider => ProviderName.Lance;
 
-    public AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads)
+    public AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads, string? externalId)
     {
         var settings = options.Value;
         // Person reads by the person their body says they are, in the order they came.
@@ -35,9 +35,9 @@ public sealed class LanceAnswerTranslation(IOptions<LanceOptions> options) : IAn
             .ToLookup(r => r.PersonId!, r => r.Answer, StringComparer.OrdinalIgnoreCase);
         var results = new Dictionary<Guid, LeadResult>();
         var notReplayed = new Dictionary<Guid, string>();
-        foreach (var (lead, endedAt) in leads)
+        foreach (var (lead, endedAt, _, stateKept) in leads)
         {
-            if (lead.ProviderState is null)
+            if (!stateKept || lead.ProviderState is null)
             {
                 notReplayed[lead.RequestId] = StateGone;
                 continue;

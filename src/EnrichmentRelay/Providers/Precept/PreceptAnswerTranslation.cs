@@ -16,7 +16,7 @@ public sealed class PreceptAnswerTranslation(IOptions<PreceptOptions> options) :
 
     public ProviderName Provider => ProviderName.Precept;
 
-    public AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads)
+    public AnswerReplay Translate(IReadOnlyList<StoredAnswer> answers, IReadOnlyList<StoredLead> leads, string? externalId)
     {
         var settings = options.Value;
         var decided = new Dictionary<Guid, LeadResult>();
