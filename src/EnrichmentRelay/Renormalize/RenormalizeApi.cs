@@ -28,7 +28,8 @@ public static class RenormalizeApi
             .WithSummary("Translates the stored provider answers of requests completed in [from, to) again, and publishes a correction where the result changed")
             .WithDescription("No provider is called and no credit changes. A request whose outcome, emails, phones, per-field outcomes or contacts " +
                              "change gets one corrected EnrichmentCompleted (revision n + 1, a new eventId, supersedes = the event it replaces); " +
-                             "the others get nothing, so a second run changes nothing. At most `limit` requests (default 500, at most 5000) " +
+                             "the others get nothing, so a second run changes nothing. Requests none of whose attempts can be " +
+                             "translated again count as withoutAnswers, by reason in withoutAnswersWhy. At most `limit` requests (default 500, at most 5000) " +
                              "are examined per call, oldest completion first; when the range holds more, `continueAfter` says where the next " +
                              "call starts (pass it as `after`). from, to and after are ISO 8601 instants. Needs the X-Api-Key header.")
             .WithResponseExample(StatusCodes.Status200OK, "Two corrections in a day of completions", ReportExample);
@@ -77,6 +78,8 @@ public static class RenormalizeApi
          "corrections":[{"requestId":"3f6b1c2e-9a4d-4a51-8e57-0f2a7d9b1c11","revision":2,"eventId":"0c1e5d55-2f0b-5a4e-9d3b-6c2f1a7e9b10","supersedes":"5b0c6f7e-1d2a-5c3b-8e4f-9a0b1c2d3e4f"},
                         {"requestId":"7a2d4e6f-1b3c-4d5e-8f9a-0b1c2d3e4f50","revision":3,"eventId":"2d4f6a8c-0e1b-5c3d-9e5f-7a9b1c3d5e70","supersedes":"9e8d7c6b-5a4f-5e3d-8c2b-1a0f9e8d7c60"}],
          "failures":[{"requestId":"c5a1b2d3-4e5f-4a6b-9c7d-8e9f0a1b2c3d","reason":"the stored answers of job relay-6f… cannot be translated again: JsonException: …"}],
-         "continueAfter":"2026-12-01T17:42:10.5120000+00:00"}
+         "continueAfter":"2026-12-01T17:42:10.5120000+00:00",
+         "withoutAnswersWhy":{"no stored answer decided it (it ended at the submit, at the relay's deadline, or before any answer was kept)":60,
+                              "Woodpecker: its result came from another batch that already held it, and who paid for that batch was read from the ledger at the time, not from an answer":6}}
         """;
 }

@@ -8,6 +8,7 @@ using EnrichmentRelay.Renormalize;
 using EnrichmentRelay.Sandbox;
 using EnrichmentRelay.Sandbox.Woodpecker;
 using EnrichmentRelay.Serialization;
+using EnrichmentRelay.Tests.Providers.Woodpecker;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -38,15 +39,7 @@ public sealed class WoodpeckerRenormalizationTests : IAsyncLifetime
     {
         host = new LedgerTestHost((services, _) =>
         {
-            services.AddSingleton(Options.Create(options));
-            services.AddHttpClient<WoodpeckerClient>(http =>
-            {
-                http.BaseAddress = options.BaseUrl;
-                http.DefaultRequestHeaders.Add("x-api-key", options.ApiKey);
-            }).AddProviderAnswers(ProviderName.Woodpecker, WoodpeckerClient.Endpoints);
-            services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();
-            services.AddScoped<IEnrichmentProvider, WoodpeckerProspectsProvider>();
-            services.AddScoped<IJobReader, WoodpeckerJobReader>();
+            services.AddWoodpecker(options);
             services.AddSingleton<IAnswerTranslation, WoodpeckerAnswerTranslation>();
             services.AddScoped<Renormalization>();
         });
