@@ -4,16 +4,34 @@ using MassTransit;
 namespace EnrichmentRelay.Contracts;
 
 /// <summary>
-/// Exactly one per request. <see cref="EventId"/> is derived from <see cref="RequestId"/>, so a
-/// re-published event carries the same id and subscribers can recognise it.
+/// Exactly one per request, and later a correction only if an operator re-normalized the request's stored provider
+/// answers and its result changed (<see cref="Revision"/> 2, 3, …, each naming the event it <see cref="Supersedes"/>).
+/// <see cref="EventId"/> is derived from <see cref="RequestId"/> and <see cref="Revision"/>, so a re-published event
+/// carries the same id and subscribers can recognise it.
 /// </summary>
 [MessageUrn(ExchangeNames.EnrichmentCompleted)]
 [EntityName(ExchangeNames.EnrichmentCompleted)]
 [FaultEntityName(ExchangeNames.FaultPrefix + ExchangeNames.EnrichmentCompleted + ExchangeNames.FaultSuffix)]
 public record EnrichmentCompleted
 {
-    /// <summary><see cref="EventIdFor"/>(<see cref="RequestId"/>), also the MassTransit MessageId: deduplicate on it.</summary>
+    /// <summary>
+    /// <see cref="EventIdFor(Guid, int)"/>(<see cref="RequestId"/>, <see cref="Revision"/>), also the MassTransit MessageId:
+    /// deduplicate on it.
+    /// </summary>
     public Guid EventId { get; init; }
+
+    /// <summary>
+    /// 1 for the request's first completion; 2, 3, … for each correction published after its stored provider answers were
+    /// translated again (<c>POST /admin/renormalize</c>) and its result changed. A correction replaces what every earlier
+    /// revision said of the request; credits are never charged again.
+    /// </summary>
+    public int Revision { get; init; } = 1;
+
+    /// <summary>
+    /// The <see cref="EventId"/> of the revision this one replaces (revision n - 1); null for the first. A subscriber that
+    /// holds the event with that id replaces its data with this one's.
+    /// </summary>
+    public Guid? Supersedes { get; init; }
 
     /// <summary>The <see cref="EnrichmentRequested.RequestId"/> this answers.</summary>
     public Guid RequestId { get; init; }
@@ -73,6 +91,18 @@ public record EnrichmentCompleted
     /// <summary>The event id for a request: the same request id always gives the same event id.</summary>
     /// <param name="requestId">The request's <see cref="EnrichmentRequested.RequestId"/>.</param>
     public static Guid EventIdFor(Guid requestId) => NameBasedGuid.Create(EventIdNamespace, requestId.ToString("D"));
+
+    /// <summary>
+    /// The event id of a request's <paramref name="revision"/>: revision 1 is <see cref="EventIdFor(Guid)"/>, a later one
+    /// is name-based on the request id and the revision, so a re-publication of one correction keeps its id.
+    /// </summary>
+    /// <param name="requestId">The request's <see cref="EnrichmentRequested.RequestId"/>.</param>
+    /// <param name="revision">The revision, from 1.</param>
+    public static Guid EventIdFor(Guid requestId, int revision)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(revision, 1);
+        return revision == 1 ? EventIdFor(requestId) : NameBasedGuid.Create(EventIdNamespace, $"{requestId:D}/revision/{revision}");
+    }
 }
 
 /// <summary>One try at one provider.</summary>

@@ -10,6 +10,7 @@ using EnrichmentRelay.Messaging;
 using EnrichmentRelay.Operations;
 using EnrichmentRelay.Outbox;
 using EnrichmentRelay.Providers;
+using EnrichmentRelay.Renormalize;
 using EnrichmentRelay.Requests;
 using EnrichmentRelay.Requests.Selections;
 using EnrichmentRelay.Webhooks;
@@ -58,6 +59,8 @@ builder.AddAdmin();
 builder.AddDeadLetters();
 // Per provider and field: requests, contacts found, hit rate and credits (/admin/costs and the dashboard).
 builder.AddCosts();
+// After a mapping fix: stored provider answers translated again, corrections published (/admin/renormalize).
+builder.AddRenormalization();
 // What an operator looks at: / (counts, chart, stuck work, dead letters) and each request's history.
 builder.AddDashboard();
 // Last: the bus takes the consumers and endpoint conventions the features above registered.
@@ -84,6 +87,7 @@ app.MapDeadLetters();
 app.MapJobs();
 app.MapCosts();
 app.MapBudgets();
+app.MapRenormalization();
 app.MapDashboard();
 
 app.Run();

@@ -1,3 +1,5 @@
+using EnrichmentRelay.Sandbox.Precept;
+
 namespace EnrichmentRelay.Sandbox.Lance;
 
 /// <summary>
@@ -24,6 +26,7 @@ public sealed class LanceSettings
     LanceIdFormat recordIds;
     int unknownPersonReadStatus;
     LanceUnknownIds unknownIds;
+    PhoneStyle phoneStyle;
 
     internal LanceSettings(object gate)
     {
@@ -153,10 +156,21 @@ public sealed class LanceSettings
         }
     }
 
+    /// <summary>
+    /// How the phones Lance finds are written on its person record. Its pages show none and say nothing of their format, so
+    /// the sandbox plays both readings, as for Precept (<see cref="Precept.PhoneStyle"/>): E.164 (the default) or spaced.
+    /// </summary>
+    public PhoneStyle PhoneStyle
+    {
+        get { lock (gate) return phoneStyle; }
+        set { lock (gate) phoneStyle = Defined(value); }
+    }
+
     internal void RestoreDefaults()
     {
         lock (gate)
         {
+            phoneStyle = PhoneStyle.E164;
             credits = 1_000_000;
             processingDelay = TimeSpan.FromSeconds(1);
             defaultOutcome = LanceOutcome.Found;

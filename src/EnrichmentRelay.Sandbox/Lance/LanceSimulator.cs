@@ -1,3 +1,4 @@
+using EnrichmentRelay.Sandbox.Precept;
 using System.Globalization;
 using System.Text.Json.Nodes;
 
@@ -377,7 +378,7 @@ public sealed class LanceSimulator
                 Charge(e);
             if (outcome == LanceOutcome.Found && persons.TryGetValue(e.EntityId, out var person))
             {
-                var (list, value) = e.Field == "emails" ? (person.Emails, person.FoundEmail()) : (person.Phones, person.FoundPhone());
+                var (list, value) = e.Field == "emails" ? (person.Emails, person.FoundEmail()) : (person.Phones, Settings.PhoneStyle.Write(person.FoundPhone()));
                 if (!list.Contains(value))
                     list.Add(value);
             }

@@ -81,6 +81,9 @@ sealed record PreceptLead(
         }
     }
 
+    /// <summary><see cref="Phone"/> as Precept writes it under <paramref name="style"/>: <c>+1 555-012-3456</c> when spaced.</summary>
+    public string PhoneIn(PhoneStyle style) => style.Write(Phone);
+
     (string First, string Last) PersonName()
     {
         if (FirstName is not null && LastName is not null)

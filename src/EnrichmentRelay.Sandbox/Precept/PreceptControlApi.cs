@@ -16,7 +16,8 @@ public static class PreceptControlApi
         ContactFieldNaming? ContactFieldNaming, int? DuplicateDeliveries, bool? DropWebhooks, string? DefaultWebhookUrl,
         string? UnprocessedFieldName, int? WebhookRetryBaseDelayMs, int? SubmitLatencyMs,
         bool? DocumentedOnly = null, bool? ListFiltersByName = null, bool? ListShowsName = null, JobListShape? ListShape = null,
-        int? ListPageSize = null, bool? JobShowsName = null, bool? EchoCustomData = null, bool? HoldJobsOpen = null, PopulationUpdate? Population = null)
+        int? ListPageSize = null, bool? JobShowsName = null, bool? EchoCustomData = null, bool? HoldJobsOpen = null, PopulationUpdate? Population = null,
+        PhoneStyle? PhoneStyle = null)
     {
         public Dictionary<string, string[]> Problems()
         {
@@ -62,6 +63,7 @@ public static class PreceptControlApi
             if (JobShowsName is { } jobName) settings.JobShowsName = jobName;
             if (EchoCustomData is { } echo) settings.EchoCustomData = echo;
             if (HoldJobsOpen is { } hold) settings.HoldJobsOpen = hold;
+            if (PhoneStyle is { } phones) settings.PhoneStyle = phones;
         }
     }
 
@@ -70,13 +72,13 @@ public static class PreceptControlApi
         ContactFieldNaming ContactFieldNaming, int DuplicateDeliveries, bool DropWebhooks, string? DefaultWebhookUrl,
         string UnprocessedFieldName, int WebhookRetryBaseDelayMs, int SubmitLatencyMs,
         bool ListFiltersByName, bool ListShowsName, JobListShape ListShape, int ListPageSize, bool JobShowsName, bool EchoCustomData,
-        bool HoldJobsOpen, FoundShare? Population)
+        bool HoldJobsOpen, FoundShare? Population, PhoneStyle PhoneStyle)
     {
         public static SettingsView Of(PreceptSettings s) => new(
             s.Credits, s.DefaultOutcome, (int)s.ProcessingDelay.TotalMilliseconds, (int)s.ProcessingJitter.TotalMilliseconds,
             s.ContactFieldNaming, s.DuplicateDeliveries, s.DropWebhooks, s.DefaultWebhookUrl,
             s.UnprocessedFieldName, (int)s.WebhookRetryBaseDelay.TotalMilliseconds, (int)s.SubmitLatency.TotalMilliseconds,
-            s.ListFiltersByName, s.ListShowsName, s.ListShape, s.ListPageSize, s.JobShowsName, s.EchoCustomData, s.HoldJobsOpen, s.Population);
+            s.ListFiltersByName, s.ListShowsName, s.ListShape, s.ListPageSize, s.JobShowsName, s.EchoCustomData, s.HoldJobsOpen, s.Population, s.PhoneStyle);
     }
 
     public sealed record OutcomeUpdate(LeadOutcome? Outcome);

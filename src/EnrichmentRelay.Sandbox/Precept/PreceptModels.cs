@@ -18,6 +18,24 @@ public enum LeadOutcome
 }
 
 /// <summary>
+/// How Precept writes the phone numbers it found. Its pages show no example of one and say nothing of their format
+/// (providers.md §2.3), so the sandbox plays both readings: E.164 (<c>+15550123456</c>, the default) or an international
+/// number with separators (<c>+1 555-012-3456</c>).
+/// </summary>
+public enum PhoneStyle
+{
+    E164,
+    Spaced,
+}
+
+public static class PhoneStyles
+{
+    /// <summary>An E.164 number <paramref name="phone"/> (<c>+15550123456</c>) as <paramref name="style"/> writes it: <c>+1 555-012-3456</c> when spaced.</summary>
+    public static string Write(this PhoneStyle style, string phone) =>
+        style == PhoneStyle.Spaced ? $"{phone[..2]} {phone[2..5]}-{phone[5..8]}-{phone[8..]}" : phone;
+}
+
+/// <summary>
 /// Precept's documented field-name drift (providers.md §2.3): <c>enrich_email</c>/<c>enrich_phone</c>/<c>custom_data</c>
 /// (default) or <c>enrichEmail</c>/<c>enrichPhone</c>/<c>customData</c>.
 /// </summary>

@@ -16,6 +16,7 @@ public sealed class PreceptSettings
     TimeSpan processingDelay;
     TimeSpan processingJitter;
     ContactFieldNaming contactFieldNaming;
+    PhoneStyle phoneStyle;
     int duplicateDeliveries;
     bool dropWebhooks;
     int loseWebhooksOfEvery;
@@ -184,6 +185,13 @@ public sealed class PreceptSettings
         set { lock (gate) jobShowsName = value; }
     }
 
+    /// <summary>How the phone numbers of result items are written (see <see cref="Precept.PhoneStyle"/>).</summary>
+    public PhoneStyle PhoneStyle
+    {
+        get { lock (gate) return phoneStyle; }
+        set { lock (gate) phoneStyle = Defined(value); }
+    }
+
     /// <summary>
     /// Result items carry the lead's <c>customData</c> back (as <c>custom_data</c> or <c>customData</c>, by
     /// <see cref="ContactFieldNaming"/>). Documented for company jobs only; for leads it is [S].
@@ -250,6 +258,7 @@ public sealed class PreceptSettings
             processingDelay = TimeSpan.FromMilliseconds(300);
             processingJitter = TimeSpan.Zero;
             contactFieldNaming = ContactFieldNaming.Snake;
+            phoneStyle = PhoneStyle.E164;
             duplicateDeliveries = 0;
             dropWebhooks = false;
             loseWebhooksOfEvery = 0;

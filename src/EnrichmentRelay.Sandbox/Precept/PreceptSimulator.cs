@@ -376,7 +376,7 @@ public sealed class PreceptSimulator : IAsyncDisposable
 
         // Only requested types are searched, and only what is found is charged (§2.4).
         var email = lead.WantsEmail && outcome is LeadOutcome.Found or LeadOutcome.EmailOnly ? lead.Email : null;
-        var phone = lead.WantsPhone && outcome is LeadOutcome.Found or LeadOutcome.PhoneOnly ? lead.Phone : null;
+        var phone = lead.WantsPhone && outcome is LeadOutcome.Found or LeadOutcome.PhoneOnly ? lead.PhoneIn(Settings.PhoneStyle) : null;
         var cost = 1m + (email is null ? 0 : 1) + (phone is null ? 0 : 10);
         Settings.Credits -= cost;
         creditsCharged += cost;

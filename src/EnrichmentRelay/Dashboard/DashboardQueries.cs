@@ -126,7 +126,8 @@ public sealed class DashboardQueries(RelayDbContext db, TimeProvider time, IOpti
         var jobIds = attempts.Select(a => a.JobId).ToList();
         var answers = await db.ProviderAnswerLinks.AsNoTracking().Where(l => jobIds.Contains(l.JobId))
             .Select(l => l.Answer!).Distinct().OrderBy(a => a.Id).Take(MaxAnswersShown).ToListAsync(ct);
-        var eventId = EnrichmentCompleted.EventIdFor(requestId);
+        // The event that holds its result now: a correction's, once the request was re-normalized.
+        var eventId = EnrichmentCompleted.EventIdFor(requestId, record.Revision);
         var published = await db.Outbox.AsNoTracking().Where(m => m.MessageId == eventId).OrderBy(m => m.Id).FirstOrDefaultAsync(ct);
 
         return new RequestHistory(record.RequestId, Name(record.State), record.Provider is null ? null : Name(record.Provider),

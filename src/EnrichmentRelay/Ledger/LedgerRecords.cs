@@ -53,6 +53,12 @@ public class EnrichmentRequestRecord
     public int Version { get; set; }
 
     /// <summary>
+    /// Which publication of its EnrichmentCompleted the ledger holds: 1 from its completion, raised by each correction
+    /// a re-normalization publishes (its event id is <c>EventIdFor(RequestId, Revision)</c>).
+    /// </summary>
+    public int Revision { get; set; } = 1;
+
+    /// <summary>
     /// The fields its current (or next) attempt asks for, as a JSON list; null: all the request's fields. A waterfall
     /// asks each next provider only for the fields the earlier ones did not find.
     /// </summary>

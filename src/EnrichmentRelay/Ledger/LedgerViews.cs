@@ -41,7 +41,9 @@ public static class LedgerViews
         var request = ReadRequest(record);
         return new EnrichmentCompleted
         {
-            EventId = EnrichmentCompleted.EventIdFor(record.RequestId),
+            EventId = EnrichmentCompleted.EventIdFor(record.RequestId, record.Revision),
+            Revision = record.Revision,
+            Supersedes = record.Revision > 1 ? EnrichmentCompleted.EventIdFor(record.RequestId, record.Revision - 1) : null,
             RequestId = record.RequestId,
             Provider = record.Provider,
             Outcome = record.Outcome ?? throw new InvalidOperationException($"Request {record.RequestId} is not completed."),

@@ -57,6 +57,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.Provider).HasConversion<string>().HasMaxLength(16);
             e.Property(r => r.Outcome).HasConversion<string>().HasMaxLength(24);
             e.Property(r => r.Version).IsConcurrencyToken();
+            // Rows from before corrections existed hold their first publication.
+            e.Property(r => r.Revision).HasDefaultValue(1);
             e.Property(r => r.CreditsCharged).HasPrecision(18, 4);
             e.HasOne(r => r.ProviderJob).WithMany().HasForeignKey(r => r.ProviderJobId);
             // The flusher's question: which accepted requests does a provider have, oldest first?

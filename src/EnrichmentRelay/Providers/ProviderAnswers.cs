@@ -15,6 +15,12 @@ public static class ProviderAnswers
     /// <summary>Bodies longer than this are kept cut (a page of a thousand prospects says little about one request).</summary>
     public const int MaxBodyChars = 256 * 1024;
 
+    const string CutMark = "… [cut at ";
+
+    /// <summary>Whether a kept body is only the start of what the provider answered (longer than <see cref="MaxBodyChars"/>).</summary>
+    public static bool WasCut(string body) =>
+        body.Length > MaxBodyChars && body.AsSpan(MaxBodyChars).StartsWith(CutMark, StringComparison.Ordinal) && body.EndsWith(" characters]", StringComparison.Ordinal);
+
     static readonly AsyncLocal<List<CapturedAnswer>?> sink = new();
     static readonly AsyncLocal<Guid?> job = new();
 
@@ -41,7 +47,7 @@ public static class ProviderAnswers
         if (sink.Value is not { } list)
             return;
         if (body is { Length: > MaxBodyChars })
-            body = body[..MaxBodyChars] + $"… [cut at {MaxBodyChars} of {body.Length} characters]";
+            body = body[..MaxBodyChars] + $"{CutMark}{MaxBodyChars} of {body.Length} characters]";
         lock (list) // a reader may make calls in parallel (Lance's person reads)
             list.Add(new CapturedAnswer(provider, endpoint, status, body, error, at, job.Value));
     }

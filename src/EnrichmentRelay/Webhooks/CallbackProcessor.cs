@@ -188,9 +188,10 @@ public sealed class CallbackProcessor(
         // answers them all. Otherwise each callback's own report, in the order they came.
         IReadOnlyList<CapturedAnswer> answers;
         List<JobReading> readings;
+        var precept = services.GetRequiredService<IOptions<PreceptOptions>>().Value;
         using (ProviderAnswers.Capture(out answers))
-            readings = !services.GetRequiredService<IOptions<PreceptOptions>>().Value.VerifyCallbacks
-                ? reports.Select(r => PreceptTranslation.Reading(seen, r, logger)).ToList()
+            readings = !precept.VerifyCallbacks
+                ? reports.Select(r => PreceptTranslation.Reading(seen, r, logger, precept.PhoneFormat)).ToList()
                 : reports.Count == 0 ? []
                 : SeenRunningJustNow(seen, reports) ? [new JobReading(seen.Id) { FoundAs = seen.ExternalId }]
                 : await VerifiedAsync(services, seen, reports[0], ct) is { } verified ? [verified] : [];
@@ -251,7 +252,8 @@ public sealed class CallbackProcessor(
         }
         // Until the job ends, a status read carries no results: the final callback or the sweep brings them.
         if (report.IsCompleted || report.IsFailed)
-            return PreceptTranslation.Reading(job, report, logger) with { FoundAs = id };
+            return PreceptTranslation.Reading(job, report, logger,
+                services.GetRequiredService<IOptions<PreceptOptions>>().Value.PhoneFormat) with { FoundAs = id };
         if (job.ExternalId == id)
             seenRunning[job.Id] = time.GetUtcNow();
         return new JobReading(job.Id) { FoundAs = id };

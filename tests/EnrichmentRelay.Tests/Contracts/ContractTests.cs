@@ -7,6 +7,20 @@ namespace EnrichmentRelay.Tests.Contracts;
 public sealed class ContractTests
 {
     [Fact]
+    public void ACorrectionsEventIdIsItsOwnAndTheSameOnEveryPublication()
+    {
+        var requestId = Guid.NewGuid();
+        Assert.Equal(EnrichmentCompleted.EventIdFor(requestId), EnrichmentCompleted.EventIdFor(requestId, 1));
+        var second = EnrichmentCompleted.EventIdFor(requestId, 2);
+        Assert.Equal(second, EnrichmentCompleted.EventIdFor(requestId, 2));
+        Assert.NotEqual(EnrichmentCompleted.EventIdFor(requestId), second);
+        Assert.NotEqual(second, EnrichmentCompleted.EventIdFor(requestId, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => EnrichmentCompleted.EventIdFor(requestId, 0));
+        Assert.Equal(1, new EnrichmentCompleted().Revision);
+        Assert.Null(new EnrichmentCompleted().Supersedes);
+    }
+
+    [Fact]
     public void EventIdIsTheSameForTheSameRequestAndDiffersOtherwise()
     {
         var requestId = Guid.Parse("3f6b1c2e-9a4d-4a51-8e57-0f2a7d9b1c11");

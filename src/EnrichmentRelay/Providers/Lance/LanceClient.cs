@@ -79,8 +79,21 @@ public sealed class LanceClient(HttpClient http)
             return null;
         if (!response.IsSuccessStatusCode)
             throw new HttpRequestException($"Lance answered {await ReadErrorAsync(response, ct)}", null, response.StatusCode);
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        return ReadPerson(personId, await response.Content.ReadAsStringAsync(ct));
+    }
+
+    /// <summary>A person read's body (its 200 answer) as the person <paramref name="personId"/>.</summary>
+    public static LancePerson ReadPerson(string personId, string json)
+    {
+        using var doc = JsonDocument.Parse(json);
         return new LancePerson(personId, Strings(doc.RootElement, "emails"), Strings(doc.RootElement, "phones"));
+    }
+
+    /// <summary>The <c>id</c> a person read's body says it is (documented), or null when it says none.</summary>
+    public static string? PersonIdOf(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return Text(doc.RootElement, "id");
     }
 
     public static IReadOnlyList<LanceEnrichment> ReadEnrichments(string json)

@@ -32,6 +32,7 @@ public static class LanceExtensions
         builder.Services.AddScoped<LanceTasks>();
         builder.Services.AddScoped<IEnrichmentProvider, LanceProvider>();
         builder.Services.AddScoped<IJobReader, LanceJobReader>();
+        builder.Services.AddSingleton<IAnswerTranslation, LanceAnswerTranslation>();
         builder.Services.AddSingleton(new PolledProvider(ProviderName.Lance, sp => sp.GetRequiredService<IOptions<LanceOptions>>().Value.PollInterval));
         return builder;
     }

@@ -40,6 +40,13 @@ public sealed class LanceOptions : IValidatableObject
 
     public const decimal MaxCreditsPerEnrichment = 1000m;
 
+    /// <summary>
+    /// How the phone numbers Lance finds are written into results: <see cref="Providers.PhoneFormat.AsReceived"/> (the
+    /// default) or <see cref="Providers.PhoneFormat.E164"/>. Lance does not document their format; after a change,
+    /// <c>POST /admin/renormalize</c> corrects the requests completed before it.
+    /// </summary>
+    public PhoneFormat PhoneFormat { get; set; } = PhoneFormat.AsReceived;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
     {
         if (!Enabled)

@@ -326,7 +326,7 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
         foreach (var set in ended)
         {
             var read = people.GetValueOrDefault(set.PersonId);
-            if (Result(set, read, options.Value.CreditsPerEnrichment) is { } result)
+            if (Result(set, read, options.Value.CreditsPerEnrichment, options.Value.PhoneFormat) is { } result)
                 results[set] = result;
             else if (read is not { RefusedTheRelay: true })
                 set.Failed($"Reading Lance person {set.PersonId}, whose data Lance found, failed: {read?.Failure}");
@@ -375,9 +375,11 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
     /// data are reported, and of those only the contacts Lance added since the relay looked before the submit:
     /// persons are shared across Lance organizations, so what was on the record before is not what this request
     /// found. When nothing was added (Lance reused an enrichment that had found it earlier, or found what was there
-    /// already) every contact of the field is reported, and the detail says so.
+    /// already) every contact of the field is reported, and the detail says so. Phones are written as
+    /// <paramref name="phoneFormat"/> says, once what this request added is known (the record before is as Lance wrote it).
+    /// A pure function of the task state and the person read: re-normalization replays it (<see cref="LanceAnswerTranslation"/>).
     /// </summary>
-    internal static LeadResult? Result(LanceTaskSet set, PersonRead? read, decimal creditsPerEnrichment)
+    internal static LeadResult? Result(LanceTaskSet set, PersonRead? read, decimal creditsPerEnrichment, PhoneFormat phoneFormat)
     {
         var found = new Dictionary<string, IReadOnlyList<string>>();
         var ends = new List<Outcome>();
@@ -435,7 +437,7 @@ public sealed class LanceTasks(LanceClient client, IOptions<LanceOptions> option
         var credits = set.Tasks.Values.Count(t => t.Charged) * creditsPerEnrichment;
         var detail = notes.Count == 0 ? null : string.Join("; ", notes) + ".";
         if (found.Count > 0)
-            return new LeadResult(Outcome.Found, found.GetValueOrDefault("emails") ?? [], found.GetValueOrDefault("phones") ?? [],
+            return new LeadResult(Outcome.Found, found.GetValueOrDefault("emails") ?? [], PhoneNumbers.Written(found.GetValueOrDefault("phones") ?? [], phoneFormat),
                 ends.Any(e => e != Outcome.Found) ? "Partly found. " + detail : detail, credits);
         Outcome[] severity = [Outcome.Failed, Outcome.TimedOut, Outcome.InsufficientCredits, Outcome.Rejected, Outcome.NotFound];
         return new LeadResult(severity.First(ends.Contains), Detail: detail, CreditsCharged: credits);

@@ -37,6 +37,7 @@ public static class PreceptExtensions
         builder.Services.AddScoped<IJobReader, PreceptJobReader>();
         builder.Services.AddSingleton(new PolledProvider(ProviderName.Precept, sp => sp.GetRequiredService<IOptions<PreceptOptions>>().Value.SweepInterval));
         builder.Services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<PreceptProvider>());
+        builder.Services.AddSingleton<IAnswerTranslation, PreceptAnswerTranslation>();
         return builder;
     }
 }

@@ -68,7 +68,7 @@ public sealed class PreceptJobReader(
         var report = PreceptJobReport.Read(read.RootElement);
         // Until the job ends, a status read carries no results: the final callback or a later sweep brings them.
         return report.IsCompleted || report.IsFailed
-            ? PreceptTranslation.Reading(job, report, logger) with { FoundAs = id }
+            ? PreceptTranslation.Reading(job, report, logger, Options.PhoneFormat) with { FoundAs = id }
             : new JobReading(job.Id) { FoundAs = id };
     }
 

@@ -28,6 +28,13 @@ public sealed class PreceptOptions : IValidatableObject
     /// </summary>
     public bool VerifyCallbacks { get; set; } = true;
 
+    /// <summary>
+    /// How the phone numbers Precept finds are written into results: <see cref="PhoneFormat.AsReceived"/> (the
+    /// default) or <see cref="PhoneFormat.E164"/>. Precept does not document their format; after a change, the
+    /// requests completed before it are brought in line by <c>POST /admin/renormalize</c>, from their stored answers.
+    /// </summary>
+    public PhoneFormat PhoneFormat { get; set; } = PhoneFormat.AsReceived;
+
     /// <summary>How long after the submit a job may go without its callback before the sweep reads it.</summary>
     public TimeSpan CallbackGrace { get; set; } = TimeSpan.FromMinutes(10);
 

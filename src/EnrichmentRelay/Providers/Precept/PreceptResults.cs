@@ -32,10 +32,12 @@ public static class PreceptResults
             Text("company_name", "companyName", "company"), Text("company_domain", "companyDomain", "company_website", "domain"));
     }
 
-    public static LeadResult Normalize(JsonElement item, IReadOnlyCollection<EnrichmentField> fields)
+    public static LeadResult Normalize(JsonElement item, IReadOnlyCollection<EnrichmentField> fields,
+        PhoneFormat phoneFormat = PhoneFormat.AsReceived)
     {
         var emails = fields.Contains(EnrichmentField.Email) ? Strings(Property(item, "enrich_email", "enrichEmail")) : [];
         var phones = fields.Contains(EnrichmentField.Phone) ? Strings(Property(item, "enrich_phone", "enrichPhone")) : [];
+        phones = PhoneNumbers.Written(phones, phoneFormat);
         if (emails.Count > 0 || phones.Count > 0)
             return new LeadResult(Outcome.Found, emails, phones);
 

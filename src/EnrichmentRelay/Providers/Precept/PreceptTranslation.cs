@@ -42,7 +42,9 @@ public static class PreceptTranslation
 
     /// <param name="leads">Every lead of the job, those already ended included (to recognise repeats of their results).</param>
     /// <returns>The results of the open leads it decides, and how many items matched no lead.</returns>
-    public static (IReadOnlyDictionary<Guid, LeadResult> Completed, int Unmatched) Translate(PreceptJobReport report, IReadOnlyCollection<OpenLead> leads)
+    /// <param name="phoneFormat">How found phone numbers are written (<see cref="PreceptOptions.PhoneFormat"/>).</param>
+    public static (IReadOnlyDictionary<Guid, LeadResult> Completed, int Unmatched) Translate(PreceptJobReport report, IReadOnlyCollection<OpenLead> leads,
+        PhoneFormat phoneFormat = PhoneFormat.AsReceived)
     {
         var matcher = new PreceptResultMatcher(leads);
         var completed = new Dictionary<Guid, LeadResult>();
@@ -53,7 +55,7 @@ public static class PreceptTranslation
             if (matcher.Match(item) is not { } lead)
                 unmatched++;
             else if (!lead.Ended)
-                completed.TryAdd(lead.RequestId, PreceptResults.Normalize(item, lead.Request.Fields ?? []));
+                completed.TryAdd(lead.RequestId, PreceptResults.Normalize(item, lead.Request.Fields ?? [], phoneFormat));
         }
         if (report.IsCompleted || report.IsFailed)
         {
@@ -67,9 +69,9 @@ public static class PreceptTranslation
     }
 
     /// <summary>The report as a reading of <paramref name="job"/>: its leads' results, and, once it ended, its cost.</summary>
-    public static JobReading Reading(OpenJob job, PreceptJobReport report, ILogger logger)
+    public static JobReading Reading(OpenJob job, PreceptJobReport report, ILogger logger, PhoneFormat phoneFormat = PhoneFormat.AsReceived)
     {
-        var (completed, unmatched) = Translate(report, job.Leads);
+        var (completed, unmatched) = Translate(report, job.Leads, phoneFormat);
         if (unmatched > 0)
             logger.LogWarning("{Count} Precept results for job {JobName} match none of its requests", unmatched, job.Name);
         return new JobReading(job.Id)

@@ -37,6 +37,10 @@ public sealed record ConvertedLead(string? FirstName, string? LastName, string? 
             ?? list.FirstOrDefault(p => lead.SameNameAtCompanyAs(p.Identity)).Prospect;
     }
 
+    /// <summary>A converted lead's result from <paramref name="candidates"/>: its prospect's email; null while none matches.</summary>
+    public LeadResult? Converted(IEnumerable<WoodpeckerProspect> candidates, WoodpeckerOutcomes.Followed? followed) =>
+        Match(candidates)?.Email is { Length: > 0 } email ? WoodpeckerOutcomes.ConvertedFound(email, followed) : null;
+
     /// <summary>
     /// The v1 <c>search=</c> that narrows the prospects to this lead's namesakes, by the fields that page documents as
     /// searchable (first_name, last_name, company, website; <c>linkedin_url</c> is not among them); null without a name.

@@ -58,19 +58,24 @@ public sealed class WoodpeckerClient(HttpClient http)
     public async Task<IReadOnlyList<WoodpeckerBatch>> ListLeadEnrichmentsAsync(DateOnly createdAfter, CancellationToken ct)
     {
         var root = await GetJsonAsync($"v2/lead_finder/leads/enrichments?created_after={createdAfter.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}", ct);
-        return root is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("lead_enrichments", out var list) && list.ValueKind == JsonValueKind.Array
+        return root is { } body ? ReadBatchList(body) : [];
+    }
+
+    /// <summary>The batches of a list answer's body.</summary>
+    public static IReadOnlyList<WoodpeckerBatch> ReadBatchList(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("lead_enrichments", out var list) && list.ValueKind == JsonValueKind.Array
             ? list.EnumerateArray().Select(ReadBatch).OfType<WoodpeckerBatch>().ToList()
             : [];
-    }
 
     public async Task<WoodpeckerBatch?> GetLeadEnrichmentAsync(string uuid, CancellationToken ct)
     {
         var root = await GetJsonAsync($"v2/lead_finder/leads/enrichments/{Uri.EscapeDataString(uuid)}", ct);
-        if (root is not { } body)
-            return null;
-        // Seen both bare and wrapped as {"lead_enrichment": {...}}.
-        return ReadBatch(body.TryGetProperty("lead_enrichment", out var wrapped) ? wrapped : body);
+        return root is { } body ? ReadBatchBody(body) : null;
     }
+
+    /// <summary>The batch of a get-by-uuid answer's body: seen both bare and wrapped as <c>{"lead_enrichment": {...}}</c>.</summary>
+    public static WoodpeckerBatch? ReadBatchBody(JsonElement body) =>
+        ReadBatch(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("lead_enrichment", out var wrapped) ? wrapped : body);
 
     public async Task<IReadOnlyList<WoodpeckerProspectStatus>> QueryProspectStatusesAsync(IReadOnlyCollection<string> emails, CancellationToken ct)
     {
@@ -78,7 +83,13 @@ public sealed class WoodpeckerClient(HttpClient http)
             new JsonObject { ["emails"] = new JsonArray(emails.Select(e => (JsonNode)e).ToArray()) }, ct);
         await EnsureSuccessAsync(response, ct);
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
-        if (!doc.RootElement.TryGetProperty("prospect_enrichments", out var list) || list.ValueKind != JsonValueKind.Array)
+        return ReadProspectStatuses(doc.RootElement);
+    }
+
+    /// <summary>The statuses of a status query answer's body.</summary>
+    public static IReadOnlyList<WoodpeckerProspectStatus> ReadProspectStatuses(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("prospect_enrichments", out var list) || list.ValueKind != JsonValueKind.Array)
             return [];
         return list.EnumerateArray()
             .Where(e => Text(e, "uuid") is not null && Text(e, "prospect_email") is not null)
@@ -108,9 +119,15 @@ public sealed class WoodpeckerClient(HttpClient http)
             return [];
         await EnsureSuccessAsync(response, ct);
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
-        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+        return ReadProspects(doc.RootElement);
+    }
+
+    /// <summary>The prospects of a v1 prospects answer's body.</summary>
+    public static IReadOnlyList<WoodpeckerProspect> ReadProspects(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Array)
             return [];
-        return doc.RootElement.EnumerateArray().Select(p => new WoodpeckerProspect(
+        return root.EnumerateArray().Select(p => new WoodpeckerProspect(
             p.TryGetProperty("id", out var id) && id.TryGetInt64(out var n) ? n : null,
             Text(p, "email"), Text(p, "first_name"), Text(p, "last_name"), Text(p, "company"), Text(p, "website"), Text(p, "linkedin_url"),
             Instant(p, "updated"))).ToList();

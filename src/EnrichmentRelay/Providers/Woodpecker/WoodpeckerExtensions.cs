@@ -34,6 +34,7 @@ public static class WoodpeckerExtensions
         builder.Services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();
         builder.Services.AddScoped<IEnrichmentProvider, WoodpeckerProspectsProvider>();
         builder.Services.AddScoped<IJobReader, WoodpeckerJobReader>();
+        builder.Services.AddSingleton<IAnswerTranslation, WoodpeckerAnswerTranslation>();
         builder.Services.AddSingleton(new PolledProvider(ProviderName.Woodpecker, sp => sp.GetRequiredService<IOptions<WoodpeckerOptions>>().Value.PollInterval));
         return builder;
     }

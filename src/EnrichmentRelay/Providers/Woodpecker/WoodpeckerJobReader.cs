@@ -219,19 +219,10 @@ public sealed class WoodpeckerJobReader(
         {
             if (read.Status != WoodpeckerStatus.Processed)
                 return;
-            switch (read.ProcessingResult)
-            {
-                case WoodpeckerStatus.NotConvertedToProspect:
-                    Complete(lead, WoodpeckerOutcomes.NotConverted(lead.Followed));
-                    break;
-                case WoodpeckerStatus.ConvertedToProspect:
-                    // The email lives on the prospect the conversion created: found in bulk once every batch was read.
-                    converted.Add(lead);
-                    break;
-                default:
-                    Complete(lead, WoodpeckerOutcomes.UnknownResult(read.ProcessingResult, lead.Followed));
-                    break;
-            }
+            if (WoodpeckerOutcomes.OfProcessedLead(read.ProcessingResult, lead.Followed) is { } result)
+                Complete(lead, result);
+            else
+                converted.Add(lead); // the email lives on the prospect the conversion created: found in bulk once every batch was read
         }
 
         /// <summary>A batch from the listing, else read by its uuid (once per poll); null while Woodpecker does not show it.</summary>
@@ -314,8 +305,8 @@ public sealed class WoodpeckerJobReader(
             foreach (var lead in leads)
             {
                 var person = ConvertedLead.Of(lead.Request);
-                if (person.Match(recent)?.Email is { Length: > 0 } email)
-                    Complete(lead, WoodpeckerOutcomes.ConvertedFound(email, lead.Followed));
+                if (person.Converted(recent, lead.Followed) is { } result)
+                    Complete(lead, result);
                 else
                     unmatched.Add((lead, person));
             }
@@ -329,9 +320,9 @@ public sealed class WoodpeckerJobReader(
                         var key = string.Join('\n', criteria.Select(c => $"{c.Key}={c.Value}"));
                         if (!searched.TryGetValue(key, out var search) && searched.Count < MaxSearchesPerPoll)
                             searched[key] = search = client.SearchProspectsAsync(criteria, ct);
-                        if (search is not null && person.Match(await search)?.Email is { Length: > 0 } email)
+                        if (search is not null && person.Converted(await search, lead.Followed) is { } result)
                         {
-                            Complete(lead, WoodpeckerOutcomes.ConvertedFound(email, lead.Followed));
+                            Complete(lead, result);
                             return;
                         }
                     }
@@ -472,10 +463,8 @@ public sealed class WoodpeckerJobReader(
 
                 if (status.Status == WoodpeckerStatus.ProcessedEnriched)
                     await CompleteEnrichedProspectAsync(lead, ct);
-                else if (status.Status == WoodpeckerStatus.ProcessedNotEnriched)
-                    Complete(lead, WoodpeckerOutcomes.ProspectNotEnriched(lead.Followed));
-                else if (status.Status?.StartsWith(WoodpeckerStatus.Processed, StringComparison.Ordinal) == true)
-                    Complete(lead, WoodpeckerOutcomes.ProspectUnknownStatus(status.Status, lead.Followed));
+                else if (WoodpeckerOutcomes.OfProspectStatus(status.Status, lead.Followed) is { } result)
+                    Complete(lead, result);
                 // PENDING, or a status that does not say it is processed: look again next read.
             }
         }
@@ -484,11 +473,10 @@ public sealed class WoodpeckerJobReader(
         async Task CompleteEnrichedProspectAsync(LeadRead lead, CancellationToken ct)
         {
             var email = lead.ProspectEmail;
-            var record = (await client.SearchProspectsAsync(new Dictionary<string, string> { ["email"] = email }, ct))
-                .FirstOrDefault(p => string.Equals(p.Email?.Trim(), email, StringComparison.OrdinalIgnoreCase));
-            if (record?.Email is { Length: > 0 } held)
+            if (WoodpeckerOutcomes.EnrichedRecord(email, await client.SearchProspectsAsync(new Dictionary<string, string> { ["email"] = email }, ct), lead.Followed)
+                is { } result)
             {
-                Complete(lead, WoodpeckerOutcomes.ProspectEnriched(held.Trim(), lead.Followed));
+                Complete(lead, result);
                 return;
             }
             if (lead.State.FoundAt is null)

@@ -37,6 +37,27 @@ public static class WoodpeckerOutcomes
     /// <param name="ChargedElsewhere">The batch is one this relay submitted for another request, which records its charge.</param>
     public sealed record Followed(string Batch, string? SubmitAnswer, bool ChargedElsewhere);
 
+    /// <summary>
+    /// What a processed lead's <c>processing_result</c> means; null for a converted lead, whose prospect decides
+    /// (<see cref="ConvertedFound"/>). The job reader and re-normalization both ask this.
+    /// </summary>
+    public static LeadResult? OfProcessedLead(string? processingResult, Followed? followed) => processingResult switch
+    {
+        WoodpeckerStatus.ConvertedToProspect => null,
+        WoodpeckerStatus.NotConvertedToProspect => NotConverted(followed),
+        _ => UnknownResult(processingResult, followed),
+    };
+
+    /// <summary>
+    /// What a prospect enrichment's status means; null while it is not processed (looked at again) and for
+    /// <c>PROCESSED_ENRICHED</c>, whose prospect record decides (<see cref="ProspectEnriched"/>).
+    /// </summary>
+    public static LeadResult? OfProspectStatus(string? status, Followed? followed) =>
+        status == WoodpeckerStatus.ProcessedEnriched ? null
+        : status == WoodpeckerStatus.ProcessedNotEnriched ? ProspectNotEnriched(followed)
+        : status?.StartsWith(WoodpeckerStatus.Processed, StringComparison.Ordinal) == true ? ProspectUnknownStatus(status, followed)
+        : null;
+
     public static LeadResult NotConverted(Followed? followed) => new(Outcome.NotFound, CreditsCharged: 0,
         Detail: "Woodpecker found no email for this lead (NOT_CONVERTED_TO_PROSPECT)." + Note(followed));
 
@@ -72,6 +93,12 @@ public static class WoodpeckerOutcomes
     public static LeadResult ProspectEnriched(string email, Followed? followed) => new(Outcome.Found, [email], CreditsCharged: Charged(followed),
         Detail: "Woodpecker enriched this existing prospect (PROCESSED_ENRICHED); the email is the one its prospect record holds (prospect " +
                 "enrichment adds data to a prospect known by its email, it does not look for another address)." + Note(followed));
+
+    /// <summary>An enriched prospect's result from prospect records read by its email: the record's own email; null when none holds it.</summary>
+    public static LeadResult? EnrichedRecord(string email, IEnumerable<WoodpeckerProspect> records, Followed? followed) =>
+        records.FirstOrDefault(p => string.Equals(p.Email?.Trim(), email, StringComparison.OrdinalIgnoreCase))?.Email is { Length: > 0 } held
+            ? ProspectEnriched(held.Trim(), followed)
+            : null;
 
     public static LeadResult ProspectNotEnriched(Followed? followed) => new(Outcome.NotFound, CreditsCharged: 0,
         Detail: "Woodpecker found nothing to add to this prospect (PROCESSED_NOT_ENRICHED; it answers so too for an email that is not one of " +

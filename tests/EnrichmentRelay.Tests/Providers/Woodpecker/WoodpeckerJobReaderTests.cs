@@ -39,15 +39,7 @@ public sealed class WoodpeckerJobReaderTests(ITestOutputHelper output) : IAsyncL
     {
         host = new LedgerTestHost((services, time) =>
         {
-            services.AddSingleton(Options.Create(options));
-            services.AddHttpClient<WoodpeckerClient>(http =>
-            {
-                http.BaseAddress = options.BaseUrl;
-                http.DefaultRequestHeaders.Add("x-api-key", options.ApiKey);
-            }).AddProviderAnswers(ProviderName.Woodpecker, WoodpeckerClient.Endpoints);
-            services.AddScoped<IEnrichmentProvider, WoodpeckerLeadsProvider>();
-            services.AddScoped<IEnrichmentProvider, WoodpeckerProspectsProvider>();
-            services.AddScoped<IJobReader, WoodpeckerJobReader>();
+            services.AddWoodpecker(options);
         });
         sandbox = await SandboxServer.StartAsync(new SandboxOptions { WoodpeckerApiKey = "k", TimeProvider = host.Time });
         options.BaseUrl = new Uri(sandbox.BaseAddress, "rest/");

@@ -176,6 +176,11 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<int>("Revision")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(1);
+
                     b.Property<string>("SkippedJson")
                         .HasColumnType("text");
 
