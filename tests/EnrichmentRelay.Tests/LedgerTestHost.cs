@@ -1,4 +1,5 @@
 using EnrichmentRelay.Budgets;
+using EnrichmentRelay.Cache;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
@@ -46,6 +47,10 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddScoped<RequestRouting>();
         services.AddScoped<IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         services.AddScoped<EnrichmentIntake>();
+        // The identity cache is off unless a test turns it on (Cache tests): most tests send the same lead again on purpose.
+        services.AddSingleton(Options.Create(new CacheOptions { FoundFor = TimeSpan.Zero }));
+        services.AddScoped<IdentityCache>();
+        services.AddScoped<ICompletionStaging>(sp => sp.GetRequiredService<IdentityCache>());
         services.AddSingleton(Provider);
         if (scriptedProvider)
             services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<ScriptedProvider>());

@@ -171,8 +171,39 @@ public class RequestAttemptRecord
     public string? EmailsJson { get; set; }
     /// <summary>The phones this attempt found (JSON list), recorded when it ends.</summary>
     public string? PhonesJson { get; set; }
+    /// <summary>
+    /// True for an answer from the identity cache, or from an identical request in flight at the same time: no call was
+    /// made and nothing charged; <see cref="Provider"/> is the provider that originally found it (no job: <see cref="JobId"/> is empty).
+    /// </summary>
+    public bool FromCache { get; set; }
 
     public bool IsOpen => CompletedAt is null;
+}
+
+/// <summary>
+/// What a provider said of one field of one person, remembered so the relay does not pay for it again: per normalized
+/// identity key (a lead has several: email, LinkedIn profile, name at a company domain, provider ids) and field, the
+/// values found or that none was found, until <see cref="ExpiresAt"/>. Rows are only added, in the transaction that
+/// completes the request they come from; the newest unexpired row of a key and field is the answer.
+/// </summary>
+public class IdentityCacheRecord
+{
+    public long Id { get; set; }
+    /// <summary>The normalized identity key: its kind and the SHA-256 of its normalized text (<c>email:…</c>, <c>linkedin:…</c>, …).</summary>
+    public required string Key { get; set; }
+    public EnrichmentField Field { get; set; }
+    /// <summary>False: the provider looked and found nothing (cached for a shorter time).</summary>
+    public bool Found { get; set; }
+    /// <summary>The values found (JSON list); empty when not found.</summary>
+    public required string ValuesJson { get; set; }
+    /// <summary>The provider that found them (or looked and found nothing).</summary>
+    public ProviderName Provider { get; set; }
+    /// <summary>The request whose completion stored it.</summary>
+    public Guid RequestId { get; set; }
+    /// <summary>Every identity key stored with it (the lead's, and the emails found), so forgetting a person by one finds all.</summary>
+    public required string KeysJson { get; set; }
+    public DateTimeOffset FoundAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EnrichmentRelay.Cache;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
@@ -31,6 +32,7 @@ public sealed class EnrichmentIntake(
     IValidator<EnrichmentRequested> validator,
     RequestRouting routing,
     RequestCompletion completion,
+    IdentityCache cache,
     TimeProvider time,
     BatchFlushSignal flushSignal,
     OutboxSignal outboxSignal,
@@ -87,7 +89,7 @@ public sealed class EnrichmentIntake(
         var now = time.GetUtcNow();
         // The first occurrence of each RequestId in the batch, with the body it was stored under.
         var firsts = new Dictionary<Guid, (int Index, string Json)>();
-        var staged = new List<(int Index, EnrichmentRequestRecord Record, string? RejectedFor)>();
+        var staged = new List<(int Index, EnrichmentRequestRecord Record, EnrichmentRequested Request, string? RejectedFor)>();
         var keyless = new List<(int Index, string Detail)>();
         for (var i = 0; i < batch.Count; i++)
         {
@@ -115,7 +117,7 @@ public sealed class EnrichmentIntake(
                 continue;
             }
             firsts[request.RequestId] = (i, record.RequestJson);
-            staged.Add((i, record, detail));
+            staged.Add((i, record, request, detail));
         }
 
         // Repeats of requests stored by an earlier batch (or the HTTP endpoint).
@@ -124,8 +126,13 @@ public sealed class EnrichmentIntake(
             ? []
             : await db.Requests.AsNoTracking().Where(r => ids.Contains(r.RequestId))
                 .Select(r => new { r.RequestId, r.RequestJson }).ToDictionaryAsync(r => r.RequestId, r => r.RequestJson, ct);
+        // What the identity cache knows of the new ones: one query for the whole batch.
+        var cached = await cache.LookupAsync(
+            staged.Where(s => s.RejectedFor is null && !existing.ContainsKey(s.Record.RequestId)).Select(s => s.Request).ToList(), now, ct);
         var accepted = 0;
-        foreach (var (index, record, rejectedFor) in staged)
+        var toProviders = 0;
+        var looked = new List<(EnrichmentRequestRecord Record, CachedAnswer? Answer)>();
+        foreach (var (index, record, request, rejectedFor) in staged)
         {
             using var scope = logger.BeginRequestScope(record.RequestId);
             if (existing.TryGetValue(record.RequestId, out var storedJson))
@@ -138,7 +145,13 @@ public sealed class EnrichmentIntake(
             {
                 accepted++;
                 results[index] = IntakeResult.Accepted;
-                logger.LogDebug("Accepted request {RequestId} for {Provider} ({Lane})", record.RequestId, record.Provider, record.Lane);
+                var answer = cached.GetValueOrDefault(record.RequestId);
+                looked.Add((record, answer));
+                if (answer is null || !AnswerFromCache(record, request, answer))
+                {
+                    toProviders++;
+                    logger.LogDebug("Accepted request {RequestId} for {Provider} ({Lane})", record.RequestId, record.Provider, record.Lane);
+                }
             }
             else
             {
@@ -177,13 +190,17 @@ public sealed class EnrichmentIntake(
 
         // Counted once stored: a batch that fell back to one by one above is counted there.
         completion.Committed();
-        foreach (var (index, record, _) in staged.Where(s => results[s.Index] == IntakeResult.Accepted))
-            metrics.RequestAccepted(record.Provider!.Value);
+        foreach (var (record, answer) in looked)
+        {
+            cache.Counted(answer);
+            if (record.State != RequestState.Completed)
+                metrics.RequestAccepted(record.Provider!.Value);
+        }
         foreach (var _ in keyless)
             metrics.RequestCompleted(null, Outcome.Rejected, null);
-        if (accepted > 0)
+        if (toProviders > 0)
             flushSignal.Pulse();
-        if (accepted < results.Length)
+        if (toProviders < results.Length)
             outboxSignal.Pulse();
         logger.LogInformation("Received {Count} requests: {Accepted} accepted, {Rejected} rejected, {Duplicates} repeats ignored",
             batch.Count, accepted, results.Count(r => r == IntakeResult.Rejected), results.Count(r => r == IntakeResult.Duplicate));
@@ -212,15 +229,53 @@ public sealed class EnrichmentIntake(
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
 
-        var stored = await TryInsertAsync(NewRecord(request, provider.Name, provider.Lane, traceParent), ct);
-        if (stored)
+        var record = NewRecord(request, provider.Name, provider.Lane, traceParent);
+        var answer = (await cache.LookupAsync([request], time.GetUtcNow(), ct)).GetValueOrDefault(request.RequestId);
+        var answered = answer is not null && AnswerFromCache(record, request, answer);
+        var stored = await TryInsertAsync(record, ct);
+        if (!stored)
+            return IntakeResult.Duplicate; // reported by TryInsertAsync
+        cache.Counted(answer);
+        if (answered)
         {
-            metrics.RequestAccepted(provider.Name);
-            flushSignal.Pulse();
-            logger.LogInformation("Accepted request {RequestId} for {Provider} ({Lane})", request.RequestId, provider.Name, provider.Lane);
+            completion.Committed();
+            outboxSignal.Pulse();
+            logger.LogInformation("Request {RequestId} answered from the identity cache: {Outcome}, no call", request.RequestId, record.Outcome);
             return IntakeResult.Accepted;
         }
-        return IntakeResult.Duplicate; // reported by TryInsertAsync
+        metrics.RequestAccepted(record.Provider!.Value);
+        flushSignal.Pulse();
+        logger.LogInformation("Accepted request {RequestId} for {Provider} ({Lane})", request.RequestId, record.Provider, record.Lane);
+        return IntakeResult.Accepted;
+    }
+
+    /// <summary>
+    /// Applies what the identity cache knows to a new request, staged with it: its answer becomes the request's first
+    /// attempts (marked as from the cache, no credits). A whole answer completes the request now (true); a partial one
+    /// leaves it waiting for the first provider that can find the fields still missing, asking only for those.
+    /// </summary>
+    bool AnswerFromCache(EnrichmentRequestRecord record, EnrichmentRequested request, CachedAnswer answer)
+    {
+        var attempts = IdentityCache.Attempts(record.RequestId, answer, record.AcceptedAt);
+        db.Attempts.AddRange(attempts);
+        if (answer.Whole)
+        {
+            record.Provider = attempts[^1].Provider;
+            completion.FinishWithoutCall(record, IdentityCache.Result(answer), attempts);
+            return true;
+        }
+        var (provider, whyNot) = routing.Route(request with { Fields = answer.Missing });
+        if (provider is null)
+        {
+            // No provider can look for what is missing: what the cache knows is the whole answer there is.
+            var result = IdentityCache.Result(answer);
+            completion.FinishWithoutCall(record, result with { Detail = result.Outcome == Outcome.Found ? null : $"{result.Detail} {whyNot}" }, attempts);
+            return true;
+        }
+        record.Provider = provider.Name;
+        record.Lane = provider.Lane;
+        record.FieldsJson = LedgerViews.WriteFields(answer.Missing);
+        return false;
     }
 
     async Task<IntakeResult> RejectAsync(EnrichmentRequested request, Guid? messageId, string detail, string? traceParent, CancellationToken ct)
