@@ -198,6 +198,56 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.ToTable("enrichment_requests", (string)null);
                 });
 
+            modelBuilder.Entity("EnrichmentRelay.Ledger.IdentityCacheRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Field")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Found")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FoundAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(96)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("KeysJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("RequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ValuesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("Key", "ExpiresAt");
+
+                    b.ToTable("identity_cache", (string)null);
+                });
+
             modelBuilder.Entity("EnrichmentRelay.Ledger.InboxEntry", b =>
                 {
                     b.Property<string>("Key")
@@ -453,6 +503,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("FieldsJson")
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("FromCache")
+                        .HasColumnType("INTEGER");
 
                     b.Property<Guid>("JobId")
                         .HasColumnType("TEXT");

@@ -1,0 +1,64 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace EnrichmentRelay.Ledger.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class IdentityCache : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<bool>(
+                name: "FromCache",
+                table: "request_attempts",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: false);
+
+            migrationBuilder.CreateTable(
+                name: "identity_cache",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Key = table.Column<string>(type: "TEXT", maxLength: 96, nullable: false),
+                    Field = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    Found = table.Column<bool>(type: "INTEGER", nullable: false),
+                    ValuesJson = table.Column<string>(type: "TEXT", nullable: false),
+                    Provider = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    RequestId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    KeysJson = table.Column<string>(type: "TEXT", nullable: false),
+                    FoundAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    ExpiresAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_identity_cache", x => x.Id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_identity_cache_ExpiresAt",
+                table: "identity_cache",
+                column: "ExpiresAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_identity_cache_Key_ExpiresAt",
+                table: "identity_cache",
+                columns: new[] { "Key", "ExpiresAt" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "identity_cache");
+
+            migrationBuilder.DropColumn(
+                name: "FromCache",
+                table: "request_attempts");
+        }
+    }
+}
