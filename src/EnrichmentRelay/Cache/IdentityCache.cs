@@ -92,10 +92,10 @@ public sealed class IdentityCache(RelayDbContext db, IOptions<CacheOptions> opti
 
     /// <summary>
     /// The cache's answer as ended attempts of the request, numbered from 1: one per provider that originally answered,
-    /// marked <see cref="RequestAttemptRecord.FromCache"/>, charging nothing.
+    /// marked <see cref="RequestAttemptRecord.FromCache"/>, charging nothing; in the order the providers answered.
     /// </summary>
     public static List<RequestAttemptRecord> Attempts(Guid requestId, CachedAnswer answer, DateTimeOffset now) =>
-        answer.Fields.GroupBy(f => f.Provider).Select((byProvider, index) =>
+        answer.Fields.GroupBy(f => f.Provider).OrderBy(g => g.Min(f => f.FoundAt)).Select((byProvider, index) =>
         {
             var fields = byProvider.ToList();
             var found = fields.Any(f => f.Found);
@@ -172,7 +172,8 @@ public sealed class IdentityCache(RelayDbContext db, IOptions<CacheOptions> opti
                 db.IdentityCache.Add(new IdentityCacheRecord
                 {
                     Key = key, Field = answer.Field, Found = answer.Found, ValuesJson = JsonSerializer.Serialize(answer.Values),
-                    Provider = answer.Provider, RequestId = request.RequestId, KeysJson = keysJson, FoundAt = now, ExpiresAt = now + keep,
+                    Provider = answer.Provider, RequestId = request.RequestId, KeysJson = keysJson, FoundAt = answer.FoundAt,
+                    ExpiresAt = answer.FoundAt + keep,
                 });
         }
     }

@@ -142,7 +142,9 @@ public sealed class IdentityCacheTests
         Assert.Equal(6, rows.Count);
         Assert.All(rows.Where(r => r.Field == EnrichmentField.Email), r => Assert.Equal((true, ProviderName.Lance), (r.Found, r.Provider)));
         Assert.All(rows.Where(r => r.Field == EnrichmentField.Phone), r => Assert.Equal((true, ProviderName.Precept), (r.Found, r.Provider)));
-        Assert.All(rows, r => Assert.Equal(ledger.Host.Time.GetUtcNow().AddDays(90), r.ExpiresAt));
+        // Kept from when the provider's attempt ended: Lance's before Precept's.
+        Assert.All(rows, r => Assert.Equal(r.FoundAt.AddDays(90), r.ExpiresAt));
+        Assert.True(rows.First(r => r.Field == EnrichmentField.Email).FoundAt < rows.First(r => r.Field == EnrichmentField.Phone).FoundAt);
 
         // Known now by its LinkedIn profile alone, written another way.
         var again = Request(new Lead { LinkedInUrl = person.LinkedInUrl!.Replace("https://www.", "http://") + "/", LastName = "Doe" });
@@ -209,9 +211,8 @@ public sealed class IdentityCacheTests
         await ledger.FlushAsync();
         Assert.Equal(2, ledger.Calls);
         var rows = await ledger.RowsAsync();
-        var stored = ledger.Host.Time.GetUtcNow();
-        Assert.All(rows.Where(r => r.Field == EnrichmentField.Phone), r => Assert.Equal((false, stored.AddDays(2)), (r.Found, r.ExpiresAt)));
-        Assert.All(rows.Where(r => r.Field == EnrichmentField.Email), r => Assert.Equal((true, stored.AddDays(30)), (r.Found, r.ExpiresAt)));
+        Assert.All(rows.Where(r => r.Field == EnrichmentField.Phone), r => Assert.Equal((false, r.FoundAt.AddDays(2)), (r.Found, r.ExpiresAt)));
+        Assert.All(rows.Where(r => r.Field == EnrichmentField.Email), r => Assert.Equal((true, r.FoundAt.AddDays(30)), (r.Found, r.ExpiresAt)));
 
         // Within both: a whole answer, the phone "not found" as the cache remembers it.
         ledger.Host.Time.Advance(TimeSpan.FromDays(1));
