@@ -48,8 +48,10 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddScoped<IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         services.AddScoped<EnrichmentIntake>();
         // The identity cache is off unless a test turns it on (Cache tests): most tests send the same lead again on purpose.
-        services.AddSingleton(Options.Create(new CacheOptions { FoundFor = TimeSpan.Zero }));
+        services.AddSingleton(Options.Create(new CacheOptions { FoundFor = TimeSpan.Zero, Coalesce = false }));
         services.AddScoped<IdentityCache>();
+        services.AddScoped<Coalescing>();
+        services.AddSingleton<FollowerSweep>();
         services.AddScoped<ICompletionStaging>(sp => sp.GetRequiredService<IdentityCache>());
         services.AddSingleton(Provider);
         if (scriptedProvider)

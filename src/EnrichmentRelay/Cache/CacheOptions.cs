@@ -19,6 +19,15 @@ public sealed class CacheOptions : IValidatableObject
     /// </summary>
     public TimeSpan NotFoundFor { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// Whether a request identical to one in flight (same identity, fields and provider order) waits for that one's answer
+    /// instead of calling a provider again; across instances, through the ledger.
+    /// </summary>
+    public bool Coalesce { get; set; } = true;
+
+    /// <summary>How often requests waiting for an identical one are given its answer once it completed (and leftovers cleaned).</summary>
+    public TimeSpan FollowerSweepInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     public bool Enabled => FoundFor > TimeSpan.Zero;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
@@ -27,5 +36,7 @@ public sealed class CacheOptions : IValidatableObject
             yield return new ValidationResult($"{Section}:FoundFor must be between 0 (cache off) and {MaxKeep.TotalDays:0} days.", [nameof(FoundFor)]);
         if (NotFoundFor < TimeSpan.Zero || NotFoundFor > MaxKeep)
             yield return new ValidationResult($"{Section}:NotFoundFor must be between 0 (misses not cached) and {MaxKeep.TotalDays:0} days.", [nameof(NotFoundFor)]);
+        if (FollowerSweepInterval < TimeSpan.FromMilliseconds(50) || FollowerSweepInterval > TimeSpan.FromMinutes(1))
+            yield return new ValidationResult($"{Section}:FollowerSweepInterval must be between 50 ms and 1 minute.", [nameof(FollowerSweepInterval)]);
     }
 }

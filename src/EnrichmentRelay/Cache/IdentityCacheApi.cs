@@ -18,6 +18,9 @@ public static class IdentityCacheApi
         builder.Services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<IdentityCache>();
         builder.Services.AddScoped<ICompletionStaging>(sp => sp.GetRequiredService<IdentityCache>());
+        // Identical requests in flight at once share one provider call.
+        builder.Services.AddScoped<Coalescing>();
+        builder.Services.AddHostedService<FollowerSweep>();
         return builder;
     }
 

@@ -8,6 +8,11 @@ public enum RequestState
     Accepted,
     /// <summary>Part of a provider job (submitted, or about to be: the job row says which).</summary>
     Submitted,
+    /// <summary>
+    /// Waiting for an identical request in flight (<see cref="EnrichmentRequestRecord.LeaderRequestId"/>): no call of its own;
+    /// it takes that request's answer when it completes, or goes back in line (Accepted) when that one failed.
+    /// </summary>
+    Following,
     /// <summary>Terminal: the outcome is set and its EnrichmentCompleted is in the outbox.</summary>
     Completed,
 }
@@ -53,6 +58,9 @@ public class EnrichmentRequestRecord
 
     /// <summary>Providers of its waterfall passed over on the way (they cannot identify the lead), as a JSON list.</summary>
     public string? SkippedJson { get; set; }
+
+    /// <summary>The identical request in flight whose provider call this one shares (it was <see cref="RequestState.Following"/> it).</summary>
+    public Guid? LeaderRequestId { get; set; }
 
     /// <summary>
     /// On to the next provider of its waterfall, asking only for <paramref name="fieldsJson"/>: back in line for that
@@ -178,6 +186,17 @@ public class RequestAttemptRecord
     public bool FromCache { get; set; }
 
     public bool IsOpen => CompletedAt is null;
+}
+
+/// <summary>
+/// A request in flight that identical ones wait for instead of calling a provider again: one row per identity and
+/// fields (its <see cref="Key"/>), unique across instances, so of two that arrive at once only one is inserted.
+/// </summary>
+public class InFlightRecord
+{
+    public required string Key { get; set; }
+    public Guid LeaderRequestId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
 }
 
 /// <summary>

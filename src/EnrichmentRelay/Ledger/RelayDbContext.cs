@@ -21,6 +21,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<BudgetDayRecord> BudgetDays => Set<BudgetDayRecord>();
     public DbSet<BudgetLimitRecord> BudgetLimits => Set<BudgetLimitRecord>();
     public DbSet<IdentityCacheRecord> IdentityCache => Set<IdentityCacheRecord>();
+    public DbSet<InFlightRecord> InFlight => Set<InFlightRecord>();
 
     /// <summary>A version-00 traceparent is 55 characters; room for a later version's.</summary>
     const int TraceParentLength = 128;
@@ -70,6 +71,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
             // The dashboard's "completed in the last hour, by outcome".
             e.HasIndex(r => r.CompletedAt);
+            // A completed request's followers.
+            e.HasIndex(r => r.LeaderRequestId);
         });
         model.Entity<ProviderJobRecord>(e =>
         {
@@ -186,6 +189,13 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(c => new { c.Key, c.ExpiresAt });
             // Retention's: what has expired.
             e.HasIndex(c => c.ExpiresAt);
+        });
+        model.Entity<InFlightRecord>(e =>
+        {
+            e.ToTable("in_flight");
+            e.HasKey(f => f.Key);
+            e.Property(f => f.Key).HasMaxLength(IdentityKeyLength);
+            e.HasIndex(f => f.LeaderRequestId);
         });
         model.Entity<InboxEntry>(e =>
         {

@@ -33,6 +33,7 @@ public sealed class EnrichmentIntake(
     RequestRouting routing,
     RequestCompletion completion,
     IdentityCache cache,
+    Coalescing coalescing,
     TimeProvider time,
     BatchFlushSignal flushSignal,
     OutboxSignal outboxSignal,
@@ -132,6 +133,7 @@ public sealed class EnrichmentIntake(
         var accepted = 0;
         var toProviders = 0;
         var looked = new List<(EnrichmentRequestRecord Record, CachedAnswer? Answer)>();
+        var forProviders = new List<(EnrichmentRequestRecord Record, EnrichmentRequested Request)>();
         foreach (var (index, record, request, rejectedFor) in staged)
         {
             using var scope = logger.BeginRequestScope(record.RequestId);
@@ -148,10 +150,7 @@ public sealed class EnrichmentIntake(
                 var answer = cached.GetValueOrDefault(record.RequestId);
                 looked.Add((record, answer));
                 if (answer is null || !AnswerFromCache(record, request, answer))
-                {
-                    toProviders++;
-                    logger.LogDebug("Accepted request {RequestId} for {Provider} ({Lane})", record.RequestId, record.Provider, record.Lane);
-                }
+                    forProviders.Add((record, request));
             }
             else
             {
@@ -163,6 +162,20 @@ public sealed class EnrichmentIntake(
         }
         foreach (var (_, detail) in keyless)
             logger.LogWarning("Rejected request {RequestId}: {Detail}", Guid.Empty, detail);
+
+        // Identical requests in flight (stored before, or earlier in this batch) share one call: one query for the batch.
+        var leaders = await coalescing.LeadersAsync(
+            forProviders.Select(f => coalescing.KeyFor(f.Record, f.Request)).OfType<string>().Distinct().ToList(), ct);
+        foreach (var (record, request) in forProviders)
+        {
+            if (coalescing.Coalesce(record, request, leaders, now))
+            {
+                logger.LogDebug("Request {RequestId} waits for identical request {LeaderRequestId} in flight", record.RequestId, record.LeaderRequestId);
+                continue;
+            }
+            toProviders++;
+            logger.LogDebug("Accepted request {RequestId} for {Provider} ({Lane})", record.RequestId, record.Provider, record.Lane);
+        }
 
         try
         {
@@ -193,7 +206,7 @@ public sealed class EnrichmentIntake(
         foreach (var (record, answer) in looked)
         {
             cache.Counted(answer);
-            if (record.State != RequestState.Completed)
+            if (record.State == RequestState.Accepted)
                 metrics.RequestAccepted(record.Provider!.Value);
         }
         foreach (var _ in keyless)
@@ -229,18 +242,39 @@ public sealed class EnrichmentIntake(
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
 
-        var record = NewRecord(request, provider.Name, provider.Lane, traceParent);
-        var answer = (await cache.LookupAsync([request], time.GetUtcNow(), ct)).GetValueOrDefault(request.RequestId);
-        var answered = answer is not null && AnswerFromCache(record, request, answer);
-        var stored = await TryInsertAsync(record, ct);
-        if (!stored)
-            return IntakeResult.Duplicate; // reported by TryInsertAsync
+        EnrichmentRequestRecord record;
+        CachedAnswer? answer;
+        bool answered;
+        for (var round = 1; ; round++)
+        {
+            record = NewRecord(request, provider.Name, provider.Lane, traceParent);
+            answer = (await cache.LookupAsync([request], time.GetUtcNow(), ct)).GetValueOrDefault(request.RequestId);
+            answered = answer is not null && AnswerFromCache(record, request, answer);
+            if (!answered && coalescing.KeyFor(record, request) is { } key)
+                coalescing.Coalesce(record, request, await coalescing.LeadersAsync([key], ct), record.AcceptedAt);
+            try
+            {
+                if (!await TryInsertAsync(record, ct))
+                    return IntakeResult.Duplicate; // reported by TryInsertAsync
+                break;
+            }
+            catch (DbUpdateException) when (round < 3)
+            {
+                // An identical request became the leader on another instance meanwhile: this one follows it.
+                logger.LogDebug("Request {RequestId}: an identical request was stored concurrently; storing it again", request.RequestId);
+            }
+        }
         cache.Counted(answer);
         if (answered)
         {
             completion.Committed();
             outboxSignal.Pulse();
             logger.LogInformation("Request {RequestId} answered from the identity cache: {Outcome}, no call", request.RequestId, record.Outcome);
+            return IntakeResult.Accepted;
+        }
+        if (record.State == RequestState.Following)
+        {
+            logger.LogInformation("Request {RequestId} waits for identical request {LeaderRequestId} in flight", request.RequestId, record.LeaderRequestId);
             return IntakeResult.Accepted;
         }
         metrics.RequestAccepted(record.Provider!.Value);

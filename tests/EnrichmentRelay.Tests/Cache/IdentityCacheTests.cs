@@ -121,6 +121,8 @@ public sealed class IdentityCacheTests
 
         public int Calls => Lance.Calls.Count + Precept.Calls.Count;
 
+        public Task<int> SweepFollowersAsync() => Host.Services.GetRequiredService<FollowerSweep>().SweepAsync(CancellationToken.None);
+
         public ValueTask DisposeAsync() => Host.DisposeAsync();
     }
 
@@ -336,5 +338,76 @@ public sealed class IdentityCacheTests
         Assert.Equal(calls + 1, ledger.Calls);
         Assert.Equal(corrupt.RequestId, Assert.Single(ledger.Lance.Calls[^1]).RequestId);
         Assert.Equal(Outcome.Found, (await ledger.CompletionAsync(corrupt.RequestId)).Outcome);
+    }
+
+    // Coalescing: identical requests in flight share one call.
+
+    [Fact]
+    public async Task IdenticalRequestsInFlightMakeOneCallAndEachCompletesOnceWithTheLeadersAnswer()
+    {
+        await using var ledger = new Ledger();
+        var person = Person();
+        var other = Person();
+        ledger.Lance.Answer = lead => new LeadResult(Outcome.Found, Emails: [$"{lead.Request.Lead!.LastName}@acme.com"], Phones: ["+15550100"], CreditsCharged: 2);
+        var identical = Enumerable.Range(0, 5).Select(_ => Request(person)).ToList();
+        var different = Request(other);
+        await ledger.Host.ReceiveBatchAsync([.. identical.Take(3).Select(r => new IncomingRequest(r, null)), new IncomingRequest(different, null)]);
+        // Later, across batches (as from another instance): they follow the leader stored before.
+        await ledger.Host.ReceiveAsync(identical[3]);
+        await ledger.Host.ReceiveBatchAsync(new IncomingRequest(identical[4], null));
+        var rows = await ledger.Host.RequestsAsync();
+        Assert.Equal(4, rows.Count(r => r.State == RequestState.Following && r.LeaderRequestId == identical[0].RequestId));
+
+        await ledger.FlushAsync();
+        // One call, one lead per person.
+        Assert.Equal(new[] { identical[0].RequestId, different.RequestId }.Order(), Assert.Single(ledger.Lance.Calls).Select(l => l.RequestId).Order());
+        Assert.Equal(4, await ledger.SweepFollowersAsync());
+        Assert.Equal(0, await ledger.SweepFollowersAsync());
+
+        var leader = await ledger.CompletionAsync(identical[0].RequestId);
+        Assert.Equal(2m, leader.CreditsCharged);
+        foreach (var follower in identical.Skip(1))
+        {
+            var completed = await ledger.CompletionAsync(follower.RequestId);
+            Assert.Equal((leader.Outcome, 0m), (completed.Outcome, completed.CreditsCharged));
+            Assert.Equal(leader.Emails, completed.Emails);
+            Assert.Equal(leader.Contacts, completed.Contacts);
+            var attempt = Assert.Single(completed.Attempts);
+            Assert.Equal((true, ProviderName.Lance, 0m), (attempt.FromCache, attempt.Provider, attempt.CreditsCharged));
+            Assert.Contains(identical[0].RequestId.ToString("D"), attempt.Detail);
+        }
+        Assert.Equal(6, (await ledger.Host.OutboxAsync()).Count); // one completion each, the different person's included
+        Assert.Empty(await ledger.Host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().InFlight.ToListAsync()));
+    }
+
+    [Fact]
+    public async Task FollowersOfALeaderThatFailedGoBackInLineAndOthersAreNotHeldUp()
+    {
+        await using var ledger = new Ledger(foundFor: TimeSpan.Zero);
+        var person = Person();
+        var other = Person();
+        ledger.Lance.Answer = lead => lead.Request.Lead!.LastName == person.LastName
+            ? new LeadResult(Outcome.Failed, Detail: "Lance task failed")
+            : new LeadResult(Outcome.Found, Emails: ["other@acme.com"], CreditsCharged: 1);
+        var identical = Enumerable.Range(0, 3).Select(_ => Request(person, EnrichmentField.Email)).ToList();
+        var otherOnes = Enumerable.Range(0, 2).Select(_ => Request(other, EnrichmentField.Email)).ToList();
+        await ledger.Host.ReceiveBatchAsync([.. identical.Concat(otherOnes).Select(r => new IncomingRequest(r, null))]);
+        await ledger.FlushAsync();
+        Assert.Equal(Outcome.Failed, (await ledger.CompletionAsync(identical[0].RequestId)).Outcome);
+        // Two followers of the failed leader go back in line; the other person's follower takes its leader's answer.
+        Assert.Equal(3, await ledger.SweepFollowersAsync());
+        Assert.Equal(Outcome.Found, (await ledger.CompletionAsync(otherOnes[1].RequestId)).Outcome);
+        Assert.Equal(2, (await ledger.Host.RequestsAsync()).Count(r => r.State == RequestState.Accepted));
+
+        // The failed leader's followers are requests of their own again: they go out in the next batch.
+        ledger.Lance.Answer = _ => new LeadResult(Outcome.Found, Emails: ["jane@acme.com"], CreditsCharged: 1);
+        await ledger.FlushAsync();
+        Assert.Equal(identical.Skip(1).Select(r => r.RequestId).Order(), ledger.Lance.Calls[^1].Select(l => l.RequestId).Order());
+        Assert.All(identical.Skip(1), r => Assert.Equal(Outcome.Found, ledger.CompletionAsync(r.RequestId).Result.Outcome));
+
+        // A request identical to one that has completed is not held: it is a leader of its own (the cache is off here).
+        var again = Request(other, EnrichmentField.Email);
+        await ledger.Host.ReceiveAsync(again);
+        Assert.Equal(RequestState.Accepted, (await ledger.Host.RequestsAsync()).Single(r => r.RequestId == again.RequestId).State);
     }
 }
