@@ -147,6 +147,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("LeaderRequestId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("TEXT");
@@ -190,6 +193,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.HasKey("RequestId");
 
                     b.HasIndex("CompletedAt");
+
+                    b.HasIndex("LeaderRequestId");
 
                     b.HasIndex("ProviderJobId");
 
@@ -246,6 +251,25 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.HasIndex("Key", "ExpiresAt");
 
                     b.ToTable("identity_cache", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.InFlightRecord", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(96)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("LeaderRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("LeaderRequestId");
+
+                    b.ToTable("in_flight", (string)null);
                 });
 
             modelBuilder.Entity("EnrichmentRelay.Ledger.InboxEntry", b =>

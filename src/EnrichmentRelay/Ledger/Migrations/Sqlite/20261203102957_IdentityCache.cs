@@ -18,6 +18,12 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                 nullable: false,
                 defaultValue: false);
 
+            migrationBuilder.AddColumn<Guid>(
+                name: "LeaderRequestId",
+                table: "enrichment_requests",
+                type: "TEXT",
+                nullable: true);
+
             migrationBuilder.CreateTable(
                 name: "identity_cache",
                 columns: table => new
@@ -39,6 +45,24 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     table.PrimaryKey("PK_identity_cache", x => x.Id);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "in_flight",
+                columns: table => new
+                {
+                    Key = table.Column<string>(type: "TEXT", maxLength: 96, nullable: false),
+                    LeaderRequestId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_in_flight", x => x.Key);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_enrichment_requests_LeaderRequestId",
+                table: "enrichment_requests",
+                column: "LeaderRequestId");
+
             migrationBuilder.CreateIndex(
                 name: "IX_identity_cache_ExpiresAt",
                 table: "identity_cache",
@@ -48,6 +72,11 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                 name: "IX_identity_cache_Key_ExpiresAt",
                 table: "identity_cache",
                 columns: new[] { "Key", "ExpiresAt" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_in_flight_LeaderRequestId",
+                table: "in_flight",
+                column: "LeaderRequestId");
         }
 
         /// <inheritdoc />
@@ -56,9 +85,20 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
             migrationBuilder.DropTable(
                 name: "identity_cache");
 
+            migrationBuilder.DropTable(
+                name: "in_flight");
+
+            migrationBuilder.DropIndex(
+                name: "IX_enrichment_requests_LeaderRequestId",
+                table: "enrichment_requests");
+
             migrationBuilder.DropColumn(
                 name: "FromCache",
                 table: "request_attempts");
+
+            migrationBuilder.DropColumn(
+                name: "LeaderRequestId",
+                table: "enrichment_requests");
         }
     }
 }
