@@ -94,6 +94,7 @@ public sealed class IdentityCacheTests
                 services.AddSingleton<IEnrichmentProvider>(Lance);
                 services.AddSingleton<IEnrichmentProvider>(Precept);
                 services.AddSingleton(Options.Create(new WaterfallOptions()));
+                services.AddScoped<EnrichmentRelay.Costs.CostReports>();
                 services.AddSingleton(Options.Create(new CacheOptions
                 {
                     FoundFor = foundFor ?? TimeSpan.FromDays(90), NotFoundFor = notFoundFor ?? TimeSpan.FromDays(7),
@@ -170,6 +171,11 @@ public sealed class IdentityCacheTests
         // Lance's price of an email (1) and Precept's of a lead with a phone (1 + 10), the budget price table's defaults.
         Assert.Equal((1d, 11d), (Saved("lance"), Saved("precept")));
         double Saved(string provider) => saved.GetMeasurementSnapshot().Where(m => Equals(m.Tags["provider"], provider)).Sum(m => m.Value);
+
+        // The cost report: the providers' own figures count only the calls; the cache's answers and savings apart.
+        var report = await ledger.Host.InScopeAsync(sp => sp.GetRequiredService<EnrichmentRelay.Costs.CostReports>().ForWindowAsync("1h", CancellationToken.None));
+        Assert.Equal((1, 1m), (report.Providers.Single(p => p.Provider == "lance").Requests, report.Providers.Single(p => p.Provider == "lance").Credits));
+        Assert.Equal(new EnrichmentRelay.Costs.CacheSavings(Hits: 2, FieldsAnswered: 2, Found: 2, CreditsSaved: 12m), report.Cache);
     }
 
     [Fact]
