@@ -131,6 +131,13 @@ public record ProviderAttempt
 
     /// <summary>Credits this try was charged, when the provider says per lead (Woodpecker, Lance); null when unknown.</summary>
     public decimal? CreditsCharged { get; init; }
+
+    /// <summary>
+    /// True when no call was made: the answer came from the relay's identity cache (what <see cref="Provider"/> found for
+    /// the same person earlier) or from an identical request in flight at the same time (<see cref="Detail"/> names it).
+    /// Such a try charges 0 credits.
+    /// </summary>
+    public bool FromCache { get; init; }
 }
 
 /// <summary>How one asked field ended in one try.</summary>

@@ -1,5 +1,6 @@
 using EnrichmentRelay.Access;
 using EnrichmentRelay.Budgets;
+using EnrichmentRelay.Cache;
 using EnrichmentRelay.Costs;
 using EnrichmentRelay.Dashboard;
 using EnrichmentRelay.DeadLetters;
@@ -51,6 +52,8 @@ builder.AddProviders();
 builder.AddJobs();
 // Per provider: a daily credit cap and a per-request ceiling, reserved before every submit (/admin/budgets).
 builder.AddBudgets();
+// What providers found per person (email, LinkedIn, name at a domain, provider ids), reused for Cache:FoundFor: no second charge.
+builder.AddIdentityCache();
 builder.AddPreceptWebhooks();
 // Health, /metrics, traces (OTLP when configured), OpenAPI and its reference UI.
 builder.AddOperations();
@@ -88,6 +91,7 @@ app.MapJobs();
 app.MapCosts();
 app.MapBudgets();
 app.MapRenormalization();
+app.MapIdentities();
 app.MapDashboard();
 
 app.Run();

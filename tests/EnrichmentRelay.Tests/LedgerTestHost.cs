@@ -1,4 +1,5 @@
 using EnrichmentRelay.Budgets;
+using EnrichmentRelay.Cache;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
@@ -46,6 +47,12 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddScoped<RequestRouting>();
         services.AddScoped<IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         services.AddScoped<EnrichmentIntake>();
+        // The identity cache is off unless a test turns it on (Cache tests): most tests send the same lead again on purpose.
+        services.AddSingleton(Options.Create(new CacheOptions { FoundFor = TimeSpan.Zero, Coalesce = false }));
+        services.AddScoped<IdentityCache>();
+        services.AddScoped<Coalescing>();
+        services.AddSingleton<FollowerSweep>();
+        services.AddScoped<ICompletionStaging>(sp => sp.GetRequiredService<IdentityCache>());
         services.AddSingleton(Provider);
         if (scriptedProvider)
             services.AddScoped<IEnrichmentProvider>(sp => sp.GetRequiredService<ScriptedProvider>());

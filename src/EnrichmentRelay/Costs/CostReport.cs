@@ -1,3 +1,4 @@
+using EnrichmentRelay.Budgets;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Telemetry;
@@ -40,14 +41,22 @@ public sealed record ProviderCosts(string Provider, int Requests, int ContactsFo
 /// <param name="CreditsPerFound">Credits / found of those attempts; null when they found nothing.</param>
 public sealed record FieldCosts(string Field, int Requests, int Found, double? HitRate, decimal? Credits, decimal? CreditsPerFound);
 
-public sealed record CostReport(string Window, DateTimeOffset From, DateTimeOffset To, IReadOnlyList<ProviderCosts> Providers);
+/// <summary>What the identity cache (and identical requests sharing one call) answered in the window, with no call.</summary>
+/// <param name="Hits">Attempts answered from the cache (one per provider that originally answered a request).</param>
+/// <param name="FieldsAnswered">Fields those attempts answered (found or not found).</param>
+/// <param name="Found">Of those, the fields answered with a contact.</param>
+/// <param name="CreditsSaved">What asking again would have cost: each original provider's price (the budget price table) for the fields answered.</param>
+public sealed record CacheSavings(int Hits, int FieldsAnswered, int Found, decimal CreditsSaved);
+
+/// <param name="Providers">What the providers were asked and charged; answers from the cache are in <paramref name="Cache"/>, not here.</param>
+public sealed record CostReport(string Window, DateTimeOffset From, DateTimeOffset To, IReadOnlyList<ProviderCosts> Providers, CacheSavings Cache);
 
 /// <summary>
 /// The cost report from the ledger: per provider and field, over a window ending now. Counts and sums run in the
 /// database; only what needs the stored request (which fields it asked for) is read per attempt, and only the columns
 /// the report uses.
 /// </summary>
-public sealed class CostReports(RelayDbContext db, TimeProvider time)
+public sealed class CostReports(RelayDbContext db, TimeProvider time, BudgetSettings prices)
 {
     static readonly EnrichmentField[] Fields = Enum.GetValues<EnrichmentField>();
 
@@ -64,6 +73,7 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
             {
                 a.Provider,
                 a.CreditsCharged,
+                a.FromCache,
                 r.RequestJson,
                 // What the attempt itself asked and found (a waterfall's attempts each ask for what is still missing);
                 // an attempt ended before attempts kept them is read from its request.
@@ -80,7 +90,12 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
             .Select(g => new { Provider = g.Key, Credits = g.Sum(j => (double)j.CreditsCharged!.Value) })
             .ToDictionaryAsync(g => g.Provider, g => (decimal)g.Credits, ct);
 
-        var rows = attempts.Select(a =>
+        var cached = attempts.Where(a => a.FromCache).Select(a => LedgerViews.ReadFields(a.AttemptFields) is var asked
+            ? (a.Provider, Asked: asked, Found: asked.Count(f => f == EnrichmentField.Email ? a.EmailFound : a.PhoneFound)) : default).ToList();
+        var cache = new CacheSavings(cached.Count, cached.Sum(c => c.Asked.Count), cached.Sum(c => c.Found),
+            cached.Sum(c => prices.For(c.Provider).WorstCase(c.Asked)));
+
+        var rows = attempts.Where(a => !a.FromCache).Select(a =>
         {
             var asked = a.AttemptFields is not null ? LedgerViews.ReadFields(a.AttemptFields) : LedgerViews.ReadRequest(a.RequestJson).Fields ?? [];
             return new
@@ -114,6 +129,6 @@ public sealed class CostReports(RelayDbContext db, TimeProvider time)
             })
             .ToList();
 
-        return new CostReport(window, from, to, providers);
+        return new CostReport(window, from, to, providers, cache);
     }
 }

@@ -22,7 +22,9 @@ public static class CostsApi
                              "not per field: a provider's credits include every attempt (and, for Precept, every job's reported cost), while a " +
                              "field's credits count only the attempts that asked for that field alone and carry their own charge (null when none did). " +
                              "Credits per found contact = credits / " +
-                             "fields found. Needs the X-Api-Key header.")
+                             "fields found. Answers from the identity cache (and requests that shared an identical one's call) are not a provider's: " +
+                             "cache counts them (hits, fields answered, found) with the credits they saved at each original provider's price " +
+                             "(Budgets:<Provider>:Price*). Needs the X-Api-Key header.")
             .WithResponseExample(StatusCodes.Status200OK, "One day of Woodpecker emails", Example);
         return group;
     }
@@ -38,6 +40,7 @@ public static class CostsApi
         {"window":"1d","from":"2026-12-02T09:00:00+00:00","to":"2026-12-03T09:00:00+00:00","providers":[
           {"provider":"woodpecker","requests":200,"contactsFound":120,"credits":180,"creditsPerFound":1.5,"fields":[
             {"field":"email","requests":200,"found":120,"hitRate":0.6,"credits":180,"creditsPerFound":1.5},
-            {"field":"phone","requests":0,"found":0,"hitRate":null,"credits":null,"creditsPerFound":null}]}]}
+            {"field":"phone","requests":0,"found":0,"hitRate":null,"credits":null,"creditsPerFound":null}]}],
+         "cache":{"hits":80,"fieldsAnswered":80,"found":50,"creditsSaved":120}}
         """;
 }

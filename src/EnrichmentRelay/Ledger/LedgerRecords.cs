@@ -8,6 +8,11 @@ public enum RequestState
     Accepted,
     /// <summary>Part of a provider job (submitted, or about to be: the job row says which).</summary>
     Submitted,
+    /// <summary>
+    /// Waiting for an identical request in flight (<see cref="EnrichmentRequestRecord.LeaderRequestId"/>): no call of its own;
+    /// it takes that request's answer when it completes, or goes back in line (Accepted) when that one failed.
+    /// </summary>
+    Following,
     /// <summary>Terminal: the outcome is set and its EnrichmentCompleted is in the outbox.</summary>
     Completed,
 }
@@ -66,6 +71,9 @@ public class EnrichmentRequestRecord
 
     /// <summary>Providers of its waterfall passed over on the way (they cannot identify the lead), as a JSON list.</summary>
     public string? SkippedJson { get; set; }
+
+    /// <summary>The identical request in flight whose provider call this one shares (it was <see cref="RequestState.Following"/> it).</summary>
+    public Guid? LeaderRequestId { get; set; }
 
     /// <summary>
     /// On to the next provider of its waterfall, asking only for <paramref name="fieldsJson"/>: back in line for that
@@ -194,8 +202,50 @@ public class RequestAttemptRecord
     public string? EmailsJson { get; set; }
     /// <summary>The phones this attempt found (JSON list), recorded when it ends.</summary>
     public string? PhonesJson { get; set; }
+    /// <summary>
+    /// True for an answer from the identity cache, or from an identical request in flight at the same time: no call was
+    /// made and nothing charged; <see cref="Provider"/> is the provider that originally found it (no job: <see cref="JobId"/> is empty).
+    /// </summary>
+    public bool FromCache { get; set; }
 
     public bool IsOpen => CompletedAt is null;
+}
+
+/// <summary>
+/// A request in flight that identical ones wait for instead of calling a provider again: one row per identity and
+/// fields (its <see cref="Key"/>), unique across instances, so of two that arrive at once only one is inserted.
+/// </summary>
+public class InFlightRecord
+{
+    public required string Key { get; set; }
+    public Guid LeaderRequestId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// What a provider said of one field of one person, remembered so the relay does not pay for it again: per normalized
+/// identity key (a lead has several: email, LinkedIn profile, name at a company domain, provider ids) and field, the
+/// values found or that none was found, until <see cref="ExpiresAt"/>. Rows are only added, in the transaction that
+/// completes the request they come from; the newest unexpired row of a key and field is the answer.
+/// </summary>
+public class IdentityCacheRecord
+{
+    public long Id { get; set; }
+    /// <summary>The normalized identity key: its kind and the SHA-256 of its normalized text (<c>email:…</c>, <c>linkedin:…</c>, …).</summary>
+    public required string Key { get; set; }
+    public EnrichmentField Field { get; set; }
+    /// <summary>False: the provider looked and found nothing (cached for a shorter time).</summary>
+    public bool Found { get; set; }
+    /// <summary>The values found (JSON list); empty when not found.</summary>
+    public required string ValuesJson { get; set; }
+    /// <summary>The provider that found them (or looked and found nothing).</summary>
+    public ProviderName Provider { get; set; }
+    /// <summary>The request whose completion stored it.</summary>
+    public Guid RequestId { get; set; }
+    /// <summary>Every identity key stored with it (the lead's, and the emails found), so forgetting a person by one finds all.</summary>
+    public required string KeysJson { get; set; }
+    public DateTimeOffset FoundAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
 }
 
 /// <summary>

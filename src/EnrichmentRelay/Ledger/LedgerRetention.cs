@@ -6,7 +6,8 @@ namespace EnrichmentRelay.Ledger;
 /// <summary>
 /// Deletes bookkeeping the relay no longer needs once it is older than <see cref="LedgerOptions.Retention"/>:
 /// poll-tick keys, applied raw callbacks, provider answers no open job needs, published outbox rows and dead letters
-/// already replayed. Requests, jobs and unreplayed dead letters are kept: they are the audit trail, and a request's
+/// already replayed; and identity cache rows past their own expiry (<c>Cache:FoundFor</c>, <c>Cache:NotFoundFor</c>),
+/// whatever the retention. Requests, jobs and unreplayed dead letters are kept: they are the audit trail, and a request's
 /// terminal state is what recognises a late or repeated callback. The retention is at least 7 days, so the raw
 /// callbacks and answers of the last week are always there to audit.
 /// </summary>
@@ -32,14 +33,16 @@ public sealed class LedgerRetention(IServiceScopeFactory scopes, IOptions<Ledger
     /// <summary>One clean-up round; returns how many rows went. Safe with several instances doing it at once.</summary>
     public async Task<int> DeleteExpiredAsync(CancellationToken ct)
     {
-        var cutoff = time.GetUtcNow() - options.Value.Retention;
+        var now = time.GetUtcNow();
+        var cutoff = now - options.Value.Retention;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var deleted = await db.Inbox.Where(i => i.ProcessedAt < cutoff).ExecuteDeleteAsync(ct)
                       + await db.ProviderCallbacks.Where(c => c.ProcessedAt < cutoff).ExecuteDeleteAsync(ct)
                       + await db.Outbox.Where(m => m.SentAt < cutoff).ExecuteDeleteAsync(ct)
                       + await db.DeadLetters.Where(d => d.ReplayedAt < cutoff).ExecuteDeleteAsync(ct)
-                      + await DeleteAnswersAsync(db, cutoff, ct);
+                      + await DeleteAnswersAsync(db, cutoff, ct)
+                      + await db.IdentityCache.Where(c => c.ExpiresAt <= now).ExecuteDeleteAsync(ct);
         if (deleted > 0)
             logger.LogInformation("Ledger clean-up removed {Count} rows older than {Cutoff}", deleted, cutoff);
         return deleted;

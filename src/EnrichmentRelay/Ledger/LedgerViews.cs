@@ -115,6 +115,7 @@ public static class LedgerViews
             Detail = a.Detail,
             Fields = FieldOutcomes(a),
             CreditsCharged = a.CreditsCharged,
+            FromCache = a.FromCache,
         }).ToList();
 
     public static IReadOnlyList<string> ReadList(string? json) =>

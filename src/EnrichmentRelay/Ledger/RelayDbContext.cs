@@ -20,9 +20,14 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     public DbSet<ProviderAnswerLink> ProviderAnswerLinks => Set<ProviderAnswerLink>();
     public DbSet<BudgetDayRecord> BudgetDays => Set<BudgetDayRecord>();
     public DbSet<BudgetLimitRecord> BudgetLimits => Set<BudgetLimitRecord>();
+    public DbSet<IdentityCacheRecord> IdentityCache => Set<IdentityCacheRecord>();
+    public DbSet<InFlightRecord> InFlight => Set<InFlightRecord>();
 
     /// <summary>A version-00 traceparent is 55 characters; room for a later version's.</summary>
     const int TraceParentLength = 128;
+
+    /// <summary>A kind (at most 16 characters), a colon and a SHA-256 in hex.</summary>
+    public const int IdentityKeyLength = 96;
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
@@ -69,6 +74,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
             // The dashboard's "completed in the last hour, by outcome".
             e.HasIndex(r => r.CompletedAt);
+            // A completed request's followers.
+            e.HasIndex(r => r.LeaderRequestId);
         });
         model.Entity<ProviderJobRecord>(e =>
         {
@@ -174,6 +181,25 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(b => b.Provider).HasConversion<string>().HasMaxLength(16);
             e.Property(b => b.DailyCap).HasPrecision(18, 4);
             e.Property(b => b.PerRequestCeiling).HasPrecision(18, 4);
+        });
+        model.Entity<IdentityCacheRecord>(e =>
+        {
+            e.ToTable("identity_cache");
+            e.HasKey(c => c.Id);
+            e.Property(c => c.Key).HasMaxLength(IdentityKeyLength);
+            e.Property(c => c.Field).HasConversion<string>().HasMaxLength(16);
+            e.Property(c => c.Provider).HasConversion<string>().HasMaxLength(16);
+            // Intake's question: the unexpired answers for these keys.
+            e.HasIndex(c => new { c.Key, c.ExpiresAt });
+            // Retention's: what has expired.
+            e.HasIndex(c => c.ExpiresAt);
+        });
+        model.Entity<InFlightRecord>(e =>
+        {
+            e.ToTable("in_flight");
+            e.HasKey(f => f.Key);
+            e.Property(f => f.Key).HasMaxLength(IdentityKeyLength);
+            e.HasIndex(f => f.LeaderRequestId);
         });
         model.Entity<InboxEntry>(e =>
         {

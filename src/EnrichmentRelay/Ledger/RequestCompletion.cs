@@ -14,8 +14,25 @@ public sealed record CompletionResult(
     string? Detail = null,
     decimal? CreditsCharged = null);
 
-public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, OutboxSignal outboxSignal, RelayMetrics metrics)
+/// <summary>
+/// Something that stages its own rows with each request's completion, in the same unit of work (the identity cache
+/// remembers what was found): whatever completes a request, through <see cref="RequestCompletion"/>, stages them too.
+/// </summary>
+public interface ICompletionStaging
 {
+    /// <param name="request">The request, completed (its outcome and contacts set).</param>
+    /// <param name="attempts">Its attempts, ended.</param>
+    void Completing(EnrichmentRequestRecord request, IReadOnlyList<RequestAttemptRecord> attempts, DateTimeOffset now);
+
+    /// <summary>Drops what was staged for <paramref name="requestId"/>: another writer completed it first.</summary>
+    void Lost(Guid requestId);
+}
+
+public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, OutboxSignal outboxSignal, RelayMetrics metrics,
+    IEnumerable<ICompletionStaging>? stagings = null)
+{
+    readonly IReadOnlyList<ICompletionStaging> stagings = stagings?.ToList() ?? [];
+
     // Completions and charges staged since the last save: counted (and traced) only once committed, so one that
     // loses a race with another writer, or whose transaction rolls back, is not counted.
     readonly List<EnrichmentRequestRecord> completedSinceSave = [];
@@ -23,6 +40,8 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     // Attempts ended since the last save: each provider's fields, finds and credits are counted per attempt (a waterfall
     // request's attempts are at several providers).
     readonly List<RequestAttemptRecord> endedSinceSave = [];
+    // Requests answered with no provider call (the identity cache): no provider's fields are counted for them.
+    readonly HashSet<Guid> answeredWithoutCallSinceSave = [];
 
     /// <summary>
     /// Marks the request completed, with the attempt of its current job, and stages its event in the outbox. The caller
@@ -73,6 +92,17 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         attempt.PhonesJson = JsonSerializer.Serialize(result.Phones ?? []);
     }
 
+    /// <summary>
+    /// Completes a request answered with no provider call (from the identity cache, or an identical request's answer):
+    /// like <see cref="Finish(EnrichmentRequestRecord, CompletionResult, IReadOnlyList{RequestAttemptRecord})"/>, but no
+    /// provider's requested and found fields are counted for it (its attempts are marked as from the cache).
+    /// </summary>
+    public void FinishWithoutCall(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts)
+    {
+        answeredWithoutCallSinceSave.Add(request.RequestId);
+        Finish(request, result, attempts, time.GetUtcNow());
+    }
+
     /// <summary>Marks the request completed with <paramref name="result"/> and stages its event (listing <paramref name="attempts"/>) in the outbox.</summary>
     public void Finish(EnrichmentRequestRecord request, CompletionResult result, IReadOnlyList<RequestAttemptRecord> attempts) =>
         Finish(request, result, attempts, time.GetUtcNow());
@@ -92,6 +122,8 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         // Published in the request's own trace, whatever callback or poll completed it.
         db.Outbox.Add(OutboxRows.For(completed, completed.EventId, request.CompletedAt.Value, request.TraceParent));
         completedSinceSave.Add(request);
+        foreach (var staging in stagings)
+            staging.Completing(request, attempts, now);
     }
 
     /// <summary>
@@ -118,6 +150,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         completedSinceSave.Clear();
         endedSinceSave.Clear();
         chargedSinceSave.Clear();
+        answeredWithoutCallSinceSave.Clear();
     }
 
     /// <summary>For a caller that saved the staged completions itself: counts and traces them. <see cref="SaveAsync"/> does this.</summary>
@@ -136,7 +169,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         foreach (var request in completedSinceSave)
         {
             // A request whose attempts were counted above is counted once more only as completed.
-            var counted = byAttempt.Contains(request.RequestId);
+            var counted = byAttempt.Contains(request.RequestId) || answeredWithoutCallSinceSave.Contains(request.RequestId);
             metrics.RequestCompleted(request.Provider, request.Outcome!.Value, counted ? null : request.CreditsCharged);
             if (!counted)
                 metrics.FieldsCompleted(request.Provider, LedgerViews.ReadRequest(request).Fields ?? [],
@@ -144,6 +177,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
             request.TraceCompleted();
         }
         completedSinceSave.Clear();
+        answeredWithoutCallSinceSave.Clear();
         foreach (var (provider, credits) in chargedSinceSave)
             metrics.JobCharged(provider, credits);
         chargedSinceSave.Clear();
@@ -189,6 +223,8 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                         foreach (var staged in db.ChangeTracker.Entries<OutboxMessage>()
                                      .Where(o => o.State == EntityState.Added && o.Entity.MessageId == eventId).ToList())
                             staged.State = EntityState.Detached;
+                        foreach (var staging in stagings)
+                            staging.Lost(lost.RequestId);
                     }
                     await entry.ReloadAsync(ct);
                 }

@@ -110,7 +110,8 @@ public static class EnrichmentApi
         var attempts = await db.Attempts.AsNoTracking().Where(a => a.RequestId == requestId).ToListAsync(ct);
         return new EnrichmentStatus(
             record.RequestId,
-            State: record.State.ToString().ToLowerInvariant(),
+            // A request waiting for an identical one in flight is, to its caller, accepted: the states callers know stay three.
+            State: (record.State == RequestState.Following ? RequestState.Accepted : record.State).ToString().ToLowerInvariant(),
             record.Provider,
             record.Outcome,
             LedgerViews.ReadList(record.EmailsJson),

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EnrichmentRelay.Cache;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
@@ -31,6 +32,8 @@ public sealed class EnrichmentIntake(
     IValidator<EnrichmentRequested> validator,
     RequestRouting routing,
     RequestCompletion completion,
+    IdentityCache cache,
+    Coalescing coalescing,
     TimeProvider time,
     BatchFlushSignal flushSignal,
     OutboxSignal outboxSignal,
@@ -87,7 +90,7 @@ public sealed class EnrichmentIntake(
         var now = time.GetUtcNow();
         // The first occurrence of each RequestId in the batch, with the body it was stored under.
         var firsts = new Dictionary<Guid, (int Index, string Json)>();
-        var staged = new List<(int Index, EnrichmentRequestRecord Record, string? RejectedFor)>();
+        var staged = new List<(int Index, EnrichmentRequestRecord Record, EnrichmentRequested Request, string? RejectedFor)>();
         var keyless = new List<(int Index, string Detail)>();
         for (var i = 0; i < batch.Count; i++)
         {
@@ -115,7 +118,7 @@ public sealed class EnrichmentIntake(
                 continue;
             }
             firsts[request.RequestId] = (i, record.RequestJson);
-            staged.Add((i, record, detail));
+            staged.Add((i, record, request, detail));
         }
 
         // Repeats of requests stored by an earlier batch (or the HTTP endpoint).
@@ -124,8 +127,14 @@ public sealed class EnrichmentIntake(
             ? []
             : await db.Requests.AsNoTracking().Where(r => ids.Contains(r.RequestId))
                 .Select(r => new { r.RequestId, r.RequestJson }).ToDictionaryAsync(r => r.RequestId, r => r.RequestJson, ct);
+        // What the identity cache knows of the new ones: one query for the whole batch.
+        var cached = await cache.LookupAsync(
+            staged.Where(s => s.RejectedFor is null && !existing.ContainsKey(s.Record.RequestId)).Select(s => s.Request).ToList(), now, ct);
         var accepted = 0;
-        foreach (var (index, record, rejectedFor) in staged)
+        var toProviders = 0;
+        var looked = new List<(EnrichmentRequestRecord Record, CachedAnswer? Answer)>();
+        var forProviders = new List<(EnrichmentRequestRecord Record, EnrichmentRequested Request)>();
+        foreach (var (index, record, request, rejectedFor) in staged)
         {
             using var scope = logger.BeginRequestScope(record.RequestId);
             if (existing.TryGetValue(record.RequestId, out var storedJson))
@@ -138,7 +147,10 @@ public sealed class EnrichmentIntake(
             {
                 accepted++;
                 results[index] = IntakeResult.Accepted;
-                logger.LogDebug("Accepted request {RequestId} for {Provider} ({Lane})", record.RequestId, record.Provider, record.Lane);
+                var answer = cached.GetValueOrDefault(record.RequestId);
+                looked.Add((record, answer));
+                if (answer is null || !AnswerFromCache(record, request, answer))
+                    forProviders.Add((record, request));
             }
             else
             {
@@ -150,6 +162,20 @@ public sealed class EnrichmentIntake(
         }
         foreach (var (_, detail) in keyless)
             logger.LogWarning("Rejected request {RequestId}: {Detail}", Guid.Empty, detail);
+
+        // Identical requests in flight (stored before, or earlier in this batch) share one call: one query for the batch.
+        var leaders = await coalescing.LeadersAsync(
+            forProviders.Select(f => coalescing.KeyFor(f.Record, f.Request)).OfType<string>().Distinct().ToList(), ct);
+        foreach (var (record, request) in forProviders)
+        {
+            if (coalescing.Coalesce(record, request, leaders, now))
+            {
+                logger.LogDebug("Request {RequestId} waits for identical request {LeaderRequestId} in flight", record.RequestId, record.LeaderRequestId);
+                continue;
+            }
+            toProviders++;
+            logger.LogDebug("Accepted request {RequestId} for {Provider} ({Lane})", record.RequestId, record.Provider, record.Lane);
+        }
 
         try
         {
@@ -177,13 +203,17 @@ public sealed class EnrichmentIntake(
 
         // Counted once stored: a batch that fell back to one by one above is counted there.
         completion.Committed();
-        foreach (var (index, record, _) in staged.Where(s => results[s.Index] == IntakeResult.Accepted))
-            metrics.RequestAccepted(record.Provider!.Value);
+        foreach (var (record, answer) in looked)
+        {
+            cache.Counted(answer);
+            if (record.State == RequestState.Accepted)
+                metrics.RequestAccepted(record.Provider!.Value);
+        }
         foreach (var _ in keyless)
             metrics.RequestCompleted(null, Outcome.Rejected, null);
-        if (accepted > 0)
+        if (toProviders > 0)
             flushSignal.Pulse();
-        if (accepted < results.Length)
+        if (toProviders < results.Length)
             outboxSignal.Pulse();
         logger.LogInformation("Received {Count} requests: {Accepted} accepted, {Rejected} rejected, {Duplicates} repeats ignored",
             batch.Count, accepted, results.Count(r => r == IntakeResult.Rejected), results.Count(r => r == IntakeResult.Duplicate));
@@ -212,15 +242,74 @@ public sealed class EnrichmentIntake(
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
 
-        var stored = await TryInsertAsync(NewRecord(request, provider.Name, provider.Lane, traceParent), ct);
-        if (stored)
+        EnrichmentRequestRecord record;
+        CachedAnswer? answer;
+        bool answered;
+        for (var round = 1; ; round++)
         {
-            metrics.RequestAccepted(provider.Name);
-            flushSignal.Pulse();
-            logger.LogInformation("Accepted request {RequestId} for {Provider} ({Lane})", request.RequestId, provider.Name, provider.Lane);
+            record = NewRecord(request, provider.Name, provider.Lane, traceParent);
+            answer = (await cache.LookupAsync([request], time.GetUtcNow(), ct)).GetValueOrDefault(request.RequestId);
+            answered = answer is not null && AnswerFromCache(record, request, answer);
+            if (!answered && coalescing.KeyFor(record, request) is { } key)
+                coalescing.Coalesce(record, request, await coalescing.LeadersAsync([key], ct), record.AcceptedAt);
+            try
+            {
+                if (!await TryInsertAsync(record, ct))
+                    return IntakeResult.Duplicate; // reported by TryInsertAsync
+                break;
+            }
+            catch (DbUpdateException) when (round < 3)
+            {
+                // An identical request became the leader on another instance meanwhile: this one follows it.
+                logger.LogDebug("Request {RequestId}: an identical request was stored concurrently; storing it again", request.RequestId);
+            }
+        }
+        cache.Counted(answer);
+        if (answered)
+        {
+            completion.Committed();
+            outboxSignal.Pulse();
+            logger.LogInformation("Request {RequestId} answered from the identity cache: {Outcome}, no call", request.RequestId, record.Outcome);
             return IntakeResult.Accepted;
         }
-        return IntakeResult.Duplicate; // reported by TryInsertAsync
+        if (record.State == RequestState.Following)
+        {
+            logger.LogInformation("Request {RequestId} waits for identical request {LeaderRequestId} in flight", request.RequestId, record.LeaderRequestId);
+            return IntakeResult.Accepted;
+        }
+        metrics.RequestAccepted(record.Provider!.Value);
+        flushSignal.Pulse();
+        logger.LogInformation("Accepted request {RequestId} for {Provider} ({Lane})", request.RequestId, record.Provider, record.Lane);
+        return IntakeResult.Accepted;
+    }
+
+    /// <summary>
+    /// Applies what the identity cache knows to a new request, staged with it: its answer becomes the request's first
+    /// attempts (marked as from the cache, no credits). A whole answer completes the request now (true); a partial one
+    /// leaves it waiting for the first provider that can find the fields still missing, asking only for those.
+    /// </summary>
+    bool AnswerFromCache(EnrichmentRequestRecord record, EnrichmentRequested request, CachedAnswer answer)
+    {
+        var attempts = IdentityCache.Attempts(record.RequestId, answer, record.AcceptedAt);
+        db.Attempts.AddRange(attempts);
+        if (answer.Whole)
+        {
+            record.Provider = attempts[^1].Provider;
+            completion.FinishWithoutCall(record, IdentityCache.Result(answer), attempts);
+            return true;
+        }
+        var (provider, whyNot) = routing.Route(request with { Fields = answer.Missing });
+        if (provider is null)
+        {
+            // No provider can look for what is missing: what the cache knows is the whole answer there is.
+            var result = IdentityCache.Result(answer);
+            completion.FinishWithoutCall(record, result with { Detail = result.Outcome == Outcome.Found ? null : $"{result.Detail} {whyNot}" }, attempts);
+            return true;
+        }
+        record.Provider = provider.Name;
+        record.Lane = provider.Lane;
+        record.FieldsJson = LedgerViews.WriteFields(answer.Missing);
+        return false;
     }
 
     async Task<IntakeResult> RejectAsync(EnrichmentRequested request, Guid? messageId, string detail, string? traceParent, CancellationToken ct)

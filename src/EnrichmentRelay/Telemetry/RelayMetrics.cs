@@ -40,6 +40,8 @@ public sealed class RelayMetrics
     readonly UpDownCounter<int> outboxUnmarked;
     readonly Counter<long> rowsClaimed;
     readonly Counter<long> rowsPassedOver;
+    readonly Counter<long> cacheLookups;
+    readonly Counter<double> cacheCreditsSaved;
     volatile LedgerReadings readings = LedgerReadings.None;
     volatile IReadOnlyList<BudgetReading> budgets = [];
     readonly System.Collections.Concurrent.ConcurrentDictionary<ProviderName, int> paused = new();
@@ -87,11 +89,19 @@ public sealed class RelayMetrics
         rowsPassedOver = meter.CreateCounter<long>("relay.claims.passed_over", "{row}",
             "Rows a claim that came back short left behind (PostgreSQL): locked by another instance, or arrived meanwhile. " +
             "Against relay.claims.rows: how much the instances get in each other's way.");
+        cacheLookups = meter.CreateCounter<long>("relay.cache.lookups", "{request}",
+            "Requests looked up in the identity cache at intake, by result: hit (every field asked answered: completed with no call), " +
+            "partial (some answered; the rest asked of a provider), miss.");
+        cacheCreditsSaved = meter.CreateCounter<double>("relay.cache.credits_saved", "{credit}",
+            "Credits the identity cache saved, by the provider that originally answered: its price (the budget price table) for the fields answered.");
+        foreach (var result in new[] { "hit", "partial", "miss" })
+            cacheLookups.Add(0, new KeyValuePair<string, object?>("result", result));
 
         // Counters start at 0 for every provider, so rate() and increase() work from the first scrape.
         foreach (var provider in Providers)
         {
             accepted.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)));
+            cacheCreditsSaved.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)));
             foreach (var field in Enum.GetValues<EnrichmentField>())
             {
                 fieldsRequested.Add(0, new KeyValuePair<string, object?>("provider", Tag(provider)), new KeyValuePair<string, object?>("field", Tag(field)));
@@ -154,6 +164,15 @@ public sealed class RelayMetrics
     /// <summary>A provider job's own cost (Precept's <c>cost.credits</c>), or a change to it.</summary>
     public void JobCharged(ProviderName provider, decimal amount) =>
         credits.Add((double)amount, new KeyValuePair<string, object?>("provider", Tag(provider)));
+
+    /// <summary>An identity cache lookup at intake, once its request is stored: hit, partial or miss.</summary>
+    public void CacheLookup(string result) => cacheLookups.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    public void CacheCreditsSaved(ProviderName provider, decimal credits)
+    {
+        if (credits > 0)
+            cacheCreditsSaved.Add((double)credits, new KeyValuePair<string, object?>("provider", Tag(provider)));
+    }
 
     public void RequestCompleted(ProviderName? provider, Outcome outcome, decimal? creditsCharged)
     {

@@ -147,6 +147,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("LeaderRequestId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("TEXT");
@@ -199,11 +202,82 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.HasIndex("CompletedAt");
 
+                    b.HasIndex("LeaderRequestId");
+
                     b.HasIndex("ProviderJobId");
 
                     b.HasIndex("State", "Lane", "AcceptedAt");
 
                     b.ToTable("enrichment_requests", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.IdentityCacheRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Field")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Found")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FoundAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(96)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("KeysJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("RequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ValuesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("Key", "ExpiresAt");
+
+                    b.ToTable("identity_cache", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.InFlightRecord", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(96)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("LeaderRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("LeaderRequestId");
+
+                    b.ToTable("in_flight", (string)null);
                 });
 
             modelBuilder.Entity("EnrichmentRelay.Ledger.InboxEntry", b =>
@@ -465,6 +539,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("FieldsJson")
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("FromCache")
+                        .HasColumnType("INTEGER");
 
                     b.Property<Guid>("JobId")
                         .HasColumnType("TEXT");

@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace EnrichmentRelay.Ledger.Migrations.Postgres
 {
     [DbContext(typeof(PostgresRelayDbContext))]
-    [Migration("20261203095812_RequestRevision")]
-    partial class RequestRevision
+    [Migration("20261203111355_RevisionsAndIdentityCache")]
+    partial class RevisionsAndIdentityCache
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -155,6 +155,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
 
+                    b.Property<Guid?>("LeaderRequestId")
+                        .HasColumnType("uuid");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("character varying(24)");
@@ -171,6 +174,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.Property<string>("ProviderState")
                         .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("QueuedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("RequestJson")
                         .IsRequired()
@@ -204,11 +210,84 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasIndex("CompletedAt");
 
+                    b.HasIndex("LeaderRequestId");
+
                     b.HasIndex("ProviderJobId");
 
                     b.HasIndex("State", "Lane", "AcceptedAt");
 
                     b.ToTable("enrichment_requests", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.IdentityCacheRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Field")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<bool>("Found")
+                        .HasColumnType("boolean");
+
+                    b.Property<DateTimeOffset>("FoundAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(96)
+                        .HasColumnType("character varying(96)");
+
+                    b.Property<string>("KeysJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<Guid>("RequestId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("ValuesJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("Key", "ExpiresAt");
+
+                    b.ToTable("identity_cache", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.InFlightRecord", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(96)
+                        .HasColumnType("character varying(96)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("LeaderRequestId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("LeaderRequestId");
+
+                    b.ToTable("in_flight", (string)null);
                 });
 
             modelBuilder.Entity("EnrichmentRelay.Ledger.InboxEntry", b =>
@@ -387,6 +466,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasPrecision(18, 4)
                         .HasColumnType("numeric(18,4)");
 
+                    b.Property<decimal?>("CreditsSettled")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("numeric(18,4)");
+
                     b.Property<string>("ExternalId")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
@@ -474,6 +557,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.Property<string>("FieldsJson")
                         .HasColumnType("text");
+
+                    b.Property<bool>("FromCache")
+                        .HasColumnType("boolean");
 
                     b.Property<Guid>("JobId")
                         .HasColumnType("uuid");

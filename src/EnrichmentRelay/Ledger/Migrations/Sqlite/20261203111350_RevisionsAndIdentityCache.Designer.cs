@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteRelayDbContext))]
-    [Migration("20261203095808_RequestRevision")]
-    partial class RequestRevision
+    [Migration("20261203111350_RevisionsAndIdentityCache")]
+    partial class RevisionsAndIdentityCache
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -150,6 +150,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("LeaderRequestId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Outcome")
                         .HasMaxLength(24)
                         .HasColumnType("TEXT");
@@ -166,6 +169,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("ProviderState")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("QueuedAt")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("RequestJson")
                         .IsRequired()
@@ -199,11 +205,82 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.HasIndex("CompletedAt");
 
+                    b.HasIndex("LeaderRequestId");
+
                     b.HasIndex("ProviderJobId");
 
                     b.HasIndex("State", "Lane", "AcceptedAt");
 
                     b.ToTable("enrichment_requests", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.IdentityCacheRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Field")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Found")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FoundAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasMaxLength(96)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("KeysJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("RequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ValuesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("Key", "ExpiresAt");
+
+                    b.ToTable("identity_cache", (string)null);
+                });
+
+            modelBuilder.Entity("EnrichmentRelay.Ledger.InFlightRecord", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(96)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("LeaderRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("LeaderRequestId");
+
+                    b.ToTable("in_flight", (string)null);
                 });
 
             modelBuilder.Entity("EnrichmentRelay.Ledger.InboxEntry", b =>
@@ -376,6 +453,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasPrecision(18, 4)
                         .HasColumnType("REAL");
 
+                    b.Property<double?>("CreditsSettled")
+                        .HasPrecision(18, 4)
+                        .HasColumnType("REAL");
+
                     b.Property<string>("ExternalId")
                         .HasMaxLength(128)
                         .HasColumnType("TEXT");
@@ -461,6 +542,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.Property<string>("FieldsJson")
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("FromCache")
+                        .HasColumnType("INTEGER");
 
                     b.Property<Guid>("JobId")
                         .HasColumnType("TEXT");
