@@ -7,13 +7,17 @@ namespace EnrichmentRelay.Cache;
 
 /// <summary>
 /// Gives requests that followed an identical one (<see cref="Coalescing"/>) its answer once it completed, in rounds, on
-/// every instance: whichever instance completed the leader, and whichever stored the follower. Also deletes in-flight
-/// rows whose leader has completed.
+/// every instance: whichever instance completed the leader, and whichever stored the follower. Now and then it also
+/// deletes in-flight rows whose leader has completed: only tidying, since the intake checks that a leader it finds is
+/// still open (<see cref="Coalescing.LeadersAsync"/>). Doing that every round cost three instances more than half their
+/// throughput: each round scanned every in-flight row and locked the same rows the other instances were deleting.
 /// </summary>
 public sealed class FollowerSweep(IServiceScopeFactory scopes, IOptions<CacheOptions> options, TimeProvider time, ILogger<FollowerSweep> logger)
     : BackgroundService
 {
     const int RoundSize = 500;
+    static readonly TimeSpan TidyInterval = TimeSpan.FromMinutes(1);
+    DateTimeOffset lastTidy = DateTimeOffset.MinValue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -68,7 +72,11 @@ public sealed class FollowerSweep(IServiceScopeFactory scopes, IOptions<CacheOpt
             await completion.SaveAsync(ct);
             logger.LogInformation("{Count} requests that waited for an identical one in flight were answered or put back in line", followers.Count);
         }
-        await db.InFlight.Where(f => !db.Requests.Any(r => r.RequestId == f.LeaderRequestId && r.State != RequestState.Completed)).ExecuteDeleteAsync(ct);
+        if (time.GetUtcNow() - lastTidy >= TidyInterval)
+        {
+            await db.InFlight.Where(f => !db.Requests.Any(r => r.RequestId == f.LeaderRequestId && r.State != RequestState.Completed)).ExecuteDeleteAsync(ct);
+            lastTidy = time.GetUtcNow();
+        }
         return followers.Count;
     }
 }

@@ -168,6 +168,7 @@ public sealed class EnrichmentIntake(
             forProviders.Select(f => coalescing.KeyFor(f.Record, f.Request)).OfType<string>().Distinct().ToList(), ct);
         foreach (var (record, request) in forProviders)
         {
+            using var scope = logger.BeginRequestScope(record.RequestId);
             if (coalescing.Coalesce(record, request, leaders, now))
             {
                 logger.LogDebug("Request {RequestId} waits for identical request {LeaderRequestId} in flight", record.RequestId, record.LeaderRequestId);
