@@ -44,7 +44,6 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<BatchFlushSignal>();
         services.AddScoped<RequestCompletion>();
-        services.AddScoped<RequestRouting>();
         services.AddScoped<IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         services.AddScoped<EnrichmentIntake>();
         // The identity cache is off unless a test turns it on (Cache tests): most tests send the same lead again on purpose.

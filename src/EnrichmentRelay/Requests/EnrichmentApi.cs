@@ -132,7 +132,6 @@ public static class RequestsExtensions
 {
     public static IHostApplicationBuilder AddEnrichmentRequests(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddScoped<RequestRouting>();
         builder.Services.AddScoped<FluentValidation.IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         builder.Services.AddScoped<EnrichmentIntake>();
         builder.AddBusConsumers((bus, options) => bus.AddConsumer<EnrichmentRequestedConsumer, EnrichmentRequestedConsumerDefinition>()

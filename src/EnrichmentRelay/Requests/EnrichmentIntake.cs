@@ -2,6 +2,7 @@ using System.Text.Json;
 using EnrichmentRelay.Cache;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Ledger;
 using FluentValidation;
 using FluentValidation.Results;
@@ -30,7 +31,7 @@ public enum IntakeResult
 public sealed class EnrichmentIntake(
     RelayDbContext db,
     IValidator<EnrichmentRequested> validator,
-    RequestRouting routing,
+    Waterfall waterfall,
     RequestCompletion completion,
     IdentityCache cache,
     Coalescing coalescing,
@@ -109,7 +110,7 @@ public sealed class EnrichmentIntake(
                 results[i] = IntakeResult.Rejected;
                 continue;
             }
-            var provider = detail is null ? routing.Route(request).Provider : null;
+            var provider = detail is null ? waterfall.First(request).Provider : null;
             var record = NewRecord(request, provider?.Name, provider?.Lane, traceParent);
             if (firsts.TryGetValue(request.RequestId, out var first))
             {
@@ -239,7 +240,7 @@ public sealed class EnrichmentIntake(
 
     async Task<IntakeResult> StoreAsync(EnrichmentRequested request, string? traceParent, CancellationToken ct)
     {
-        var (provider, whyNot) = routing.Route(request);
+        var (provider, whyNot, _) = waterfall.First(request);
         if (provider is null)
             throw new InvalidOperationException($"Request {request.RequestId} was not validated: {whyNot}");
 
@@ -299,7 +300,7 @@ public sealed class EnrichmentIntake(
             completion.FinishWithoutCall(record, IdentityCache.Result(answer), attempts);
             return true;
         }
-        var (provider, whyNot) = routing.Route(request with { Fields = answer.Missing });
+        var (provider, whyNot, _) = waterfall.First(request with { Fields = answer.Missing });
         if (provider is null)
         {
             // No provider can look for what is missing: what the cache knows is the whole answer there is.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Woodpecker;
 using System.Text;
@@ -26,7 +27,7 @@ public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentR
     /// <summary>The error code of a broken size limit: the part that broke it is not stored or echoed with the rejection.</summary>
     public const string OverLimit = "OverLimit";
 
-    public EnrichmentRequestedValidator(RequestRouting routing)
+    public EnrichmentRequestedValidator(Waterfall waterfall)
     {
         RuleFor(r => r.RequestId).NotEmpty().WithMessage("'requestId' must be a non-empty GUID.").OverridePropertyName("requestId");
         RuleFor(r => r.Lead).NotNull().WithMessage("'lead' is required.").OverridePropertyName("lead");
@@ -87,7 +88,7 @@ public sealed class EnrichmentRequestedValidator : AbstractValidator<EnrichmentR
             RuleFor(r => r)
                 .Custom((request, context) =>
                 {
-                    var (provider, whyNot) = routing.Route(request);
+                    var (provider, whyNot, _) = waterfall.First(request);
                     if (provider is null)
                         context.AddFailure("lead", whyNot);
                 });

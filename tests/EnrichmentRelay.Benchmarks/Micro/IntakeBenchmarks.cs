@@ -36,7 +36,7 @@ public class IntakeBenchmarks
         collection.AddSingleton<OutboxSignal>();
         collection.AddSingleton<BatchFlushSignal>();
         collection.AddScoped<RequestCompletion>();
-        collection.AddScoped<RequestRouting>();
+        collection.AddScoped<EnrichmentRelay.Jobs.Waterfall>();
         collection.AddScoped<IEnrichmentProvider, AnyNamedLead>();
         collection.AddScoped<IValidator<EnrichmentRequested>, EnrichmentRequestedValidator>();
         collection.AddScoped<EnrichmentIntake>();

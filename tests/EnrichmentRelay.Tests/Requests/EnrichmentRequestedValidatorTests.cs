@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Requests;
 
@@ -5,7 +7,7 @@ namespace EnrichmentRelay.Tests.Requests;
 
 public sealed class EnrichmentRequestedValidatorTests
 {
-    readonly EnrichmentRequestedValidator validator = new(new RequestRouting([new ScriptedProvider()]));
+    readonly EnrichmentRequestedValidator validator = new(new Waterfall([new ScriptedProvider()], Options.Create(new WaterfallOptions())));
 
     [Fact]
     public void ValidRequestPasses() =>

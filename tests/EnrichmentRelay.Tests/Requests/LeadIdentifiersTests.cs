@@ -1,3 +1,4 @@
+using EnrichmentRelay.Jobs;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
@@ -28,7 +29,7 @@ public sealed class LeadIdentifiersTests : IAsyncLifetime
     public async Task DisposeAsync() => await host.DisposeAsync();
 
     EnrichmentRequestedValidator Validator() =>
-        new(new RequestRouting(host.Services.CreateScope().ServiceProvider.GetServices<IEnrichmentProvider>()));
+        new(new Waterfall(host.Services.CreateScope().ServiceProvider.GetServices<IEnrichmentProvider>(), Options.Create(new WaterfallOptions())));
 
     [Fact]
     public void CanonicalFormsAreAppliedAndWhatCannotBeFormedIsLeftForTheValidator()
@@ -117,14 +118,14 @@ public sealed class LeadIdentifiersTests : IAsyncLifetime
         Assert.Contains(refused.Errors, e => e.PropertyName == "lead" && e.ErrorMessage.Contains("Woodpecker: finds emails only"));
 
         // The same lead with what the phone-finding provider needs, and providers left open: routed there.
-        var routing = new RequestRouting(host.Services.CreateScope().ServiceProvider.GetServices<IEnrichmentProvider>());
+        var waterfall = new Waterfall(host.Services.CreateScope().ServiceProvider.GetServices<IEnrichmentProvider>(), Options.Create(new WaterfallOptions()));
         var open = onlyWoodpecker with { Lead = onlyWoodpecker.Lead! with { LinkedInUrl = "linkedin.com/in/erlich-bachman-404xyz" } };
-        Assert.Equal(ProviderName.Precept, routing.Route(open).Provider!.Name);
+        Assert.Equal(ProviderName.Precept, waterfall.First(open).Provider!.Name);
         Assert.True(Validator().Validate(open).IsValid);
         // ...but not when the producer allowed Woodpecker only.
         Assert.False(Validator().Validate(open with { Providers = [ProviderName.Woodpecker] }).IsValid);
         // Email and phone: Woodpecker takes it (the completion will say phone was not looked up).
-        Assert.Equal(WoodpeckerLeads.LeadsLane, routing.Route(open with { Fields = [EnrichmentField.Email, EnrichmentField.Phone] }).Provider!.Lane);
+        Assert.Equal(WoodpeckerLeads.LeadsLane, waterfall.First(open with { Fields = [EnrichmentField.Email, EnrichmentField.Phone] }).Provider!.Lane);
     }
 
     [Fact]
