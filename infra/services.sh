@@ -14,7 +14,7 @@
 
 RABBIT_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 PG_INITDB=/usr/lib/postgresql/15/bin/initdb
-RMQ_DIR='' PG_DIR='' CLUSTER_DIR='' OUTAGE_RMQ_DIR='' OUTAGE_PG_DIR=''
+RMQ_DIR='' PG_DIR='' CLUSTER_DIR='' OUTAGE_RMQ_DIR='' OUTAGE_PG_DIR='' STARTED=''
 
 # require_packages WHO [PATH:PACKAGE ...]: RabbitMQ and PostgreSQL 15 always, plus the extra ones named.
 require_packages() {
@@ -46,14 +46,32 @@ require_packages() {
 # start_services PREFIX: starts both and exports their RELAY_TEST_* variables (see infra/*/start.sh).
 start_services() {
     local prefix=$1 t0 started
-    RMQ_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-rabbitmq.XXXXXX")
     t0=$SECONDS
-    # RELAY_INFRA_OWNER_PID: the services stop themselves should the calling script be killed outright.
-    # Assigned first, then evaluated: a start.sh that fails then stops the caller (set -e), not a silent eval "".
-    started=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/start.sh "$RMQ_DIR")
-    eval "$started"
+    start_rabbitmq RMQ_DIR "$prefix-rabbitmq" || exit 1
+    eval "$STARTED"
     say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT, TLS on ${RELAY_TEST_RABBITMQ_TLS_PORT:-none} ($((SECONDS - t0)) s; logs in $RMQ_DIR/log)"
     start_postgres "$prefix"
+}
+
+# start_rabbitmq DIR_VAR LABEL [NAME=VALUE ...]: infra/rabbitmq/start.sh (with those variables) in a new temp dir, its
+# path in the variable named DIR_VAR and its `export` lines in STARTED; up to 3 tries. The ports start.sh picks are free
+# when it picks them, but another process (an outgoing connection's ephemeral port) can take one before the node binds
+# it: the node then fails with dist_port_already_used, and a new try picks other ports.
+# RELAY_INFRA_OWNER_PID: the services stop themselves should the calling script be killed outright.
+start_rabbitmq() {
+    local dir_var=$1 label=$2 attempt dir
+    shift 2
+    for attempt in 1 2 3; do
+        dir=$(mktemp -d "${TMPDIR:-/tmp}/$label.XXXXXX")
+        printf -v "$dir_var" '%s' "$dir"
+        if STARTED=$(env RELAY_INFRA_OWNER_PID=$$ "$@" infra/rabbitmq/start.sh "$dir"); then
+            return 0
+        fi
+        rm -rf -- "$dir"
+        printf -v "$dir_var" '%s' ''
+        say "RabbitMQ ($label) did not start (try $attempt of 3; its log tail is above)"
+    done
+    return 1
 }
 
 # start_postgres PREFIX: the PostgreSQL cluster alone (durable: fsync and synchronous_commit on).
@@ -70,9 +88,8 @@ start_postgres() {
 # start_services, named RELAY_TEST_OUTAGE_* instead of RELAY_TEST_*.
 start_outage_services() {
     local prefix=$1 t0=$SECONDS started
-    OUTAGE_RMQ_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-outage-rabbitmq.XXXXXX")
-    started=$(RELAY_INFRA_OWNER_PID=$$ RELAY_RABBITMQ_TLS=0 infra/rabbitmq/start.sh "$OUTAGE_RMQ_DIR")
-    eval "${started//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
+    start_rabbitmq OUTAGE_RMQ_DIR "$prefix-outage-rabbitmq" RELAY_RABBITMQ_TLS=0 || exit 1
+    eval "${STARTED//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
     OUTAGE_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-outage-postgres.XXXXXX")
     started=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$OUTAGE_PG_DIR")
     eval "${started//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
