@@ -46,13 +46,13 @@ public sealed class Coalescing(RelayDbContext db, IOptions<CacheOptions> options
     }
 
     /// <summary>
-    /// A request about to be stored for a provider: it follows the leader of its key when there is one (in
-    /// <paramref name="leaders"/>: in flight, or earlier in the same batch), else becomes that leader, its in-flight row
-    /// staged with it. True when it follows.
+    /// A request about to be stored for a provider, under its <paramref name="key"/> (<see cref="KeyFor"/>; null: it is
+    /// not coalesced): it follows the leader of its key when there is one (in <paramref name="leaders"/>: in flight, or
+    /// earlier in the same batch), else becomes that leader, its in-flight row staged with it. True when it follows.
     /// </summary>
-    public bool Coalesce(EnrichmentRequestRecord record, EnrichmentRequested request, Dictionary<string, Guid> leaders, DateTimeOffset now)
+    public bool Coalesce(EnrichmentRequestRecord record, string? key, Dictionary<string, Guid> leaders, DateTimeOffset now)
     {
-        if (!options.Value.Coalesce || KeyOf(request, LedgerViews.FieldsAsked(record)) is not { } key)
+        if (key is null)
             return false;
         if (leaders.TryGetValue(key, out var leader))
         {

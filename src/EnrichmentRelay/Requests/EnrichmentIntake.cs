@@ -165,12 +165,12 @@ public sealed class EnrichmentIntake(
             logger.LogWarning("Rejected request {RequestId}: {Detail}", Guid.Empty, detail);
 
         // Identical requests in flight (stored before, or earlier in this batch) share one call: one query for the batch.
-        var leaders = await coalescing.LeadersAsync(
-            forProviders.Select(f => coalescing.KeyFor(f.Record, f.Request)).OfType<string>().Distinct().ToList(), ct);
-        foreach (var (record, request) in forProviders)
+        var keyed = forProviders.Select(f => (f.Record, Key: coalescing.KeyFor(f.Record, f.Request))).ToList();
+        var leaders = await coalescing.LeadersAsync(keyed.Select(k => k.Key).OfType<string>().Distinct().ToList(), ct);
+        foreach (var (record, key) in keyed)
         {
             using var scope = logger.BeginRequestScope(record.RequestId);
-            if (coalescing.Coalesce(record, request, leaders, now))
+            if (coalescing.Coalesce(record, key, leaders, now))
             {
                 logger.LogDebug("Request {RequestId} waits for identical request {LeaderRequestId} in flight", record.RequestId, record.LeaderRequestId);
                 continue;
@@ -253,7 +253,7 @@ public sealed class EnrichmentIntake(
             answer = (await cache.LookupAsync([request], time.GetUtcNow(), ct)).GetValueOrDefault(request.RequestId);
             answered = answer is not null && AnswerFromCache(record, request, answer);
             if (!answered && coalescing.KeyFor(record, request) is { } key)
-                coalescing.Coalesce(record, request, await coalescing.LeadersAsync([key], ct), record.AcceptedAt);
+                coalescing.Coalesce(record, key, await coalescing.LeadersAsync([key], ct), record.AcceptedAt);
             try
             {
                 if (!await TryInsertAsync(record, ct))
