@@ -115,6 +115,12 @@ if ((CLUSTER == 0)); then
     say "npm packages: examples/node (amqplib) and infra/asyncapi (@asyncapi/parser) as locked; npm ci ran for ${npm_installed[*]:-none} ($((SECONDS - t0)) s)"
 fi
 
+# ---- build, while the services start ---------------------------------------------------------
+# Built once, in Release (the relays the tests start run optimized, as they ship); the services below start meanwhile.
+dotnet build "$TARGET" -c Release -nologo -v quiet &
+build_pid=$!
+test_pids=("$build_pid")   # stopped by cleanup if a service fails to start
+
 # ---- services (RELAY_TEST_* for the tests) --------------------------------------------------
 if ((CLUSTER)); then
     start_postgres relaytest
@@ -147,9 +153,14 @@ if [[ $TARGET == EnrichmentRelay.sln ]]; then
 else
     test_projects=("$TARGET")
 fi
-dotnet build "$TARGET" -c Release -nologo -v quiet
-TESTS_STARTED=1
+build_rc=0
+wait "$build_pid" || build_rc=$?
 test_pids=()
+if ((build_rc != 0)); then
+    say "the build failed (exit $build_rc)"
+    exit 1
+fi
+TESTS_STARTED=1
 for project in "${test_projects[@]}"; do
     dotnet test "$project" -c Release --no-build \
         --logger "trx;LogFilePrefix=results_$(basename "$project")" \

@@ -8,6 +8,7 @@ namespace EnrichmentRelay.IntegrationTests;
 /// The broker as platforms hand it out: one amqps:// URI with the credentials in it, a private CA, a client
 /// certificate; against the test node's TLS listener (infra/rabbitmq/start.sh, certificates from infra/rabbitmq/tls.sh).
 /// </summary>
+[RunsLong(90)]
 public sealed class BrokerConnectionTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);

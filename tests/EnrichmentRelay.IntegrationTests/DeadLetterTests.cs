@@ -12,6 +12,7 @@ namespace EnrichmentRelay.IntegrationTests;
 /// A message that keeps failing: retried at once, redelivered later through RabbitMQ delay queues, then kept as a
 /// dead letter that an operator can read and send back, one at a time or by time range.
 /// </summary>
+[RunsLong(85)]
 public sealed class DeadLetterTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

@@ -12,6 +12,7 @@ namespace EnrichmentRelay.IntegrationTests;
 /// charged twice. Faults of the providers are <see cref="ProviderFaultTests"/>; outages of the broker and the database
 /// are <see cref="OutageTests"/>.
 /// </summary>
+[RunsLong(120)]
 public sealed class FaultTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);
@@ -37,6 +38,8 @@ public sealed class FaultTests(ITestOutputHelper output)
             // ReconcileAfter must outlast a submit (4 x RequestTimeout); a timeout this long holds on a loaded machine.
             ["Providers__Precept__RequestTimeout"] = "00:00:10",
             ["Providers__Woodpecker__RequestTimeout"] = "00:00:10",
+            // A Lance submit cut off by the kill is taken over after 4 x its RequestTimeout (2 minutes with the default 30 s).
+            ["Providers__Lance__RequestTimeout"] = "00:00:10",
             ["Providers__Lance__BatchSize"] = "50",
         });
         try

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>Lance end to end: per-field manual bulk calls, reused records, polling by (person, field).</summary>
+[RunsLong(80)]
 public sealed class LanceRelayTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);

@@ -8,6 +8,7 @@ namespace EnrichmentRelay.IntegrationTests;
 /// nothing lost, nothing charged twice, the relay reconnects by itself. They break a node and a cluster of their own
 /// (<see cref="TestEnvironment.Outage"/>), one test at a time, while the other tests run on the shared ones.
 /// </summary>
+[RunsLong(140)]
 public sealed class OutageTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>The spine end to end: bus in, Precept job out, webhook back, one EnrichmentCompleted each.</summary>
+[RunsLong(95)]
 public sealed class PreceptRelayTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);

@@ -11,6 +11,7 @@ namespace EnrichmentRelay.IntegrationTests;
 /// Faults of the providers (submit answers lost, a rotated key, webhooks that never come): every request still
 /// completes once, nobody is charged twice. A class of its own so that its tests run beside <see cref="FaultTests"/>.
 /// </summary>
+[RunsLong(130)]
 public sealed class ProviderFaultTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);

@@ -37,6 +37,8 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
             // ReconcileAfter must outlast a submit (4 x RequestTimeout); a timeout this long holds on a loaded machine.
             ["Providers__Precept__RequestTimeout"] = "00:00:10",
             ["Providers__Woodpecker__RequestTimeout"] = "00:00:10",
+            // A Lance submit cut off by the kill is taken over after 4 x its RequestTimeout (2 minutes with the default 30 s).
+            ["Providers__Lance__RequestTimeout"] = "00:00:10",
         });
         var callbacks = await scenario.StartAnotherInstanceAsync(callbackPort);
         await scenario.StartAnotherInstanceAsync();

@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>Woodpecker end to end: batched submits of at most 50, one request at a time, scheduled polls, prospect lookups.</summary>
+[RunsLong(90)]
 public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
