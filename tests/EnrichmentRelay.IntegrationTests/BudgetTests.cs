@@ -10,7 +10,6 @@ using Xunit.Abstractions;
 namespace EnrichmentRelay.IntegrationTests;
 
 /// <summary>Budgets across instances: a daily cap smaller than the work, set at run time through the admin route.</summary>
-[Collection(RelayCollection.Name)]
 public sealed class BudgetTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromMinutes(2);

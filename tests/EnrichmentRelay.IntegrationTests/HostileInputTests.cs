@@ -15,7 +15,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// their bytes, and random text, through every door at once on one relay (PostgreSQL, RabbitMQ). No answer is a 500,
 /// no consumer throws, and every message on the bus ends as a stored request, a rejection or a dead letter.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class HostileInputTests(ITestOutputHelper output)
 {
     // Fixed: a failure is replayed exactly by running the test again.

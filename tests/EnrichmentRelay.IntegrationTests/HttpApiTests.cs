@@ -8,23 +8,30 @@ using Xunit.Abstractions;
 
 namespace EnrichmentRelay.IntegrationTests;
 
-/// <summary>The relay's HTTP surface: intake, status, the Precept webhook, health and OpenAPI.</summary>
-public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
+/// <summary>
+/// The relay's HTTP surface: intake, status, the Precept webhook's door, health and OpenAPI. These tests look only at
+/// requests of their own, so they share one relay; those that read the sandbox's totals or switch its webhooks off
+/// are <see cref="HttpApiOnItsOwnRelayTests"/>.
+/// </summary>
+public sealed class HttpApiTests(HttpApiTests.SharedRelay relay, ITestOutputHelper output) : IClassFixture<HttpApiTests.SharedRelay>
 {
-    RelayScenario scenario = null!;
-    HttpClient Http => scenario.Relay.Http;
-
-    public async Task InitializeAsync() =>
-        scenario = await RelayScenario.StartAsync(Engine.Postgres,
-            sandbox => sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(50));
-
-    public async Task DisposeAsync()
+    /// <summary>The relay (PostgreSQL) and sandbox the tests of this class share.</summary>
+    public sealed class SharedRelay : IAsyncLifetime
     {
-        output.WriteLine(scenario.Relay.LogTail(40));
-        await scenario.DisposeAsync();
+        public RelayScenario Scenario { get; private set; } = null!;
+
+        public async Task InitializeAsync() => Scenario = await StartRelayAsync();
+
+        public async Task DisposeAsync() => await Scenario.DisposeAsync();
     }
 
-    const string ValidBody = """
+    RelayScenario Scenario => relay.Scenario;
+    HttpClient Http => Scenario.Relay.Http;
+
+    internal static Task<RelayScenario> StartRelayAsync() =>
+        RelayScenario.StartAsync(Engine.Postgres, sandbox => sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(50));
+
+    internal const string ValidBody = """
         {"lead":{"firstName":"Jane","lastName":"Http","companyName":"Acme","companyDomain":"acme.com"},
          "fields":["email"],"correlationData":{"crmId":"0031t00000AbCdE"}}
         """;
@@ -49,25 +56,8 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("0031t00000AbCdE", done.GetProperty("correlationData").GetProperty("crmId").GetString());
 
         // The subscriber heard it once, too.
-        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(30));
-        Assert.Equal(Outcome.Found, Assert.Single(scenario.Bus.Completions[requestId]).Outcome);
-    }
-
-    [Fact]
-    public async Task PostingTheSameRequestIdTwiceSubmitsAndCompletesOnce()
-    {
-        var requestId = Guid.NewGuid();
-        var body = ValidBody.Replace("{\"lead\"", $"{{\"requestId\":\"{requestId}\",\"lead\"");
-
-        using var first = await Http.PostAsync("enrichments", Json(body));
-        using var second = await Http.PostAsync("enrichments", Json(body));
-
-        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
-        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
-        Assert.Equal(first.Headers.Location, second.Headers.Location);
-        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
-        Assert.Single(scenario.Bus.Completions[requestId]);
-        Assert.Equal(1, scenario.Sandbox.Precept.Counters.LeadsAccepted);
+        await Scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(30));
+        Assert.Equal(Outcome.Found, Assert.Single(Scenario.Bus.Completions[requestId]).Outcome);
     }
 
     [Fact]
@@ -91,13 +81,13 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var requestId = Guid.Parse(response.Headers.Location!.ToString()["/enrichments/".Length..]);
-        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
-        Assert.Equal(ProviderName.Precept, Assert.Single(scenario.Bus.Completions[requestId]).Provider);
+        await Scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
+        Assert.Equal(ProviderName.Precept, Assert.Single(Scenario.Bus.Completions[requestId]).Provider);
 
         const string Canonical = "https://www.linkedin.com/in/erlich-bachman-404xyz";
         var stored = JsonDocument.Parse(await StoredRequestJsonAsync(requestId)).RootElement;
         Assert.Equal(Canonical, stored.GetProperty("lead").GetProperty("linkedInUrl").GetString());
-        Assert.Contains(Canonical, scenario.Sandbox.Precept.Counters.LeadSubmissions.Keys);
+        Assert.Contains(Canonical, Scenario.Sandbox.Precept.Counters.LeadSubmissions.Keys);
     }
 
     [Fact]
@@ -119,15 +109,15 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task ALancePersonIdInAnyGuidSpellingIsStoredAsALowerCaseUuid()
     {
         const string PersonId = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
-        scenario.Sandbox.Lance.AddPerson(PersonId, "Ann", "Braces");
+        Scenario.Sandbox.Lance.AddPerson(PersonId, "Ann", "Braces");
 
         using var response = await Http.PostAsync("enrichments",
             Json($$"""{"lead":{"lancePersonId":"{{{PersonId.ToUpperInvariant()}}}"},"fields":["email"]}"""));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var requestId = Guid.Parse(response.Headers.Location!.ToString()["/enrichments/".Length..]);
-        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
-        var completed = Assert.Single(scenario.Bus.Completions[requestId]);
+        await Scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
+        var completed = Assert.Single(Scenario.Bus.Completions[requestId]);
         Assert.Equal(ProviderName.Lance, completed.Provider);
         // Lance takes only the hyphenated form (a braced id would be a 400 VALIDATION_ERROR).
         Assert.NotEqual(Outcome.Rejected, completed.Outcome);
@@ -137,7 +127,7 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
 
     async Task<string> StoredRequestJsonAsync(Guid requestId)
     {
-        await using var connection = new Npgsql.NpgsqlConnection(scenario.Database.ConnectionString);
+        await using var connection = new Npgsql.NpgsqlConnection(Scenario.Database.ConnectionString);
         await connection.OpenAsync();
         await using var query = new Npgsql.NpgsqlCommand("SELECT \"RequestJson\" FROM enrichment_requests WHERE \"RequestId\" = @id", connection);
         query.Parameters.AddWithValue("id", requestId);
@@ -156,39 +146,6 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
     {
         using var response = await Http.PostAsync("webhooks/precept/not-a-token", Json("""{"enrichment_id":"x","results":[]}"""));
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-    }
-
-    [Fact]
-    public async Task WebhookBodiesAreCheckedForSizeAndShapeAndDuplicatesChangeNothing()
-    {
-        // A real job gives a real callback URL (the token is only ever in the URL Precept was given).
-        scenario.Sandbox.Precept.Settings.DropWebhooks = true;
-        using var post = await Http.PostAsync("enrichments", Json(ValidBody));
-        var location = post.Headers.Location!.ToString();
-        var job = await Eventually.ReturnsAsync(() => Task.FromResult(scenario.Sandbox.Precept.Jobs.FirstOrDefault()),
-            j => j is not null && j.Status == "completed", TimeSpan.FromSeconds(30), "the sandbox job");
-        var webhook = new Uri(job!.WebhookUrl!).PathAndQuery.TrimStart('/');
-
-        using (var tooLarge = await Http.PostAsync(webhook, Json(new string(' ', 1024 * 1024 + 1))))
-            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
-        using (var malformed = await Http.PostAsync(webhook, Json("{\"enrichment_id\": ")))
-            Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
-
-        // The callback Precept would have sent, delivered three times: one completion.
-        var callback = JsonSerializer.Serialize(new { enrichment_id = job.EnrichmentId, status = "completed", results = job.Results });
-        for (var i = 0; i < 3; i++)
-        {
-            using var delivered = await Http.PostAsync(webhook, Json(callback));
-            Assert.Equal(HttpStatusCode.Accepted, delivered.StatusCode);
-        }
-
-        var requestId = Guid.Parse(location["/enrichments/".Length..]);
-        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(30));
-        scenario.Sandbox.Precept.Settings.DropWebhooks = false;
-        using var sentinel = await Http.PostAsync("enrichments", Json(ValidBody.Replace("Http", "Sentinel")));
-        var sentinelId = Guid.Parse(sentinel.Headers.Location!.ToString()["/enrichments/".Length..]);
-        await scenario.Bus.WaitForCompletionsAsync([sentinelId], TimeSpan.FromSeconds(60));
-        Assert.Single(scenario.Bus.Completions[requestId]);
     }
 
     [Fact]
@@ -224,22 +181,6 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
         await TheApiReferenceIsServedWithItsOwnScriptAndNoCdnAsync();
     }
 
-    [Fact]
-    public async Task ARequestAwaitingItsCallbackShowsAsOpenInTheMetrics()
-    {
-        // PostgreSQL here: the ledger gauges' grouped query runs on both engines (SQLite in MetricsTests).
-        scenario.Sandbox.Precept.Settings.DropWebhooks = true;
-        using var post = await Http.PostAsync("enrichments", Json(ValidBody));
-        Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
-
-        var scrape = await Eventually.ReturnsAsync(() => PrometheusScrape.FetchAsync(Http),
-            s => s.Sum("relay_requests_open", ("provider", "precept"), ("state", "submitted")) == 1, TimeSpan.FromSeconds(30),
-            "the open request in the gauges");
-        Assert.True(scrape.Sum("relay_requests_oldest_open_age_seconds", ("provider", "precept")) >= 0);
-        Assert.Equal(0, scrape.Sum("relay_requests_open", ("provider", "woodpecker")));
-        Assert.DoesNotContain("Reading the ledger gauges failed", scenario.Relay.LogText);
-    }
-
     /// <summary>Part of the test above (one relay less to start): the reference UI at /scalar/.</summary>
     async Task TheApiReferenceIsServedWithItsOwnScriptAndNoCdnAsync()
     {
@@ -264,5 +205,87 @@ public sealed class HttpApiTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("openapi/v1.json", html);
     }
 
-    static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+    internal static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
+
+/// <summary>The HTTP surface where a test reads the sandbox's totals or switches its webhooks off: a relay and sandbox of its own each.</summary>
+[RunsLong(80)]
+public sealed class HttpApiOnItsOwnRelayTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    RelayScenario scenario = null!;
+    HttpClient Http => scenario.Relay.Http;
+
+    public async Task InitializeAsync() => scenario = await HttpApiTests.StartRelayAsync();
+
+    public async Task DisposeAsync()
+    {
+        output.WriteLine(scenario.Relay.LogTail(40));
+        await scenario.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PostingTheSameRequestIdTwiceSubmitsAndCompletesOnce()
+    {
+        var requestId = Guid.NewGuid();
+        var body = HttpApiTests.ValidBody.Replace("{\"lead\"", $"{{\"requestId\":\"{requestId}\",\"lead\"");
+
+        using var first = await Http.PostAsync("enrichments", HttpApiTests.Json(body));
+        using var second = await Http.PostAsync("enrichments", HttpApiTests.Json(body));
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        Assert.Equal(first.Headers.Location, second.Headers.Location);
+        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(60));
+        Assert.Single(scenario.Bus.Completions[requestId]);
+        Assert.Equal(1, scenario.Sandbox.Precept.Counters.LeadsAccepted);
+    }
+
+    [Fact]
+    public async Task WebhookBodiesAreCheckedForSizeAndShapeAndDuplicatesChangeNothing()
+    {
+        // A real job gives a real callback URL (the token is only ever in the URL Precept was given).
+        scenario.Sandbox.Precept.Settings.DropWebhooks = true;
+        using var post = await Http.PostAsync("enrichments", HttpApiTests.Json(HttpApiTests.ValidBody));
+        var location = post.Headers.Location!.ToString();
+        var job = await Eventually.ReturnsAsync(() => Task.FromResult(scenario.Sandbox.Precept.Jobs.FirstOrDefault()),
+            j => j is not null && j.Status == "completed", TimeSpan.FromSeconds(30), "the sandbox job");
+        var webhook = new Uri(job!.WebhookUrl!).PathAndQuery.TrimStart('/');
+
+        using (var tooLarge = await Http.PostAsync(webhook, HttpApiTests.Json(new string(' ', 1024 * 1024 + 1))))
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        using (var malformed = await Http.PostAsync(webhook, HttpApiTests.Json("{\"enrichment_id\": ")))
+            Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+
+        // The callback Precept would have sent, delivered three times: one completion.
+        var callback = JsonSerializer.Serialize(new { enrichment_id = job.EnrichmentId, status = "completed", results = job.Results });
+        for (var i = 0; i < 3; i++)
+        {
+            using var delivered = await Http.PostAsync(webhook, HttpApiTests.Json(callback));
+            Assert.Equal(HttpStatusCode.Accepted, delivered.StatusCode);
+        }
+
+        var requestId = Guid.Parse(location["/enrichments/".Length..]);
+        await scenario.Bus.WaitForCompletionsAsync([requestId], TimeSpan.FromSeconds(30));
+        scenario.Sandbox.Precept.Settings.DropWebhooks = false;
+        using var sentinel = await Http.PostAsync("enrichments", HttpApiTests.Json(HttpApiTests.ValidBody.Replace("Http", "Sentinel")));
+        var sentinelId = Guid.Parse(sentinel.Headers.Location!.ToString()["/enrichments/".Length..]);
+        await scenario.Bus.WaitForCompletionsAsync([sentinelId], TimeSpan.FromSeconds(60));
+        Assert.Single(scenario.Bus.Completions[requestId]);
+    }
+
+    [Fact]
+    public async Task ARequestAwaitingItsCallbackShowsAsOpenInTheMetrics()
+    {
+        // PostgreSQL here: the ledger gauges' grouped query runs on both engines (SQLite in MetricsTests).
+        scenario.Sandbox.Precept.Settings.DropWebhooks = true;
+        using var post = await Http.PostAsync("enrichments", HttpApiTests.Json(HttpApiTests.ValidBody));
+        Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
+
+        var scrape = await Eventually.ReturnsAsync(() => PrometheusScrape.FetchAsync(Http),
+            s => s.Sum("relay_requests_open", ("provider", "precept"), ("state", "submitted")) == 1, TimeSpan.FromSeconds(30),
+            "the open request in the gauges");
+        Assert.True(scrape.Sum("relay_requests_oldest_open_age_seconds", ("provider", "precept")) >= 0);
+        Assert.Equal(0, scrape.Sum("relay_requests_open", ("provider", "woodpecker")));
+        Assert.DoesNotContain("Reading the ledger gauges failed", scenario.Relay.LogText);
+    }
 }

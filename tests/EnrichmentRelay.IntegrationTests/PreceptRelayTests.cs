@@ -197,10 +197,11 @@ public sealed class PreceptRelayTests(ITestOutputHelper output)
 }
 
 /// <summary>
-/// Tests that must run alone: they start several relays, or count what happens within a second (rate limits, shutdown
-/// times), which a test running beside them would skew. They run after the others, one at a time. Every other test
-/// class is a collection of its own, and three of those run at once (xunit.runner.json): each has its own virtual host,
-/// database, sandbox and relay process, and mostly waits on them.
+/// Tests that must run alone: they measure how requests overlap across instances (scale-out), or count what happens
+/// within a second (rate limits, shutdown times), which a test running beside them would skew. They run after the
+/// others, one at a time. Every other test class is a collection of its own, and four of those run at once
+/// (xunit.runner.json), the longest first (<see cref="Infrastructure.LongestFirst"/>): each has its own virtual host,
+/// database, sandbox and relay processes, and mostly waits on them.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class RelayCollection

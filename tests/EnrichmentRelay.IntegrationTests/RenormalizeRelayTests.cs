@@ -14,7 +14,6 @@ namespace EnrichmentRelay.IntegrationTests;
 /// with them as received; the mapping fix is a new relay configuration (<c>Providers:Precept:PhoneFormat=E164</c>) on
 /// two fresh instances sharing the PostgreSQL ledger, which both run <c>POST /admin/renormalize</c> at once.
 /// </summary>
-[Collection(RelayCollection.Name)]
 public sealed class RenormalizeRelayTests(ITestOutputHelper output)
 {
     static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

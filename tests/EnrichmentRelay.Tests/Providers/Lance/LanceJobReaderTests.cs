@@ -3,6 +3,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Lance;
+using EnrichmentRelay.Requests;
 using EnrichmentRelay.Sandbox;
 using EnrichmentRelay.Sandbox.Lance;
 using Microsoft.EntityFrameworkCore;
@@ -43,8 +44,9 @@ public sealed class LanceJobReaderTests(ITestOutputHelper output) : IAsyncLifeti
     {
         Lance.Settings.ProcessingDelay = TimeSpan.FromMinutes(1);
         var requests = Enumerable.Range(0, 2500).Select(_ => Request([EnrichmentField.Email, EnrichmentField.Phone])).ToList();
-        foreach (var request in requests)
-            await host.ReceiveAsync(request);
+        // In batches of 100, as the bus consumer receives them: one by one would be 2,500 transactions.
+        foreach (var batch in requests.Chunk(100))
+            await host.ReceiveBatchAsync([.. batch.Select(r => new IncomingRequest(r, Guid.NewGuid()))]);
         var flusher = host.Services.GetRequiredService<BatchFlusher>();
         for (var batch = 0; batch < 3; batch++)
             await flusher.FlushAsync(LanceTasks.Lane, CancellationToken.None);
