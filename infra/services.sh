@@ -74,12 +74,29 @@ start_rabbitmq() {
     return 1
 }
 
+# start_pg DIR_VAR LABEL: infra/postgres/start.sh in a new temp dir, its path in the variable named DIR_VAR and its
+# `export` lines in STARTED; up to 3 tries, for the same reason as start_rabbitmq (a port taken between its pick and
+# the postmaster's bind: "could not bind IPv4 address").
+start_pg() {
+    local dir_var=$1 label=$2 attempt dir
+    for attempt in 1 2 3; do
+        dir=$(mktemp -d "${TMPDIR:-/tmp}/$label.XXXXXX")
+        printf -v "$dir_var" '%s' "$dir"
+        if STARTED=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$dir"); then
+            return 0
+        fi
+        rm -rf -- "$dir"
+        printf -v "$dir_var" '%s' ''
+        say "PostgreSQL ($label) did not start (try $attempt of 3; its log tail is above)"
+    done
+    return 1
+}
+
 # start_postgres PREFIX: the PostgreSQL cluster alone (durable: fsync and synchronous_commit on).
 start_postgres() {
-    local prefix=$1 t0=$SECONDS started
-    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-postgres.XXXXXX")
-    started=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$PG_DIR")
-    eval "$started"
+    local prefix=$1 t0=$SECONDS
+    start_pg PG_DIR "$prefix-postgres" || exit 1
+    eval "$STARTED"
     say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s; log in $PG_DIR/server.log)"
 }
 
@@ -87,22 +104,31 @@ start_postgres() {
 # kill them (OutageTests), so that those run beside the other tests instead of after them; the same variables as
 # start_services, named RELAY_TEST_OUTAGE_* instead of RELAY_TEST_*.
 start_outage_services() {
-    local prefix=$1 t0=$SECONDS started
+    local prefix=$1 t0=$SECONDS
     start_rabbitmq OUTAGE_RMQ_DIR "$prefix-outage-rabbitmq" RELAY_RABBITMQ_TLS=0 || exit 1
     eval "${STARTED//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
-    OUTAGE_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-outage-postgres.XXXXXX")
-    started=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$OUTAGE_PG_DIR")
-    eval "${started//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
+    start_pg OUTAGE_PG_DIR "$prefix-outage-postgres" || exit 1
+    eval "${STARTED//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
     say "for the outage tests: RabbitMQ on 127.0.0.1:$RELAY_TEST_OUTAGE_RABBITMQ_PORT, PostgreSQL on 127.0.0.1:$RELAY_TEST_OUTAGE_PG_PORT ($((SECONDS - t0)) s)"
 }
 
 # start_cluster PREFIX: three RabbitMQ nodes joined into one cluster (infra/rabbitmq/cluster.sh); RELAY_TEST_CLUSTER*.
 start_cluster() {
-    local prefix=$1 t0=$SECONDS started
-    CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-cluster.XXXXXX")
-    started=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/cluster.sh "$CLUSTER_DIR" start)
-    eval "$started"
-    say "RabbitMQ cluster of 3 nodes on $RELAY_TEST_CLUSTER_HOSTS ($((SECONDS - t0)) s; logs in $CLUSTER_DIR/node*/log)"
+    local prefix=$1 t0=$SECONDS started attempt
+    # Up to 3 tries, as for a single node (start_rabbitmq): a port taken between its pick and the node's bind fails
+    # a start, and cluster.sh stops whatever it had started before giving up.
+    for attempt in 1 2 3; do
+        CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-cluster.XXXXXX")
+        if started=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/cluster.sh "$CLUSTER_DIR" start); then
+            eval "$started"
+            say "RabbitMQ cluster of 3 nodes on $RELAY_TEST_CLUSTER_HOSTS ($((SECONDS - t0)) s; logs in $CLUSTER_DIR/node*/log)"
+            return 0
+        fi
+        rm -rf -- "$CLUSTER_DIR"
+        CLUSTER_DIR=''
+        say "the RabbitMQ cluster did not start (try $attempt of 3; its log tail is above)"
+    done
+    exit 1
 }
 
 stop_services() {
