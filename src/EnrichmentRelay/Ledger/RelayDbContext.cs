@@ -29,27 +29,60 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     /// <summary>A kind (at most 16 characters), a colon and a SHA-256 in hex.</summary>
     public const int IdentityKeyLength = 96;
 
-    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
-        RaiseJobVersions();
-        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        var detect = ChangeTracker.AutoDetectChangesEnabled;
+        try
+        {
+            BeforeSave(detect);
+            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        }
+        finally
+        {
+            ChangeTracker.AutoDetectChangesEnabled = detect;
+        }
     }
 
     public override int SaveChanges(bool acceptAllChangesOnSuccess)
     {
+        var detect = ChangeTracker.AutoDetectChangesEnabled;
+        try
+        {
+            BeforeSave(detect);
+            return base.SaveChanges(acceptAllChangesOnSuccess);
+        }
+        finally
+        {
+            ChangeTracker.AutoDetectChangesEnabled = detect;
+        }
+    }
+
+    /// <summary>
+    /// Detects changes once for <see cref="RaiseJobVersions"/> and the save both (listing the entries would detect them
+    /// again, and so would the save: each pass goes over every tracked row, a job's thousand requests and their
+    /// attempts), then turns detection off for the save; the caller turns it back as it was.
+    /// </summary>
+    void BeforeSave(bool detect)
+    {
+        if (detect)
+            ChangeTracker.DetectChanges();
+        ChangeTracker.AutoDetectChangesEnabled = false;
         RaiseJobVersions();
-        return base.SaveChanges(acceptAllChangesOnSuccess);
     }
 
     /// <summary>
     /// Every change to a job raises its Version, checked by the same UPDATE: a writer whose copy of the job is stale
-    /// (another instance's sweep, poll or flush changed it meanwhile) fails instead of overwriting it.
+    /// (another instance's sweep, poll or flush changed it meanwhile) fails instead of overwriting it. Set through the
+    /// entry, so the save sees it without detecting changes again.
     /// </summary>
     void RaiseJobVersions()
     {
         foreach (var job in ChangeTracker.Entries<ProviderJobRecord>())
-            if (job.State == EntityState.Modified && !job.Property(j => j.Version).IsModified)
-                job.Entity.Version++;
+        {
+            var version = job.Property(j => j.Version);
+            if (job.State == EntityState.Modified && !version.IsModified)
+                version.CurrentValue = job.Entity.Version + 1;
+        }
     }
 
     protected override void OnModelCreating(ModelBuilder model)
