@@ -45,49 +45,32 @@ require_packages() {
 
 # start_services PREFIX: starts both and exports their RELAY_TEST_* variables (see infra/*/start.sh).
 start_services() {
-    local prefix=$1 t0 started
+    local prefix=$1 t0
     t0=$SECONDS
-    start_rabbitmq RMQ_DIR "$prefix-rabbitmq" || exit 1
+    start_in_new_dir RMQ_DIR "$prefix-rabbitmq" infra/rabbitmq/start.sh || exit 1
     eval "$STARTED"
     say "RabbitMQ on 127.0.0.1:$RELAY_TEST_RABBITMQ_PORT, TLS on ${RELAY_TEST_RABBITMQ_TLS_PORT:-none} ($((SECONDS - t0)) s; logs in $RMQ_DIR/log)"
     start_postgres "$prefix"
 }
 
-# start_rabbitmq DIR_VAR LABEL [NAME=VALUE ...]: infra/rabbitmq/start.sh (with those variables) in a new temp dir, its
-# path in the variable named DIR_VAR and its `export` lines in STARTED; up to 3 tries. The ports start.sh picks are free
-# when it picks them, but another process (an outgoing connection's ephemeral port) can take one before the node binds
-# it: the node then fails with dist_port_already_used, and a new try picks other ports.
-# RELAY_INFRA_OWNER_PID: the services stop themselves should the calling script be killed outright.
-start_rabbitmq() {
+# start_in_new_dir DIR_VAR LABEL COMMAND...: runs COMMAND... with a new temp dir as its last argument, the dir's path
+# in the variable named DIR_VAR and what it prints (its `export` lines) in STARTED; up to 3 tries. The ports the start
+# scripts pick are free when they pick them, but another process (an outgoing connection's ephemeral port) can take one
+# before the server binds it (RabbitMQ: dist_port_already_used; PostgreSQL: could not bind IPv4 address): a new try
+# picks other ports. A failed start stops what it had started. RELAY_INFRA_OWNER_PID: the services stop themselves
+# should the calling script be killed outright.
+start_in_new_dir() {
     local dir_var=$1 label=$2 attempt dir
     shift 2
     for attempt in 1 2 3; do
         dir=$(mktemp -d "${TMPDIR:-/tmp}/$label.XXXXXX")
         printf -v "$dir_var" '%s' "$dir"
-        if STARTED=$(env RELAY_INFRA_OWNER_PID=$$ "$@" infra/rabbitmq/start.sh "$dir"); then
+        if STARTED=$(export RELAY_INFRA_OWNER_PID=$$; "$@" "$dir"); then
             return 0
         fi
         rm -rf -- "$dir"
         printf -v "$dir_var" '%s' ''
-        say "RabbitMQ ($label) did not start (try $attempt of 3; its log tail is above)"
-    done
-    return 1
-}
-
-# start_pg DIR_VAR LABEL: infra/postgres/start.sh in a new temp dir, its path in the variable named DIR_VAR and its
-# `export` lines in STARTED; up to 3 tries, for the same reason as start_rabbitmq (a port taken between its pick and
-# the postmaster's bind: "could not bind IPv4 address").
-start_pg() {
-    local dir_var=$1 label=$2 attempt dir
-    for attempt in 1 2 3; do
-        dir=$(mktemp -d "${TMPDIR:-/tmp}/$label.XXXXXX")
-        printf -v "$dir_var" '%s' "$dir"
-        if STARTED=$(RELAY_INFRA_OWNER_PID=$$ infra/postgres/start.sh "$dir"); then
-            return 0
-        fi
-        rm -rf -- "$dir"
-        printf -v "$dir_var" '%s' ''
-        say "PostgreSQL ($label) did not start (try $attempt of 3; its log tail is above)"
+        say "$label did not start (try $attempt of 3; its log tail is above)"
     done
     return 1
 }
@@ -95,7 +78,7 @@ start_pg() {
 # start_postgres PREFIX: the PostgreSQL cluster alone (durable: fsync and synchronous_commit on).
 start_postgres() {
     local prefix=$1 t0=$SECONDS
-    start_pg PG_DIR "$prefix-postgres" || exit 1
+    start_in_new_dir PG_DIR "$prefix-postgres" infra/postgres/start.sh || exit 1
     eval "$STARTED"
     say "PostgreSQL on 127.0.0.1:$RELAY_TEST_PG_PORT ($((SECONDS - t0)) s; log in $PG_DIR/server.log)"
 }
@@ -105,31 +88,22 @@ start_postgres() {
 # start_services, named RELAY_TEST_OUTAGE_* instead of RELAY_TEST_*.
 start_outage_services() {
     local prefix=$1 t0=$SECONDS
-    start_rabbitmq OUTAGE_RMQ_DIR "$prefix-outage-rabbitmq" RELAY_RABBITMQ_TLS=0 || exit 1
+    start_in_new_dir OUTAGE_RMQ_DIR "$prefix-outage-rabbitmq" env RELAY_RABBITMQ_TLS=0 infra/rabbitmq/start.sh || exit 1
     eval "${STARTED//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
-    start_pg OUTAGE_PG_DIR "$prefix-outage-postgres" || exit 1
+    start_in_new_dir OUTAGE_PG_DIR "$prefix-outage-postgres" infra/postgres/start.sh || exit 1
     eval "${STARTED//export RELAY_TEST_/export RELAY_TEST_OUTAGE_}"
     say "for the outage tests: RabbitMQ on 127.0.0.1:$RELAY_TEST_OUTAGE_RABBITMQ_PORT, PostgreSQL on 127.0.0.1:$RELAY_TEST_OUTAGE_PG_PORT ($((SECONDS - t0)) s)"
 }
 
 # start_cluster PREFIX: three RabbitMQ nodes joined into one cluster (infra/rabbitmq/cluster.sh); RELAY_TEST_CLUSTER*.
 start_cluster() {
-    local prefix=$1 t0=$SECONDS started attempt
-    # Up to 3 tries, as for a single node (start_rabbitmq): a port taken between its pick and the node's bind fails
-    # a start, and cluster.sh stops whatever it had started before giving up.
-    for attempt in 1 2 3; do
-        CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$prefix-cluster.XXXXXX")
-        if started=$(RELAY_INFRA_OWNER_PID=$$ infra/rabbitmq/cluster.sh "$CLUSTER_DIR" start); then
-            eval "$started"
-            say "RabbitMQ cluster of 3 nodes on $RELAY_TEST_CLUSTER_HOSTS ($((SECONDS - t0)) s; logs in $CLUSTER_DIR/node*/log)"
-            return 0
-        fi
-        rm -rf -- "$CLUSTER_DIR"
-        CLUSTER_DIR=''
-        say "the RabbitMQ cluster did not start (try $attempt of 3; its log tail is above)"
-    done
-    exit 1
+    local prefix=$1 t0=$SECONDS
+    start_in_new_dir CLUSTER_DIR "$prefix-cluster" start_cluster_in || exit 1
+    eval "$STARTED"
+    say "RabbitMQ cluster of 3 nodes on $RELAY_TEST_CLUSTER_HOSTS ($((SECONDS - t0)) s; logs in $CLUSTER_DIR/node*/log)"
 }
+
+start_cluster_in() { infra/rabbitmq/cluster.sh "$1" start; }
 
 stop_services() {
     # The stop scripts delete a directory unless RELAY_KEEP_DIRS=1: tell them what was decided here.

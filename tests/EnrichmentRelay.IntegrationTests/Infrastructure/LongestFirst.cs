@@ -19,8 +19,8 @@ public sealed class RunsLongAttribute(int seconds) : Attribute
 
 /// <summary>
 /// Starts the test collections marked <see cref="RunsLongAttribute"/> first, longest first, then the others in xUnit's
-/// own order. With a few tests at a time (xunit.runner.json) this packs the parallel phase (longest processing time first); the collections that
-/// run one at a time still come after all the others.
+/// own order. With a few tests at a time (xunit.runner.json) this packs the parallel phase (longest processing time
+/// first); the collections that run one at a time still come after all the others.
 /// </summary>
 public sealed class LongestFirst : ITestCollectionOrderer
 {
