@@ -16,6 +16,20 @@ public sealed record JsonBody<T>(T? Value, ProblemHttpResult? Problem) where T :
 /// </summary>
 public static partial class RequestBodies
 {
+    /// <summary>Reads the request's body, at most <paramref name="maxBytes"/>; null when it is longer.</summary>
+    public static async Task<byte[]?> ReadBoundedAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+    {
+        if (request.ContentLength is not { } length)
+            return await ReadBoundedAsync(request.Body, maxBytes, ct);
+        if (length > maxBytes)
+            return null;
+        // Its length declared (the server holds the client to it): one array of that size, no growing copies; a
+        // Precept job's callback can be hundreds of kilobytes.
+        var bytes = new byte[length];
+        await request.Body.ReadExactlyAsync(bytes, ct);
+        return bytes;
+    }
+
     /// <summary>Reads at most <paramref name="maxBytes"/>; null when the body is longer.</summary>
     public static async Task<byte[]?> ReadBoundedAsync(Stream body, long maxBytes, CancellationToken ct)
     {
@@ -36,7 +50,7 @@ public static partial class RequestBodies
         if (!request.HasJsonContentType())
             return new(null, TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
                 detail: $"Send the body as JSON (Content-Type: application/json), not '{request.ContentType ?? "none"}'."));
-        if (request.ContentLength > maxBytes || await ReadBoundedAsync(request.Body, maxBytes, ct) is not { } bytes)
+        if (await ReadBoundedAsync(request, maxBytes, ct) is not { } bytes)
             return new(null, TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
                 detail: $"Request bodies are limited to {maxBytes} bytes (Relay:MaxIntakeBodyBytes)."));
         if (bytes.Length == 0)

@@ -319,17 +319,14 @@ public sealed class BatchFlusher(
                 return null;
             }
             db.ProviderJobs.Add(job);
-            foreach (var request in requests)
-            {
-                var attempt = new RequestAttemptRecord
-                {
-                    RequestId = request.RequestId, Number = tries.GetValueOrDefault(request.RequestId) + 1, Provider = job.Provider,
-                    Lane = job.Lane, JobId = job.Id, StartedAt = now,
-                };
-                db.Attempts.Add(attempt);
-                attempts.Add(attempt);
-            }
             await db.SaveChangesAsync(ct);
+            // A batch is up to 1,000 attempts: inserted in bulk, then read back tracked (with their ids) for the answer to end.
+            await BulkInsert.InsertAsync(db, requests.Select(request => new RequestAttemptRecord
+            {
+                RequestId = request.RequestId, Number = tries.GetValueOrDefault(request.RequestId) + 1, Provider = job.Provider,
+                Lane = job.Lane, JobId = job.Id, StartedAt = now,
+            }).ToList(), ct);
+            attempts.AddRange(await db.Attempts.Where(a => a.JobId == job.Id).ToListAsync(ct));
             var moved = await db.Requests.Where(r => ids.Contains(r.RequestId) && r.State == RequestState.Accepted)
                 .ExecuteUpdateAsync(set => set
                     .SetProperty(r => r.State, RequestState.Submitted)

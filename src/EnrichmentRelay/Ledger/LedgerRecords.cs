@@ -27,6 +27,9 @@ public class EnrichmentRequestRecord
     public string? Lane { get; set; }
     /// <summary>The request as received (camelCase JSON), so nothing a caller sent is lost.</summary>
     public required string RequestJson { get; set; }
+
+    /// <summary><see cref="RequestJson"/> as read (<see cref="LedgerViews.ReadRequest(EnrichmentRequestRecord)"/>): a field, so not a column.</summary>
+    internal (string Json, EnrichmentRequested Request)? ReadAs;
     /// <summary>When the producer's request was accepted: what its completion's <c>requestedAt</c> and every age "since asked" count from.</summary>
     public DateTimeOffset AcceptedAt { get; set; }
     /// <summary>

@@ -8,7 +8,18 @@ namespace EnrichmentRelay.Ledger;
 /// <summary>How ledger rows look from outside: the event on the bus and the status over HTTP.</summary>
 public static class LedgerViews
 {
-    public static EnrichmentRequested ReadRequest(EnrichmentRequestRecord record) => ReadRequest(record.RequestJson);
+    /// <summary>
+    /// The stored request, read once per loaded row: a completion reads it at several steps (the attempt's fields, the
+    /// waterfall, the event, the cache). Callers derive with <c>with</c>, never change it.
+    /// </summary>
+    public static EnrichmentRequested ReadRequest(EnrichmentRequestRecord record)
+    {
+        if (record.ReadAs is { } read && ReferenceEquals(read.Json, record.RequestJson))
+            return read.Request;
+        var request = ReadRequest(record.RequestJson);
+        record.ReadAs = (record.RequestJson, request);
+        return request;
+    }
 
     public static EnrichmentRequested ReadRequest(string requestJson) =>
         JsonSerializer.Deserialize<EnrichmentRequested>(requestJson, RelayJson.Options)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Ledger;
@@ -144,6 +145,25 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
             chargedSinceSave.Add((job.Provider, credits));
     }
 
+    /// <summary>The rows of <typeparamref name="T"/> staged as added, no longer tracked: for the caller to insert.</summary>
+    List<T> Untrack<T>() where T : class
+    {
+        // Added rows need no change detection to be found (and a pass over a job's 1,000 tracked requests is not free).
+        var detect = db.ChangeTracker.AutoDetectChangesEnabled;
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
+        try
+        {
+            var added = db.ChangeTracker.Entries<T>().Where(e => e.State == EntityState.Added).ToList();
+            foreach (var entry in added)
+                entry.State = EntityState.Detached;
+            return added.Select(e => e.Entity).ToList();
+        }
+        finally
+        {
+            db.ChangeTracker.AutoDetectChangesEnabled = detect;
+        }
+    }
+
     /// <summary>For a caller whose save of the staged completions failed and was abandoned: nothing of them happened.</summary>
     public void Abandoned()
     {
@@ -191,12 +211,33 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     /// </summary>
     public async Task SaveAsync(CancellationToken ct)
     {
+        // The rows a completion only adds (its event, the cache's rows) go in bulk, after the updates, in the same
+        // transaction: a job's completions are up to 1,000 of each, which SaveChanges would write a statement each.
+        var outbox = Untrack<OutboxMessage>();
+        var cached = Untrack<IdentityCacheRecord>();
+        var owned = db.Database.CurrentTransaction is null && outbox.Count + cached.Count > 0;
+        var transaction = owned ? await db.Database.BeginTransactionAsync(ct) : db.Database.CurrentTransaction;
+        try
+        {
+            await SaveAsync(transaction, outbox, cached, ct);
+        }
+        finally
+        {
+            if (owned)
+                await transaction!.DisposeAsync();
+        }
+    }
+
+    async Task SaveAsync(IDbContextTransaction? transaction, List<OutboxMessage> outbox, List<IdentityCacheRecord> cached, CancellationToken ct)
+    {
         while (true)
         {
             try
             {
                 await db.SaveChangesAsync(ct);
-                if (db.Database.CurrentTransaction is { } transaction)
+                await BulkInsert.InsertAsync(db, outbox, ct);
+                await BulkInsert.InsertAsync(db, cached, ct);
+                if (transaction is not null)
                     await transaction.CommitAsync(ct);
                 Committed();
                 outboxSignal.Pulse();
@@ -220,9 +261,8 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                         completedSinceSave.RemoveAll(r => r.RequestId == lost.RequestId);
                         endedSinceSave.RemoveAll(a => a.RequestId == lost.RequestId);
                         var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
-                        foreach (var staged in db.ChangeTracker.Entries<OutboxMessage>()
-                                     .Where(o => o.State == EntityState.Added && o.Entity.MessageId == eventId).ToList())
-                            staged.State = EntityState.Detached;
+                        outbox.RemoveAll(o => o.MessageId == eventId);
+                        cached.RemoveAll(c => c.RequestId == lost.RequestId);
                         foreach (var staging in stagings)
                             staging.Lost(lost.RequestId);
                     }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using EnrichmentRelay.Cache;
 using EnrichmentRelay.Contracts;
@@ -134,6 +135,9 @@ public sealed class EnrichmentIntake(
         var accepted = 0;
         var toProviders = 0;
         var looked = new List<(EnrichmentRequestRecord Record, CachedAnswer? Answer)>();
+        // The batch's new rows, inserted in bulk (BulkInsert), not tracked: everything else staged goes through SaveChanges.
+        var stored = new List<EnrichmentRequestRecord>();
+        var inFlight = new List<InFlightRecord>();
         var forProviders = new List<(EnrichmentRequestRecord Record, EnrichmentRequested Request)>();
         foreach (var (index, record, request, rejectedFor) in staged)
         {
@@ -159,7 +163,7 @@ public sealed class EnrichmentIntake(
                 completion.Complete(record, new CompletionResult(Outcome.Rejected, Detail: rejectedFor));
                 results[index] = IntakeResult.Rejected;
             }
-            db.Requests.Add(record);
+            stored.Add(record);
         }
         foreach (var (_, detail) in keyless)
             logger.LogWarning("Rejected request {RequestId}: {Detail}", Guid.Empty, detail);
@@ -170,7 +174,7 @@ public sealed class EnrichmentIntake(
         foreach (var (record, key) in keyed)
         {
             using var scope = logger.BeginRequestScope(record.RequestId);
-            if (coalescing.Coalesce(record, key, leaders, now))
+            if (coalescing.Coalesce(record, key, leaders, now, inFlight))
             {
                 logger.LogDebug("Request {RequestId} waits for identical request {LeaderRequestId} in flight", record.RequestId, record.LeaderRequestId);
                 continue;
@@ -181,6 +185,9 @@ public sealed class EnrichmentIntake(
 
         try
         {
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            await BulkInsert.InsertAsync(db, stored, ct);
+            await BulkInsert.InsertAsync(db, inFlight, ct);
             // Everything tracked here was added, complete, and not changed since: nothing for change detection to find.
             db.ChangeTracker.AutoDetectChangesEnabled = false;
             try
@@ -191,8 +198,9 @@ public sealed class EnrichmentIntake(
             {
                 db.ChangeTracker.AutoDetectChangesEnabled = true;
             }
+            await transaction.CommitAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (Exception ex) when (ex is DbUpdateException or DbException)
         {
             // Lost a race with a concurrent batch or instance holding one of these RequestIds: take them one at a time.
             db.ChangeTracker.Clear();

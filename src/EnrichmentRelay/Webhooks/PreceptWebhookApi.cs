@@ -47,7 +47,7 @@ public static class PreceptWebhookApi
         RelayMetrics metrics, ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger(typeof(PreceptWebhookApi));
-        if (request.ContentLength > MaxBodyBytes || await RequestBodies.ReadBoundedAsync(request.Body, MaxBodyBytes, ct) is not { } bytes)
+        if (await RequestBodies.ReadBoundedAsync(request, MaxBodyBytes, ct) is not { } bytes)
         {
             metrics.CallbackReceived(ProviderName.Precept, "too_large");
             return TooLarge();

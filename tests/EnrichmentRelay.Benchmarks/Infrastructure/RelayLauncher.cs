@@ -1,3 +1,4 @@
+using EnrichmentRelay.Benchmarks.Report;
 using EnrichmentRelay.Sandbox;
 
 namespace EnrichmentRelay.Benchmarks.Infrastructure;
@@ -41,21 +42,59 @@ public sealed class RelayCluster : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyDictionary<string, (double Claimed, double PassedOver)>> ClaimsAsync()
     {
+        var totals = new Dictionary<string, (double Claimed, double PassedOver)>();
+        foreach (var (name, labels, value) in await ScrapeAsync())
+        {
+            var passedOver = name == "relay_claims_passed_over_total";
+            if (!passedOver && name != "relay_claims_rows_total")
+                continue;
+            var work = labels.Split("work=\"")[1].Split('"')[0];
+            var (claimed, skipped) = totals.GetValueOrDefault(work);
+            totals[work] = passedOver ? (claimed, skipped + value) : (claimed + value, skipped);
+        }
+        return totals;
+    }
+
+    /// <summary>
+    /// The garbage collector's counters (the runtime's own <c>System.Runtime</c> meter on <c>/metrics</c>), summed over
+    /// every instance: what the relay allocated, how often it collected, and how long the collections paused it.
+    /// </summary>
+    public async Task<GcFigures> GcAsync()
+    {
+        double allocated = 0, gen0 = 0, gen1 = 0, gen2 = 0, paused = 0;
+        foreach (var (name, labels, value) in await ScrapeAsync())
+            switch (name)
+            {
+                case "dotnet_gc_heap_total_allocated_bytes_total": allocated += value; break;
+                case "dotnet_gc_pause_time_seconds_total": paused += value; break;
+                case "dotnet_gc_collections_total" when labels.Contains("\"gen0\""): gen0 += value; break;
+                case "dotnet_gc_collections_total" when labels.Contains("\"gen1\""): gen1 += value; break;
+                case "dotnet_gc_collections_total" when labels.Contains("\"gen2\""): gen2 += value; break;
+            }
+        return new GcFigures(allocated, gen0, gen1, gen2, paused);
+    }
+
+    /// <summary>Every sample of every instance's <c>/metrics</c>: its name, its labels (<c>{...}</c>, or empty) and its value.</summary>
+    async Task<List<(string Name, string Labels, double Value)>> ScrapeAsync()
+    {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Add("X-Api-Key", ClientKey);
-        var totals = new Dictionary<string, (double Claimed, double PassedOver)>();
+        var samples = new List<(string, string, double)>();
         foreach (var address in BaseAddresses)
             foreach (var line in (await http.GetStringAsync(new Uri(address, "metrics"))).Split('\n'))
             {
-                var passedOver = line.StartsWith("relay_claims_passed_over_total{", StringComparison.Ordinal);
-                if (!passedOver && !line.StartsWith("relay_claims_rows_total{", StringComparison.Ordinal))
+                if (line.Length == 0 || line[0] == '#')
                     continue;
-                var work = line.Split("work=\"")[1].Split('"')[0];
-                var value = double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-                var (claimed, skipped) = totals.GetValueOrDefault(work);
-                totals[work] = passedOver ? (claimed, skipped + value) : (claimed + value, skipped);
+                var brace = line.IndexOf('{');
+                var nameEnd = brace >= 0 ? brace : line.IndexOf(' ');
+                if (nameEnd <= 0)
+                    continue;
+                var labelsEnd = brace >= 0 ? line.LastIndexOf('}') + 1 : nameEnd;
+                var value = line[labelsEnd..].Trim().Split(' ')[0];
+                if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number))
+                    samples.Add((line[..nameEnd], line[nameEnd..labelsEnd], number));
             }
-        return totals;
+        return samples;
     }
 
     public static SandboxOptions SandboxOptions => new() { PreceptApiKey = PreceptKey, WoodpeckerApiKey = WoodpeckerKey, LanceApiKey = LanceKey };

@@ -56,6 +56,7 @@ public static class Markdown
                 if (r.LeadsSubmittedTwice > 0) notes.Add($"**{r.LeadsSubmittedTwice} leads submitted twice**");
                 // CPU per request is the figure a busy machine disturbs least.
                 if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), relay CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
+                if (r.Gc is { } gc) notes.Add(Sections.EndToEnd.Gc(gc, r.Requests, r.CpuSeconds));
                 else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
                 notes.Add($"published {F(r.PublishedPerSecond, "N0")}/s; {F(r.RequestBytes, "N0")} B in, {F(r.CompletionBytes, "N0")} B out");
                 md.AppendLine($"| {Name(r)} | {r.Mode} | {Described(r.Durability)} | {r.Requests:N0} | {F(r.CompletionsPerSecond, "N0")} | {F(r.Latency.P50, "N0")} | {F(r.Latency.P95, "N0")} | " +

@@ -37,8 +37,18 @@ public sealed record EndToEndResult
     /// <summary>Rows claimed and passed over while measured (PostgreSQL's SKIP LOCKED), summed over the instances, by work.</summary>
     public IReadOnlyDictionary<string, ClaimFigures> Claims { get; init; } = new Dictionary<string, ClaimFigures>();
 
+    /// <summary>The relay's garbage collections while measured, summed over the instances (null for the baseline).</summary>
+    public GcFigures? Gc { get; init; }
+
     public int Missing => Requests - Completed;
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : "flat out";
+}
+
+/// <summary>What the garbage collector did: bytes allocated, collections of each generation, seconds the process was paused.</summary>
+public sealed record GcFigures(double AllocatedBytes, double Gen0, double Gen1, double Gen2, double PauseSeconds)
+{
+    public static GcFigures operator -(GcFigures after, GcFigures before) => new(after.AllocatedBytes - before.AllocatedBytes,
+        after.Gen0 - before.Gen0, after.Gen1 - before.Gen1, after.Gen2 - before.Gen2, after.PauseSeconds - before.PauseSeconds);
 }
 
 /// <summary>Rows the instances claimed for one kind of work, and rows their short claims left behind (locked by another).</summary>

@@ -50,9 +50,11 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var cpuBefore = relays.Instances.Sum(r => r.CpuTime().TotalSeconds);
             var countersBefore = sandbox.Precept.Counters;
             var claimsBefore = await relays.ClaimsAsync();
+            var gcBefore = await relays.GcAsync();
             var (timeline, publishEnded) = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
             var cpu = relays.Instances.Sum(r => r.CpuTime().TotalSeconds) - cpuBefore;
             var claimsAfter = await relays.ClaimsAsync();
+            var gc = await relays.GcAsync() - gcBefore;
             var counters = sandbox.Precept.Counters;
             var result = new EndToEndResult
             {
@@ -74,6 +76,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
                 Claims = claimsAfter.ToDictionary(c => c.Key, c => new ClaimFigures(
                     c.Value.Claimed - claimsBefore.GetValueOrDefault(c.Key).Claimed, c.Value.PassedOver - claimsBefore.GetValueOrDefault(c.Key).PassedOver)),
+                Gc = gc,
                 Settings = settings,
                 Durability = durability,
                 WarmUpRequests = options.WarmUpRequests,
@@ -168,7 +171,13 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
         say($"  [{r.Durability}] {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
             $"p99 {r.Latency.P99:N0} ms; {r.Completed:N0}/{r.Requests:N0} completed, {r.Duplicates} duplicates" +
             (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request") +
+            (r.Gc is { } gc ? $"; {Gc(gc, r.Requests, r.CpuSeconds)}" : "") +
             string.Concat(r.Claims.OrderBy(c => c.Key).Select(c => $"; {c.Key} rows claimed {c.Value.Claimed:N0}, passed over {c.Value.PassedOver:N0}")));
+
+    /// <summary>Allocations per request, collections, and the share of the relay's CPU time its collections paused it.</summary>
+    public static string Gc(GcFigures gc, int requests, double cpuSeconds) =>
+        $"allocated {gc.AllocatedBytes / requests / 1024:N1} KiB/request, GCs {gc.Gen0:N0}/{gc.Gen1:N0}/{gc.Gen2:N0} (gen 0/1/2), " +
+        $"paused {gc.PauseSeconds * 1000 / requests:0.000} ms/request ({(cpuSeconds > 0 ? gc.PauseSeconds / cpuSeconds : 0):P0} of its CPU time)";
 
     /// <summary>The providers with no artificial latency and no duplicate webhooks, so what is measured is the relay.</summary>
     public static async Task<SandboxServer> StartSandboxAsync(Action<SandboxServer>? arrange = null)

@@ -4,7 +4,6 @@ using EnrichmentRelay.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 
 namespace EnrichmentRelay.Tests.Webhooks;
 
@@ -14,20 +13,11 @@ namespace EnrichmentRelay.Tests.Webhooks;
 /// </summary>
 public sealed class CallbackWriterTests
 {
-    /// <summary>SQLite always; PostgreSQL where infra/test.sh provides a cluster (RELAY_TEST_POSTGRES), as it does for the suite.</summary>
-    public static TheoryData<string> Engines()
-    {
-        var engines = new TheoryData<string> { "Sqlite" };
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")))
-            engines.Add("Postgres");
-        return engines;
-    }
-
     [Theory]
-    [MemberData(nameof(Engines))]
+    [MemberData(nameof(EngineLedgers.Engines), MemberType = typeof(EngineLedgers))]
     public async Task OneRowTheDatabaseRefusesFailsOnlyItsOwnCaller(string engine)
     {
-        var (services, cleanup) = await LedgerAsync(engine);
+        var (services, cleanup) = await EngineLedgers.CreateAsync(engine);
         try
         {
             var job = Guid.NewGuid();
@@ -72,46 +62,5 @@ public sealed class CallbackWriterTests
             await services.DisposeAsync();
             await cleanup();
         }
-    }
-
-    static async Task<(ServiceProvider Services, Func<Task> Cleanup)> LedgerAsync(string engine)
-    {
-        var services = new ServiceCollection();
-        Func<Task> cleanup;
-        if (engine == "Postgres")
-        {
-            var admin = new NpgsqlConnectionStringBuilder(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")) { Pooling = false };
-            var name = $"relay_unit_{Guid.NewGuid():N}";
-            await using (var connection = new NpgsqlConnection(admin.ConnectionString))
-            {
-                await connection.OpenAsync();
-                await new NpgsqlCommand($"CREATE DATABASE {name}", connection).ExecuteNonQueryAsync();
-            }
-            var connectionString = new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = name }.ConnectionString;
-            services.AddDbContext<PostgresRelayDbContext>(o => o.UseNpgsql(connectionString));
-            services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<PostgresRelayDbContext>());
-            cleanup = async () =>
-            {
-                await using var connection = new NpgsqlConnection(admin.ConnectionString);
-                await connection.OpenAsync();
-                await new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection).ExecuteNonQueryAsync();
-            };
-        }
-        else
-        {
-            var path = Path.Combine(Path.GetTempPath(), $"relay-writer-{Guid.NewGuid():N}.db");
-            services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={path};Pooling=False"));
-            services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
-            cleanup = () =>
-            {
-                foreach (var suffix in new[] { "", "-wal", "-shm" })
-                    File.Delete(path + suffix);
-                return Task.CompletedTask;
-            };
-        }
-        var provider = services.BuildServiceProvider();
-        await using (var scope = provider.CreateAsyncScope())
-            await scope.ServiceProvider.GetRequiredService<RelayDbContext>().Database.MigrateAsync();
-        return (provider, cleanup);
     }
 }
