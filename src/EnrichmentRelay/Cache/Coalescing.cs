@@ -48,11 +48,9 @@ public sealed class Coalescing(RelayDbContext db, IOptions<CacheOptions> options
     /// <summary>
     /// A request about to be stored for a provider, under its <paramref name="key"/> (<see cref="KeyFor"/>; null: it is
     /// not coalesced): it follows the leader of its key when there is one (in <paramref name="leaders"/>: in flight, or
-    /// earlier in the same batch), else becomes that leader, its in-flight row staged with it (in <paramref name="staged"/>
-    /// when given, for the caller to insert, else in the unit of work). True when it follows.
+    /// earlier in the same batch), else becomes that leader, its in-flight row staged with it. True when it follows.
     /// </summary>
-    public bool Coalesce(EnrichmentRequestRecord record, string? key, Dictionary<string, Guid> leaders, DateTimeOffset now,
-        List<InFlightRecord>? staged = null)
+    public bool Coalesce(EnrichmentRequestRecord record, string? key, Dictionary<string, Guid> leaders, DateTimeOffset now)
     {
         if (key is null)
             return false;
@@ -63,11 +61,7 @@ public sealed class Coalescing(RelayDbContext db, IOptions<CacheOptions> options
             return true;
         }
         leaders[key] = record.RequestId;
-        var row = new InFlightRecord { Key = key, LeaderRequestId = record.RequestId, CreatedAt = now };
-        if (staged is not null)
-            staged.Add(row);
-        else
-            db.InFlight.Add(row);
+        db.InFlight.Add(new InFlightRecord { Key = key, LeaderRequestId = record.RequestId, CreatedAt = now });
         return false;
     }
 

@@ -202,13 +202,6 @@ public sealed class IdentityCache(RelayDbContext db, IOptions<CacheOptions> opti
         return remembered;
     }
 
-    void ICompletionStaging.Lost(Guid requestId)
-    {
-        foreach (var staged in db.ChangeTracker.Entries<IdentityCacheRecord>()
-                     .Where(e => e.State == EntityState.Added && e.Entity.RequestId == requestId).ToList())
-            staged.State = EntityState.Detached;
-    }
-
     /// <summary>
     /// Forgets a person: deletes every cache row stored under any of <paramref name="keys"/>, and, in turn, under every
     /// other key stored with those rows (the lead's other identifiers, the emails found), until none is left.

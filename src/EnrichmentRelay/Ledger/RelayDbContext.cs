@@ -71,6 +71,28 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     }
 
     /// <summary>
+    /// The rows of <typeparamref name="T"/> staged as added, no longer tracked: for the caller to insert in bulk
+    /// (<see cref="BulkInsert"/>). Added rows need no change detection to be found, and a pass over a job's thousand
+    /// tracked requests is not free, so none runs.
+    /// </summary>
+    public List<T> TakeAdded<T>() where T : class
+    {
+        var detect = ChangeTracker.AutoDetectChangesEnabled;
+        ChangeTracker.AutoDetectChangesEnabled = false;
+        try
+        {
+            var added = ChangeTracker.Entries<T>().Where(e => e.State == EntityState.Added).ToList();
+            foreach (var entry in added)
+                entry.State = EntityState.Detached;
+            return added.Select(e => e.Entity).ToList();
+        }
+        finally
+        {
+            ChangeTracker.AutoDetectChangesEnabled = detect;
+        }
+    }
+
+    /// <summary>
     /// Every change to a job raises its Version, checked by the same UPDATE: a writer whose copy of the job is stale
     /// (another instance's sweep, poll or flush changed it meanwhile) fails instead of overwriting it. Set through the
     /// entry, so the save sees it without detecting changes again.

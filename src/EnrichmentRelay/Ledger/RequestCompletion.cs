@@ -2,7 +2,6 @@ using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Ledger;
@@ -25,8 +24,6 @@ public interface ICompletionStaging
     /// <param name="attempts">Its attempts, ended.</param>
     void Completing(EnrichmentRequestRecord request, IReadOnlyList<RequestAttemptRecord> attempts, DateTimeOffset now);
 
-    /// <summary>Drops what was staged for <paramref name="requestId"/>: another writer completed it first.</summary>
-    void Lost(Guid requestId);
 }
 
 public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, OutboxSignal outboxSignal, RelayMetrics metrics,
@@ -145,25 +142,6 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
             chargedSinceSave.Add((job.Provider, credits));
     }
 
-    /// <summary>The rows of <typeparamref name="T"/> staged as added, no longer tracked: for the caller to insert.</summary>
-    List<T> Untrack<T>() where T : class
-    {
-        // Added rows need no change detection to be found (and a pass over a job's 1,000 tracked requests is not free).
-        var detect = db.ChangeTracker.AutoDetectChangesEnabled;
-        db.ChangeTracker.AutoDetectChangesEnabled = false;
-        try
-        {
-            var added = db.ChangeTracker.Entries<T>().Where(e => e.State == EntityState.Added).ToList();
-            foreach (var entry in added)
-                entry.State = EntityState.Detached;
-            return added.Select(e => e.Entity).ToList();
-        }
-        finally
-        {
-            db.ChangeTracker.AutoDetectChangesEnabled = detect;
-        }
-    }
-
     /// <summary>For a caller whose save of the staged completions failed and was abandoned: nothing of them happened.</summary>
     public void Abandoned()
     {
@@ -213,23 +191,12 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     {
         // The rows a completion only adds (its event, the cache's rows) go in bulk, after the updates, in the same
         // transaction: a job's completions are up to 1,000 of each, which SaveChanges would write a statement each.
-        var outbox = Untrack<OutboxMessage>();
-        var cached = Untrack<IdentityCacheRecord>();
-        var owned = db.Database.CurrentTransaction is null && outbox.Count + cached.Count > 0;
-        var transaction = owned ? await db.Database.BeginTransactionAsync(ct) : db.Database.CurrentTransaction;
-        try
-        {
-            await SaveAsync(transaction, outbox, cached, ct);
-        }
-        finally
-        {
-            if (owned)
-                await transaction!.DisposeAsync();
-        }
-    }
-
-    async Task SaveAsync(IDbContextTransaction? transaction, List<OutboxMessage> outbox, List<IdentityCacheRecord> cached, CancellationToken ct)
-    {
+        var outbox = db.TakeAdded<OutboxMessage>();
+        var cached = db.TakeAdded<IdentityCacheRecord>();
+        await using var owned = db.Database.CurrentTransaction is null && outbox.Count + cached.Count > 0
+            ? await db.Database.BeginTransactionAsync(ct)
+            : null;
+        var transaction = owned ?? db.Database.CurrentTransaction;
         while (true)
         {
             try
@@ -263,8 +230,6 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                         var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
                         outbox.RemoveAll(o => o.MessageId == eventId);
                         cached.RemoveAll(c => c.RequestId == lost.RequestId);
-                        foreach (var staging in stagings)
-                            staging.Lost(lost.RequestId);
                     }
                     await entry.ReloadAsync(ct);
                 }

@@ -135,9 +135,8 @@ public sealed class EnrichmentIntake(
         var accepted = 0;
         var toProviders = 0;
         var looked = new List<(EnrichmentRequestRecord Record, CachedAnswer? Answer)>();
-        // The batch's new rows, inserted in bulk (BulkInsert), not tracked: everything else staged goes through SaveChanges.
+        // The batch's new requests, inserted in bulk (BulkInsert), never tracked: everything else staged goes through SaveChanges.
         var stored = new List<EnrichmentRequestRecord>();
-        var inFlight = new List<InFlightRecord>();
         var forProviders = new List<(EnrichmentRequestRecord Record, EnrichmentRequested Request)>();
         foreach (var (index, record, request, rejectedFor) in staged)
         {
@@ -174,7 +173,7 @@ public sealed class EnrichmentIntake(
         foreach (var (record, key) in keyed)
         {
             using var scope = logger.BeginRequestScope(record.RequestId);
-            if (coalescing.Coalesce(record, key, leaders, now, inFlight))
+            if (coalescing.Coalesce(record, key, leaders, now))
             {
                 logger.LogDebug("Request {RequestId} waits for identical request {LeaderRequestId} in flight", record.RequestId, record.LeaderRequestId);
                 continue;
@@ -187,7 +186,7 @@ public sealed class EnrichmentIntake(
         {
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             await BulkInsert.InsertAsync(db, stored, ct);
-            await BulkInsert.InsertAsync(db, inFlight, ct);
+            await BulkInsert.InsertAsync(db, db.TakeAdded<InFlightRecord>(), ct);
             // Everything tracked here was added, complete, and not changed since: nothing for change detection to find.
             db.ChangeTracker.AutoDetectChangesEnabled = false;
             try
