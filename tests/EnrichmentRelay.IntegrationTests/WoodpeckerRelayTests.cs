@@ -128,6 +128,10 @@ public sealed class WoodpeckerRelayTests(ITestOutputHelper output)
                 // ReconcileAfter must outlast a submit (4 x RequestTimeout): short on both sides.
                 ["Providers__Woodpecker__ReconcileAfter"] = "00:00:13",
                 ["Providers__Woodpecker__RequestTimeout"] = "00:00:03",
+                // The forced answer is for one submit: each step's requests must form one batch, however slowly they
+                // arrive. Three fill a batch at once; the steps of two wait out the window.
+                ["Providers__Woodpecker__BatchSize"] = "3",
+                ["Providers__Woodpecker__FlushWindow"] = "00:00:03",
             });
         var woodpecker = scenario.Sandbox.Woodpecker;
         try
