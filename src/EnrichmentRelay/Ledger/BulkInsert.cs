@@ -23,10 +23,10 @@ public static class BulkInsert
             return;
         var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
             ?? throw new InvalidOperationException("A bulk insert belongs to the unit of work's transaction: begin one first.");
-        var columns = Columns.Of<T>(db.Model);
+        var columns = TableColumns.Of<T>(db.Model);
         var sql = db.GetService<ISqlGenerationHelper>();
         var table = sql.DelimitIdentifier(columns.Table);
-        var names = string.Join(", ", columns.All.Select(c => sql.DelimitIdentifier(c.Name)));
+        var names = string.Join(", ", columns.Insert.Select(c => sql.DelimitIdentifier(c.Name)));
 
         await using var command = transaction.Connection!.CreateCommand();
         command.Transaction = transaction;
@@ -34,10 +34,10 @@ public static class BulkInsert
         {
             // One array per column: the statement's text and its parameters are the same whatever the number of rows.
             command.CommandText = $"INSERT INTO {table} ({names}) SELECT * FROM unnest({string.Join(", ",
-                columns.All.Select((c, i) => $"@c{i}::{c.StoreType}[]"))})";
-            for (var i = 0; i < columns.All.Count; i++)
+                columns.Insert.Select((c, i) => $"@c{i}::{c.StoreType}[]"))})";
+            for (var i = 0; i < columns.Insert.Count; i++)
             {
-                var column = columns.All[i];
+                var column = columns.Insert[i];
                 var values = Array.CreateInstance(column.ElementType, rows.Count);
                 var row = 0;
                 foreach (var entity in rows)
@@ -48,65 +48,22 @@ public static class BulkInsert
             return;
         }
 
-        command.CommandText = $"INSERT INTO {table} ({names}) VALUES ({string.Join(", ", columns.All.Select((_, i) => $"$c{i}"))})";
-        var parameters = columns.All.Select((_, i) => AddParameter(command, $"$c{i}", DBNull.Value)).ToList();
+        command.CommandText = $"INSERT INTO {table} ({names}) VALUES ({string.Join(", ", columns.Insert.Select((_, i) => $"$c{i}"))})";
+        var parameters = columns.Insert.Select((_, i) => AddParameter(command, $"$c{i}", DBNull.Value)).ToList();
         foreach (var entity in rows)
         {
             for (var i = 0; i < parameters.Count; i++)
-                parameters[i].Value = columns.All[i].Read(entity) ?? DBNull.Value;
+                parameters[i].Value = columns.Insert[i].Read(entity) ?? DBNull.Value;
             await command.ExecuteNonQueryAsync(ct);
         }
     }
 
-    static DbParameter AddParameter(DbCommand command, string name, object value)
+    internal static DbParameter AddParameter(DbCommand command, string name, object value)
     {
         var parameter = command.CreateParameter();
         parameter.ParameterName = name;
         parameter.Value = value;
         command.Parameters.Add(parameter);
         return parameter;
-    }
-
-    /// <summary>A mapped column: its name, store type, the CLR type of its provider values, and how to read one from an entity.</summary>
-    sealed record Column(string Name, string StoreType, Type ElementType, Func<object, object?> Read);
-
-    /// <summary>The columns of <typeparamref name="T"/>'s table, read from the model once per model.</summary>
-    sealed record Columns(string Table, IReadOnlyList<Column> All)
-    {
-        static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IModel, Dictionary<Type, Columns>> Cache = [];
-
-        public static Columns Of<T>(IModel model)
-        {
-            var byType = Cache.GetOrCreateValue(model);
-            lock (byType)
-            {
-                if (!byType.TryGetValue(typeof(T), out var columns))
-                    byType[typeof(T)] = columns = Read(model.FindEntityType(typeof(T))
-                        ?? throw new InvalidOperationException($"{typeof(T).Name} is not an entity of the ledger."));
-                return columns;
-            }
-        }
-
-        static Columns Read(IEntityType entity)
-        {
-            // The database's own: an identity key (a Guid key is set by the relay, or by EF Core on the client).
-            static bool Generated(IProperty p) => p.IsPrimaryKey() && p.ValueGenerated != ValueGenerated.Never && p.ClrType != typeof(Guid);
-            var all = entity.GetProperties().Where(p => !p.IsShadowProperty() && !Generated(p)).Select(p =>
-            {
-                var mapping = p.GetRelationalTypeMapping();
-                var converter = mapping.Converter;
-                var providerType = converter?.ProviderClrType ?? p.ClrType;
-                // A nullable column of a value type takes a nullable element (an array of Guid? for a uuid column that may be null).
-                var elementType = providerType.IsValueType && Nullable.GetUnderlyingType(providerType) is null && p.IsNullable
-                    ? typeof(Nullable<>).MakeGenericType(providerType)
-                    : providerType;
-                var getter = p.GetGetter();
-                Func<object, object?> read = converter is null
-                    ? getter.GetClrValueUsingContainingEntity
-                    : entity => converter.ConvertToProvider(getter.GetClrValueUsingContainingEntity(entity));
-                return new Column(p.GetColumnName(), p.GetColumnType(), elementType, read);
-            }).ToList();
-            return new Columns(entity.GetTableName()!, all);
-        }
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace EnrichmentRelay.Ledger;
 
@@ -85,6 +86,47 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             foreach (var entry in added)
                 entry.State = EntityState.Detached;
             return added.Select(e => e.Entity).ToList();
+        }
+        finally
+        {
+            ChangeTracker.AutoDetectChangesEnabled = detect;
+        }
+    }
+
+    /// <summary>
+    /// The rows of <typeparamref name="T"/> whose changes are staged, taken out of the unit of work's SaveChanges for the
+    /// caller to write in bulk (<see cref="BulkUpdate"/>): each keeps its values, is tracked as unchanged from then on,
+    /// and remembers which properties changed and its concurrency tokens as loaded. Changes are detected for these rows
+    /// only. If the bulk update is not made, the unit of work is spent: its caller starts again from the ledger.
+    /// </summary>
+    public List<ModifiedRow> TakeModified<T>() where T : class
+    {
+        var detect = ChangeTracker.AutoDetectChangesEnabled;
+        ChangeTracker.AutoDetectChangesEnabled = false;
+        try
+        {
+            var taken = new List<ModifiedRow>();
+            foreach (var entry in ChangeTracker.Entries<T>().ToList())
+            {
+                entry.DetectChanges();
+                if (entry.State != EntityState.Modified)
+                    continue;
+                var modified = new List<IProperty>();
+                var tokens = new List<(IProperty, object?)>();
+                foreach (var property in entry.Properties)
+                {
+                    if (property.Metadata.IsConcurrencyToken)
+                        tokens.Add((property.Metadata, property.OriginalValue));
+                    if (!property.IsModified)
+                        continue;
+                    modified.Add(property.Metadata);
+                    // As if loaded so: a later detection of changes finds none.
+                    property.OriginalValue = property.CurrentValue;
+                }
+                entry.State = EntityState.Unchanged;
+                taken.Add(new ModifiedRow(entry, modified, tokens));
+            }
+            return taken;
         }
         finally
         {

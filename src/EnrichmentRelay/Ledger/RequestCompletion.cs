@@ -182,38 +182,66 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
     }
 
     /// <summary>
-    /// Saves, retrying once per conflict when another writer completed one of the same requests first:
-    /// the conflicting request is reloaded and, being terminal, left alone. A conflict on a job is not retried: it
-    /// throws, with nothing saved. When the caller opened a transaction (a claim), it is committed here, so what is
-    /// counted is what is committed.
+    /// Saves, in one transaction (the caller's claim, committed here, so what is counted is what is committed; else one
+    /// of its own). A request another writer completed (or changed) first is lost to it: its changes, its attempt's end
+    /// and the rows its completion staged are dropped, and it is reloaded, being terminal now. A conflict on a job
+    /// throws, with nothing saved: what this unit of work decided rests on a stale job.
     /// </summary>
     public async Task SaveAsync(CancellationToken ct)
     {
-        // The rows a completion only adds (its event, the cache's rows) go in bulk, after the updates, in the same
-        // transaction: a job's completions are up to 1,000 of each, which SaveChanges would write a statement each.
+        // A job's completions are up to 1,000 requests and their attempts updated, and as many events and cache rows
+        // added: written in bulk, after the rest of the unit of work, in the same transaction (SaveChanges would write a
+        // statement for each).
+        var requests = db.TakeModified<EnrichmentRequestRecord>();
+        var attempts = db.TakeModified<RequestAttemptRecord>();
         var outbox = db.TakeAdded<OutboxMessage>();
         var cached = db.TakeAdded<IdentityCacheRecord>();
-        await using var owned = db.Database.CurrentTransaction is null && outbox.Count + cached.Count > 0
+        await using var owned = db.Database.CurrentTransaction is null && requests.Count + attempts.Count + outbox.Count + cached.Count > 0
             ? await db.Database.BeginTransactionAsync(ct)
             : null;
         var transaction = owned ?? db.Database.CurrentTransaction;
+        await SaveTheRestAsync(ct);
+
+        foreach (var row in await BulkUpdate.UpdateAsync<EnrichmentRequestRecord>(db, requests, ct))
+        {
+            // The winner staged its own event and ended the attempt itself.
+            var lost = ((EnrichmentRequestRecord)row.Entity).RequestId;
+            completedSinceSave.RemoveAll(r => r.RequestId == lost);
+            endedSinceSave.RemoveAll(a => a.RequestId == lost);
+            var eventId = EnrichmentCompleted.EventIdFor(lost);
+            outbox.RemoveAll(o => o.MessageId == eventId);
+            cached.RemoveAll(c => c.RequestId == lost);
+            foreach (var attempt in attempts.Where(a => ((RequestAttemptRecord)a.Entity).RequestId == lost).ToList())
+            {
+                attempts.Remove(attempt);
+                await attempt.Entry.ReloadAsync(ct);
+            }
+            await row.Entry.ReloadAsync(ct);
+        }
+        // An attempt is only ever changed with its request (whose version guards it), so none is lost here.
+        await BulkUpdate.UpdateAsync<RequestAttemptRecord>(db, attempts, ct);
+        await BulkInsert.InsertAsync(db, outbox, ct);
+        await BulkInsert.InsertAsync(db, cached, ct);
+        if (transaction is not null)
+            await transaction.CommitAsync(ct);
+        Committed();
+        outboxSignal.Pulse();
+    }
+
+    /// <summary>Everything but the rows written in bulk, retried once per conflict on a row that is not a job (reloaded, then left alone).</summary>
+    async Task SaveTheRestAsync(CancellationToken ct)
+    {
         while (true)
         {
             try
             {
                 await db.SaveChangesAsync(ct);
-                await BulkInsert.InsertAsync(db, outbox, ct);
-                await BulkInsert.InsertAsync(db, cached, ct);
-                if (transaction is not null)
-                    await transaction.CommitAsync(ct);
-                Committed();
-                outboxSignal.Pulse();
                 return;
             }
             catch (DbUpdateConcurrencyException conflict)
             {
-                // A job changed by another writer (a sweep, a poll, a flush on another instance): what this unit of work
-                // decided rests on a stale job, so none of it is kept; the caller's next round starts from the ledger.
+                // A job changed by another writer (a sweep, a poll, a flush on another instance): none of it is kept; the
+                // caller's next round starts from the ledger.
                 if (conflict.Entries.Any(e => e.Entity is ProviderJobRecord))
                 {
                     db.ChangeTracker.Clear();
@@ -221,18 +249,7 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
                     throw;
                 }
                 foreach (var entry in conflict.Entries)
-                {
-                    // Drop the outbox rows this entry staged; the winner staged its own.
-                    if (entry.Entity is EnrichmentRequestRecord lost)
-                    {
-                        completedSinceSave.RemoveAll(r => r.RequestId == lost.RequestId);
-                        endedSinceSave.RemoveAll(a => a.RequestId == lost.RequestId);
-                        var eventId = EnrichmentCompleted.EventIdFor(lost.RequestId);
-                        outbox.RemoveAll(o => o.MessageId == eventId);
-                        cached.RemoveAll(c => c.RequestId == lost.RequestId);
-                    }
                     await entry.ReloadAsync(ct);
-                }
             }
         }
     }

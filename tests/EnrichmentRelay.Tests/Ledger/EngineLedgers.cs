@@ -19,10 +19,11 @@ public static class EngineLedgers
         return engines;
     }
 
-    /// <returns>Services with a scoped <see cref="RelayDbContext"/>, and what deletes the database.</returns>
-    public static async Task<(ServiceProvider Services, Func<Task> Cleanup)> CreateAsync(string engine)
+    /// <returns>Services with a scoped <see cref="RelayDbContext"/> (and what <paramref name="configure"/> adds), and what deletes the database.</returns>
+    public static async Task<(ServiceProvider Services, Func<Task> Cleanup)> CreateAsync(string engine, Action<IServiceCollection>? configure = null)
     {
         var services = new ServiceCollection();
+        configure?.Invoke(services);
         Func<Task> cleanup;
         if (engine == "Postgres")
         {
