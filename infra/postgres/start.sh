@@ -8,6 +8,7 @@
 # Trust auth, superuser `postgres`, listens on 127.0.0.1 only, unix socket in DIR, max_connections 300, and
 # durable as in production: fsync on, synchronous_commit on (RELAY_PG_FSYNC=off turns fsync off, for a comparison
 # only). These settings are in postgresql.conf, so a later `pg_ctl restart`/`start` keeps them.
+# RELAY_PG_EXTRA_CONF: lines appended to postgresql.conf (profiling: shared_preload_libraries = 'pg_stat_statements').
 # On success prints `export VAR=...` lines on stdout (also saved as DIR/env) and exits 0:
 #   RELAY_TEST_POSTGRES        Npgsql connection string (database `postgres`; create your own)
 #   RELAY_TEST_PG_DATA         the data directory
@@ -114,6 +115,8 @@ max_connections = 300
 fsync = ${RELAY_PG_FSYNC:-on}
 synchronous_commit = on
 CONF
+# For profiling the server's side of a run, e.g. RELAY_PG_EXTRA_CONF="shared_preload_libraries = 'pg_stat_statements'".
+[[ -z ${RELAY_PG_EXTRA_CONF:-} ]] || printf '%s\n' "$RELAY_PG_EXTRA_CONF" >> "$D/data/postgresql.conf"
 
 PG_CTL="$PGBIN/pg_ctl -D $D/data -l $D/server.log -w -t 60"
 [[ ${#AS[@]} -gt 0 ]] && PG_CTL="${AS[*]} $PG_CTL"

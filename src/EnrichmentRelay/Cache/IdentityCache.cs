@@ -47,9 +47,10 @@ public sealed class IdentityCache(RelayDbContext db, IOptions<CacheOptions> opti
         var keys = keysOf.Values.SelectMany(k => k).Distinct().ToList();
         if (keys.Count == 0)
             return new Dictionary<Guid, CachedAnswer>();
-        var rows = await db.IdentityCache.AsNoTracking().Where(c => keys.Contains(c.Key) && c.ExpiresAt > now).ToListAsync(ct);
+        var rows = await RowsForAsync(keys, ct);
         // The settings as they are now: a row stored under a longer setting is not reused past today's.
-        var usable = rows.Where(r => r.Found ? r.FoundAt + Settings.FoundFor > now : r.FoundAt + Settings.NotFoundFor > now).ToLookup(r => r.Key);
+        var usable = rows.Where(r => r.ExpiresAt > now && (r.Found ? r.FoundAt + Settings.FoundFor > now : r.FoundAt + Settings.NotFoundFor > now))
+            .ToLookup(r => r.Key);
 
         var answers = new Dictionary<Guid, CachedAnswer>();
         foreach (var request in requests)
@@ -72,6 +73,21 @@ public sealed class IdentityCache(RelayDbContext db, IOptions<CacheOptions> opti
         }
         return answers;
     }
+
+    /// <summary>
+    /// The rows stored under <paramref name="keys"/>, expired ones included (the caller checks; retention deletes them).
+    /// On PostgreSQL one index lookup per key (<c>OFFSET 0</c> keeps the planner from turning the lookups into a join):
+    /// given <c>"Key" = ANY(…)</c> or a join, its planner chose a scan of the whole table (or of the expiry index)
+    /// whenever its statistics lagged behind the growing table: 8 to 45 ms a batch, the largest share of the database's
+    /// time under load (docs/performance.md).
+    /// </summary>
+    Task<List<IdentityCacheRecord>> RowsForAsync(List<string> keys, CancellationToken ct) =>
+        (db.Database.IsNpgsql()
+            ? db.IdentityCache.FromSql($"""
+                SELECT c.* FROM unnest({keys.ToArray()}::text[]) AS k("Key")
+                CROSS JOIN LATERAL (SELECT * FROM identity_cache AS i WHERE i."Key" = k."Key" OFFSET 0) AS c
+                """)
+            : db.IdentityCache.Where(c => keys.Contains(c.Key))).AsNoTracking().ToListAsync(ct);
 
     /// <summary>A stored row as an answer; null (and logged) when it cannot be read: a bad row is skipped, never fatal.</summary>
     CachedField? Read(IdentityCacheRecord row)

@@ -72,6 +72,28 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     }
 
     /// <summary>
+    /// SaveChanges, detecting changes only in the tracked rows <paramref name="detectIn"/> selects: for a caller that took
+    /// the changes of the others out itself (<see cref="TakeModified{T}"/>), so a pass over a job's thousand requests
+    /// and attempts is not made twice.
+    /// </summary>
+    public async Task<int> SaveChangesDetectingAsync(Func<object, bool> detectIn, CancellationToken ct)
+    {
+        var detect = ChangeTracker.AutoDetectChangesEnabled;
+        ChangeTracker.AutoDetectChangesEnabled = false;
+        try
+        {
+            foreach (var entry in ChangeTracker.Entries().ToList())
+                if (detectIn(entry.Entity))
+                    entry.DetectChanges();
+            return await SaveChangesAsync(ct);
+        }
+        finally
+        {
+            ChangeTracker.AutoDetectChangesEnabled = detect;
+        }
+    }
+
+    /// <summary>
     /// The rows of <typeparamref name="T"/> staged as added, no longer tracked: for the caller to insert in bulk
     /// (<see cref="BulkInsert"/>). Added rows need no change detection to be found, and a pass over a job's thousand
     /// tracked requests is not free, so none runs.
@@ -171,8 +193,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
             // The dashboard's "completed in the last hour, by outcome".
             e.HasIndex(r => r.CompletedAt);
-            // A completed request's followers.
-            e.HasIndex(r => r.LeaderRequestId);
+            // A completed request's followers. Partial: most requests follow none, and every update of one would
+            // otherwise write an entry for its null here too.
+            e.HasIndex(r => r.LeaderRequestId).HasFilter("\"LeaderRequestId\" IS NOT NULL");
         });
         model.Entity<ProviderJobRecord>(e =>
         {
@@ -210,7 +233,11 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.ToTable("outbox");
             e.HasKey(m => m.Id);
             e.Property(m => m.MessageType).HasMaxLength(128);
+            // Retention's question: what was sent before the cut-off.
             e.HasIndex(m => m.SentAt);
+            // The dispatcher's: the oldest unsent rows, in order. Partial, so a claim walks the unsent rows alone, not
+            // the entries a sent row left behind until it is vacuumed (they made the claim a scan of the table).
+            e.HasIndex(m => m.Id).HasDatabaseName("IX_outbox_Unsent").HasFilter("\"SentAt\" IS NULL");
             e.Property(m => m.TraceParent).HasMaxLength(TraceParentLength);
             e.Property(m => m.LeasedBy).HasMaxLength(128);
         });

@@ -228,14 +228,17 @@ public sealed class RequestCompletion(RelayDbContext db, TimeProvider time, Outb
         outboxSignal.Pulse();
     }
 
-    /// <summary>Everything but the rows written in bulk, retried once per conflict on a row that is not a job (reloaded, then left alone).</summary>
+    /// <summary>
+    /// Everything but the rows written in bulk (whose changes are taken, so not looked for again), retried once per
+    /// conflict on a row that is not a job (reloaded, then left alone).
+    /// </summary>
     async Task SaveTheRestAsync(CancellationToken ct)
     {
         while (true)
         {
             try
             {
-                await db.SaveChangesAsync(ct);
+                await db.SaveChangesDetectingAsync(row => row is not (EnrichmentRequestRecord or RequestAttemptRecord), ct);
                 return;
             }
             catch (DbUpdateConcurrencyException conflict)

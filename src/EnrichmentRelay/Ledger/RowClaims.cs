@@ -40,10 +40,14 @@ public static class RowClaims
     /// </summary>
     public static IQueryable<OutboxMessage> UnsentOutbox(RelayDbContext db, string holder, DateTimeOffset now, int limit) =>
         db.Database.IsNpgsql()
+            // The rows chosen and locked by id first, then read whole: choosing among thousands of unsent rows (a
+            // backlog) sorted them with their bodies.
             ? db.Outbox.FromSql($"""
-                SELECT * FROM outbox
-                WHERE "SentAt" IS NULL AND ("LeasedUntil" IS NULL OR "LeasedUntil" <= {now} OR "LeasedBy" = {holder})
-                ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED
+                SELECT * FROM outbox WHERE "Id" IN (
+                    SELECT "Id" FROM outbox
+                    WHERE "SentAt" IS NULL AND ("LeasedUntil" IS NULL OR "LeasedUntil" <= {now} OR "LeasedBy" = {holder})
+                    ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED)
+                ORDER BY "Id"
                 """).AsNoTracking()
             : Unsent(db, holder, now).AsNoTracking().OrderBy(m => m.Id).Take(limit);
 

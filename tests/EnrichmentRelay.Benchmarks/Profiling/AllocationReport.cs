@@ -27,6 +27,7 @@ public static class AllocationReport
         var large = new Dictionary<string, long>();
         var byType = new Dictionary<string, long>();
         var byFrames = new Dictionary<string, long>();
+        var byRelayFrames = new Dictionary<string, long>();
         long total = 0;
         foreach (var data in log.Events)
         {
@@ -47,6 +48,9 @@ public static class AllocationReport
             var innermost = string.Join(" < ", frames.Where(f => !f.StartsWith("System.", StringComparison.Ordinal)).Take(4));
             byType[type] = byType.GetValueOrDefault(type) + amount;
             byFrames[innermost] = byFrames.GetValueOrDefault(innermost) + amount;
+            // Where the relay's own code asked for it, however deep in a library the allocation happened.
+            var relay = string.Join(" < ", frames.SkipWhile(f => !f.StartsWith("EnrichmentRelay.", StringComparison.Ordinal)).Take(3));
+            byRelayFrames[relay] = byRelayFrames.GetValueOrDefault(relay) + amount;
             if (tick.AllocationKind == GCAllocationKind.Large)
                 large[$"{type} @ {innermost}"] = large.GetValueOrDefault($"{type} @ {innermost}") + amount;
         }
@@ -58,6 +62,7 @@ public static class AllocationReport
         Print("Large objects (they start gen 2 collections once their budget is spent)", large, total, 12, share: false);
         Print("By type", byType, total, 25);
         Print("By the innermost frames outside System.*", byFrames, total, 40);
+        Print("By the innermost frames of the relay's own code (empty: none on the stack)", byRelayFrames, total, 30);
         return 0;
     }
 

@@ -207,7 +207,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasIndex("CompletedAt");
 
-                    b.HasIndex("LeaderRequestId");
+                    b.HasIndex("LeaderRequestId")
+                        .HasFilter("\"LeaderRequestId\" IS NOT NULL");
 
                     b.HasIndex("ProviderJobId");
 
@@ -341,6 +342,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasColumnType("character varying(128)");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("Id")
+                        .HasDatabaseName("IX_outbox_Unsent")
+                        .HasFilter("\"SentAt\" IS NULL");
 
                     b.HasIndex("SentAt");
 

@@ -202,7 +202,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.HasIndex("CompletedAt");
 
-                    b.HasIndex("LeaderRequestId");
+                    b.HasIndex("LeaderRequestId")
+                        .HasFilter("\"LeaderRequestId\" IS NOT NULL");
 
                     b.HasIndex("ProviderJobId");
 
@@ -332,6 +333,10 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("Id")
+                        .HasDatabaseName("IX_outbox_Unsent")
+                        .HasFilter("\"SentAt\" IS NULL");
 
                     b.HasIndex("SentAt");
 
