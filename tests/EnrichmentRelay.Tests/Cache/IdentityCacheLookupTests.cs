@@ -20,7 +20,7 @@ public sealed class IdentityCacheLookupTests
     [MemberData(nameof(EngineLedgers.Engines), MemberType = typeof(EngineLedgers))]
     public async Task TheNewestUnexpiredRowOfEachFieldAskedAnswersIt(string engine)
     {
-        var (services, cleanup) = await EngineLedgers.CreateAsync(engine, s =>
+        await using var ledger = await EngineLedgers.CreateAsync(engine, s =>
         {
             s.AddLogging();
             s.AddMetrics();
@@ -29,45 +29,38 @@ public sealed class IdentityCacheLookupTests
             s.AddSingleton<BudgetSettings>();
             s.AddScoped<IdentityCache>();
         });
-        try
+        var services = ledger.Services;
+        var lead = new Lead { Email = "ada@example.com", LinkedInUrl = "https://www.linkedin.com/in/ada-l" };
+        var stranger = new Lead { Email = "grace@example.com" };
+        var keys = IdentityKeys.Of(lead); // email, then linkedin
+        IdentityCacheRecord Row(string key, EnrichmentField field, string valuesJson, DateTimeOffset foundAt, DateTimeOffset expiresAt) => new()
         {
-            var lead = new Lead { Email = "ada@example.com", LinkedInUrl = "https://www.linkedin.com/in/ada-l" };
-            var stranger = new Lead { Email = "grace@example.com" };
-            var keys = IdentityKeys.Of(lead); // email, then linkedin
-            IdentityCacheRecord Row(string key, EnrichmentField field, string valuesJson, DateTimeOffset foundAt, DateTimeOffset expiresAt) => new()
-            {
-                Key = key, Field = field, Found = valuesJson != "[]", ValuesJson = valuesJson, Provider = ProviderName.Precept,
-                RequestId = Guid.NewGuid(), KeysJson = "[]", FoundAt = foundAt, ExpiresAt = expiresAt,
-            };
-            await using (var scope = services.CreateAsyncScope())
-            {
-                var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-                db.IdentityCache.AddRange(
-                    Row(keys[0], EnrichmentField.Email, """["old@example.com"]""", Now.AddDays(-3), Now.AddDays(80)),
-                    // Newer, under the lead's other key: this one answers.
-                    Row(keys[1], EnrichmentField.Email, """["ada@newco.com"]""", Now.AddDays(-1), Now.AddDays(80)),
-                    // Expired: not an answer, though the newest phone row.
-                    Row(keys[1], EnrichmentField.Phone, """["+15550100"]""", Now.AddHours(-1), Now.AddMinutes(-1)),
-                    Row(IdentityKeys.Of(stranger)[0], EnrichmentField.Phone, """["+15550199"]""", Now.AddDays(-1), Now.AddDays(80)));
-                await db.SaveChangesAsync();
-            }
-
-            await using var lookup = services.CreateAsyncScope();
-            var cache = lookup.ServiceProvider.GetRequiredService<IdentityCache>();
-            var mine = new EnrichmentRequested { RequestId = Guid.NewGuid(), Lead = lead, Fields = [EnrichmentField.Email, EnrichmentField.Phone] };
-            var unknown = new EnrichmentRequested { RequestId = Guid.NewGuid(), Lead = new Lead { Email = "nobody@example.com" }, Fields = [EnrichmentField.Email] };
-            var answers = await cache.LookupAsync([mine, unknown], Now, CancellationToken.None);
-
-            var answer = Assert.Single(answers).Value;
-            Assert.Equal(mine.RequestId, Assert.Single(answers).Key);
-            var email = Assert.Single(answer.Fields);
-            Assert.Equal((EnrichmentField.Email, true, "ada@newco.com", ProviderName.Precept), (email.Field, email.Found, Assert.Single(email.Values), email.Provider));
-            Assert.Equal([EnrichmentField.Phone], answer.Missing);
-        }
-        finally
+            Key = key, Field = field, Found = valuesJson != "[]", ValuesJson = valuesJson, Provider = ProviderName.Precept,
+            RequestId = Guid.NewGuid(), KeysJson = "[]", FoundAt = foundAt, ExpiresAt = expiresAt,
+        };
+        await using (var scope = services.CreateAsyncScope())
         {
-            await services.DisposeAsync();
-            await cleanup();
+            var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+            db.IdentityCache.AddRange(
+                Row(keys[0], EnrichmentField.Email, """["old@example.com"]""", Now.AddDays(-3), Now.AddDays(80)),
+                // Newer, under the lead's other key: this one answers.
+                Row(keys[1], EnrichmentField.Email, """["ada@newco.com"]""", Now.AddDays(-1), Now.AddDays(80)),
+                // Expired: not an answer, though the newest phone row.
+                Row(keys[1], EnrichmentField.Phone, """["+15550100"]""", Now.AddHours(-1), Now.AddMinutes(-1)),
+                Row(IdentityKeys.Of(stranger)[0], EnrichmentField.Phone, """["+15550199"]""", Now.AddDays(-1), Now.AddDays(80)));
+            await db.SaveChangesAsync();
         }
+
+        await using var lookup = services.CreateAsyncScope();
+        var cache = lookup.ServiceProvider.GetRequiredService<IdentityCache>();
+        var mine = new EnrichmentRequested { RequestId = Guid.NewGuid(), Lead = lead, Fields = [EnrichmentField.Email, EnrichmentField.Phone] };
+        var unknown = new EnrichmentRequested { RequestId = Guid.NewGuid(), Lead = new Lead { Email = "nobody@example.com" }, Fields = [EnrichmentField.Email] };
+        var answers = await cache.LookupAsync([mine, unknown], Now, CancellationToken.None);
+
+        var answer = Assert.Single(answers).Value;
+        Assert.Equal(mine.RequestId, Assert.Single(answers).Key);
+        var email = Assert.Single(answer.Fields);
+        Assert.Equal((EnrichmentField.Email, true, "ada@newco.com", ProviderName.Precept), (email.Field, email.Found, Assert.Single(email.Values), email.Provider));
+        Assert.Equal([EnrichmentField.Phone], answer.Missing);
     }
 }

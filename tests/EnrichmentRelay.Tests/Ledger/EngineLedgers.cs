@@ -19,8 +19,8 @@ public static class EngineLedgers
         return engines;
     }
 
-    /// <returns>Services with a scoped <see cref="RelayDbContext"/> (and what <paramref name="configure"/> adds), and what deletes the database.</returns>
-    public static async Task<(ServiceProvider Services, Func<Task> Cleanup)> CreateAsync(string engine, Action<IServiceCollection>? configure = null)
+    /// <returns>Services with a scoped <see cref="RelayDbContext"/> (and what <paramref name="configure"/> adds); disposed, the database is deleted.</returns>
+    public static async Task<EngineLedger> CreateAsync(string engine, Action<IServiceCollection>? configure = null)
     {
         var services = new ServiceCollection();
         configure?.Invoke(services);
@@ -59,6 +59,18 @@ public static class EngineLedgers
         var provider = services.BuildServiceProvider();
         await using (var scope = provider.CreateAsyncScope())
             await scope.ServiceProvider.GetRequiredService<RelayDbContext>().Database.MigrateAsync();
-        return (provider, cleanup);
+        return new EngineLedger(provider, cleanup);
+    }
+}
+
+/// <summary>A ledger of <see cref="EngineLedgers"/>: its services; disposing it disposes them and deletes the database.</summary>
+public sealed class EngineLedger(ServiceProvider services, Func<Task> cleanup) : IAsyncDisposable
+{
+    public ServiceProvider Services => services;
+
+    public async ValueTask DisposeAsync()
+    {
+        await services.DisposeAsync();
+        await cleanup();
     }
 }
