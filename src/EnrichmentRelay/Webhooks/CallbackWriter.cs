@@ -60,13 +60,13 @@ public sealed class CallbackWriter(IServiceScopeFactory scopes, CallbackSignal s
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-            db.ProviderCallbacks.AddRange(rows.Select(b => b.Row));
-            await db.SaveChangesAsync(ct);
+            // In bulk: nothing reads a stored callback's id back, and a job's callbacks are tens of kilobytes each.
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            await BulkInsert.InsertAsync(db, rows.Select(b => b.Row).ToList(), ct);
+            await transaction.CommitAsync(ct);
         }
         catch (Exception ex)
         {
-            foreach (var (row, _) in rows)
-                row.Id = 0; // a failed insert may have set it; the row goes again as new
             return ex;
         }
         foreach (var (_, stored) in rows)

@@ -74,7 +74,7 @@ public static class PreceptWebhookApi
         }
 
         var text = Encoding.UTF8.GetString(bytes);
-        var malformed = !IsJson(text);
+        var malformed = !IsJson(bytes, text);
         // Invalid UTF-8 already reads as U+FFFD; a NUL, which PostgreSQL text cannot hold, is stored the same way (a body
         // with one is never valid JSON, so it is kept for audit only).
         var body = text.Contains('\0') ? text.Replace('\0', '\uFFFD') : text;
@@ -103,11 +103,27 @@ public static class PreceptWebhookApi
         TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Callback too large",
             detail: $"Callback bodies are limited to {MaxBodyBytes} bytes.");
 
-    static bool IsJson(string body)
+    /// <summary>
+    /// Whether the body is one JSON value: read as it came, without building a document (a job's callback is tens of
+    /// kilobytes); only bytes that do not read so (a byte-order mark, invalid UTF-8 inside a string) are judged as the
+    /// decoded text, which is what gets stored.
+    /// </summary>
+    static bool IsJson(byte[] body, string text)
     {
         try
         {
-            using var _ = JsonDocument.Parse(body);
+            var reader = new Utf8JsonReader(body);
+            while (reader.Read())
+            {
+            }
+            return reader.TokenType != JsonTokenType.None;
+        }
+        catch (JsonException)
+        {
+        }
+        try
+        {
+            using var _ = JsonDocument.Parse(text);
             return true;
         }
         catch (JsonException)
