@@ -108,7 +108,7 @@ public static class PreceptWebhookApi
     /// kilobytes); only bytes that do not read so (a byte-order mark, invalid UTF-8 inside a string) are judged as the
     /// decoded text, which is what gets stored.
     /// </summary>
-    static bool IsJson(byte[] body, string text)
+    internal static bool IsJson(byte[] body, string text)
     {
         try
         {
