@@ -347,7 +347,6 @@ public sealed class BatchFlusher(
                 await transaction.DisposeAsync();
         }
         // The tracked rows take the values the ledger now holds, as if loaded so: later changes are saved against them.
-        // Changes are detected for these rows only (Entry), not for the job's thousand attempts besides.
         foreach (var request in requests)
         {
             request.State = RequestState.Submitted;
@@ -355,8 +354,8 @@ public sealed class BatchFlusher(
             request.ProviderJob = job;
             request.SubmittedAt = now;
             request.Version++;
-            db.Entry(request).DetectChanges();
         }
+        db.DetectChanges(requests);
         db.ChangeTracker.AcceptAllChanges();
         return attempts;
     }

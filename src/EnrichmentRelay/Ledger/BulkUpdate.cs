@@ -62,7 +62,7 @@ public static class BulkUpdate
         var sql = db.GetService<ISqlGenerationHelper>();
         // v(k, t0…, c0…): the key, each token as loaded, each changed column's new value; one array each.
         var arrays = new List<(string Name, TableColumn Column, Func<ModifiedRow, object?> Value)> { ("k", key, r => key.Read(r.Entity)) };
-        arrays.AddRange(tokens.Select((c, i) => ($"t{i}", c, (Func<ModifiedRow, object?>)(r => TableColumns.ToProvider(c, r.Tokens[i].Loaded)))));
+        arrays.AddRange(tokens.Select((c, i) => ($"t{i}", c, (Func<ModifiedRow, object?>)(r => c.ToProvider(r.Tokens[i].Loaded)))));
         arrays.AddRange(set.Select((c, i) => ($"c{i}", c, (Func<ModifiedRow, object?>)(r => c.Read(r.Entity)))));
         foreach (var (name, column, value) in arrays)
         {
@@ -100,7 +100,7 @@ public static class BulkUpdate
         {
             keyParameter.Value = key.Read(row.Entity)!;
             for (var i = 0; i < tokens.Count; i++)
-                tokenParameters[i].Value = TableColumns.ToProvider(tokens[i], row.Tokens[i].Loaded) ?? DBNull.Value;
+                tokenParameters[i].Value = tokens[i].ToProvider(row.Tokens[i].Loaded) ?? DBNull.Value;
             for (var i = 0; i < set.Count; i++)
                 setParameters[i].Value = set[i].Read(row.Entity) ?? DBNull.Value;
             if (await command.ExecuteNonQueryAsync(ct) == 0)

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace EnrichmentRelay.Ledger;
@@ -32,43 +33,53 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
 
     public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
-        var detect = ChangeTracker.AutoDetectChangesEnabled;
-        try
-        {
-            BeforeSave(detect);
-            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
-        }
-        finally
-        {
-            ChangeTracker.AutoDetectChangesEnabled = detect;
-        }
+        using var _ = DetectOnceThenPause();
+        RaiseJobVersions();
+        return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
     }
 
     public override int SaveChanges(bool acceptAllChangesOnSuccess)
     {
-        var detect = ChangeTracker.AutoDetectChangesEnabled;
-        try
-        {
-            BeforeSave(detect);
-            return base.SaveChanges(acceptAllChangesOnSuccess);
-        }
-        finally
-        {
-            ChangeTracker.AutoDetectChangesEnabled = detect;
-        }
+        using var _ = DetectOnceThenPause();
+        RaiseJobVersions();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
     }
 
     /// <summary>
-    /// Detects changes once for <see cref="RaiseJobVersions"/> and the save both (listing the entries would detect them
-    /// again, and so would the save: each pass goes over every tracked row, a job's thousand requests and their
-    /// attempts), then turns detection off for the save; the caller turns it back as it was.
+    /// Detects changes once (unless the caller turned detection off) for <see cref="RaiseJobVersions"/> and the save
+    /// both (listing the entries would detect them again, and so would the save: each pass goes over every tracked row,
+    /// a job's thousand requests and their attempts); detection stays off for the save, until the result is disposed.
     /// </summary>
-    void BeforeSave(bool detect)
+    DetectionPaused DetectOnceThenPause()
     {
-        if (detect)
+        if (ChangeTracker.AutoDetectChangesEnabled)
             ChangeTracker.DetectChanges();
+        return PauseDetection();
+    }
+
+    /// <summary>Automatic change detection off until the result is disposed, then as it was.</summary>
+    DetectionPaused PauseDetection()
+    {
+        var paused = new DetectionPaused(ChangeTracker, ChangeTracker.AutoDetectChangesEnabled);
         ChangeTracker.AutoDetectChangesEnabled = false;
-        RaiseJobVersions();
+        return paused;
+    }
+
+    readonly struct DetectionPaused(ChangeTracker tracker, bool was) : IDisposable
+    {
+        public void Dispose() => tracker.AutoDetectChangesEnabled = was;
+    }
+
+    /// <summary>
+    /// Detects changes in these tracked rows only, once each: not in the rest of the unit of work (a job's thousand
+    /// attempts beside its requests).
+    /// </summary>
+    public void DetectChanges(IEnumerable<object> rows)
+    {
+        // Entry would detect them itself with detection on; off, each is detected here once.
+        using var _ = PauseDetection();
+        foreach (var row in rows)
+            Entry(row).DetectChanges();
     }
 
     /// <summary>
@@ -78,19 +89,11 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     /// </summary>
     public async Task<int> SaveChangesDetectingAsync(Func<object, bool> detectIn, CancellationToken ct)
     {
-        var detect = ChangeTracker.AutoDetectChangesEnabled;
-        ChangeTracker.AutoDetectChangesEnabled = false;
-        try
-        {
-            foreach (var entry in ChangeTracker.Entries().ToList())
-                if (detectIn(entry.Entity))
-                    entry.DetectChanges();
-            return await SaveChangesAsync(ct);
-        }
-        finally
-        {
-            ChangeTracker.AutoDetectChangesEnabled = detect;
-        }
+        using var _ = PauseDetection();
+        foreach (var entry in ChangeTracker.Entries().ToList())
+            if (detectIn(entry.Entity))
+                entry.DetectChanges();
+        return await SaveChangesAsync(ct);
     }
 
     /// <summary>
@@ -100,19 +103,11 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     /// </summary>
     public List<T> TakeAdded<T>() where T : class
     {
-        var detect = ChangeTracker.AutoDetectChangesEnabled;
-        ChangeTracker.AutoDetectChangesEnabled = false;
-        try
-        {
-            var added = ChangeTracker.Entries<T>().Where(e => e.State == EntityState.Added).ToList();
-            foreach (var entry in added)
-                entry.State = EntityState.Detached;
-            return added.Select(e => e.Entity).ToList();
-        }
-        finally
-        {
-            ChangeTracker.AutoDetectChangesEnabled = detect;
-        }
+        using var _ = PauseDetection();
+        var added = ChangeTracker.Entries<T>().Where(e => e.State == EntityState.Added).ToList();
+        foreach (var entry in added)
+            entry.State = EntityState.Detached;
+        return added.Select(e => e.Entity).ToList();
     }
 
     /// <summary>
@@ -123,37 +118,29 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     /// </summary>
     public List<ModifiedRow> TakeModified<T>() where T : class
     {
-        var detect = ChangeTracker.AutoDetectChangesEnabled;
-        ChangeTracker.AutoDetectChangesEnabled = false;
-        try
+        using var _ = PauseDetection();
+        var taken = new List<ModifiedRow>();
+        foreach (var entry in ChangeTracker.Entries<T>().ToList())
         {
-            var taken = new List<ModifiedRow>();
-            foreach (var entry in ChangeTracker.Entries<T>().ToList())
+            entry.DetectChanges();
+            if (entry.State != EntityState.Modified)
+                continue;
+            var modified = new List<IProperty>();
+            var tokens = new List<(IProperty, object?)>();
+            foreach (var property in entry.Properties)
             {
-                entry.DetectChanges();
-                if (entry.State != EntityState.Modified)
+                if (property.Metadata.IsConcurrencyToken)
+                    tokens.Add((property.Metadata, property.OriginalValue));
+                if (!property.IsModified)
                     continue;
-                var modified = new List<IProperty>();
-                var tokens = new List<(IProperty, object?)>();
-                foreach (var property in entry.Properties)
-                {
-                    if (property.Metadata.IsConcurrencyToken)
-                        tokens.Add((property.Metadata, property.OriginalValue));
-                    if (!property.IsModified)
-                        continue;
-                    modified.Add(property.Metadata);
-                    // As if loaded so: a later detection of changes finds none.
-                    property.OriginalValue = property.CurrentValue;
-                }
-                entry.State = EntityState.Unchanged;
-                taken.Add(new ModifiedRow(entry, modified, tokens));
+                modified.Add(property.Metadata);
+                // As if loaded so: a later detection of changes finds none.
+                property.OriginalValue = property.CurrentValue;
             }
-            return taken;
+            entry.State = EntityState.Unchanged;
+            taken.Add(new ModifiedRow(entry, modified, tokens));
         }
-        finally
-        {
-            ChangeTracker.AutoDetectChangesEnabled = detect;
-        }
+        return taken;
     }
 
     /// <summary>

@@ -4,8 +4,12 @@ using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace EnrichmentRelay.Ledger;
 
-/// <summary>A mapped column: its property, name, store type, the CLR type of its provider values, and how to read one from an entity.</summary>
-sealed record TableColumn(IProperty Property, string Name, string StoreType, Type ElementType, Func<object, object?> Read);
+/// <summary>
+/// A mapped column: its property, name, store type, the CLR type of its provider values, how to read one from an entity,
+/// and how to store a value not read from one (an original value) as the column does, through its converter.
+/// </summary>
+sealed record TableColumn(IProperty Property, string Name, string StoreType, Type ElementType, Func<object, object?> Read,
+    Func<object?, object?> ToProvider);
 
 /// <summary>
 /// The columns of an entity's table as SaveChanges writes them (names, store types, value converters), read from the EF
@@ -45,13 +49,11 @@ sealed record TableColumns(string Table, IReadOnlyList<TableColumn> Insert, IRea
             Func<object, object?> read = converter is null
                 ? getter.GetClrValueUsingContainingEntity
                 : entity => converter.ConvertToProvider(getter.GetClrValueUsingContainingEntity(entity));
-            return new TableColumn(p, p.GetColumnName(), p.GetColumnType(), elementType, read);
+            return new TableColumn(p, p.GetColumnName(), p.GetColumnType(), elementType, read,
+                converter is null ? value => value : converter.ConvertToProvider);
         }).ToList();
         return new TableColumns(entity.GetTableName()!, all.Where(c => !Generated(c.Property)).ToList(),
             all.Where(c => c.Property.IsPrimaryKey()).ToList(), all.ToDictionary(c => c.Property));
     }
 
-    /// <summary>A value as the column stores it (through its converter), for a value not read from an entity (an original value).</summary>
-    public static object? ToProvider(TableColumn column, object? value) =>
-        column.Property.GetRelationalTypeMapping().Converter is { } converter && value is not null ? converter.ConvertToProvider(value) : value;
 }
