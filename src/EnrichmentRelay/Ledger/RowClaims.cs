@@ -55,13 +55,13 @@ public static class RowClaims
     public static IQueryable<OutboxMessage> Unsent(RelayDbContext db, string holder, DateTimeOffset now) =>
         db.Outbox.Where(m => m.SentAt == null && (m.LeasedUntil == null || m.LeasedUntil <= now || m.LeasedBy == holder));
 
-    /// <summary>Those of the raw callbacks still to be applied that no other instance is applying.</summary>
-    public static IQueryable<ProviderCallbackRecord> PendingCallbacks(RelayDbContext db, long[] ids) =>
+    /// <summary>The ids of those of the raw callbacks still to be applied that no other instance is applying.</summary>
+    public static IQueryable<long> PendingCallbacks(RelayDbContext db, long[] ids) =>
         db.Database.IsNpgsql()
-            ? db.ProviderCallbacks.FromSql($"""
-                SELECT * FROM provider_callbacks WHERE "Id" = ANY({ids}) AND "ProcessedAt" IS NULL FOR UPDATE SKIP LOCKED
+            ? db.Database.SqlQuery<long>($"""
+                SELECT "Id" AS "Value" FROM provider_callbacks WHERE "Id" = ANY({ids}) AND "ProcessedAt" IS NULL FOR UPDATE SKIP LOCKED
                 """)
-            : Pending(db, ids);
+            : Pending(db, ids).Select(c => c.Id);
 
     /// <summary>Those of the raw callbacks still to be applied, unlocked: what <see cref="PendingCallbacks"/> chooses from.</summary>
     public static IQueryable<ProviderCallbackRecord> Pending(RelayDbContext db, long[] ids) =>

@@ -165,18 +165,24 @@ public sealed class CallbackProcessor(
         if (bodies.Count == 0)
             return 0;
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == jobId, ct);
-        var work = await results.OpenAsync(job, ct);
-        var seen = work.View();
+        // The job's requests and attempts (100 of each for a full job) are read only when something needs them: a
+        // running job's callbacks, verified, apply nothing.
+        JobResults.JobWork? opened = null;
+        async Task<JobResults.JobWork> Work() => opened ??= await results.OpenAsync(job, ct);
         using var jobScope = logger.BeginJobScope(job);
         // In the (first) webhook call's trace; each request it completes gets a span in its own trace linked to this one.
         using var activity = RelayTracing.StartIn("apply precept callback", bodies[0].TraceParent);
         activity?.SetTag("relay.job_name", job.Name);
 
+        // Verified (the default): what gets applied is the job as Precept reports it, not the callbacks, so one read
+        // answers them all, and of a callback only what it says of the job counts. Otherwise each callback's own report,
+        // in the order they came.
+        var precept = services.GetRequiredService<IOptions<PreceptOptions>>().Value;
         var reports = new List<PreceptJobReport>();
         foreach (var callback in bodies)
         {
             using var doc = JsonDocument.Parse(callback.Body);
-            var report = PreceptJobReport.Read(doc.RootElement);
+            var report = PreceptJobReport.Read(doc.RootElement, withResults: !precept.VerifyCallbacks);
             // The token says one job, the body another: apply nothing from it.
             if (job.ExternalId is not null && report.EnrichmentId is not null && report.EnrichmentId != job.ExternalId)
                 logger.LogWarning("Callback {CallbackId} names job {BodyJobId} but arrived on the URL of {ProviderJobId}; ignored",
@@ -184,46 +190,60 @@ public sealed class CallbackProcessor(
             else
                 reports.Add(report);
         }
-        // Verified (the default): what gets applied is the job as Precept reports it, not the callbacks, so one read
-        // answers them all. Otherwise each callback's own report, in the order they came.
+        var unverified = precept.VerifyCallbacks ? null : (await Work()).View();
         IReadOnlyList<CapturedAnswer> answers;
         List<JobReading> readings;
-        var precept = services.GetRequiredService<IOptions<PreceptOptions>>().Value;
         using (ProviderAnswers.Capture(out answers))
-            readings = !precept.VerifyCallbacks
-                ? reports.Select(r => PreceptTranslation.Reading(seen, r, logger, precept.PhoneFormat)).ToList()
+            readings = unverified is not null
+                ? reports.Select(r => PreceptTranslation.Reading(unverified, r, logger, precept.PhoneFormat)).ToList()
                 : reports.Count == 0 ? []
-                : SeenRunningJustNow(seen, reports) ? [new JobReading(seen.Id) { FoundAs = seen.ExternalId }]
-                : await VerifiedAsync(services, seen, reports[0], ct) is { } verified ? [verified] : [];
+                : SeenRunningJustNow(job, reports) ? [new JobReading(job.Id) { FoundAs = job.ExternalId }]
+                : await VerifiedAsync(services, job, async () => (await Work()).View(), reports[0], ct) is { } verified ? [verified] : [];
 
-        // 2. Claimed and applied in one short transaction (PostgreSQL): callbacks another instance applied meanwhile
-        //    are skipped. A job already complete changes nothing: its callbacks were duplicates.
+        // 2. Claimed and applied in one short transaction: callbacks another instance applied meanwhile are skipped (on
+        //    PostgreSQL; SQLite runs one instance). A job already complete changes nothing: its callbacks were duplicates.
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var ids = bodies.Select(b => b.Id).ToArray();
-        var claimed = await RowClaims.PendingCallbacks(db, ids).ToListAsync(ct);
+        var claimed = (await RowClaims.PendingCallbacks(db, ids).ToListAsync(ct)).ToHashSet();
         metrics.RowsClaimed("callbacks", claimed.Count, await RowClaims.PassedOverAsync(db, RowClaims.Pending(db, ids), claimed.Count, ids.Length, ct));
         if (claimed.Count == 0)
             return 0;
         // Duplicates: callbacks for a job already complete, and repeats of a body applied with it in the same round (a
         // delivery Precept retried or sent twice, both waiting when the round began).
-        var duplicates = job.State == ProviderJobState.Completed ? claimed.Count : claimed.Count - claimed.Select(c => c.Body).Distinct().Count();
-        foreach (var callback in claimed)
-            callback.ProcessedAt = time.GetUtcNow();
+        var duplicates = job.State == ProviderJobState.Completed ? claimed.Count
+            : claimed.Count - bodies.Where(b => claimed.Contains(b.Id)).Select(b => b.Body).Distinct().Count();
         AnswerLog.Add(db, ProviderAnswers.Snapshot(answers), [job.Id]);
         // Requests are tracked across readings, so a lead a later one repeats is already complete and left alone.
-        foreach (var reading in readings)
-            await results.ApplyAsync(work, reading, ct);
-        await services.GetRequiredService<RequestCompletion>().SaveAsync(ct); // commits the claim
+        foreach (var reading in readings.Where(r => opened is not null || ChangesAnything(job, r)))
+            await results.ApplyAsync(await Work(), reading, ct);
+        // The callbacks are marked processed, in one statement, in the transaction that saves what they changed (on
+        // SQLite one of its own, begun only now: it takes the database's write lock).
+        await using var own = claim is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        var at = time.GetUtcNow();
+        var processed = claimed.ToArray();
+        await db.ProviderCallbacks.Where(c => processed.Contains(c.Id) && c.ProcessedAt == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
+        await services.GetRequiredService<RequestCompletion>().SaveAsync(ct); // commits the claim, or SQLite's own
         for (var i = 0; i < duplicates; i++)
             metrics.CallbackDuplicated(ProviderName.Precept);
         return claimed.Count;
     }
 
     /// <summary>
+    /// False for a reading that only says the job is what the ledger holds (the verified read of a running job): applying
+    /// it would only look for the job's end, which no callback brings before its results.
+    /// </summary>
+    static bool ChangesAnything(ProviderJobRecord job, JobReading reading) =>
+        reading.FoundAs != job.ExternalId || reading.NotFound || reading.Completed.Count > 0 || reading.ProviderStates.Count > 0
+        || reading.JobCredits is not null || reading.Error is not null;
+
+    /// <summary>
     /// Precept's callbacks are unsigned, so by default a callback is only a hint: the job is read back with our own key
     /// and its answer is what gets applied. Null when there is nothing to trust yet.
     /// </summary>
-    async Task<JobReading?> VerifiedAsync(IServiceProvider services, OpenJob job, PreceptJobReport hint, CancellationToken ct)
+    /// <param name="view">The job with its leads, read when the answer needs them.</param>
+    async Task<JobReading?> VerifiedAsync(IServiceProvider services, ProviderJobRecord job, Func<Task<OpenJob>> view, PreceptJobReport hint,
+        CancellationToken ct)
     {
         var id = job.ExternalId ?? hint.EnrichmentId;
         if (id is null)
@@ -243,7 +263,7 @@ public sealed class CallbackProcessor(
             // The holder may be this very job: its submit's answer was recorded after the job was read here.
             if (taken && await services.GetRequiredService<RelayDbContext>().ProviderJobs.AnyAsync(j => j.Id == job.Id && j.ExternalId == id, ct))
                 throw new JobChangedMeanwhileException();
-            if (taken || PreceptResultMatcher.IsJobOf(report, job) != true)
+            if (taken || PreceptResultMatcher.IsJobOf(report, await view()) != true)
             {
                 logger.LogWarning("Callback for job {JobName} names a Precept job that cannot be shown to be this one; ignored for now", job.Name);
                 return null;
@@ -252,7 +272,7 @@ public sealed class CallbackProcessor(
         }
         // Until the job ends, a status read carries no results: the final callback or the sweep brings them.
         if (report.IsCompleted || report.IsFailed)
-            return PreceptTranslation.Reading(job, report, logger,
+            return PreceptTranslation.Reading(await view(), report, logger,
                 services.GetRequiredService<IOptions<PreceptOptions>>().Value.PhoneFormat) with { FoundAs = id };
         if (job.ExternalId == id)
             seenRunning[job.Id] = time.GetUtcNow();
@@ -264,7 +284,7 @@ public sealed class CallbackProcessor(
     /// this job, under the id it has in the ledger, still running: that read answers them (see
     /// <see cref="RunningReadFreshFor"/>).
     /// </summary>
-    bool SeenRunningJustNow(OpenJob job, IReadOnlyList<PreceptJobReport> reports) =>
+    bool SeenRunningJustNow(ProviderJobRecord job, IReadOnlyList<PreceptJobReport> reports) =>
         job.ExternalId is not null
         && !reports.Any(r => r.IsCompleted || r.IsFailed)
         && seenRunning.TryGetValue(job.Id, out var readAt)

@@ -14,11 +14,13 @@ public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string
     public bool IsFailed => string.Equals(Status, "failed", StringComparison.OrdinalIgnoreCase);
     public bool IsCompleted => string.Equals(Status, "completed", StringComparison.OrdinalIgnoreCase);
 
-    public static PreceptJobReport Read(JsonElement root)
+    /// <param name="withResults">False reads what the report says of the job only (its results left empty): all a verified
+    /// callback's hint needs, without copying a hundred results out of each body.</param>
+    public static PreceptJobReport Read(JsonElement root, bool withResults = true)
     {
         var isObject = root.ValueKind == JsonValueKind.Object;
         string? Text(string name) => isObject && root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-        var results = isObject && root.TryGetProperty("results", out var r) && r.ValueKind == JsonValueKind.Array
+        var results = withResults && isObject && root.TryGetProperty("results", out var r) && r.ValueKind == JsonValueKind.Array
             ? r.EnumerateArray().Select(e => e.Clone()).ToList() : [];
         var cost = isObject && root.TryGetProperty("cost", out var c) && c.ValueKind == JsonValueKind.Object
                    && c.TryGetProperty("credits", out var credits) && credits.ValueKind == JsonValueKind.Number && credits.TryGetDecimal(out var amount)
