@@ -94,12 +94,13 @@ public sealed class CallbackProcessor(
         ForgetStaleRunningReads();
         // One transaction per job for all its pending callbacks (a streamed job sends one per lead), those behind the
         // head of the line included. A job whose callbacks cannot be applied (its verification read fails, ...) waits
-        // with a back-off; the other jobs go on.
+        // with a back-off; the other jobs go on. Callbacks that change nothing are recorded together at the end.
+        var unchanged = new UnchangedCallbacks();
         foreach (var job in pending.GroupBy(p => p.JobId).TakeWhile(_ => !stopping.IsCancellationRequested))
         {
             try
             {
-                applied += await ApplyJobAsync(job.Key, ct);
+                applied += await ApplyJobAsync(job.Key, unchanged, ct);
                 backoff.Remove(job.Key);
             }
             catch (JobChangedMeanwhileException)
@@ -111,7 +112,48 @@ public sealed class CallbackProcessor(
                 applied += await FailedAsync(job.Key, ex, ct);
             }
         }
+        if (unchanged.Callbacks.Count > 0)
+            applied += await RecordUnchangedAsync(unchanged, ct);
         return applied;
+    }
+
+    /// <summary>
+    /// Callbacks a round found to change nothing (those of a running job, verified), with the verification reads that
+    /// showed it: marked processed together at the end of the round, in one transaction for all their jobs. Each job's
+    /// own transaction would cost a commit, an fsync, per job and round, taken from the webhook's acknowledgements.
+    /// </summary>
+    sealed class UnchangedCallbacks
+    {
+        /// <summary>Each callback, and whether its body repeats one before it of the same job (a delivery sent twice).</summary>
+        public List<(Guid JobId, long Id, bool Repeat)> Callbacks { get; } = [];
+        public List<(Guid JobId, IReadOnlyList<CapturedAnswer> Answers)> Reads { get; } = [];
+    }
+
+    /// <returns>How many of the callbacks were recorded: those no other instance recorded first.</returns>
+    async Task<int> RecordUnchangedAsync(UnchangedCallbacks unchanged, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        var ids = unchanged.Callbacks.Select(c => c.Id).ToArray();
+        var claimed = (await RowClaims.PendingCallbacks(db, ids).ToListAsync(ct)).ToHashSet();
+        metrics.RowsClaimed("callbacks", claimed.Count, await RowClaims.PassedOverAsync(db, RowClaims.Pending(db, ids), claimed.Count, ids.Length, ct));
+        if (claimed.Count == 0)
+            return 0;
+        var at = time.GetUtcNow();
+        var processed = claimed.ToArray();
+        await db.ProviderCallbacks.Where(c => processed.Contains(c.Id) && c.ProcessedAt == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
+        var recorded = unchanged.Callbacks.Where(c => claimed.Contains(c.Id)).ToList();
+        var jobs = recorded.Select(c => c.JobId).ToHashSet();
+        foreach (var (jobId, answers) in unchanged.Reads.Where(r => jobs.Contains(r.JobId)))
+            AnswerLog.Add(db, answers, [jobId]);
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        // Repeats of a body recorded with it (a delivery Precept retried or sent twice, both waiting when the round began).
+        foreach (var _ in recorded.Where(c => c.Repeat))
+            metrics.CallbackDuplicated(ProviderName.Precept);
+        return claimed.Count;
     }
 
     /// <summary>
@@ -148,7 +190,8 @@ public sealed class CallbackProcessor(
     }
 
     /// <returns>How many of the job's pending callbacks this instance applied (none when another instance already had them).</returns>
-    async Task<int> ApplyJobAsync(Guid jobId, CancellationToken ct)
+    /// <param name="unchanged">Where callbacks that change nothing are left, recorded at the end of the round.</param>
+    async Task<int> ApplyJobAsync(Guid jobId, UnchangedCallbacks unchanged, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var services = scope.ServiceProvider;
@@ -200,6 +243,15 @@ public sealed class CallbackProcessor(
                 : SeenRunningJustNow(job, reports) ? [new JobReading(job.Id) { FoundAs = job.ExternalId }]
                 : await VerifiedAsync(services, job, async () => (await Work()).View(), reports[0], ct) is { } verified ? [verified] : [];
 
+        if (opened is null && job.State != ProviderJobState.Completed && !readings.Any(r => ChangesAnything(job, r)))
+        {
+            // Not their bodies: a round's jobs could hold a thousand of 32 KB each.
+            var seenBodies = new HashSet<string>();
+            unchanged.Callbacks.AddRange(bodies.Select(b => (job.Id, b.Id, Repeat: !seenBodies.Add(b.Body))));
+            unchanged.Reads.Add((job.Id, ProviderAnswers.Snapshot(answers)));
+            return 0;
+        }
+
         // 2. Claimed and applied in one short transaction: callbacks another instance applied meanwhile are skipped (on
         //    PostgreSQL; SQLite runs one instance). A job already complete changes nothing: its callbacks were duplicates.
         await using var claim = await RowClaims.BeginAsync(db, ct);
@@ -214,7 +266,7 @@ public sealed class CallbackProcessor(
             : claimed.Count - bodies.Where(b => claimed.Contains(b.Id)).Select(b => b.Body).Distinct().Count();
         AnswerLog.Add(db, ProviderAnswers.Snapshot(answers), [job.Id]);
         // Requests are tracked across readings, so a lead a later one repeats is already complete and left alone.
-        foreach (var reading in readings.Where(r => opened is not null || ChangesAnything(job, r)))
+        foreach (var reading in readings)
             await results.ApplyAsync(await Work(), reading, ct);
         // The callbacks are marked processed, in one statement, in the transaction that saves what they changed (on
         // SQLite one of its own, begun only now: it takes the database's write lock).
@@ -231,7 +283,8 @@ public sealed class CallbackProcessor(
 
     /// <summary>
     /// False for a reading that only says the job is what the ledger holds (the verified read of a running job): applying
-    /// it would only look for the job's end, which no callback brings before its results.
+    /// it would only look for the job's end, which no callback brings before its results, so its callbacks need not
+    /// read the job's requests, nor a transaction of their own.
     /// </summary>
     static bool ChangesAnything(ProviderJobRecord job, JobReading reading) =>
         reading.FoundAs != job.ExternalId || reading.NotFound || reading.Completed.Count > 0 || reading.ProviderStates.Count > 0

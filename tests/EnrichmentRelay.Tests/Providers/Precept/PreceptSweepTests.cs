@@ -36,7 +36,8 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
                 // Where the pipeline's concurrency limit sits in production: a submit held here is queued, not sent.
                 .AddHttpMessageHandler(() => new HoldingHandler(queue))
                 .AddHttpMessageHandler(() => new SubmitStartHandler())
-                .AddProviderPauseWatch(ProviderName.Precept);
+                .AddProviderPauseWatch(ProviderName.Precept)
+                .AddProviderAnswers(ProviderName.Precept, PreceptClient.Endpoints);
             services.AddScoped<IEnrichmentProvider, PreceptProvider>();
             services.AddScoped<PreceptJobFinder>();
             services.AddScoped<IJobReader, PreceptJobReader>();
@@ -384,6 +385,16 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         await StoreCallbackAsync(job, "processing");
         await processor.ApplyPendingAsync(CancellationToken.None);
         Assert.Equal(readsBefore + 1, sandbox.Precept.Counters.JobStatusCalls);
+        // The read that found it running is kept with the job, as every answer is, though the callback changed nothing.
+        var (answers, links) = await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            return (await db.ProviderAnswers.AsNoTracking().Where(a => a.Endpoint == "GET v1/jobs/{id}").ToListAsync(),
+                await db.ProviderAnswerLinks.AsNoTracking().ToListAsync());
+        });
+        var read = Assert.Single(answers);
+        Assert.Contains("processing", read.Body);
+        Assert.Contains(links, l => l.AnswerId == read.Id && l.JobId == job.Id);
 
         // Within the read's freshness: it answers them, and they are applied (nothing to apply) without another read.
         await StoreCallbackAsync(job, "processing");
