@@ -20,7 +20,7 @@
 # Not run by infra/test.sh or CI: it takes minutes and wants a quiet machine.
 #
 # Environment knobs (all optional):
-#   RELAY_KEEP_DIRS=1     keep the broker/cluster directories (logs) after the run
+#   RELAY_KEEP_DIRS=1     keep the broker/cluster directories (logs) and the SQLite databases after the run
 #   RELAY_PG_FSYNC=off    every PostgreSQL run with fsync off: its figures are then marked not durable, meeting no goal
 set -euo pipefail
 

@@ -168,9 +168,10 @@ public sealed record BenchDatabase(Engine Engine, string ConnectionString, strin
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Deletes a SQLite database's files; kept with <c>RELAY_KEEP_DIRS=1</c>, to read what a failed section left.</summary>
     public void Delete()
     {
-        if (SqlitePath is null)
+        if (SqlitePath is null || Environment.GetEnvironmentVariable("RELAY_KEEP_DIRS") == "1")
             return;
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var suffix in new[] { "", "-wal", "-shm" })
