@@ -15,6 +15,8 @@ namespace EnrichmentRelay.Webhooks;
 /// Applies stored Precept callbacks to their requests. A job's pending callbacks are applied in one transaction
 /// (terminal states, outbox rows, the callbacks marked processed), so a crash re-applies them whole, and
 /// duplicates or retries change nothing: a lead's result completes its request, which is terminal from then on.
+/// Callbacks that change nothing (a running job's, verified) are marked processed together at the end of each round;
+/// a crash before that only verifies them again.
 /// </summary>
 public sealed class CallbackProcessor(
     IServiceScopeFactory scopes,
