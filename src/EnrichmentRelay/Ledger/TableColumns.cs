@@ -55,5 +55,4 @@ sealed record TableColumns(string Table, IReadOnlyList<TableColumn> Insert, IRea
         return new TableColumns(entity.GetTableName()!, all.Where(c => !Generated(c.Property)).ToList(),
             all.Where(c => c.Property.IsPrimaryKey()).ToList(), all.ToDictionary(c => c.Property));
     }
-
 }

@@ -219,7 +219,11 @@ public sealed class RelayMetrics
     public void CallbackReceived(ProviderName provider, string result) =>
         callbacksReceived.Add(1, new KeyValuePair<string, object?>("provider", Tag(provider)), new KeyValuePair<string, object?>("result", result));
 
-    public void CallbackDuplicated(ProviderName provider) => callbacksDuplicated.Add(1, new KeyValuePair<string, object?>("provider", Tag(provider)));
+    public void CallbacksDuplicated(ProviderName provider, int callbacks)
+    {
+        if (callbacks > 0)
+            callbacksDuplicated.Add(callbacks, new KeyValuePair<string, object?>("provider", Tag(provider)));
+    }
 
     public void CallbacksRescued(ProviderName provider, int requests)
     {

@@ -84,11 +84,7 @@ public sealed class CallbackProcessor(
             var duplicates = next.Where(c => c.JobDone).Select(c => c.Id).ToList();
             if (duplicates.Count > 0)
             {
-                var at = time.GetUtcNow();
-                var marked = await db.ProviderCallbacks.Where(c => duplicates.Contains(c.Id) && c.ProcessedAt == null)
-                    .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
-                for (var i = 0; i < marked; i++)
-                    metrics.CallbackDuplicated(ProviderName.Precept);
+                metrics.CallbacksDuplicated(ProviderName.Precept, await MarkProcessedAsync(db, duplicates, ct));
                 applied += duplicates.Count;
             }
             pending = next.Where(c => !c.JobDone).Select(c => (c.Id, c.ProviderJobId)).ToList();
@@ -137,25 +133,38 @@ public sealed class CallbackProcessor(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        var ids = unchanged.Callbacks.Select(c => c.Id).ToArray();
-        var claimed = (await RowClaims.PendingCallbacks(db, ids).ToListAsync(ct)).ToHashSet();
-        metrics.RowsClaimed("callbacks", claimed.Count, await RowClaims.PassedOverAsync(db, RowClaims.Pending(db, ids), claimed.Count, ids.Length, ct));
+        var claimed = await ClaimAsync(db, unchanged.Callbacks.Select(c => c.Id).ToArray(), ct);
         if (claimed.Count == 0)
             return 0;
-        var at = time.GetUtcNow();
-        var processed = claimed.ToArray();
-        await db.ProviderCallbacks.Where(c => processed.Contains(c.Id) && c.ProcessedAt == null)
-            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
+        await MarkProcessedAsync(db, claimed, ct);
         var recorded = unchanged.Callbacks.Where(c => claimed.Contains(c.Id)).ToList();
         var jobs = recorded.Select(c => c.JobId).ToHashSet();
         foreach (var (jobId, answers) in unchanged.Reads.Where(r => jobs.Contains(r.JobId)))
             AnswerLog.Add(db, answers, [jobId]);
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
-        // Repeats of a body recorded with it (a delivery Precept retried or sent twice, both waiting when the round began).
-        foreach (var _ in recorded.Where(c => c.Repeat))
-            metrics.CallbackDuplicated(ProviderName.Precept);
+        metrics.CallbacksDuplicated(ProviderName.Precept, recorded.Count(c => c.Repeat));
         return claimed.Count;
+    }
+
+    /// <summary>
+    /// Those of the callbacks still pending that no other instance holds, locked for the caller's transaction on
+    /// PostgreSQL (<see cref="RowClaims.PendingCallbacks"/>), and counted as claimed and passed over.
+    /// </summary>
+    async Task<HashSet<long>> ClaimAsync(RelayDbContext db, long[] ids, CancellationToken ct)
+    {
+        var claimed = (await RowClaims.PendingCallbacks(db, ids).ToListAsync(ct)).ToHashSet();
+        metrics.RowsClaimed("callbacks", claimed.Count, await RowClaims.PassedOverAsync(db, RowClaims.Pending(db, ids), claimed.Count, ids.Length, ct));
+        return claimed;
+    }
+
+    /// <summary>Marks these callbacks processed, in one statement; returns how many were still pending.</summary>
+    Task<int> MarkProcessedAsync(RelayDbContext db, IEnumerable<long> callbacks, CancellationToken ct)
+    {
+        var ids = callbacks.ToArray();
+        var at = time.GetUtcNow();
+        return db.ProviderCallbacks.Where(c => ids.Contains(c.Id) && c.ProcessedAt == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
     }
 
     /// <summary>
@@ -209,6 +218,10 @@ public sealed class CallbackProcessor(
             .ToListAsync(ct);
         if (bodies.Count == 0)
             return 0;
+        // Callbacks whose body repeats an earlier one of the job (a delivery Precept retried or sent twice, both waiting
+        // when the round began): counted as duplicates.
+        var seenBodies = new HashSet<string>();
+        var repeats = bodies.Where(b => !seenBodies.Add(b.Body)).Select(b => b.Id).ToHashSet();
         var job = await db.ProviderJobs.SingleAsync(j => j.Id == jobId, ct);
         // The job's requests and attempts (100 of each for a full job) are read only when something needs them: a
         // running job's callbacks, verified, apply nothing.
@@ -248,8 +261,7 @@ public sealed class CallbackProcessor(
         if (opened is null && job.State != ProviderJobState.Completed && !readings.Any(r => ChangesAnything(job, r)))
         {
             // Not their bodies: a round's jobs could hold a thousand of 32 KB each.
-            var seenBodies = new HashSet<string>();
-            unchanged.Callbacks.AddRange(bodies.Select(b => (job.Id, b.Id, Repeat: !seenBodies.Add(b.Body))));
+            unchanged.Callbacks.AddRange(bodies.Select(b => (job.Id, b.Id, Repeat: repeats.Contains(b.Id))));
             unchanged.Reads.Add((job.Id, ProviderAnswers.Snapshot(answers)));
             return 0;
         }
@@ -257,15 +269,11 @@ public sealed class CallbackProcessor(
         // 2. Claimed and applied in one short transaction: callbacks another instance applied meanwhile are skipped (on
         //    PostgreSQL; SQLite runs one instance). A job already complete changes nothing: its callbacks were duplicates.
         await using var claim = await RowClaims.BeginAsync(db, ct);
-        var ids = bodies.Select(b => b.Id).ToArray();
-        var claimed = (await RowClaims.PendingCallbacks(db, ids).ToListAsync(ct)).ToHashSet();
-        metrics.RowsClaimed("callbacks", claimed.Count, await RowClaims.PassedOverAsync(db, RowClaims.Pending(db, ids), claimed.Count, ids.Length, ct));
+        var claimed = await ClaimAsync(db, bodies.Select(b => b.Id).ToArray(), ct);
         if (claimed.Count == 0)
             return 0;
-        // Duplicates: callbacks for a job already complete, and repeats of a body applied with it in the same round (a
-        // delivery Precept retried or sent twice, both waiting when the round began).
-        var duplicates = job.State == ProviderJobState.Completed ? claimed.Count
-            : claimed.Count - bodies.Where(b => claimed.Contains(b.Id)).Select(b => b.Body).Distinct().Count();
+        // Duplicates: callbacks for a job already complete, and repeats of a body applied with it in the same round.
+        var duplicates = job.State == ProviderJobState.Completed ? claimed.Count : claimed.Count(repeats.Contains);
         AnswerLog.Add(db, ProviderAnswers.Snapshot(answers), [job.Id]);
         // Requests are tracked across readings, so a lead a later one repeats is already complete and left alone.
         foreach (var reading in readings)
@@ -273,13 +281,9 @@ public sealed class CallbackProcessor(
         // The callbacks are marked processed, in one statement, in the transaction that saves what they changed (on
         // SQLite one of its own, begun only now: it takes the database's write lock).
         await using var own = claim is null ? await db.Database.BeginTransactionAsync(ct) : null;
-        var at = time.GetUtcNow();
-        var processed = claimed.ToArray();
-        await db.ProviderCallbacks.Where(c => processed.Contains(c.Id) && c.ProcessedAt == null)
-            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
+        await MarkProcessedAsync(db, claimed, ct);
         await services.GetRequiredService<RequestCompletion>().SaveAsync(ct); // commits the claim, or SQLite's own
-        for (var i = 0; i < duplicates; i++)
-            metrics.CallbackDuplicated(ProviderName.Precept);
+        metrics.CallbacksDuplicated(ProviderName.Precept, duplicates);
         return claimed.Count;
     }
 
