@@ -12,10 +12,18 @@ public sealed class BenchOptions
     /// <summary>Requests of a flat-out end-to-end run.</summary>
     public int Requests { get; init; } = 20_000;
     /// <summary>
-    /// Requests sent through before each measured end-to-end run, not counted: three full Precept jobs, so the code
-    /// that runs once per job is compiled too and JIT compilation stays out of the measured window (500 did not).
+    /// Requests of one warm-up round before a measured end-to-end run, per relay instance, not counted: three full
+    /// Precept jobs, so the code that runs once per job is compiled too. Rounds go on until the relays' JIT is quiet
+    /// (<see cref="QuietJitMethods"/>), for at most <see cref="MaxWarmUp"/>.
     /// </summary>
     public int WarmUpRequests { get; init; } = 3_000;
+    /// <summary>
+    /// A warm-up round after which each instance compiled at most this many methods ends the warm-up: tiered compilation
+    /// recompiles a relay's hot methods for 20 to 30 s of flat-out load after it starts, a cost a running service no
+    /// longer pays, and one that three fresh instances pay three times over.
+    /// </summary>
+    public int QuietJitMethods { get; init; } = 50;
+    public TimeSpan MaxWarmUp { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>The goal rates, which are also the paced runs' rates.</summary>
     public double PostgresGoal { get; init; } = 1000;
     public double SqliteGoal { get; init; } = 500;
@@ -42,6 +50,8 @@ public sealed class BenchOptions
             Sections = c["sections"] is { Length: > 0 } s ? s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.Sections,
             Requests = c.GetValue("requests", defaults.Requests),
             WarmUpRequests = c.GetValue("warm-up", defaults.WarmUpRequests),
+            QuietJitMethods = c.GetValue("quiet-jit-methods", defaults.QuietJitMethods),
+            MaxWarmUp = TimeSpan.FromSeconds(c.GetValue("max-warm-up-seconds", defaults.MaxWarmUp.TotalSeconds)),
             PostgresGoal = c.GetValue("postgres-goal", defaults.PostgresGoal),
             SqliteGoal = c.GetValue("sqlite-goal", defaults.SqliteGoal),
             PacedSeconds = c.GetValue("paced-seconds", defaults.PacedSeconds),

@@ -56,12 +56,12 @@ public sealed class RelayCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// The garbage collector's counters (the runtime's own <c>System.Runtime</c> meter on <c>/metrics</c>), summed over
-    /// every instance: what the relay allocated, how often it collected, and how long the collections paused it.
+    /// The runtime's counters (its own <c>System.Runtime</c> meter on <c>/metrics</c>), summed over every instance: what
+    /// the relay allocated, how often it collected and how long the collections paused it, and what the JIT compiled.
     /// </summary>
-    public async Task<GcFigures> GcAsync()
+    public async Task<RuntimeFigures> RuntimeAsync()
     {
-        double allocated = 0, gen0 = 0, gen1 = 0, gen2 = 0, paused = 0;
+        double allocated = 0, gen0 = 0, gen1 = 0, gen2 = 0, paused = 0, jitMethods = 0, jitSeconds = 0;
         foreach (var (name, labels, value) in await ScrapeAsync())
             switch (name)
             {
@@ -70,8 +70,10 @@ public sealed class RelayCluster : IAsyncDisposable
                 case "dotnet_gc_collections_total" when labels.Contains("\"gen0\""): gen0 += value; break;
                 case "dotnet_gc_collections_total" when labels.Contains("\"gen1\""): gen1 += value; break;
                 case "dotnet_gc_collections_total" when labels.Contains("\"gen2\""): gen2 += value; break;
+                case "dotnet_jit_compiled_methods_total": jitMethods += value; break;
+                case "dotnet_jit_compilation_time_seconds_total": jitSeconds += value; break;
             }
-        return new GcFigures(allocated, gen0, gen1, gen2, paused);
+        return new RuntimeFigures(allocated, gen0, gen1, gen2, paused, jitMethods, jitSeconds);
     }
 
     /// <summary>Every sample of every instance's <c>/metrics</c>: its name, its labels (<c>{...}</c>, or empty) and its value.</summary>

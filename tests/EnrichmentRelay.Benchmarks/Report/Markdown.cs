@@ -39,7 +39,8 @@ public static class Markdown
         if (run.EndToEnd.Count > 0)
         {
             md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after" +
-                          string.Concat(run.EndToEnd.Select(r => r.WarmUpRequests).Distinct().Select(n => $"; each run measured after a warm-up of {n:N0} requests, not counted")) +
+                          "; each run measured after a warm-up, not counted: rounds of flat-out requests until the relays' JIT is quiet (see each run's notes), " +
+                          "the baseline as many requests as the relay run before it" +
                           string.Concat(run.EndToEnd.Select(r => r.Jit).OfType<string>().Distinct().Select(jit => $"; relay JIT: {jit}")) + ")");
             md.AppendLine();
             md.AppendLine("| run | mode | durability | requests | completions/s | p50 ms | p95 ms | p99 ms | ratio (relay/baseline) | notes |");
@@ -56,9 +57,10 @@ public static class Markdown
                 if (r.LeadsSubmittedTwice > 0) notes.Add($"**{r.LeadsSubmittedTwice} leads submitted twice**");
                 // CPU per request is the figure a busy machine disturbs least.
                 if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), relay CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
-                if (r.Gc is { } gc) notes.Add(Sections.EndToEnd.Gc(gc, r.Requests, r.CpuSeconds));
+                if (r.Runtime is { } runtime) notes.Add(Sections.EndToEnd.Runtime(runtime, r.Requests, r.CpuSeconds));
                 else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
                 notes.Add($"published {F(r.PublishedPerSecond, "N0")}/s; {F(r.RequestBytes, "N0")} B in, {F(r.CompletionBytes, "N0")} B out");
+                notes.Add($"warm-up {r.WarmUpRequests:N0} requests" + (r.System == "relay" ? $" in {r.WarmUpRounds} round{(r.WarmUpRounds == 1 ? "" : "s")}" : ""));
                 md.AppendLine($"| {Name(r)} | {r.Mode} | {Described(r.Durability)} | {r.Requests:N0} | {F(r.CompletionsPerSecond, "N0")} | {F(r.Latency.P50, "N0")} | {F(r.Latency.P95, "N0")} | " +
                               $"{F(r.Latency.P99, "N0")} | {ratio} | {string.Join("; ", notes)} |");
             }

@@ -7,6 +7,8 @@ public sealed record EndToEndResult
 {
     /// <summary>Requests sent through right before the measured ones, not counted (JIT compilation, connections).</summary>
     public int WarmUpRequests { get; init; }
+    /// <summary>Warm-up rounds the relay needed until its JIT was quiet (1 for the baseline, warmed as long as the relay run before it).</summary>
+    public int WarmUpRounds { get; init; } = 1;
     /// <summary>The relay's JIT settings, as its runtimeconfig.json sets them (null for the baseline).</summary>
     public string? Jit { get; init; }
     public required string System { get; init; }           // "relay" or "baseline"
@@ -37,18 +39,22 @@ public sealed record EndToEndResult
     /// <summary>Rows claimed and passed over while measured (PostgreSQL's SKIP LOCKED), summed over the instances, by work.</summary>
     public IReadOnlyDictionary<string, ClaimFigures> Claims { get; init; } = new Dictionary<string, ClaimFigures>();
 
-    /// <summary>The relay's garbage collections while measured, summed over the instances (null for the baseline).</summary>
-    public GcFigures? Gc { get; init; }
+    /// <summary>The relay's garbage collections and JIT compilation while measured, summed over the instances (null for the baseline).</summary>
+    public RuntimeFigures? Runtime { get; init; }
 
     public int Missing => Requests - Completed;
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : "flat out";
 }
 
-/// <summary>What the garbage collector did: bytes allocated, collections of each generation, seconds the process was paused.</summary>
-public sealed record GcFigures(double AllocatedBytes, double Gen0, double Gen1, double Gen2, double PauseSeconds)
+/// <summary>
+/// What the runtime did: bytes allocated, collections of each generation, seconds the process was paused, and methods
+/// the JIT compiled (with the time it spent on them).
+/// </summary>
+public sealed record RuntimeFigures(double AllocatedBytes, double Gen0, double Gen1, double Gen2, double PauseSeconds, double JitMethods, double JitSeconds)
 {
-    public static GcFigures operator -(GcFigures after, GcFigures before) => new(after.AllocatedBytes - before.AllocatedBytes,
-        after.Gen0 - before.Gen0, after.Gen1 - before.Gen1, after.Gen2 - before.Gen2, after.PauseSeconds - before.PauseSeconds);
+    public static RuntimeFigures operator -(RuntimeFigures after, RuntimeFigures before) => new(after.AllocatedBytes - before.AllocatedBytes,
+        after.Gen0 - before.Gen0, after.Gen1 - before.Gen1, after.Gen2 - before.Gen2, after.PauseSeconds - before.PauseSeconds,
+        after.JitMethods - before.JitMethods, after.JitSeconds - before.JitSeconds);
 }
 
 /// <summary>Rows the instances claimed for one kind of work, and rows their short claims left behind (locked by another).</summary>
