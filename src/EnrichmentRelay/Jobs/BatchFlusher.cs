@@ -76,6 +76,14 @@ public sealed class BatchFlusher(
         if (pauses.Holds(provider.Name))
             return Max(pauses.UntilProbe(provider.Name), IdlePoll);
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        // A look first, without locks or tracking: most wake-ups (each accepted request pulses one) find the batch neither
+        // full nor due, and claiming a batch's rows for that would lock, read and track up to a thousand of them each time.
+        var line = await LineAsync(db, lane, provider.MaxBatchSize, ct);
+        if (line.Waiting == 0)
+            return IdlePoll;
+        if (line.Waiting < provider.MaxBatchSize && now < line.Since + provider.FlushWindow)
+            return line.Since + provider.FlushWindow - now;
+
         // With several instances, each claims its own batch: rows another instance is packing are skipped, not waited for.
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var waiting = await RowClaims.AcceptedRequests(db, lane, provider.MaxBatchSize).ToListAsync(ct);
@@ -114,6 +122,19 @@ public sealed class BatchFlusher(
         var result = await SubmitJobAsync(scope.ServiceProvider, provider, db, claim, [.. cut.Fits], cut.Reserve, ct);
         UpdateBackoff(lane, result);
         return TimeSpan.Zero;
+    }
+
+    /// <summary>
+    /// How many of a lane's accepted requests a batch would take (at most <paramref name="limit"/>, the oldest), and since
+    /// when the longest waiting of them has been in line; read without locks, so rows another instance is packing count.
+    /// </summary>
+    static async Task<(int Waiting, DateTimeOffset Since)> LineAsync(RelayDbContext db, string lane, int limit, CancellationToken ct)
+    {
+        var line = await RowClaims.Accepted(db, lane).OrderBy(r => r.AcceptedAt).Take(limit)
+            .GroupBy(_ => 1)
+            .Select(g => new { Waiting = g.Count(), Since = g.Min(r => r.QueuedAt ?? r.AcceptedAt) })
+            .FirstOrDefaultAsync(ct);
+        return line is null ? (0, default) : (line.Waiting, line.Since);
     }
 
     /// <summary>
