@@ -43,7 +43,7 @@ public static class PreceptWebhookApi
     }
 
     static async Task<Results<Accepted, ProblemHttpResult>> ReceiveAsync(
-        string token, HttpRequest request, RelayDbContext db, TimeProvider time, CallbackWriter writer,
+        string token, HttpRequest request, TimeProvider time, CallbackWriter writer,
         RelayMetrics metrics, ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger(typeof(PreceptWebhookApi));
@@ -53,34 +53,14 @@ public static class PreceptWebhookApi
             return TooLarge();
         }
 
-        var tokenHash = CallbackTokens.Hash(token);
-        var job = await db.ProviderJobs.AsNoTracking()
-            .Where(j => j.CallbackTokenHash == tokenHash && j.Provider == ProviderName.Precept)
-            .Select(j => new { j.Id, j.CallbackTokenHash, j.State })
-            .SingleOrDefaultAsync(ct);
-        if (job is null || !CallbackTokens.Matches(token, job.CallbackTokenHash!))
-        {
-            metrics.CallbackReceived(ProviderName.Precept, "unknown");
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown callback URL",
-                detail: "No Precept job uses this callback URL.");
-        }
-        // A finished job's token is spent: whoever holds it can no longer add rows to the ledger with it.
-        if (job.State is ProviderJobState.Completed or ProviderJobState.Refused)
-        {
-            metrics.CallbackReceived(ProviderName.Precept, "gone");
-            logger.LogInformation("Callback for finished job {ProviderJobId} refused: its token is spent", job.Id);
-            return TypedResults.Problem(statusCode: StatusCodes.Status410Gone, title: "Job finished",
-                detail: "This Precept job is complete; its callback URL takes no more callbacks.");
-        }
-
         var text = Encoding.UTF8.GetString(bytes);
         var malformed = !IsJson(bytes, text);
         // Invalid UTF-8 already reads as U+FFFD; a NUL, which PostgreSQL text cannot hold, is stored the same way (a body
         // with one is never valid JSON, so it is kept for audit only).
         var body = text.Contains('\0') ? text.Replace('\0', '\uFFFD') : text;
-        await writer.StoreAsync(new ProviderCallbackRecord
+        // The token is looked up with the other callbacks of the same group commit: one query for all of them.
+        var store = await writer.StoreAsync(token, new ProviderCallbackRecord
         {
-            ProviderJobId = job.Id,
             ReceivedAt = time.GetUtcNow(),
             Body = body,
             IsMalformed = malformed,
@@ -88,11 +68,23 @@ public static class PreceptWebhookApi
             // Applying it later continues this request's trace (Precept's own context, if it sent one).
             TraceParent = RelayTracing.CurrentTraceParent(),
         }, ct);
+        switch (store.Outcome)
+        {
+            case CallbackStoreOutcome.UnknownToken:
+                metrics.CallbackReceived(ProviderName.Precept, "unknown");
+                return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown callback URL",
+                    detail: "No Precept job uses this callback URL.");
+            case CallbackStoreOutcome.JobFinished:
+                metrics.CallbackReceived(ProviderName.Precept, "gone");
+                logger.LogInformation("Callback for finished job {ProviderJobId} refused: its token is spent", store.JobId);
+                return TypedResults.Problem(statusCode: StatusCodes.Status410Gone, title: "Job finished",
+                    detail: "This Precept job is complete; its callback URL takes no more callbacks.");
+        }
         metrics.CallbackReceived(ProviderName.Precept, malformed ? "malformed" : "stored");
 
         if (malformed)
         {
-            logger.LogWarning("Malformed Precept callback for job {ProviderJobId} kept for audit", job.Id);
+            logger.LogWarning("Malformed Precept callback for job {ProviderJobId} kept for audit", store.JobId);
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed callback",
                 detail: "The body is not valid JSON. It was kept for audit.");
         }
