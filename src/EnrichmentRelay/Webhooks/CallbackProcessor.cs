@@ -239,8 +239,7 @@ public sealed class CallbackProcessor(
         var reports = new List<PreceptJobReport>();
         foreach (var callback in bodies)
         {
-            using var doc = JsonDocument.Parse(callback.Body);
-            var report = PreceptJobReport.Read(doc.RootElement, withResults: !precept.VerifyCallbacks);
+            var report = precept.VerifyCallbacks ? PreceptJobReport.ReadJob(callback.Body) : ReadWhole(callback.Body);
             // The token says one job, the body another: apply nothing from it.
             if (job.ExternalId is not null && report.EnrichmentId is not null && report.EnrichmentId != job.ExternalId)
                 logger.LogWarning("Callback {CallbackId} names job {BodyJobId} but arrived on the URL of {ProviderJobId}; ignored",
@@ -285,6 +284,12 @@ public sealed class CallbackProcessor(
         await services.GetRequiredService<RequestCompletion>().SaveAsync(ct); // commits the claim, or SQLite's own
         metrics.CallbacksDuplicated(ProviderName.Precept, duplicates);
         return claimed.Count;
+    }
+
+    static PreceptJobReport ReadWhole(string body)
+    {
+        using var doc = JsonDocument.Parse(body);
+        return PreceptJobReport.Read(doc.RootElement);
     }
 
     /// <summary>
