@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: the relay against its own baselines, measured side by side in one run (issue #7).
 #
-#   infra/bench.sh                                  # all sections (about 7 minutes on 2 cores)
+#   infra/bench.sh                                  # all sections (about 8 minutes on 2 cores)
 #   infra/bench.sh --sections e2e-postgres,memory   # some of them; other driver options after these
 #   infra/bench.sh --micro [--filter '*Intake*']    # the BenchmarkDotNet hot-path suites (no services needed)
 #
