@@ -22,7 +22,7 @@ public sealed class CallbackWriterTests
         await using var ledger = await EngineLedgers.CreateAsync(engine);
         var services = ledger.Services;
         var (job, token) = await AddJobAsync(services, ProviderJobState.Submitted);
-        var writer = new CallbackWriter(services.GetRequiredService<IServiceScopeFactory>(), new CallbackSignal(), NullLogger<CallbackWriter>.Instance);
+        var writer = Writer(services);
         var refused = engine == "Postgres" ? Row("{\"a\":\"\0\"}") : Row(null);
         // All queued before the writer runs: they go in one group commit.
         var stores = new[] { Row("{\"n\":1}"), refused, Row("{\"n\":2}"), Row("{\"n\":3}") }
@@ -57,7 +57,7 @@ public sealed class CallbackWriterTests
         var (running, runningToken) = await AddJobAsync(services, ProviderJobState.Submitted);
         var (completed, completedToken) = await AddJobAsync(services, ProviderJobState.Completed);
         var (refusedJob, refusedToken) = await AddJobAsync(services, ProviderJobState.Refused);
-        var writer = new CallbackWriter(services.GetRequiredService<IServiceScopeFactory>(), new CallbackSignal(), NullLogger<CallbackWriter>.Instance);
+        var writer = Writer(services);
         // All queued before the writer runs: one group, one lookup of its tokens.
         var stores = new[]
         {
@@ -90,6 +90,9 @@ public sealed class CallbackWriterTests
             .OrderBy(c => c.Body).Select(c => new { c.ProviderJobId, c.Body }).ToListAsync();
         Assert.Equal([new { ProviderJobId = running, Body = "{\"n\":1}" }, new { ProviderJobId = running, Body = "{\"n\":5}" }], stored);
     }
+
+    static CallbackWriter Writer(IServiceProvider services) =>
+        new(services.GetRequiredService<IServiceScopeFactory>(), new CallbackSignal(), NullLogger<CallbackWriter>.Instance);
 
     static ProviderCallbackRecord Row(string? body) => new() { ReceivedAt = DateTimeOffset.UtcNow, Body = body! };
 
