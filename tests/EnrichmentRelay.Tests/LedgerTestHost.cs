@@ -77,6 +77,8 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddSingleton<PublicUrls>();
         services.AddSingleton<CallbackSignal>();
         services.AddSingleton<CallbackProcessor>();
+        services.AddSingleton(Options.Create(new LedgerOptions()));
+        services.AddSingleton<ICrossInstanceLock, LedgerAdvisoryLock>();
         // Callback bodies are applied as they are here; verification against Precept is tested with the sandbox.
         services.AddSingleton(Options.Create(new PreceptOptions { VerifyCallbacks = false }));
         configure?.Invoke(services, Time);

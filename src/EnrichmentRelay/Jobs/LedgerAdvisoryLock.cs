@@ -12,16 +12,25 @@ namespace EnrichmentRelay.Jobs;
 /// </summary>
 public sealed class LedgerAdvisoryLock(IOptions<LedgerOptions> ledger) : ICrossInstanceLock
 {
-    public async Task<IAsyncDisposable?> TakeAsync(long key, CancellationToken ct)
+    public async Task<IAsyncDisposable?> TakeAsync(long key, CancellationToken ct) =>
+        ledger.Value.Engine != LedgerEngine.Postgres ? null : await LockAsync($"SELECT pg_advisory_lock({key})", key, ct);
+
+    public async Task<IAsyncDisposable?> TryTakeAsync(long key, CancellationToken ct) =>
+        ledger.Value.Engine != LedgerEngine.Postgres ? NoOtherInstance.Lock : await LockAsync($"SELECT pg_try_advisory_lock({key})", key, ct);
+
+    /// <returns>The lock, or null when <paramref name="sql"/> (a try) answered that another session holds it.</returns>
+    async Task<IAsyncDisposable?> LockAsync(string sql, long key, CancellationToken ct)
     {
-        if (ledger.Value.Engine != LedgerEngine.Postgres)
-            return null;
         var connection = new NpgsqlConnection(ledger.Value.ConnectionString);
         try
         {
             await connection.OpenAsync(ct);
-            await using var take = new NpgsqlCommand($"SELECT pg_advisory_lock({key})", connection);
-            await take.ExecuteNonQueryAsync(ct);
+            await using var take = new NpgsqlCommand(sql, connection);
+            if (await take.ExecuteScalarAsync(ct) is false)
+            {
+                await connection.DisposeAsync();
+                return null;
+            }
             return new Held(connection, key);
         }
         catch
@@ -29,6 +38,12 @@ public sealed class LedgerAdvisoryLock(IOptions<LedgerOptions> ledger) : ICrossI
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    sealed class NoOtherInstance : IAsyncDisposable
+    {
+        public static readonly NoOtherInstance Lock = new();
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     sealed class Held(NpgsqlConnection connection, long key) : IAsyncDisposable

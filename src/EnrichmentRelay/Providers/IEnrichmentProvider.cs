@@ -78,6 +78,12 @@ public interface ICrossInstanceLock
     /// result releases it. Null when no other instance can be running (one instance alone on SQLite).
     /// </summary>
     Task<IAsyncDisposable?> TakeAsync(long key, CancellationToken ct);
+
+    /// <summary>
+    /// Takes <paramref name="key"/> unless another instance holds it: the lock (disposing it releases it), or null when
+    /// another instance holds it. Where no other instance can be running, a lock that keeps nobody out.
+    /// </summary>
+    Task<IAsyncDisposable?> TryTakeAsync(long key, CancellationToken ct);
 }
 
 /// <summary>How the engine polls a provider and what it does when the provider does not show a lost submit.</summary>

@@ -21,6 +21,7 @@ namespace EnrichmentRelay.Webhooks;
 public sealed class CallbackProcessor(
     IServiceScopeFactory scopes,
     CallbackSignal signal,
+    ICrossInstanceLock instances,
     IOptions<JobsOptions> jobOptions,
     TimeProvider time,
     RelayMetrics metrics,
@@ -204,6 +205,11 @@ public sealed class CallbackProcessor(
     /// <param name="unchanged">Where callbacks that change nothing are left, recorded at the end of the round.</param>
     async Task<int> ApplyJobAsync(Guid jobId, UnchangedCallbacks unchanged, CancellationToken ct)
     {
+        // One instance at a time works on a job's callbacks: the others pass the job over for this round instead of
+        // reading its bodies, reading it back from Precept and opening its requests, only to find them claimed at the end.
+        await using var applying = await instances.TryTakeAsync(LockKey(jobId), ct);
+        if (applying is null)
+            return 0;
         await using var scope = scopes.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var db = services.GetRequiredService<RelayDbContext>();
@@ -284,6 +290,14 @@ public sealed class CallbackProcessor(
         await services.GetRequiredService<RequestCompletion>().SaveAsync(ct); // commits the claim, or SQLite's own
         metrics.CallbacksDuplicated(ProviderName.Precept, duplicates);
         return claimed.Count;
+    }
+
+    /// <summary>The cross-instance lock of a job's callbacks: the job id's 128 bits folded to 64.</summary>
+    static long LockKey(Guid jobId)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        jobId.TryWriteBytes(bytes);
+        return BitConverter.ToInt64(bytes) ^ BitConverter.ToInt64(bytes[8..]);
     }
 
     static PreceptJobReport ReadWhole(string body)

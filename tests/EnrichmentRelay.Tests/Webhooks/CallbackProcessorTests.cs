@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Providers;
 using EnrichmentRelay.Providers.Precept;
 using EnrichmentRelay.Webhooks;
 using Microsoft.EntityFrameworkCore;
@@ -14,9 +15,13 @@ namespace EnrichmentRelay.Tests.Webhooks;
 
 public sealed class CallbackProcessorTests : IAsyncLifetime
 {
-    readonly LedgerTestHost host = new();
+    readonly HeldElsewhere otherInstance = new();
+    readonly LedgerTestHost host;
     List<EnrichmentRequested> requests = [];
     ProviderJobRecord job = null!;
+
+    public CallbackProcessorTests() =>
+        host = new LedgerTestHost((services, _) => services.AddSingleton<ICrossInstanceLock>(otherInstance));
 
     public async Task InitializeAsync()
     {
@@ -29,6 +34,22 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await host.DisposeAsync();
+
+    [Fact]
+    public async Task AJobAnotherInstanceIsApplyingIsPassedOverAndAppliedOnceItIsFree()
+    {
+        await StoreAsync(Callback("job-1", "completed", Result(0, email: "doe0@acme.com"), Result(1, error: "Lead not found"), Result(2)));
+        otherInstance.Holding = true;
+
+        Assert.Equal(0, await ApplyAsync());
+        Assert.All(await host.RequestsAsync(), r => Assert.Equal(RequestState.Submitted, r.State));
+        Assert.Empty(await host.OutboxAsync());
+        Assert.Equal(1, await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderCallbacks.CountAsync(c => c.ProcessedAt == null)));
+
+        otherInstance.Holding = false;
+        Assert.Equal(1, await ApplyAsync());
+        Assert.Equal(3, (await host.OutboxAsync()).Count);
+    }
 
     [Fact]
     public async Task DuplicatedCallbacksCompleteEachLeadOnceAndAreCountedAsDuplicates()
@@ -218,4 +239,18 @@ public sealed class CallbackProcessorTests : IAsyncLifetime
     }
 
     Task<int> ApplyAsync() => host.Services.GetRequiredService<CallbackProcessor>().ApplyPendingAsync(CancellationToken.None);
+
+    /// <summary>Another instance holding whatever lock is asked for while <see cref="Holding"/>; otherwise no one.</summary>
+    sealed class HeldElsewhere : ICrossInstanceLock
+    {
+        public bool Holding { get; set; }
+        public Task<IAsyncDisposable?> TakeAsync(long key, CancellationToken ct) => throw new NotSupportedException();
+        public Task<IAsyncDisposable?> TryTakeAsync(long key, CancellationToken ct) =>
+            Task.FromResult(Holding ? null : (IAsyncDisposable?)new Free());
+
+        sealed class Free : IAsyncDisposable
+        {
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
 }
