@@ -6,7 +6,7 @@ namespace EnrichmentRelay.Tests.Ledger;
 public sealed class SqliteBusyWaitTests
 {
     [Fact]
-    public async Task EveryLedgerConnectionWaitsInsideSqliteForALockedDatabase()
+    public async Task EveryLedgerConnectionWaitsInsideSqliteForALockedDatabaseAndCheckpointsItsLogLessOften()
     {
         var path = Path.Combine(Path.GetTempPath(), $"relay-busy-{Guid.NewGuid():N}.db");
         try
@@ -17,8 +17,10 @@ public sealed class SqliteBusyWaitTests
             await db.Database.OpenConnectionAsync();
             await using var command = db.Database.GetDbConnection().CreateCommand();
             command.CommandText = "PRAGMA busy_timeout;";
-
             Assert.Equal((long)SqliteBusyWait.BusyTimeoutMilliseconds, await command.ExecuteScalarAsync());
+
+            command.CommandText = "PRAGMA wal_autocheckpoint;";
+            Assert.Equal((long)SqliteBusyWait.WalAutoCheckpointPages, await command.ExecuteScalarAsync());
         }
         finally
         {
