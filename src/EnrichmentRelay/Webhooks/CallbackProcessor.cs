@@ -1,4 +1,3 @@
-using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Jobs;
@@ -245,7 +244,7 @@ public sealed class CallbackProcessor(
         var reports = new List<PreceptJobReport>();
         foreach (var callback in bodies)
         {
-            var report = precept.VerifyCallbacks ? PreceptJobReport.ReadJob(callback.Body) : ReadWhole(callback.Body);
+            var report = precept.VerifyCallbacks ? PreceptJobReport.ReadJob(callback.Body) : PreceptJobReport.Read(callback.Body);
             // The token says one job, the body another: apply nothing from it.
             if (job.ExternalId is not null && report.EnrichmentId is not null && report.EnrichmentId != job.ExternalId)
                 logger.LogWarning("Callback {CallbackId} names job {BodyJobId} but arrived on the URL of {ProviderJobId}; ignored",
@@ -298,12 +297,6 @@ public sealed class CallbackProcessor(
         Span<byte> bytes = stackalloc byte[16];
         jobId.TryWriteBytes(bytes);
         return BitConverter.ToInt64(bytes) ^ BitConverter.ToInt64(bytes[8..]);
-    }
-
-    static PreceptJobReport ReadWhole(string body)
-    {
-        using var doc = JsonDocument.Parse(body);
-        return PreceptJobReport.Read(doc.RootElement);
     }
 
     /// <summary>

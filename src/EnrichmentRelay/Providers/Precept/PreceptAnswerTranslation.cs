@@ -1,4 +1,3 @@
-using System.Text.Json;
 using EnrichmentRelay.Contracts;
 using Microsoft.Extensions.Options;
 
@@ -26,9 +25,7 @@ public sealed class PreceptAnswerTranslation(IOptions<PreceptOptions> options) :
                           || answer.Endpoint == StoredAnswer.Callback && !settings.VerifyCallbacks;
             if (!applied || answer.Body is null)
                 continue;
-            PreceptJobReport report;
-            using (var body = JsonDocument.Parse(answer.Body))
-                report = PreceptJobReport.Read(body.RootElement);
+            var report = PreceptJobReport.Read(answer.Body);
             // A job read before the job ended carries no results, and was applied as nothing.
             if (answer.Endpoint == JobRead && !(report.IsCompleted || report.IsFailed))
                 continue;

@@ -31,6 +31,13 @@ public sealed record PreceptJobReport(string? EnrichmentId, string? Name, string
         return new PreceptJobReport(Text("enrichment_id"), Text("name"), Text("status"), results, cost, Count("total"), Count("skipped"));
     }
 
+    /// <summary>A report from its JSON text (a stored callback or answer), read whole.</summary>
+    public static PreceptJobReport Read(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return Read(doc.RootElement);
+    }
+
     /// <summary>
     /// What a report's JSON says of the job only (its id, name and status; no results, cost or progress), read in one pass
     /// over the text without building a document: a verified callback's hint, from bodies of tens of kilobytes. Reads as
