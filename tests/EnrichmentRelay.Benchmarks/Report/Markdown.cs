@@ -41,7 +41,7 @@ public static class Markdown
             md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after" +
                           "; each run measured after a warm-up, not counted: rounds of flat-out requests until the relays' JIT is quiet (see each run's notes), " +
                           "the baseline as many requests as the relay run before it" +
-                          string.Concat(run.EndToEnd.Select(r => r.Jit).OfType<string>().Distinct().Select(jit => $"; relay JIT: {jit}")) + ")");
+                          string.Concat(run.EndToEnd.Select(r => r.Jit).OfType<string>().Distinct().Select(jit => $"; relay runtime: {jit}")) + ")");
             md.AppendLine();
             md.AppendLine("| run | mode | durability | requests | completions/s | p50 ms | p95 ms | p99 ms | ratio (relay/baseline) | notes |");
             md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
