@@ -103,7 +103,10 @@ public sealed class CallbackProcessor(
             }
             catch (JobChangedMeanwhileException)
             {
-                // Not a failure: its callbacks stay pending and are applied on the next round, to the job as it is now.
+                // Not a failure: its callbacks stay pending and are applied on the next round, to the job as it is now,
+                // which starts at once: waiting for the poll held a job's last callback up to a second, with nothing
+                // else to wake the loop.
+                signal.Pulse();
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {

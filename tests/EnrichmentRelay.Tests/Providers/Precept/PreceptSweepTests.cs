@@ -12,6 +12,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
 using EnrichmentRelay.Jobs;
+using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.Tests.Providers.Precept;
 
@@ -35,6 +36,7 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
             })
                 // Where the pipeline's concurrency limit sits in production: a submit held here is queued, not sent.
                 .AddHttpMessageHandler(() => new HoldingHandler(queue))
+                .AddHttpMessageHandler(() => new JobReadHook(this))
                 .AddHttpMessageHandler(() => new SubmitStartHandler())
                 .AddProviderPauseWatch(ProviderName.Precept)
                 .AddProviderAnswers(ProviderName.Precept, PreceptClient.Endpoints);
@@ -419,6 +421,42 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(ProviderJobState.Completed, Assert.Single(await host.JobsAsync()).State);
     }
 
+    [Fact]
+    public async Task ACallbackReadWhileItsSubmitsAnswerIsRecordedIsAppliedByARoundThatStartsAtOnce()
+    {
+        var request = await SubmitAsync();
+        await WaitForSandboxJobAsync("completed");
+        var id = Assert.Single(await host.JobsAsync()).ExternalId!;
+        // The callback came before the submit's answer was recorded: the processor reads the job without its id.
+        await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderJobs
+            .ExecuteUpdateAsync(set => set.SetProperty(j => j.ExternalId, (string?)null)));
+        var job = Assert.Single(await host.JobsAsync());
+        await host.InScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<RelayDbContext>();
+            db.ProviderCallbacks.Add(new ProviderCallbackRecord
+            {
+                ProviderJobId = job.Id, ReceivedAt = host.Time.GetUtcNow(), Body = $$"""{"enrichment_id":"{{id}}","status":"completed","results":[]}""",
+            });
+            return await db.SaveChangesAsync();
+        });
+        // ... and the answer is recorded while the processor reads the job back from Precept.
+        beforeJobRead = () => host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().ProviderJobs
+            .ExecuteUpdateAsync(set => set.SetProperty(j => j.ExternalId, id)));
+        var signal = host.Services.GetRequiredService<CallbackSignal>();
+        await signal.WaitAsync(TimeSpan.FromMilliseconds(1), TimeProvider.System, CancellationToken.None); // no pulse left over
+        var processor = host.Services.GetRequiredService<CallbackProcessor>();
+
+        Assert.Equal(0, await processor.ApplyPendingAsync(CancellationToken.None));
+        beforeJobRead = null;
+        // The next round is due at once, not at the poll: nothing else would wake the loop for this job's last callback.
+        await signal.WaitAsync(TimeSpan.FromHours(1), host.Time, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(1, await processor.ApplyPendingAsync(CancellationToken.None));
+        Assert.Equal(Outcome.Found, (await RecordAsync(request)).Outcome);
+        Assert.Equal(id, Assert.Single(await host.JobsAsync()).ExternalId);
+    }
+
     Task<int> StoreCallbackAsync(ProviderJobRecord job, string status) =>
         host.InScopeAsync(async sp =>
         {
@@ -523,6 +561,19 @@ public sealed class PreceptSweepTests(ITestOutputHelper output) : IAsyncLifetime
                 return;
             Reached.TrySetResult();
             await wait.Task.WaitAsync(ct);
+        }
+    }
+
+    /// <summary>Runs before a read of one job reaches Precept, when a test sets it.</summary>
+    Func<Task>? beforeJobRead;
+
+    sealed class JobReadHook(PreceptSweepTests test) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+        {
+            if (request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath.Contains("/v1/jobs/") && test.beforeJobRead is { } before)
+                await before();
+            return await base.SendAsync(request, ct);
         }
     }
 
