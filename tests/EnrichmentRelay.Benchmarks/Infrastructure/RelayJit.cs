@@ -22,13 +22,10 @@ public static class RelayJit
         var path = Path.ChangeExtension(Binaries.Relay, ".runtimeconfig.json");
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         var properties = doc.RootElement.GetProperty("runtimeOptions").TryGetProperty("configProperties", out var p) ? p : default;
-        var jit = Settings.Select(s =>
-        {
-            var on = properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(s.Key, out var value) ? value.GetBoolean() : s.Default;
-            return $"{s.Name} {(on ? "on" : "off")}";
-        });
-        // The runtime's default when the build sets none.
-        var spin = properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(SpinLimit, out var limit) ? limit.GetInt32().ToString() : "default";
+        // A setting the build leaves out is the runtime's default.
+        JsonElement? Set(string key) => properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(key, out var value) ? value : null;
+        var jit = Settings.Select(s => $"{s.Name} {(Set(s.Key)?.GetBoolean() ?? s.Default ? "on" : "off")}");
+        var spin = Set(SpinLimit)?.GetInt32().ToString() ?? "default";
         return string.Join(", ", jit.Append($"thread-pool spin limit {spin}"));
     }
 }
