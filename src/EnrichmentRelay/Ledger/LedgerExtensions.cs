@@ -25,6 +25,7 @@ public static class LedgerExtensions
                 builder.Services.AddSingleton<SqliteInstanceLock>();
                 builder.Services.AddDbContextPool<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString).AddInterceptors(new SqliteBusyWait()));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
+                builder.Services.AddHostedService<SqliteCheckpointer>();
                 break;
         }
 

@@ -8,7 +8,7 @@ namespace EnrichmentRelay.Ledger;
 /// 150 ms at a time, blocking its thread: a webhook waiting behind the callback processor's transaction then
 /// answers 150 or 300 ms late. With SQLite's own busy handler set on every connection, a locked statement waits
 /// inside SQLite, in steps of a few milliseconds, and goes on as soon as the lock is free.
-/// Each connection also checkpoints its write-ahead log less often than SQLite's default (see <see cref="WalAutoCheckpointPages"/>).
+/// Each connection's own checkpoint of the write-ahead log is a backstop only (see <see cref="WalAutoCheckpointPages"/>).
 /// </summary>
 public sealed class SqliteBusyWait : DbConnectionInterceptor
 {
@@ -16,10 +16,11 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
     public const int BusyTimeoutMilliseconds = 30_000;
 
     /// <summary>
-    /// The write-ahead log is copied into the database (a checkpoint, two fsyncs, run by the commit that crosses this
-    /// size) once it holds 4,000 pages, 16 MB, instead of SQLite's 1,000: 32 KB webhook bodies stored flat out crossed
-    /// 4 MB a dozen times a second, each crossing stalling the group commit. Commits still sync the log (synchronous
-    /// FULL); the price is a longer stall per checkpoint (docs/performance.md, "Fewer checkpoints on SQLite").
+    /// The commit that grows the write-ahead log past 4,000 pages, 16 MB, copies it into the database itself (a
+    /// checkpoint, two fsyncs) before it returns. <see cref="SqliteCheckpointer"/> does that in the background, so the
+    /// log stays far under this size and this is the backstop should it fall behind; SQLite's own 1,000 pages (4 MB)
+    /// were crossed a dozen times a second when 32 KB webhook bodies were stored flat out (docs/performance.md,
+    /// "Fewer checkpoints on SQLite"). Commits still sync the log (synchronous FULL).
     /// </summary>
     public const int WalAutoCheckpointPages = 4_000;
 
