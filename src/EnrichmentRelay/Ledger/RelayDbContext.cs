@@ -211,8 +211,16 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
         {
             e.ToTable("provider_callbacks");
             e.HasKey(c => c.Id);
-            e.HasIndex(c => c.ProcessedAt);
+            // Retention's question: what was processed before the cut-off. Of processed rows only, so the pending ones
+            // are asked for through the indexes below alone.
+            e.HasIndex(c => c.ProcessedAt).HasFilter("\"ProcessedAt\" IS NOT NULL");
             e.HasIndex(c => c.ProviderJobId);
+            // The callback processor's questions: the oldest pending callbacks, and one job's pending callbacks in order.
+            // Partial, so they hold the few pending rows alone. Asked of full indexes, a job's were a bitmap AND of every
+            // pending entry of the ProcessedAt index (dead ones too, until vacuumed) with the job's: 40% of PostgreSQL's
+            // time while callbacks came in flat out.
+            e.HasIndex(c => c.Id).HasDatabaseName("IX_provider_callbacks_Pending").HasFilter("\"ProcessedAt\" IS NULL");
+            e.HasIndex(c => new { c.ProviderJobId, c.Id }).HasDatabaseName("IX_provider_callbacks_PendingOfJob").HasFilter("\"ProcessedAt\" IS NULL");
             e.Property(c => c.TraceParent).HasMaxLength(TraceParentLength);
         });
         model.Entity<OutboxMessage>(e =>

@@ -218,12 +218,7 @@ public sealed class CallbackProcessor(
         var results = services.GetRequiredService<JobResults>();
 
         // 1. What to apply, read without holding any lock: the verification read may take seconds.
-        var bodies = await db.ProviderCallbacks.AsNoTracking()
-            .Where(c => c.ProviderJobId == jobId && c.ProcessedAt == null)
-            .OrderBy(c => c.Id)
-            .Take(MaxPerJob)
-            .Select(c => new { c.Id, c.Body, c.TraceParent })
-            .ToListAsync(ct);
+        var bodies = await PendingOfJob(db, jobId).ToListAsync(ct);
         if (bodies.Count == 0)
             return 0;
         // Callbacks whose body repeats an earlier one of the job (a delivery Precept retried or sent twice, both waiting
@@ -293,6 +288,16 @@ public sealed class CallbackProcessor(
         metrics.CallbacksDuplicated(ProviderName.Precept, duplicates);
         return claimed.Count;
     }
+
+    internal sealed record PendingCallback(long Id, string Body, string? TraceParent);
+
+    /// <summary>A job's pending callbacks, oldest first, at most <see cref="MaxPerJob"/> (index <c>IX_provider_callbacks_PendingOfJob</c>).</summary>
+    internal static IQueryable<PendingCallback> PendingOfJob(RelayDbContext db, Guid jobId) =>
+        db.ProviderCallbacks.AsNoTracking()
+            .Where(c => c.ProviderJobId == jobId && c.ProcessedAt == null)
+            .OrderBy(c => c.Id)
+            .Take(MaxPerJob)
+            .Select(c => new PendingCallback(c.Id, c.Body, c.TraceParent));
 
     /// <summary>The cross-instance lock of a job's callbacks: the job id's 128 bits folded to 64.</summary>
     static long LockKey(Guid jobId)

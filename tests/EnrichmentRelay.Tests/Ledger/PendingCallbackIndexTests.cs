@@ -1,0 +1,98 @@
+using System.Data.Common;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Webhooks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EnrichmentRelay.Tests.Ledger;
+
+/// <summary>
+/// The callback processor reads a job's pending callbacks through a partial index of the pending rows alone. Through
+/// the full indexes on the job and on ProcessedAt, PostgreSQL answered it with a bitmap AND of every pending entry (dead
+/// ones too, until vacuumed) with the job's: 40% of the server's time while callbacks came in flat out.
+/// </summary>
+public sealed class PendingCallbackIndexTests
+{
+    [Theory]
+    [MemberData(nameof(EngineLedgers.Engines), MemberType = typeof(EngineLedgers))]
+    public async Task AJobsPendingCallbacksAreReadThroughThePartialIndexOfPendingRows(string engine)
+    {
+        await using var ledger = await EngineLedgers.CreateAsync(engine);
+        await using var scope = ledger.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        var now = DateTimeOffset.UtcNow;
+        // As when 32 KB callbacks come in flat out for 50 jobs: each job has its processed history and a few pending.
+        var jobs = Enumerable.Range(0, 50).Select(_ => Job(now)).ToList();
+        db.ProviderJobs.AddRange(jobs);
+        foreach (var job in jobs)
+            db.ProviderCallbacks.AddRange(Enumerable.Range(0, 40).Select(_ => Callback(job, now, processed: true)));
+        foreach (var job in jobs)
+            db.ProviderCallbacks.AddRange(Enumerable.Range(0, 10).Select(_ => Callback(job, now, processed: false)));
+        var busy = jobs[7];
+        var pending = Enumerable.Range(0, 3).Select(_ => Callback(busy, now, processed: false)).ToList();
+        db.ProviderCallbacks.AddRange(pending);
+        await db.SaveChangesAsync();
+        await db.Database.ExecuteSqlRawAsync("ANALYZE");
+
+        var capture = new CommandCapture();
+        await using var watched = engine == "Postgres"
+            ? (RelayDbContext)new PostgresRelayDbContext(new DbContextOptionsBuilder<PostgresRelayDbContext>().UseNpgsql(db.Database.GetConnectionString()).AddInterceptors(capture).Options)
+            : new SqliteRelayDbContext(new DbContextOptionsBuilder<SqliteRelayDbContext>().UseSqlite(db.Database.GetConnectionString()).AddInterceptors(capture).Options);
+
+        var read = await CallbackProcessor.PendingOfJob(watched, busy.Id).ToListAsync();
+
+        Assert.Equal(13, read.Count);
+        Assert.Equal(pending.Select(c => c.Id), read.TakeLast(3).Select(c => c.Id));
+        var plan = await ExplainAsync(watched, capture, engine == "Postgres" ? "EXPLAIN " : "EXPLAIN QUERY PLAN ");
+        Assert.True(plan.Contains("IX_provider_callbacks_PendingOfJob"), plan);
+    }
+
+    static ProviderJobRecord Job(DateTimeOffset now) => new()
+    {
+        Id = Guid.NewGuid(), Provider = ProviderName.Precept, Lane = "precept", State = ProviderJobState.Submitted, CreatedAt = now,
+    };
+
+    static ProviderCallbackRecord Callback(ProviderJobRecord job, DateTimeOffset now, bool processed) => new()
+    {
+        ProviderJobId = job.Id, ReceivedAt = now, Body = "{\"status\":\"running\"}", ProcessedAt = processed ? now : null,
+    };
+
+    /// <summary>The plan of the captured query, with its parameters, as the engine explains it (one line per row).</summary>
+    static async Task<string> ExplainAsync(RelayDbContext db, CommandCapture query, string explain)
+    {
+        var connection = db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = explain + query.Text;
+        foreach (var (name, value) in query.Parameters)
+        {
+            var copy = command.CreateParameter();
+            copy.ParameterName = name;
+            copy.Value = value;
+            command.Parameters.Add(copy);
+        }
+        var lines = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            lines.Add(string.Join(" ", Enumerable.Range(0, reader.FieldCount).Select(i => reader.GetValue(i).ToString())));
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>Keeps the text and parameters of the last query the context ran.</summary>
+    sealed class CommandCapture : DbCommandInterceptor
+    {
+        public string Text { get; private set; } = "";
+        public List<(string Name, object? Value)> Parameters { get; } = [];
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
+            InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            Text = command.CommandText;
+            Parameters.Clear();
+            Parameters.AddRange(command.Parameters.Cast<DbParameter>().Select(p => (p.ParameterName, (object?)p.Value)));
+            return ValueTask.FromResult(result);
+        }
+    }
+}
