@@ -1,5 +1,7 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace EnrichmentRelay.Ledger;
 
@@ -18,7 +20,7 @@ public static class LedgerExtensions
         switch (options.Engine)
         {
             case LedgerEngine.Postgres:
-                builder.Services.AddDbContextPool<PostgresRelayDbContext>(o => o.UseNpgsql(options.ConnectionString));
+                builder.Services.AddDbContextPool<PostgresRelayDbContext>(o => o.UseNpgsql(WithAutoPrepare(options.ConnectionString)));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<PostgresRelayDbContext>());
                 break;
             default:
@@ -35,6 +37,26 @@ public static class LedgerExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerRetention>());
         builder.Services.AddHealthChecks().AddDbContextCheck<RelayDbContext>("ledger", tags: ["ready"]);
         return builder;
+    }
+
+    /// <summary>
+    /// How many statements each PostgreSQL connection keeps prepared; Npgsql prepares one once it ran 5 times on the
+    /// connection, and the server then skips parsing and planning it.
+    /// </summary>
+    public const int AutoPreparedStatements = 100;
+
+    /// <summary>
+    /// The connection string with Npgsql's automatic preparation on (<see cref="AutoPreparedStatements"/> per
+    /// connection), unless it sets <c>Max Auto Prepare</c> itself (0 turns it off, for a pooler in transaction mode that
+    /// cannot keep prepared statements). The ledger's queries are a few dozen texts run thousands of times a second, and
+    /// PostgreSQL parsed and planned each run again.
+    /// </summary>
+    public static string WithAutoPrepare(string connectionString)
+    {
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.Keys.Cast<string>().Any(k => k.Replace(" ", "").Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase)))
+            return connectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = AutoPreparedStatements }.ConnectionString;
     }
 
     /// <summary>Applies migrations (unless switched off) and prepares the engine before the relay takes work.</summary>
