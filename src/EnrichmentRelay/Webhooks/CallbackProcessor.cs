@@ -291,7 +291,7 @@ public sealed class CallbackProcessor(
 
     internal sealed record PendingCallback(long Id, string Body, string? TraceParent);
 
-    /// <summary>A job's pending callbacks, oldest first, at most <see cref="MaxPerJob"/> (index <c>IX_provider_callbacks_PendingOfJob</c>).</summary>
+    /// <summary>A job's pending callbacks, oldest first, at most <see cref="MaxPerJob"/> (on PostgreSQL through the index <c>IX_provider_callbacks_PendingOfJob</c>).</summary>
     internal static IQueryable<PendingCallback> PendingOfJob(RelayDbContext db, Guid jobId) =>
         db.ProviderCallbacks.AsNoTracking()
             .Where(c => c.ProviderJobId == jobId && c.ProcessedAt == null)

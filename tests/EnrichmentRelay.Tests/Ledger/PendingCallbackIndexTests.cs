@@ -9,17 +9,18 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EnrichmentRelay.Tests.Ledger;
 
 /// <summary>
-/// The callback processor reads a job's pending callbacks through a partial index of the pending rows alone. Through
-/// the full indexes on the job and on ProcessedAt, PostgreSQL answered it with a bitmap AND of every pending entry (dead
-/// ones too, until vacuumed) with the job's: 40% of the server's time while callbacks came in flat out.
+/// On PostgreSQL the callback processor reads a job's pending callbacks through a partial index of the pending rows
+/// alone. Through the full indexes on the job and on ProcessedAt, the server answered it with a bitmap AND of every
+/// pending entry (dead ones too, until vacuumed) with the job's: 40% of its time while callbacks came in flat out.
 /// </summary>
 public sealed class PendingCallbackIndexTests
 {
-    [Theory]
-    [MemberData(nameof(EngineLedgers.Engines), MemberType = typeof(EngineLedgers))]
-    public async Task AJobsPendingCallbacksAreReadThroughThePartialIndexOfPendingRows(string engine)
+    [Fact]
+    public async Task OnPostgresAJobsPendingCallbacksAreReadThroughThePartialIndexOfPendingRows()
     {
-        await using var ledger = await EngineLedgers.CreateAsync(engine);
+        Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")),
+            "RELAY_TEST_POSTGRES names the test PostgreSQL server (infra/test.sh starts one and sets it)");
+        await using var ledger = await EngineLedgers.CreateAsync("Postgres");
         await using var scope = ledger.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var now = DateTimeOffset.UtcNow;
@@ -37,15 +38,14 @@ public sealed class PendingCallbackIndexTests
         await db.Database.ExecuteSqlRawAsync("ANALYZE");
 
         var capture = new CommandCapture();
-        await using var watched = engine == "Postgres"
-            ? (RelayDbContext)new PostgresRelayDbContext(new DbContextOptionsBuilder<PostgresRelayDbContext>().UseNpgsql(db.Database.GetConnectionString()).AddInterceptors(capture).Options)
-            : new SqliteRelayDbContext(new DbContextOptionsBuilder<SqliteRelayDbContext>().UseSqlite(db.Database.GetConnectionString()).AddInterceptors(capture).Options);
+        await using var watched = new PostgresRelayDbContext(new DbContextOptionsBuilder<PostgresRelayDbContext>()
+            .UseNpgsql(db.Database.GetConnectionString()).AddInterceptors(capture).Options);
 
         var read = await CallbackProcessor.PendingOfJob(watched, busy.Id).ToListAsync();
 
         Assert.Equal(13, read.Count);
         Assert.Equal(pending.Select(c => c.Id), read.TakeLast(3).Select(c => c.Id));
-        var plan = await ExplainAsync(watched, capture, engine == "Postgres" ? "EXPLAIN " : "EXPLAIN QUERY PLAN ");
+        var plan = await ExplainAsync(watched, capture);
         Assert.True(plan.Contains("IX_provider_callbacks_PendingOfJob"), plan);
     }
 
@@ -59,13 +59,13 @@ public sealed class PendingCallbackIndexTests
         ProviderJobId = job.Id, ReceivedAt = now, Body = "{\"status\":\"running\"}", ProcessedAt = processed ? now : null,
     };
 
-    /// <summary>The plan of the captured query, with its parameters, as the engine explains it (one line per row).</summary>
-    static async Task<string> ExplainAsync(RelayDbContext db, CommandCapture query, string explain)
+    /// <summary>The plan of the captured query, with its parameters, as PostgreSQL explains it.</summary>
+    static async Task<string> ExplainAsync(RelayDbContext db, CommandCapture query)
     {
         var connection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = explain + query.Text;
+        command.CommandText = "EXPLAIN " + query.Text;
         foreach (var (name, value) in query.Parameters)
         {
             var copy = command.CreateParameter();
@@ -76,7 +76,7 @@ public sealed class PendingCallbackIndexTests
         var lines = new List<string>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
-            lines.Add(string.Join(" ", Enumerable.Range(0, reader.FieldCount).Select(i => reader.GetValue(i).ToString())));
+            lines.Add(reader.GetString(0));
         return string.Join("\n", lines);
     }
 

@@ -421,18 +421,9 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Id")
-                        .HasDatabaseName("IX_provider_callbacks_Pending")
-                        .HasFilter("\"ProcessedAt\" IS NULL");
-
-                    b.HasIndex("ProcessedAt")
-                        .HasFilter("\"ProcessedAt\" IS NOT NULL");
+                    b.HasIndex("ProcessedAt");
 
                     b.HasIndex("ProviderJobId");
-
-                    b.HasIndex("ProviderJobId", "Id")
-                        .HasDatabaseName("IX_provider_callbacks_PendingOfJob")
-                        .HasFilter("\"ProcessedAt\" IS NULL");
 
                     b.ToTable("provider_callbacks", (string)null);
                 });
