@@ -99,7 +99,7 @@ public static class Markdown
                       (BareBeside(run, w, WebhookResult.BareNoStore) is { } bare ? $"; {F(w.CallbacksPerSecond / bare.CallbacksPerSecond, "0.00")}× rate" : "")
                     : "";
                 var failed = w.Failures.Count == 0 ? $"{w.Failed}" : $"**{w.Failed}** ({string.Join(", ", w.Failures.Select(f => $"{f.Value} × {f.Key}"))})";
-                md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode} | {w.Ran} | {Described(w.Durability)} | {F(w.CallbacksPerSecond, "N0")} | " +
+                md.AppendLine($"| {w.Shape}, {F(w.BodyBytes, "N0")} B | {w.Target} | {w.Mode}, {F(w.Callbacks, "N0")} posts | {w.Ran} | {Described(w.Durability)} | {F(w.CallbacksPerSecond, "N0")} | " +
                               $"{F(w.Ack.P50, "0.0")} | {F(w.Ack.P99, "0.0")} | {failed} | {ratio} |");
             }
             md.AppendLine();
