@@ -28,9 +28,7 @@ public sealed class AutoPrepareTests
     [Fact]
     public async Task OnPostgresAQueryRunSeveralTimesIsPreparedOnItsConnection()
     {
-        Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")),
-            "RELAY_TEST_POSTGRES names the test PostgreSQL server (infra/test.sh starts one and sets it)");
-        await using var ledger = await EngineLedgers.CreateAsync("Postgres");
+        await using var ledger = await EngineLedgers.PostgresAsync();
         await using var scope = ledger.Services.CreateAsyncScope();
         var migrated = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var options = new DbContextOptionsBuilder<PostgresRelayDbContext>()

@@ -19,6 +19,14 @@ public static class EngineLedgers
         return engines;
     }
 
+    /// <summary>A PostgreSQL ledger, for tests of what PostgreSQL itself does: fails, saying why, without the test server.</summary>
+    public static Task<EngineLedger> PostgresAsync()
+    {
+        Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")),
+            "RELAY_TEST_POSTGRES names the test PostgreSQL server (infra/test.sh starts one and sets it)");
+        return CreateAsync("Postgres");
+    }
+
     /// <returns>Services with a scoped <see cref="RelayDbContext"/> (and what <paramref name="configure"/> adds); disposed, the database is deleted.</returns>
     public static async Task<EngineLedger> CreateAsync(string engine, Action<IServiceCollection>? configure = null)
     {

@@ -27,7 +27,7 @@ public sealed class LargeColumnCompressionTests
     [MemberData(nameof(LargeColumns))]
     public async Task OnPostgresTheMigrationsSetLz4(string table, string column)
     {
-        await using var ledger = await PostgresLedgerAsync();
+        await using var ledger = await EngineLedgers.PostgresAsync();
         await using var scope = ledger.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var compression = await db.Database.SqlQuery<string>($"""
@@ -39,7 +39,7 @@ public sealed class LargeColumnCompressionTests
     [Fact]
     public async Task OnPostgresAStoredCallbackBodyIsCompressedWithLz4AndReadsBackWhole()
     {
-        await using var ledger = await PostgresLedgerAsync();
+        await using var ledger = await EngineLedgers.PostgresAsync();
         await using var scope = ledger.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var job = new ProviderJobRecord
@@ -59,12 +59,5 @@ public sealed class LargeColumnCompressionTests
         Assert.Equal("lz4", stored);
         db.ChangeTracker.Clear();
         Assert.Equal(body, (await db.ProviderCallbacks.AsNoTracking().SingleAsync(c => c.Id == callback.Id)).Body);
-    }
-
-    static Task<EngineLedger> PostgresLedgerAsync()
-    {
-        Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")),
-            "RELAY_TEST_POSTGRES names the test PostgreSQL server (infra/test.sh starts one and sets it)");
-        return EngineLedgers.CreateAsync("Postgres");
     }
 }

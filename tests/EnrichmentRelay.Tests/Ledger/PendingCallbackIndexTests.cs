@@ -18,9 +18,7 @@ public sealed class PendingCallbackIndexTests
     [Fact]
     public async Task OnPostgresAJobsPendingCallbacksAreReadThroughThePartialIndexOfPendingRows()
     {
-        Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")),
-            "RELAY_TEST_POSTGRES names the test PostgreSQL server (infra/test.sh starts one and sets it)");
-        await using var ledger = await EngineLedgers.CreateAsync("Postgres");
+        await using var ledger = await EngineLedgers.PostgresAsync();
         await using var scope = ledger.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var now = DateTimeOffset.UtcNow;
