@@ -310,7 +310,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.ToTable("in_flight");
             e.HasKey(f => f.Key);
             e.Property(f => f.Key).HasMaxLength(IdentityKeyLength);
-            e.HasIndex(f => f.LeaderRequestId);
+            // No index on LeaderRequestId: nothing looks rows up by it (the tidy walks them all), and on random keys
+            // each insert would write a page of its own (docs/performance.md, "What SQLite writes for a request").
         });
         model.Entity<InboxEntry>(e =>
         {

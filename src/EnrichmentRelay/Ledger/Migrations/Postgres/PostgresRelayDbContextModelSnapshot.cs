@@ -283,8 +283,6 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasKey("Key");
 
-                    b.HasIndex("LeaderRequestId");
-
                     b.ToTable("in_flight", (string)null);
                 });
 

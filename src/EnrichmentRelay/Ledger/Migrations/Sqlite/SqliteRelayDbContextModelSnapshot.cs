@@ -276,8 +276,6 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
 
                     b.HasKey("Key");
 
-                    b.HasIndex("LeaderRequestId");
-
                     b.ToTable("in_flight", (string)null);
                 });
 
