@@ -68,14 +68,16 @@ public static class RowClaims
         db.ProviderCallbacks.Where(c => ids.Contains(c.Id) && c.ProcessedAt == null);
 
     /// <summary>
-    /// How many rows a claim that came back short passed over: rows its filter (<paramref name="matching"/>, unlocked)
-    /// still matches that it did not take. Those are rows another instance held locked, or that arrived since the claim:
-    /// the contention between instances. PostgreSQL only (SQLite runs one instance); 0 for a full claim, which lost nothing.
+    /// How many rows a claim that came back short passed over that it had room for: rows its filter (<paramref name="matching"/>,
+    /// unlocked) still matches that it did not take, up to its <paramref name="limit"/>. Those are rows another instance
+    /// held locked, or that arrived since the claim: the contention between instances. Counted no further than the limit,
+    /// so the count costs a claim's worth of rows, not a walk of the whole backlog (on the outbox, flat out, that walk was
+    /// 4% of PostgreSQL's statement time). PostgreSQL only (SQLite runs one instance); 0 for a full claim, which lost nothing.
     /// </summary>
     public static async Task<int> PassedOverAsync<T>(RelayDbContext db, IQueryable<T> matching, int taken, int limit, CancellationToken ct)
     {
         if (taken >= limit || !db.Database.IsNpgsql())
             return 0;
-        return Math.Max(0, await matching.CountAsync(ct) - taken);
+        return Math.Max(0, await matching.Take(limit).CountAsync(ct) - taken);
     }
 }

@@ -239,7 +239,7 @@ public sealed class RelayMetrics
     /// <summary>The kinds of rows instances claim from one another (the ledger's row claims).</summary>
     public static readonly string[] ClaimedWork = ["requests", "outbox", "callbacks"];
 
-    /// <summary>One claim: the rows it took, and those it passed over (rows locked by another instance or arrived meanwhile).</summary>
+    /// <summary>One claim: the rows it took, and those it passed over that it had room for (rows locked by another instance or arrived meanwhile).</summary>
     public void RowsClaimed(string work, int taken, int passedOver)
     {
         var tag = new KeyValuePair<string, object?>("work", work);

@@ -73,7 +73,7 @@ public static class Markdown
                                                                       (r.Missing + r.Duplicates + r.LeadsSubmittedTwice > 0
                                                                           ? $" ({r.Missing} missing, {r.Duplicates} duplicates, {r.LeadsSubmittedTwice} leads submitted twice)" : ""))) + ".");
                 md.AppendLine();
-                md.AppendLine("Claim contention (rows the instances claimed per second of the measured run, and rows a claim that came back short passed over " +
+                md.AppendLine("Claim contention (rows the instances claimed per second of the measured run, and rows a claim that came back short passed over, up to its size, " +
                               "because another instance held them locked, `FOR UPDATE SKIP LOCKED`, or they arrived meanwhile; a row passed over by " +
                               "several claims counts each time): " +
                               string.Join("; ", instances.Where(r => r.Claims.Count > 0).Select(r => $"{r.Instances} instance{(r.Instances > 1 ? "s" : "")}: " +
