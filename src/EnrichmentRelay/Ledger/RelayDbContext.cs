@@ -325,6 +325,22 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
 
 public sealed class SqliteRelayDbContext(DbContextOptions<SqliteRelayDbContext> options) : RelayDbContext(options)
 {
+    /// <summary>
+    /// Eight bytes a stored callback keeps for its ProcessedAt (<see cref="ProcessedCallbacks"/>). SQLite writes a row
+    /// whose size changes anew, overflow pages and all, and one whose size stays by changing only the pages that differ:
+    /// marking a 32 KB callback processed (ProcessedAt from null to eight bytes) logged its body again, 9 of the 20 pages
+    /// a per-job callback cost (docs/performance.md, "What SQLite writes for a request"). Given up with the mark, the
+    /// room keeps the row's size. A row without it (stored before it existed) is marked all the same.
+    /// </summary>
+    public const string ProcessedRoom = "ProcessedRoom";
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        base.OnModelCreating(model);
+        // Shadow, so the relay's code never sees it; filled by the column's default, since an insert leaves it out.
+        model.Entity<ProviderCallbackRecord>().Property<byte[]?>(ProcessedRoom).HasDefaultValue(new byte[8]);
+    }
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configuration)
     {
         // SQLite has no date type EF can order or compare; store instants as sortable UTC ticks.

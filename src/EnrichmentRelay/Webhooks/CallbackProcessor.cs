@@ -166,8 +166,7 @@ public sealed class CallbackProcessor(
     {
         var ids = callbacks.ToArray();
         var at = time.GetUtcNow();
-        return db.ProviderCallbacks.Where(c => ids.Contains(c.Id) && c.ProcessedAt == null)
-            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, at), ct);
+        return db.ProviderCallbacks.Where(c => ids.Contains(c.Id) && c.ProcessedAt == null).MarkProcessedAsync(db, at, ct);
     }
 
     /// <summary>
@@ -193,8 +192,7 @@ public sealed class CallbackProcessor(
             return 0;
         }
         backoff.Remove(jobId);
-        var setAside = await db.ProviderCallbacks.Where(c => c.ProviderJobId == jobId && c.ProcessedAt == null)
-            .ExecuteUpdateAsync(set => set.SetProperty(c => c.ProcessedAt, now), ct);
+        var setAside = await db.ProviderCallbacks.Where(c => c.ProviderJobId == jobId && c.ProcessedAt == null).MarkProcessedAsync(db, now, ct);
         var job = await db.ProviderJobs.AsNoTracking().SingleAsync(j => j.Id == jobId, ct);
         db.DeadLetters.Add(JobDeadLetters.For(job, $"{failures} attempts in a row to apply its callbacks failed, the last with: {error}", now));
         await db.SaveChangesAsync(ct);

@@ -407,6 +407,11 @@ namespace EnrichmentRelay.Ledger.Migrations.Sqlite
                     b.Property<long?>("ProcessedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<byte[]>("ProcessedRoom")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("BLOB")
+                        .HasDefaultValue(new byte[] { 0, 0, 0, 0, 0, 0, 0, 0 });
+
                     b.Property<Guid>("ProviderJobId")
                         .HasColumnType("TEXT");
 
