@@ -71,8 +71,10 @@ public static class RowClaims
     /// How many rows a claim that came back short passed over that it had room for: rows its filter (<paramref name="matching"/>,
     /// unlocked) still matches that it did not take, up to its <paramref name="limit"/>. Those are rows another instance
     /// held locked, or that arrived since the claim: the contention between instances. Counted no further than the limit,
-    /// so the count costs a claim's worth of rows, not a walk of the whole backlog (on the outbox, flat out, that walk was
-    /// 4% of PostgreSQL's statement time). PostgreSQL only (SQLite runs one instance); 0 for a full claim, which lost nothing.
+    /// and in the claim's own order (pass <paramref name="matching"/> ordered so), so the count walks the claim's index for
+    /// a claim's worth of rows: unordered, PostgreSQL counted through a bitmap of every entry of the unsent rows' index,
+    /// those of rows sent since the last vacuum included, 22 ms a count and 12% of its statement time on the outbox flat
+    /// out. PostgreSQL only (SQLite runs one instance); 0 for a full claim, which lost nothing.
     /// </summary>
     public static async Task<int> PassedOverAsync<T>(RelayDbContext db, IQueryable<T> matching, int taken, int limit, CancellationToken ct)
     {
