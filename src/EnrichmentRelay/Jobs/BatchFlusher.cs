@@ -87,7 +87,7 @@ public sealed class BatchFlusher(
         // With several instances, each claims its own batch: rows another instance is packing are skipped, not waited for.
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var waiting = await RowClaims.AcceptedRequests(db, lane, provider.MaxBatchSize).ToListAsync(ct);
-        var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Accepted(db, lane).OrderBy(r => r.AcceptedAt), waiting.Count, provider.MaxBatchSize, ct);
+        var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Accepted(db, lane), waiting.Count, provider.MaxBatchSize, ct);
         metrics.RowsClaimed("requests", 0, passedOver);
         if (waiting.Count == 0)
             return IdlePoll;
@@ -130,7 +130,7 @@ public sealed class BatchFlusher(
     /// </summary>
     static async Task<(int Waiting, DateTimeOffset Since)> LineAsync(RelayDbContext db, string lane, int limit, CancellationToken ct)
     {
-        var line = await RowClaims.Accepted(db, lane).OrderBy(r => r.AcceptedAt).Take(limit)
+        var line = await RowClaims.Accepted(db, lane).Take(limit)
             .GroupBy(_ => 1)
             .Select(g => new { Waiting = g.Count(), Since = g.Min(r => r.QueuedAt ?? r.AcceptedAt) })
             .FirstOrDefaultAsync(ct);

@@ -27,11 +27,11 @@ public static class RowClaims
                 SELECT * FROM enrichment_requests WHERE "State" = 'Accepted' AND "Lane" = {lane}
                 ORDER BY "AcceptedAt" LIMIT {limit} FOR UPDATE SKIP LOCKED
                 """)
-            : Accepted(db, lane).OrderBy(r => r.AcceptedAt).Take(limit);
+            : Accepted(db, lane).Take(limit);
 
-    /// <summary>The accepted requests of a lane, unordered and unlocked: what <see cref="AcceptedRequests"/> chooses from.</summary>
-    public static IQueryable<EnrichmentRequestRecord> Accepted(RelayDbContext db, string lane) =>
-        db.Requests.Where(r => r.State == RequestState.Accepted && r.Lane == lane);
+    /// <summary>The accepted requests of a lane, oldest first, unlocked: what <see cref="AcceptedRequests"/> chooses from, in its order.</summary>
+    public static IOrderedQueryable<EnrichmentRequestRecord> Accepted(RelayDbContext db, string lane) =>
+        db.Requests.Where(r => r.State == RequestState.Accepted && r.Lane == lane).OrderBy(r => r.AcceptedAt);
 
     /// <summary>
     /// The oldest outbox rows not yet sent that <paramref name="holder"/> may lease, up to <paramref name="limit"/>, untracked,
@@ -49,11 +49,11 @@ public static class RowClaims
                     ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED)
                 ORDER BY "Id"
                 """).AsNoTracking()
-            : Unsent(db, holder, now).AsNoTracking().OrderBy(m => m.Id).Take(limit);
+            : Unsent(db, holder, now).AsNoTracking().Take(limit);
 
-    /// <summary>The outbox rows <paramref name="holder"/> may lease, unordered and unlocked: what <see cref="UnsentOutbox"/> chooses from.</summary>
-    public static IQueryable<OutboxMessage> Unsent(RelayDbContext db, string holder, DateTimeOffset now) =>
-        db.Outbox.Where(m => m.SentAt == null && (m.LeasedUntil == null || m.LeasedUntil <= now || m.LeasedBy == holder));
+    /// <summary>The outbox rows <paramref name="holder"/> may lease, oldest first, unlocked: what <see cref="UnsentOutbox"/> chooses from, in its order.</summary>
+    public static IOrderedQueryable<OutboxMessage> Unsent(RelayDbContext db, string holder, DateTimeOffset now) =>
+        db.Outbox.Where(m => m.SentAt == null && (m.LeasedUntil == null || m.LeasedUntil <= now || m.LeasedBy == holder)).OrderBy(m => m.Id);
 
     /// <summary>The ids of those of the raw callbacks still to be applied that no other instance is applying.</summary>
     public static IQueryable<long> PendingCallbacks(RelayDbContext db, long[] ids) =>
@@ -71,7 +71,7 @@ public static class RowClaims
     /// How many rows a claim that came back short passed over that it had room for: rows its filter (<paramref name="matching"/>,
     /// unlocked) still matches that it did not take, up to its <paramref name="limit"/>. Those are rows another instance
     /// held locked, or that arrived since the claim: the contention between instances. Counted no further than the limit,
-    /// and in the claim's own order (pass <paramref name="matching"/> ordered so), so the count walks the claim's index for
+    /// and in the claim's own order (<see cref="Accepted"/> and <see cref="Unsent"/> come so), so the count walks the claim's index for
     /// a claim's worth of rows: unordered, PostgreSQL counted through a bitmap of every entry of the unsent rows' index,
     /// those of rows sent since the last vacuum included, 22 ms a count and 12% of its statement time on the outbox flat
     /// out. PostgreSQL only (SQLite runs one instance); 0 for a full claim, which lost nothing.

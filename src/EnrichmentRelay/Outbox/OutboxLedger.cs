@@ -21,7 +21,7 @@ public static class OutboxLedger
     {
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var rows = await RowClaims.UnsentOutbox(db, holder, now, limit).ToListAsync(ct);
-        var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Unsent(db, holder, now).OrderBy(m => m.Id), rows.Count, limit, ct);
+        var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Unsent(db, holder, now), rows.Count, limit, ct);
         if (rows.Count == 0)
             return (rows, passedOver);
         var ids = rows.Select(r => r.Id).ToList();

@@ -44,10 +44,10 @@ public sealed class RowClaimsTests
         Assert.Equal(8, taken.Count);
         Assert.Empty(taken.Select(r => r.RequestId).Intersect(held.Select(r => r.RequestId)));
         // Room for 10, 8 taken: 2 passed over (of the 12 held, the 10 others were beyond this claim's size).
-        Assert.Equal(2, await RowClaims.PassedOverAsync(mine, RowClaims.Accepted(mine, Lane).OrderBy(r => r.AcceptedAt), taken.Count, 10, CancellationToken.None));
+        Assert.Equal(2, await RowClaims.PassedOverAsync(mine, RowClaims.Accepted(mine, Lane), taken.Count, 10, CancellationToken.None));
         // A claim with room for all 20 passed over all 12.
-        Assert.Equal(12, await RowClaims.PassedOverAsync(mine, RowClaims.Accepted(mine, Lane).OrderBy(r => r.AcceptedAt), taken.Count, 20, CancellationToken.None));
+        Assert.Equal(12, await RowClaims.PassedOverAsync(mine, RowClaims.Accepted(mine, Lane), taken.Count, 20, CancellationToken.None));
         // A full claim lost nothing.
-        Assert.Equal(0, await RowClaims.PassedOverAsync(mine, RowClaims.Accepted(mine, Lane).OrderBy(r => r.AcceptedAt), 8, 8, CancellationToken.None));
+        Assert.Equal(0, await RowClaims.PassedOverAsync(mine, RowClaims.Accepted(mine, Lane), 8, 8, CancellationToken.None));
     }
 }
