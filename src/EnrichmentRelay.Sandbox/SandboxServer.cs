@@ -55,7 +55,10 @@ public sealed class SandboxServer : IAsyncDisposable
         if (!IPAddress.TryParse(options.ListenAddress, out var listenAddress))
             throw new ArgumentException($"ListenAddress must be an IP address, got '{options.ListenAddress}'.", nameof(options));
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // No watcher of settings files (they are cleared below): it would watch the working directory and all below it,
+        // where the relay keeps its SQLite ledger by default (and the benchmark its ledgers), and every write of the
+        // ledger would wake it, at a cost to the writer too.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         // Hosted inside the relay, it must not pick up the relay's settings (URLs, log levels); the empty
         // in-memory source is there because UseUrls writes to configuration, which needs a source.
         builder.Configuration.Sources.Clear();
