@@ -38,7 +38,7 @@ public sealed class LedgerTestHost : IAsyncDisposable
         services.AddLogging();
         services.AddMetrics();
         services.AddSingleton<RelayMetrics>();
-        services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={databasePath}"));
+        services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={databasePath}", LedgerExtensions.SqliteSettings));
         services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
         services.AddSingleton<TimeProvider>(Time);
         services.AddSingleton<OutboxSignal>();

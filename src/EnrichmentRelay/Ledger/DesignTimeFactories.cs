@@ -9,7 +9,7 @@ namespace EnrichmentRelay.Ledger;
 sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteRelayDbContext>
 {
     public SqliteRelayDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<SqliteRelayDbContext>().UseSqlite("Data Source=design-time.db").Options);
+        new(new DbContextOptionsBuilder<SqliteRelayDbContext>().UseSqlite("Data Source=design-time.db", LedgerExtensions.SqliteSettings).Options);
 }
 
 sealed class PostgresDesignTimeFactory : IDesignTimeDbContextFactory<PostgresRelayDbContext>

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -25,7 +26,7 @@ public static class LedgerExtensions
                 break;
             default:
                 builder.Services.AddSingleton<SqliteInstanceLock>();
-                builder.Services.AddDbContextPool<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString).AddInterceptors(new SqliteBusyWait()));
+                builder.Services.AddDbContextPool<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString, SqliteSettings).AddInterceptors(new SqliteBusyWait()));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
                 builder.Services.AddHostedService<SqliteCheckpointer>();
                 break;
@@ -38,6 +39,15 @@ public static class LedgerExtensions
         builder.Services.AddHealthChecks().AddDbContextCheck<RelayDbContext>("ledger", tags: ["ready"]);
         return builder;
     }
+
+    /// <summary>
+    /// The ledger's SQLite settings. A list in a query (<c>ids.Contains(r.RequestId)</c>, a job's thousand requests) goes
+    /// as one JSON parameter that SQLite reads with <c>json_each</c>, not as a parameter per element (EF Core 10's default):
+    /// Microsoft.Data.Sqlite binds each parameter by name, and SQLite finds a name by walking the statement's list of
+    /// names, so binding a thousand took half a million string comparisons (PostgreSQL gets one array parameter anyway).
+    /// </summary>
+    public static void SqliteSettings(SqliteDbContextOptionsBuilder sqlite) =>
+        sqlite.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter);
 
     /// <summary>
     /// How many statements each PostgreSQL connection keeps prepared; Npgsql prepares one once it ran 5 times on the

@@ -30,7 +30,7 @@ public class IntakeBenchmarks
         path = Path.Combine(Path.GetTempPath(), $"relay-micro-{Guid.NewGuid():N}.db");
         var collection = new ServiceCollection();
         collection.AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
-        collection.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={path}"));
+        collection.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={path}", LedgerExtensions.SqliteSettings));
         collection.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
         collection.AddSingleton(TimeProvider.System);
         collection.AddSingleton<OutboxSignal>();

@@ -77,7 +77,7 @@ public sealed class DeadLetterFilterTests : IAsyncLifetime
         services.AddLogging();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(Options.Create(new BusOptions { Transport = BusTransport.InMemory, RetryIntervals = [] }));
-        services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={ledgerPath}"));
+        services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={ledgerPath}", LedgerExtensions.SqliteSettings));
         services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
         services.AddMassTransitTestHarness(bus =>
         {

@@ -55,7 +55,7 @@ public static class EngineLedgers
         else
         {
             var path = Path.Combine(Path.GetTempPath(), $"relay-ledger-{Guid.NewGuid():N}.db");
-            services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={path};Pooling=False"));
+            services.AddDbContext<SqliteRelayDbContext>(o => o.UseSqlite($"Data Source={path};Pooling=False", LedgerExtensions.SqliteSettings));
             services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
             cleanup = () =>
             {
