@@ -23,6 +23,8 @@ public sealed class BenchOptions
     /// longer pays, and one that three fresh instances pay three times over.
     /// </summary>
     public int QuietJitMethods { get; init; } = 50;
+    /// <summary>Flat-out runs of the bare chain after its warm-up; the median is its figure (its rate varies widely from run to run).</summary>
+    public int BaselineRuns { get; init; } = 3;
     public TimeSpan MaxWarmUp { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>The goal rates, which are also the paced runs' rates.</summary>
     public double PostgresGoal { get; init; } = 1000;
@@ -51,6 +53,7 @@ public sealed class BenchOptions
             Requests = c.GetValue("requests", defaults.Requests),
             WarmUpRequests = c.GetValue("warm-up", defaults.WarmUpRequests),
             QuietJitMethods = c.GetValue("quiet-jit-methods", defaults.QuietJitMethods),
+            BaselineRuns = c.GetValue("baseline-runs", defaults.BaselineRuns),
             MaxWarmUp = TimeSpan.FromSeconds(c.GetValue("max-warm-up-seconds", defaults.MaxWarmUp.TotalSeconds)),
             PostgresGoal = c.GetValue("postgres-goal", defaults.PostgresGoal),
             SqliteGoal = c.GetValue("sqlite-goal", defaults.SqliteGoal),

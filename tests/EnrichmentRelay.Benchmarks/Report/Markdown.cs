@@ -38,7 +38,7 @@ public static class Markdown
 
         if (run.EndToEnd.Count > 0)
         {
-            md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after" +
+            md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after, flat out the median of several runs (each run's rate in its notes)" +
                           "; each run measured after a warm-up, not counted: rounds of flat-out requests until the relays' JIT is quiet (see each run's notes), " +
                           "the baseline as many requests as the relay run before it" +
                           string.Concat(run.EndToEnd.Select(r => r.Jit).OfType<string>().Distinct().Select(jit => $"; relay runtime: {jit}")) + ")");
@@ -59,6 +59,7 @@ public static class Markdown
                 if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), relay CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
                 if (r.Runtime is { } runtime) notes.Add(Sections.EndToEnd.Runtime(runtime, r.Requests, r.CpuSeconds));
                 else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
+                if (r.Note is not null) notes.Add(r.Note);
                 notes.Add($"published {F(r.PublishedPerSecond, "N0")}/s; {F(r.RequestBytes, "N0")} B in, {F(r.CompletionBytes, "N0")} B out");
                 notes.Add($"warm-up {r.WarmUpRequests:N0} requests" + (r.System == "relay" ? $" in {r.WarmUpRounds} round{(r.WarmUpRounds == 1 ? "" : "s")}" : ""));
                 md.AppendLine($"| {Name(r)} | {r.Mode} | {Described(r.Durability)} | {r.Requests:N0} | {F(r.CompletionsPerSecond, "N0")} | {F(r.Latency.P50, "N0")} | {F(r.Latency.P95, "N0")} | " +

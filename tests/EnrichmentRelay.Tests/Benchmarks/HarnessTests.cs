@@ -82,6 +82,23 @@ public sealed class HarnessTests
     }
 
     [Fact]
+    public void TheBareChainsFigureIsItsMedianRunWithEveryRunNoted()
+    {
+        var runs = new[] { 9_000, 5_000, 7_000 }.Select(rate => Run("baseline", "-", null, rate, p95: 300)).ToList();
+
+        var median = EndToEnd.MedianRun(runs);
+
+        Assert.Same(runs[2].Latency, median.Latency);
+        Assert.Equal(7_000, median.CompletionsPerSecond);
+        Assert.Equal("median of 3 runs: 9,000, 5,000, 7,000/s", median.Note);
+        Assert.Contains("median of 3 runs: 9,000, 5,000, 7,000/s", Markdown.Render(new BenchRun
+        {
+            StartedAt = "now", Command = "infra/bench.sh", Cores = 2, LoadBefore = "0", EndToEnd = { median },
+        }));
+        Assert.Same(runs[0], EndToEnd.MedianRun([runs[0]]));
+    }
+
+    [Fact]
     public void AFigureOnStorageThatIsNotDurableMeetsNoGoalAndALabelledExtraRunIsShownButNotJudged()
     {
         var run = new BenchRun { StartedAt = "now", Command = "infra/bench.sh", Cores = 2, LoadBefore = "0" };
