@@ -62,20 +62,9 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var claimsAfter = await relays.ClaimsAsync();
             var runtime = await relays.RuntimeAsync() - runtimeBefore;
             var counters = sandbox.Precept.Counters;
-            var result = new EndToEndResult
+            var result = Measured("relay", engine.ToString().ToLowerInvariant(), rate, measured, timeline, publishEnded, listener) with
             {
-                System = "relay",
-                Engine = engine.ToString().ToLowerInvariant(),
                 Instances = instances,
-                PacedRate = rate,
-                Requests = requests,
-                Completed = timeline.Distinct,
-                Duplicates = timeline.Duplicates,
-                CompletionsPerSecond = timeline.CompletionsPerSecond(),
-                PublishedPerSecond = timeline.PublishedPerSecond(publishEnded),
-                Latency = timeline.Latency(),
-                RequestBytes = measured.Average(r => r.Body.Length),
-                CompletionBytes = listener.AverageBodyBytes,
                 CpuSeconds = cpu,
                 ProviderJobs = counters.JobsCreated - countersBefore.JobsCreated,
                 LargestJob = counters.LargestJob,
@@ -164,24 +153,30 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
         var measured = Enumerable.Range(first, requests).Select(BenchRequests.Precept).ToList();
         var cpuBefore = republisher.CpuTime().TotalSeconds;
         var (timeline, publishEnded) = await RunAsync(factory, Republisher.RequestExchange, listener, measured, rate, name);
-        return new EndToEndResult
+        return Measured("baseline", "-", rate, measured, timeline, publishEnded, listener) with
         {
-            System = "baseline",
-            Engine = "-",
-            PacedRate = rate,
-            Requests = requests,
-            Completed = timeline.Distinct,
-            Duplicates = timeline.Duplicates,
-            CompletionsPerSecond = timeline.CompletionsPerSecond(),
-            PublishedPerSecond = timeline.PublishedPerSecond(publishEnded),
-            Latency = timeline.Latency(),
-            RequestBytes = measured.Average(r => r.Body.Length),
-            CompletionBytes = listener.AverageBodyBytes,
             CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
             Durability = Durability.Broker,
             WarmUpRequests = warmUp,
         };
     }
+
+    /// <summary>What the driver saw of a measured run, relay's or the bare chain's alike.</summary>
+    static EndToEndResult Measured(string system, string engine, double? rate, List<PublishedRequest> measured, Timeline timeline,
+        long publishEnded, CompletionListener listener) => new()
+    {
+        System = system,
+        Engine = engine,
+        PacedRate = rate,
+        Requests = measured.Count,
+        Completed = timeline.Distinct,
+        Duplicates = timeline.Duplicates,
+        CompletionsPerSecond = timeline.CompletionsPerSecond(),
+        PublishedPerSecond = timeline.PublishedPerSecond(publishEnded),
+        Latency = timeline.Latency(),
+        RequestBytes = measured.Average(r => r.Body.Length),
+        CompletionBytes = listener.AverageBodyBytes,
+    };
 
     /// <summary>
     /// Flat-out rounds of <see cref="BenchOptions.WarmUpRequests"/> per instance until a round in which no instance's JIT
