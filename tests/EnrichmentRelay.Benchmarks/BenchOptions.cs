@@ -12,11 +12,13 @@ public sealed class BenchOptions
     /// <summary>Requests of a flat-out end-to-end run.</summary>
     public int Requests { get; init; } = 20_000;
     /// <summary>
-    /// Requests of one warm-up round before a measured end-to-end run, per relay instance, not counted: three full
-    /// Precept jobs, so the code that runs once per job is compiled too. Rounds go on until the relays' JIT is quiet
-    /// (<see cref="QuietJitMethods"/>), for at most <see cref="MaxWarmUp"/>.
+    /// Requests of one warm-up round before a measured end-to-end run, all instances together, not counted; by default as
+    /// many as a flat-out run (<see cref="Requests"/>), so the rounds have the measured run's shape: code that runs once
+    /// per job or per batch reaches its tier-1 call count in the warm-up, not in the measured run. Rounds go on until the
+    /// relays' JIT is quiet (<see cref="QuietJitMethods"/>), for at most <see cref="MaxWarmUp"/>.
     /// </summary>
-    public int WarmUpRequests { get; init; } = 3_000;
+    public int? WarmUpRequests { get; init; }
+    public int WarmUpRound => WarmUpRequests ?? Requests;
     /// <summary>
     /// A warm-up round after which each instance compiled at most this many methods ends the warm-up: tiered compilation
     /// recompiles a relay's hot methods for 20 to 30 s of flat-out load after it starts, a cost a running service no
@@ -25,7 +27,7 @@ public sealed class BenchOptions
     public int QuietJitMethods { get; init; } = 50;
     /// <summary>Flat-out runs of the bare chain after its warm-up; the median is its figure (its rate varies widely from run to run).</summary>
     public int BaselineRuns { get; init; } = 3;
-    public TimeSpan MaxWarmUp { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan MaxWarmUp { get; init; } = TimeSpan.FromSeconds(90);
     /// <summary>The goal rates, which are also the paced runs' rates.</summary>
     public double PostgresGoal { get; init; } = 1000;
     public double SqliteGoal { get; init; } = 500;
@@ -51,7 +53,7 @@ public sealed class BenchOptions
         {
             Sections = c["sections"] is { Length: > 0 } s ? s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.Sections,
             Requests = c.GetValue("requests", defaults.Requests),
-            WarmUpRequests = c.GetValue("warm-up", defaults.WarmUpRequests),
+            WarmUpRequests = c.GetValue<int?>("warm-up"),
             QuietJitMethods = c.GetValue("quiet-jit-methods", defaults.QuietJitMethods),
             BaselineRuns = c.GetValue("baseline-runs", defaults.BaselineRuns),
             MaxWarmUp = TimeSpan.FromSeconds(c.GetValue("max-warm-up-seconds", defaults.MaxWarmUp.TotalSeconds)),

@@ -121,7 +121,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), Republisher.ReplyExchange);
             var factory = env.Broker(vhost);
 
-            var warmUp = Math.Max(options.WarmUpRequests, lastWarmUp);
+            var warmUp = Math.Max(options.WarmUpRound, lastWarmUp);
             await RunAsync(factory, Republisher.RequestExchange, listener, Enumerable.Range(0, warmUp).Select(BenchRequests.Precept).ToList(), null, "warm-up");
             // Flat out, the bare chain's rate varies far more between runs than the relay's (5,300 to 12,000/s on 2 cores,
             // its CPU per message halving as it speeds up): the figure is the median of several runs, all of them shown.
@@ -179,7 +179,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     };
 
     /// <summary>
-    /// Flat-out rounds of <see cref="BenchOptions.WarmUpRequests"/> per instance until a round in which no instance's JIT
+    /// Flat-out rounds of <see cref="BenchOptions.WarmUpRound"/> requests until a round in which no instance's JIT
     /// compiled more than <see cref="BenchOptions.QuietJitMethods"/> methods, or <see cref="BenchOptions.MaxWarmUp"/> has
     /// passed: what is measured then is the relay as it runs, not its start. Returns the requests sent and the rounds.
     /// </summary>
@@ -192,7 +192,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
         var before = await relays.RuntimeAsync();
         while (true)
         {
-            var round = Enumerable.Range(sent, options.WarmUpRequests * instances).Select(BenchRequests.Precept).ToList();
+            var round = Enumerable.Range(sent, options.WarmUpRound).Select(BenchRequests.Precept).ToList();
             await RunAsync(factory, "enrichment-requested", listener, round, null, "warm-up");
             sent += round.Count;
             rounds++;
