@@ -40,7 +40,8 @@ public static class Markdown
         {
             md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after, flat out the median of several runs (each run's rate in its notes)" +
                           "; each run measured after a warm-up, not counted: rounds of flat-out requests until the relays' JIT is quiet (see each run's notes), " +
-                          "the baseline as many requests as the relay run before it" +
+                          "the baseline as many requests as the relay run before it; machine CPU: the cores' busy time per request while measured, " +
+                          "by process (/proc), the driver with the provider sandbox in the relay's runs, the rest being the kernel's own work and other processes" +
                           string.Concat(run.EndToEnd.Select(r => r.Jit).OfType<string>().Distinct().Select(jit => $"; relay runtime: {jit}")) + ")");
             md.AppendLine();
             md.AppendLine("| run | mode | durability | requests | completions/s | p50 ms | p95 ms | p99 ms | ratio (relay/baseline) | notes |");
@@ -59,6 +60,7 @@ public static class Markdown
                 if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), relay CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
                 if (r.Runtime is { } runtime) notes.Add(Sections.EndToEnd.Runtime(runtime, r.Requests, r.CpuSeconds));
                 else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
+                if (r.MachineCpu is not null) notes.Add(Sections.EndToEnd.MachineShares(r));
                 if (r.Note is not null) notes.Add(r.Note);
                 notes.Add($"published {F(r.PublishedPerSecond, "N0")}/s; {F(r.RequestBytes, "N0")} B in, {F(r.CompletionBytes, "N0")} B out");
                 notes.Add($"warm-up {r.WarmUpRequests:N0} requests" + (r.System == "relay" ? $" in {r.WarmUpRounds} round{(r.WarmUpRounds == 1 ? "" : "s")}" : ""));

@@ -25,6 +25,8 @@ public sealed record EndToEndResult
     public double CompletionBytes { get; init; }
     /// <summary>CPU seconds the relay (or republisher) processes used while measured.</summary>
     public double CpuSeconds { get; init; }
+    /// <summary>CPU seconds the broker, PostgreSQL, the driver and the whole machine used while measured.</summary>
+    public Infrastructure.CpuSample? MachineCpu { get; init; }
     public int ProviderJobs { get; init; }
     public int LargestJob { get; init; }
     /// <summary>Leads the provider saw in more than one job (charged twice).</summary>

@@ -20,6 +20,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     // The warm-up of the last relay run: the bare chain after it is warmed as long, so neither is measured cold.
     int lastWarmUp;
 
+    readonly MachineCpu machine = MachineCpu.FromEnvironment();
+
     /// <summary>Settings of a flat-out run: the relay's defaults (BatchSize 1,000, FlushWindow 2 s).</summary>
     public static IReadOnlyDictionary<string, string> FlatOutSettings => new Dictionary<string, string>();
 
@@ -57,7 +59,9 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var countersBefore = sandbox.Precept.Counters;
             var claimsBefore = await relays.ClaimsAsync();
             var runtimeBefore = await relays.RuntimeAsync();
+            var machineBefore = machine.Sample();
             var (timeline, publishEnded) = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
+            var machineUsed = machine.Sample() - machineBefore;
             var cpu = relays.Instances.Sum(r => r.CpuTime().TotalSeconds) - cpuBefore;
             var claimsAfter = await relays.ClaimsAsync();
             var runtime = await relays.RuntimeAsync() - runtimeBefore;
@@ -66,6 +70,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             {
                 Instances = instances,
                 CpuSeconds = cpu,
+                MachineCpu = machineUsed,
                 ProviderJobs = counters.JobsCreated - countersBefore.JobsCreated,
                 LargestJob = counters.LargestJob,
                 LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
@@ -152,10 +157,13 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     {
         var measured = Enumerable.Range(first, requests).Select(BenchRequests.Precept).ToList();
         var cpuBefore = republisher.CpuTime().TotalSeconds;
+        var machineBefore = machine.Sample();
         var (timeline, publishEnded) = await RunAsync(factory, Republisher.RequestExchange, listener, measured, rate, name);
+        var machineUsed = machine.Sample() - machineBefore;
         return Measured("baseline", "-", rate, measured, timeline, publishEnded, listener) with
         {
             CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
+            MachineCpu = machineUsed,
             Durability = Durability.Broker,
             WarmUpRequests = warmUp,
         };
@@ -226,6 +234,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             $"p99 {r.Latency.P99:N0} ms; {r.Completed:N0}/{r.Requests:N0} completed, {r.Duplicates} duplicates" +
             (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request") +
             (r.Runtime is { } runtime ? $"; {Runtime(runtime, r.Requests, r.CpuSeconds)}" : "") +
+            (r.MachineCpu is not null ? $"; {MachineShares(r)}" : "") +
             (r.Note is { } note ? $"; {note}" : "") +
             string.Concat(r.Claims.OrderBy(c => c.Key).Select(c => $"; {c.Key} rows claimed {c.Value.Claimed:N0}, passed over {c.Value.PassedOver:N0}")));
 
@@ -237,6 +246,23 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
         $"allocated {runtime.AllocatedBytes / requests / 1024:N1} KiB/request, GCs {runtime.Gen0:N0}/{runtime.Gen1:N0}/{runtime.Gen2:N0} (gen 0/1/2), " +
         $"paused {runtime.PauseSeconds * 1000 / requests:0.000} ms/request ({(cpuSeconds > 0 ? runtime.PauseSeconds / cpuSeconds : 0):P0} of its CPU time); " +
         $"JIT compiled {runtime.JitMethods:N0} methods ({runtime.JitSeconds:0.00} s)";
+
+    /// <summary>
+    /// The machine's busy CPU per request while measured, and its parts: the relay (or the republisher), the broker,
+    /// PostgreSQL (its runs only), the driver (with the in-process sandbox in the relay's runs) and the rest (the kernel's
+    /// own work, other processes).
+    /// </summary>
+    public static string MachineShares(EndToEndResult r)
+    {
+        var m = r.MachineCpu!;
+        string Ms(double seconds) => (seconds * 1000 / r.Requests).ToString("0.00", CultureInfo.InvariantCulture);
+        var parts = new List<(string Name, double Seconds)> { (r.System == "relay" ? "relay" : "republisher", r.CpuSeconds) };
+        if (m.Broker is { } broker) parts.Add(("RabbitMQ", broker));
+        if (r.Engine == "postgres" && m.Database is { } database) parts.Add(("PostgreSQL", database));
+        parts.Add((r.System == "relay" ? "driver and sandbox" : "driver", m.Driver));
+        parts.Add(("rest", Math.Max(0, m.Machine - parts.Sum(p => p.Seconds))));
+        return $"machine CPU {Ms(m.Machine)} ms/request ({string.Join(", ", parts.Select(p => $"{p.Name} {Ms(p.Seconds)}"))})";
+    }
 
     /// <summary>The providers with no artificial latency and no duplicate webhooks, so what is measured is the relay.</summary>
     public static async Task<SandboxServer> StartSandboxAsync(Action<SandboxServer>? arrange = null)

@@ -1,6 +1,7 @@
 using System.Text;
 using EnrichmentRelay.Benchmarks;
 using EnrichmentRelay.Benchmarks.Baselines;
+using EnrichmentRelay.Benchmarks.Infrastructure;
 using EnrichmentRelay.Benchmarks.Load;
 using EnrichmentRelay.Benchmarks.Report;
 using EnrichmentRelay.Benchmarks.Sections;
@@ -96,6 +97,46 @@ public sealed class HarnessTests
             StartedAt = "now", Command = "infra/bench.sh", Cores = 2, LoadBefore = "0", EndToEnd = { median },
         }));
         Assert.Same(runs[0], EndToEnd.MedianRun([runs[0]]));
+    }
+
+    [Fact]
+    public void TheMachinesCpuPerRequestIsSplitIntoItsPartsAndTheRestIsWhatNoneOfThemUsed()
+    {
+        var relay = Run("relay", "postgres", null, 3_000, p95: 5_000) with
+        {
+            CpuSeconds = 6, MachineCpu = new CpuSample(Broker: 3, Database: 4, Driver: 1, Machine: 16),
+        };
+        var chain = Run("baseline", "-", null, 8_000, p95: 300) with
+        {
+            CpuSeconds = 1.6, MachineCpu = new CpuSample(Broker: 2, Database: 0.02, Driver: 1.2, Machine: 5),
+        };
+
+        Assert.Equal("machine CPU 0.80 ms/request (relay 0.30, RabbitMQ 0.15, PostgreSQL 0.20, driver and sandbox 0.05, rest 0.10)",
+            EndToEnd.MachineShares(relay));
+        // The chain uses no database: the idle cluster's ticks are left in the rest, not named.
+        Assert.Equal("machine CPU 0.25 ms/request (republisher 0.08, RabbitMQ 0.10, driver 0.06, rest 0.01)", EndToEnd.MachineShares(chain));
+        Assert.Contains("relay 0.30, RabbitMQ 0.15", Markdown.Render(new BenchRun
+        {
+            StartedAt = "now", Command = "infra/bench.sh", Cores = 2, LoadBefore = "0", EndToEnd = { relay, chain },
+        }));
+    }
+
+    [Fact]
+    public void TheSamplerReadsThisProcesssCpuAndTheMachinesFromProcAndLeavesOutWhatIsNotRunning()
+    {
+        var cpu = new MachineCpu(brokerPid: null, postmasterPid: Environment.ProcessId);
+        var before = cpu.Sample();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var spins = 0L;
+        while (cpu.Sample().Driver - before.Driver < 0.05 && DateTime.UtcNow < until)
+            spins++;
+        var used = cpu.Sample() - before;
+
+        Assert.True(used.Driver >= 0.05, $"this process's CPU grew by {used.Driver:0.000} s after {spins} samples");
+        Assert.True(used.Machine >= used.Driver * 0.5, $"the machine's busy time ({used.Machine:0.00} s) holds this process's ({used.Driver:0.00} s)");
+        Assert.Null(used.Broker);
+        // A "postmaster" that is this process: its own time and its children's, counted from /proc like the driver's.
+        Assert.True(used.Database > 0, $"database {used.Database}");
     }
 
     [Fact]
