@@ -12,8 +12,8 @@ namespace EnrichmentRelay.Outbox;
 
 /// <summary>
 /// Publishes outbox rows with publisher confirms. Each round leases up to <see cref="OutboxOptions.BatchSize"/> rows
-/// (no lock is held while the broker is asked), publishes them concurrently, and records each row sent as its confirm
-/// arrives. A copy reaches subscribers twice only when the broker took a message whose row was not recorded sent:
+/// (no lock is held while the broker is asked), publishes them concurrently, and records the rows sent once the round's
+/// confirms are in, or within <see cref="MarkWindow"/> of a confirm when a slow publish holds the round up. A copy reaches subscribers twice only when the broker took a message whose row was not recorded sent:
 /// an attempt's confirm was lost (the message is sent again), or this instance died holding confirmed rows (another
 /// takes them over once the lease runs out). Both are logged with their counts. Confirmed rows the ledger could not
 /// record (it was down) are held in memory and recorded before anything else is published, so a database outage
@@ -46,6 +46,13 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
         attemptsHandle.Disconnect();
         base.Dispose();
     }
+
+    /// <summary>
+    /// How long a confirm waits for others to be recorded with it, when the round's publishes have not all ended: a round's
+    /// confirms arrive in several bursts over a few milliseconds, and each write is a commit (on SQLite an fsync under its
+    /// one write lock). Short, because a confirm not yet recorded is a copy a crash would publish again.
+    /// </summary>
+    internal static readonly TimeSpan MarkWindow = TimeSpan.FromMilliseconds(100);
 
     /// <summary>This instance's name on the rows it leases: unique per process, readable by an operator.</summary>
     public string Holder { get; } =
@@ -133,8 +140,8 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
     }
 
     /// <summary>
-    /// Publishes the rows concurrently, each confirmed by the broker, and records each sent as its confirm arrives:
-    /// every write takes all the confirms that came in while the previous one ran.
+    /// Publishes the rows concurrently, each confirmed by the broker, and records them sent: in one write once every
+    /// publish has ended, or, while a slow one holds the round up, each confirm within <see cref="MarkWindow"/>.
     /// </summary>
     async Task<int> PublishAndMarkAsync(IReadOnlyList<PublishableRow> ready, DateTimeOffset giveUpAt, CancellationToken ct)
     {
@@ -143,20 +150,21 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
         using var cutoff = new CancellationTokenSource(TimeSpan.FromTicks(Math.Max(0, (giveUpAt - time.GetUtcNow()).Ticks)), time);
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(ct, cutoff.Token);
         var confirmed = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleReader = true });
-        var marking = MarkAsConfirmedAsync(confirmed.Reader, ct);
+        var published = Task.WhenAll(ready.Select(async row =>
+        {
+            var result = await PublishAsync(row, publishing.Token, ct);
+            if (result.Failure is null)
+            {
+                metrics.OutboxUnmarked(1);
+                confirmed.Writer.TryWrite(row.Row.Id);
+            }
+            return result;
+        }));
+        var marking = MarkAsConfirmedAsync(confirmed.Reader, published, ct);
         (Exception? Failure, int FailedAttempts)[] results;
         try
         {
-            results = await Task.WhenAll(ready.Select(async row =>
-            {
-                var result = await PublishAsync(row, publishing.Token, ct);
-                if (result.Failure is null)
-                {
-                    metrics.OutboxUnmarked(1);
-                    confirmed.Writer.TryWrite(row.Row.Id);
-                }
-                return result;
-            }));
+            results = await published;
         }
         finally
         {
@@ -232,8 +240,11 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
         return (null, failedAttempts);
     }
 
-    /// <summary>Records rows sent as their confirms come in; once a write fails, holds the rest of the round's confirms in memory.</summary>
-    async Task<(int Marked, List<long> Held, Exception? Failure)> MarkAsConfirmedAsync(ChannelReader<long> confirmed, CancellationToken ct)
+    /// <summary>
+    /// Records rows sent as their confirms come in, each write taking those of the whole round or of <see cref="MarkWindow"/>;
+    /// once a write fails, holds the rest of the round's confirms in memory.
+    /// </summary>
+    async Task<(int Marked, List<long> Held, Exception? Failure)> MarkAsConfirmedAsync(ChannelReader<long> confirmed, Task published, CancellationToken ct)
     {
         var marked = 0;
         var held = new List<long>();
@@ -241,6 +252,12 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
         var batch = new List<long>();
         while (await confirmed.WaitToReadAsync(ct))
         {
+            if (!published.IsCompleted)
+            {
+                using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                await Task.WhenAny(published, Task.Delay(MarkWindow, time, window.Token));
+                await window.CancelAsync();
+            }
             while (confirmed.TryRead(out var id))
                 batch.Add(id);
             if (failure is null)
