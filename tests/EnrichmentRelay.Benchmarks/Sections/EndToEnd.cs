@@ -52,6 +52,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var (warmUp, rounds) = await WarmUpAsync(relays, factory, listener, instances);
             completionBytes = listener.AverageBodyBytes;
             lastWarmUp = warmUp;
+            await database.EmptyAsync();
 
             // Leads of their own: the warm-up's are in the identity cache.
             var measured = Enumerable.Range(0, requests).Select(i => BenchRequests.Precept(warmUp + i)).ToList();
