@@ -180,6 +180,9 @@ public sealed record BenchDatabase(Engine Engine, string ConnectionString, strin
             while (await reader.ReadAsync())
                 names.Add(reader.GetString(0));
         await using var transaction = (SqliteTransaction)await sqlite.BeginTransactionAsync();
+        // In any order: the foreign keys are checked at the commit, when every table is empty.
+        await using (var defer = new SqliteCommand("PRAGMA defer_foreign_keys = ON", sqlite, transaction))
+            await defer.ExecuteNonQueryAsync();
         foreach (var name in names)
         {
             await using var delete = new SqliteCommand($"DELETE FROM \"{name}\"", sqlite, transaction);

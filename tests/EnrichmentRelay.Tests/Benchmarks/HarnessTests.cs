@@ -2,6 +2,10 @@ using System.Text;
 using EnrichmentRelay.Benchmarks;
 using EnrichmentRelay.Benchmarks.Baselines;
 using EnrichmentRelay.Benchmarks.Infrastructure;
+using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Tests.Ledger;
+using Microsoft.EntityFrameworkCore;
 using EnrichmentRelay.Benchmarks.Load;
 using EnrichmentRelay.Benchmarks.Report;
 using EnrichmentRelay.Benchmarks.Sections;
@@ -137,6 +141,64 @@ public sealed class HarnessTests
         Assert.Null(used.Broker);
         // A "postmaster" that is this process: its own time and its children's, counted from /proc like the driver's.
         Assert.True(used.Database > 0, $"database {used.Database}");
+    }
+
+    [Theory]
+    [MemberData(nameof(EngineLedgers.Engines), MemberType = typeof(EngineLedgers))]
+    public async Task EmptyingALedgerAfterTheWarmUpDeletesEveryRowWhateverItsForeignKeysAndKeepsTheMigrations(string engine)
+    {
+        BenchDatabase database;
+        if (engine == "Sqlite")
+        {
+            var path = Path.Combine(Path.GetTempPath(), $"relay-bench-empty-{Guid.NewGuid():N}.db");
+            database = new BenchDatabase(Engine.Sqlite, $"Data Source={path}", path);
+        }
+        else
+        {
+            var environment = new BenchEnvironment
+            {
+                RabbitHost = "-", RabbitPort = 0, RabbitUser = "-", RabbitPassword = "-", RabbitCtl = "-",
+                PostgresAdmin = Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")!, WorkDirectory = Path.GetTempPath(),
+            };
+            database = await environment.NewDatabaseAsync(Engine.Postgres);
+        }
+        try
+        {
+            RelayDbContext Open() => engine == "Sqlite"
+                ? new SqliteRelayDbContext(new DbContextOptionsBuilder<SqliteRelayDbContext>().UseSqlite(database.ConnectionString).Options)
+                : new PostgresRelayDbContext(new DbContextOptionsBuilder<PostgresRelayDbContext>().UseNpgsql(database.ConnectionString).Options);
+            await using (var db = Open())
+            {
+                await db.Database.MigrateAsync();
+                // A request that refers to its job: deleting the job first would break the foreign key until the request goes too.
+                var job = new ProviderJobRecord { Id = Guid.NewGuid(), Provider = ProviderName.Precept, Lane = "precept", CreatedAt = DateTimeOffset.UtcNow };
+                db.ProviderJobs.Add(job);
+                db.Requests.Add(new EnrichmentRequestRecord
+                {
+                    RequestId = Guid.NewGuid(), State = RequestState.Submitted, RequestJson = "{}", AcceptedAt = DateTimeOffset.UtcNow, ProviderJobId = job.Id,
+                });
+                await db.SaveChangesAsync();
+            }
+
+            await database.EmptyAsync();
+
+            await using (var db = Open())
+            {
+                Assert.Equal((0, 0), (await db.Requests.CountAsync(), await db.ProviderJobs.CountAsync()));
+                Assert.NotEmpty(await db.Database.GetAppliedMigrationsAsync());
+            }
+        }
+        finally
+        {
+            if (database.SqlitePath is null)
+            {
+                await using var admin = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(Environment.GetEnvironmentVariable("RELAY_TEST_POSTGRES")) { Pooling = false }.ConnectionString);
+                await admin.OpenAsync();
+                Npgsql.NpgsqlConnection.ClearAllPools();
+                await new Npgsql.NpgsqlCommand($"DROP DATABASE IF EXISTS {new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString).Database} WITH (FORCE)", admin).ExecuteNonQueryAsync();
+            }
+            database.Delete();
+        }
     }
 
     [Fact]
