@@ -332,7 +332,8 @@ public class OutboxMessage
     public string? TraceParent { get; set; }
     /// <summary>
     /// The relay instance that claimed it to publish (kept once sent: who published it). Until <see cref="LeasedUntil"/>
-    /// no other instance publishes it; after that another takes it over, as its holder may have died.
+    /// no other instance publishes it; after that another takes it over, as its holder may have died. PostgreSQL only:
+    /// SQLite runs one instance, and the outbox writes no leases there.
     /// </summary>
     public string? LeasedBy { get; set; }
     public DateTimeOffset? LeasedUntil { get; set; }

@@ -37,6 +37,7 @@ public static class RowClaims
     /// The oldest outbox rows not yet sent that <paramref name="holder"/> may lease, up to <paramref name="limit"/>, untracked,
     /// with their lease as it was: rows never leased, released, leased by <paramref name="holder"/> itself, or whose lease ran out
     /// by <paramref name="now"/>. The caller writes its own lease on them before the transaction ends; the locks last only that long.
+    /// On SQLite, which runs one instance, every unsent row: a lease on one was left by an earlier run of the relay.
     /// </summary>
     public static IQueryable<OutboxMessage> UnsentOutbox(RelayDbContext db, string holder, DateTimeOffset now, int limit) =>
         db.Database.IsNpgsql()
@@ -49,7 +50,7 @@ public static class RowClaims
                     ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED)
                 ORDER BY "Id"
                 """).AsNoTracking()
-            : Unsent(db, holder, now).AsNoTracking().Take(limit);
+            : db.Outbox.Where(m => m.SentAt == null).OrderBy(m => m.Id).AsNoTracking().Take(limit);
 
     /// <summary>The outbox rows <paramref name="holder"/> may lease, oldest first, unlocked: what <see cref="UnsentOutbox"/> chooses from, in its order.</summary>
     public static IOrderedQueryable<OutboxMessage> Unsent(RelayDbContext db, string holder, DateTimeOffset now) =>

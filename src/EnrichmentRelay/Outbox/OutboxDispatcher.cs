@@ -34,10 +34,14 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
     /// <summary>Rows the broker confirmed that the ledger could not record as sent yet; only the dispatcher's loop touches it.</summary>
     readonly List<long> unmarked = [];
 
+    readonly DateTimeOffset started;
+    bool leftoversChecked;
+
     public OutboxDispatcher(IServiceScopeFactory scopes, IBus bus, OutboxSignal signal, TimeProvider time, IOptions<OutboxOptions> options,
         RelayMetrics metrics, ILogger<OutboxDispatcher> logger)
     {
         (this.scopes, this.bus, this.signal, this.time, this.options, this.metrics, this.logger) = (scopes, bus, signal, time, options, metrics, logger);
+        started = time.GetUtcNow();
         attemptsHandle = bus.ConnectPublishObserver(attempts);
     }
 
@@ -95,14 +99,25 @@ public sealed class OutboxDispatcher : DrainingBackgroundService
         await RecordHeldMarksAsync(ct);
         var o = options.Value;
         var leasedAt = time.GetUtcNow();
-        var (rows, passedOver) = await InLedgerAsync(db => OutboxLedger.ClaimAsync(db, Holder, leasedAt, o.Lease, o.BatchSize, ct));
+        var (rows, passedOver, leased) = await InLedgerAsync(db => OutboxLedger.ClaimAsync(db, Holder, leasedAt, o.Lease, o.BatchSize, ct));
         metrics.RowsClaimed("outbox", rows.Count, passedOver);
         if (rows.Count == 0)
             return 0;
-        foreach (var previous in rows.Where(r => r.LeasedUntil is not null && r.LeasedBy != Holder).GroupBy(r => r.LeasedBy))
-            logger.LogWarning("Took over {Count} outbox messages leased by {PreviousHolder}, whose lease ran out at {LeasedUntil:o}: it stopped " +
-                              "before recording them as sent, so those it had published reach subscribers twice (same MessageId)",
-                previous.Count(), previous.Key, previous.Max(r => r.LeasedUntil));
+        if (leased)
+        {
+            foreach (var previous in rows.Where(r => r.LeasedUntil is not null && r.LeasedBy != Holder).GroupBy(r => r.LeasedBy))
+                logger.LogWarning("Took over {Count} outbox messages leased by {PreviousHolder}, whose lease ran out at {LeasedUntil:o}: it stopped " +
+                                  "before recording them as sent, so those it had published reach subscribers twice (same MessageId)",
+                    previous.Count(), previous.Key, previous.Max(r => r.LeasedUntil));
+        }
+        else if (!leftoversChecked)
+        {
+            // No leases (SQLite, one instance): what an earlier run left is known by its age, or a lease it wrote, and comes first.
+            leftoversChecked = true;
+            if (rows.Count(r => r.LeasedBy is not null || r.CreatedAt < started) is var left and > 0)
+                logger.LogInformation("Publishing {Count} outbox messages the relay's previous run left unsent; any it had published without " +
+                                      "recording them as sent (it stopped abruptly) reach subscribers twice (same MessageId)", left);
+        }
 
         var ready = new List<PublishableRow>(rows.Count);
         foreach (var row in rows)

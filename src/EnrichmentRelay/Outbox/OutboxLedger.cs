@@ -13,24 +13,30 @@ public static class OutboxLedger
     /// <summary>
     /// Leases the oldest rows <paramref name="holder"/> may publish (see <see cref="RowClaims.UnsentOutbox"/>) until
     /// <paramref name="now"/> + <paramref name="lease"/>. Returns them with the lease they had before, so the caller sees
-    /// which it took over from an instance whose lease ran out, and how many rows it passed over
-    /// (<see cref="RowClaims.PassedOverAsync{T}"/>).
+    /// which it took over from an instance whose lease ran out, how many rows it passed over
+    /// (<see cref="RowClaims.PassedOverAsync{T}"/>), and whether it leased them.
+    /// SQLite runs one instance (<see cref="SqliteInstanceLock"/>), so no lease is written there: it would keep no other
+    /// instance off, would cost each round a commit (an fsync under SQLite's one write lock), and would keep a relay
+    /// restarted after a crash waiting for its previous run's lease to run out before publishing what that run left.
     /// </summary>
-    public static async Task<(List<OutboxMessage> Rows, int PassedOver)> ClaimAsync(RelayDbContext db, string holder, DateTimeOffset now,
+    public static async Task<OutboxClaim> ClaimAsync(RelayDbContext db, string holder, DateTimeOffset now,
         TimeSpan lease, int limit, CancellationToken ct)
     {
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var rows = await RowClaims.UnsentOutbox(db, holder, now, limit).ToListAsync(ct);
+        var leases = db.Database.IsNpgsql();
+        if (!leases)
+            return new OutboxClaim(rows, 0, Leased: false);
         var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Unsent(db, holder, now), rows.Count, limit, ct);
         if (rows.Count == 0)
-            return (rows, passedOver);
+            return new OutboxClaim(rows, passedOver, Leased: true);
         var ids = rows.Select(r => r.Id).ToList();
         var until = now + lease;
         await db.Outbox.Where(m => ids.Contains(m.Id))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LeasedBy, holder).SetProperty(m => m.LeasedUntil, until), ct);
         if (claim is not null)
             await claim.CommitAsync(ct);
-        return (rows, passedOver);
+        return new OutboxClaim(rows, passedOver, Leased: true);
     }
 
     /// <summary>Records rows as sent; repeating it (a retry after an error whose write did land) changes nothing.</summary>
@@ -56,3 +62,6 @@ public static class OutboxLedger
         return letter;
     }
 }
+
+/// <summary>The rows a round took, how many it passed over (another instance held them), and whether it leased them (not on SQLite).</summary>
+public sealed record OutboxClaim(List<OutboxMessage> Rows, int PassedOver, bool Leased);

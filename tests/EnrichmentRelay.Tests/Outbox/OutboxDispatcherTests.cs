@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.DeadLetters;
+using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Operations;
 using EnrichmentRelay.Outbox;
@@ -14,45 +15,60 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using EnrichmentRelay.Telemetry;
 
 namespace EnrichmentRelay.Tests.Outbox;
 
 /// <summary>
-/// The outbox's duplicate window: rows are leased (not locked) while the broker is asked, each is recorded sent as its
-/// confirm arrives, confirms the ledger could not record are held and recorded before anything else goes out, and a
-/// row that can never be published becomes a dead letter instead of blocking the rows behind it.
+/// The outbox's duplicate window, on each engine: rows are leased (not locked) while the broker is asked (PostgreSQL; SQLite
+/// runs one instance and writes no leases), a round's confirms are recorded sent in one write, confirms the ledger could
+/// not record are held and recorded before anything else goes out, and a row that can never be published becomes a
+/// dead letter instead of blocking the rows behind it.
 /// </summary>
-public sealed class OutboxDispatcherTests : IAsyncLifetime
+public abstract class OutboxDispatcherTests : IAsyncLifetime
 {
-    static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+    protected static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
     readonly LedgerOutage outage = new();
-    readonly PublishGate gate = new();
-    LedgerTestHost host = null!;
-    ITestHarness harness = null!;
+    protected readonly PublishGate gate = new();
+    protected readonly FakeTimeProvider time = new(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
+    EngineLedger ledger = null!;
+
+    /// <summary>"Sqlite" or "Postgres" (<see cref="EngineLedgers"/>).</summary>
+    protected abstract string Engine { get; }
+
+    protected IServiceProvider Services => ledger.Services;
 
     public async Task InitializeAsync()
     {
-        host = new LedgerTestHost((services, _) =>
+        ledger = await EngineLedgers.CreateAsync(Engine, services =>
         {
-            services.AddMassTransitTestHarness();
+            services.AddLogging();
+            services.AddMetrics();
             services.AddFakeLogging();
+            services.AddSingleton<RelayMetrics>();
+            services.AddSingleton<TimeProvider>(time);
+            services.AddSingleton<OutboxSignal>();
+            services.AddMassTransitTestHarness();
             services.AddOptions<OutboxOptions>().Configure(o =>
             {
                 o.Lease = Lease;
                 o.MaxMessageBytes = 4096;
             });
-            services.ConfigureDbContext<SqliteRelayDbContext>(o => o.AddInterceptors(outage));
+            if (Engine == "Postgres")
+                services.ConfigureDbContext<PostgresRelayDbContext>(o => o.AddInterceptors(outage));
+            else
+                services.ConfigureDbContext<SqliteRelayDbContext>(o => o.AddInterceptors(outage));
         });
-        harness = host.Services.GetRequiredService<ITestHarness>();
+        var harness = Services.GetRequiredService<ITestHarness>();
         await harness.Start();
         harness.Bus.ConnectPublishObserver(gate);
     }
 
-    public async Task DisposeAsync() => await host.DisposeAsync();
+    public async Task DisposeAsync() => await ledger.DisposeAsync();
 
-    OutboxDispatcher NewInstance() => ActivatorUtilities.CreateInstance<OutboxDispatcher>(host.Services);
+    protected OutboxDispatcher NewInstance() => ActivatorUtilities.CreateInstance<OutboxDispatcher>(Services);
 
     [Fact]
     public async Task ARoundsConfirmsAreRecordedInOneWrite()
@@ -63,7 +79,7 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
 
         Assert.Equal(20, await NewInstance().PublishBatchAsync(CancellationToken.None));
 
-        Assert.All(await host.OutboxAsync(), row => Assert.NotNull(row.SentAt));
+        Assert.All(await OutboxAsync(), row => Assert.NotNull(row.SentAt));
         Assert.Equal(1, outage.MarkWrites);
     }
 
@@ -73,22 +89,18 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         var (quick, slow) = (await StageAsync(), await StageAsync());
         gate.Hold(slow.MessageId);
         var dispatcher = NewInstance();
-        var leasedAt = host.Time.GetUtcNow();
 
         var round = dispatcher.PublishBatchAsync(CancellationToken.None);
         await WaitUntilAsync(() => Task.FromResult(gate.Published(quick.MessageId) == 1));
-        host.Time.Advance(OutboxDispatcher.MarkWindow - TimeSpan.FromMilliseconds(1));
+        time.Advance(OutboxDispatcher.MarkWindow - TimeSpan.FromMilliseconds(1));
         Assert.Null((await RowAsync(quick)).SentAt);
         await WaitUntilAsync(async () =>
         {
             // The window's timer may start after an advance: step on until it fires.
-            host.Time.Advance(TimeSpan.FromMilliseconds(1));
+            time.Advance(TimeSpan.FromMilliseconds(1));
             return (await RowAsync(quick)).SentAt is not null;
         });
-        var waiting = await RowAsync(slow);
-        Assert.Null(waiting.SentAt);
-        Assert.Equal(dispatcher.Holder, waiting.LeasedBy);
-        Assert.Equal(leasedAt + Lease, waiting.LeasedUntil);
+        Assert.Null((await RowAsync(slow)).SentAt);
         gate.Release(slow.MessageId);
         Assert.Equal(2, await round);
         Assert.NotNull((await RowAsync(slow)).SentAt);
@@ -103,7 +115,7 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         var staged = new[] { await StageAsync(), await StageAsync(), await StageAsync() };
         foreach (var row in staged)
             gate.Hold(row.MessageId);
-        using var unmarked = new MetricCollector<int>(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+        using var unmarked = new MetricCollector<int>(Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             RelayMetrics.MeterName, "relay.outbox.unmarked");
         var dispatcher = NewInstance();
 
@@ -127,47 +139,9 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         Assert.Equal(1, await dispatcher.PublishBatchAsync(CancellationToken.None));
         Assert.All(staged, row => Assert.Equal(1, gate.Published(row.MessageId)));
         Assert.Equal(1, gate.Published(later.MessageId));
-        Assert.All(await host.OutboxAsync(), row => Assert.NotNull(row.SentAt));
+        Assert.All(await OutboxAsync(), row => Assert.NotNull(row.SentAt));
         Assert.Equal(0, unmarked.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Contains(Logs(), l => l.Message.Contains("Recorded 3 outbox messages as sent that the broker had confirmed while the ledger was unreachable"));
-    }
-
-    [Fact]
-    public async Task ALiveLeaseKeepsOtherInstancesOffTheRowUntilItRunsOutThenOneTakesItOver()
-    {
-        var row = await StageAsync();
-        await LeaseAsync(row, "crashed-instance", host.Time.GetUtcNow() + Lease);
-        var survivor = NewInstance();
-
-        Assert.Equal(0, await survivor.PublishBatchAsync(CancellationToken.None));
-        host.Time.Advance(Lease - TimeSpan.FromSeconds(1));
-        Assert.Equal(0, await survivor.PublishBatchAsync(CancellationToken.None));
-        Assert.Equal(0, gate.Attempts(row.MessageId));
-
-        host.Time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(1, await survivor.PublishBatchAsync(CancellationToken.None));
-        Assert.Equal(1, gate.Published(row.MessageId));
-        Assert.Equal(survivor.Holder, (await RowAsync(row)).LeasedBy);
-        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.Contains("Took over 1 outbox messages leased by crashed-instance"));
-    }
-
-    [Fact]
-    public async Task TwoInstancesNeverBothPublishARowWhileItsLeaseLives()
-    {
-        var row = await StageAsync();
-        gate.Hold(row.MessageId);
-        var (first, second) = (NewInstance(), NewInstance());
-
-        var firstRound = first.PublishBatchAsync(CancellationToken.None);
-        await WaitUntilAsync(() => Task.FromResult(gate.Attempts(row.MessageId) == 1));
-        Assert.Equal(0, await second.PublishBatchAsync(CancellationToken.None));
-        gate.Release(row.MessageId);
-        Assert.Equal(1, await firstRound);
-        Assert.Equal(0, await second.PublishBatchAsync(CancellationToken.None));
-
-        Assert.Equal(1, gate.Attempts(row.MessageId));
-        Assert.Equal(first.Holder, (await RowAsync(row)).LeasedBy);
-        Assert.DoesNotContain(Logs(), l => l.Message.Contains("Took over"));
     }
 
     [Fact]
@@ -179,7 +153,7 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
 
         var round = dispatcher.PublishBatchAsync(CancellationToken.None);
         await WaitUntilAsync(() => Task.FromResult(gate.Attempts(row.MessageId) == 1));
-        host.Time.Advance(Lease / 2);
+        time.Advance(Lease / 2);
 
         Assert.Equal(0, await round);
         var handedBack = await RowAsync(row);
@@ -211,7 +185,7 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
 
         Assert.Equal(1, gate.Published(refused.MessageId));
         Assert.Equal(1, gate.Published(fine.MessageId));
-        Assert.All(await host.OutboxAsync(), r => Assert.NotNull(r.SentAt));
+        Assert.All(await OutboxAsync(), r => Assert.NotNull(r.SentAt));
     }
 
     [Fact]
@@ -225,8 +199,8 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         Assert.Equal(1, await NewInstance().PublishBatchAsync(CancellationToken.None));
 
         Assert.Equal(1, gate.Published(fine.MessageId));
-        Assert.Equal(new[] { fine.MessageId }, (await host.OutboxAsync()).Select(r => r.MessageId));
-        var letters = await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync());
+        Assert.Equal(new[] { fine.MessageId }, (await OutboxAsync()).Select(r => r.MessageId));
+        var letters = await InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync());
         Assert.Equal(3, letters.Count);
         Assert.All(letters, l => Assert.Equal(OutboxRows.DeadLetterQueue, l.Queue));
         Assert.Contains("Unknown message type 'OrderShipped'", letters.Single(l => l.MessageId == unknown.MessageId.ToString()).Reason);
@@ -244,9 +218,9 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
             row.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         });
         await NewInstance().PublishBatchAsync(CancellationToken.None);
-        Assert.Empty(await host.OutboxAsync());
+        Assert.Empty(await OutboxAsync());
 
-        await host.InScopeAsync(async sp =>
+        await InScopeAsync(async sp =>
         {
             var db = sp.GetRequiredService<RelayDbContext>();
             var replayer = ActivatorUtilities.CreateInstance<DeadLetterReplayer>(sp, db);
@@ -254,28 +228,37 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
             return 0;
         });
 
-        var restored = Assert.Single(await host.OutboxAsync());
+        var restored = Assert.Single(await OutboxAsync());
         Assert.Equal((unknown.MessageId, unknown.MessageType, unknown.Body, unknown.TraceParent),
             (restored.MessageId, restored.MessageType, restored.Body, restored.TraceParent));
         Assert.Null(restored.SentAt);
         Assert.Null(restored.LeasedBy);
-        var letter = Assert.Single(await host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync()));
+        var letter = Assert.Single(await InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().DeadLetters.AsNoTracking().ToListAsync()));
         Assert.Equal(1, letter.ReplayCount);
         Assert.NotNull(letter.ReplayedAt);
         Assert.Equal(0, gate.Attempts(unknown.MessageId)); // replayed into the outbox, not onto a queue
     }
 
-    async Task<OutboxMessage> StageAsync(Action<OutboxMessage>? change = null)
+    protected async Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await action(scope.ServiceProvider);
+    }
+
+    protected Task<List<OutboxMessage>> OutboxAsync() =>
+        InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.AsNoTracking().OrderBy(m => m.Id).ToListAsync());
+
+    protected async Task<OutboxMessage> StageAsync(Action<OutboxMessage>? change = null)
     {
         var requestId = Guid.NewGuid();
         var completed = new EnrichmentCompleted
         {
             EventId = EnrichmentCompleted.EventIdFor(requestId), RequestId = requestId, Provider = ProviderName.Precept, Outcome = Outcome.NotFound,
-            RequestedAt = host.Time.GetUtcNow(), CompletedAt = host.Time.GetUtcNow(),
+            RequestedAt = time.GetUtcNow(), CompletedAt = time.GetUtcNow(),
         };
-        var row = OutboxRows.For(completed, completed.EventId, host.Time.GetUtcNow());
+        var row = OutboxRows.For(completed, completed.EventId, time.GetUtcNow());
         change?.Invoke(row);
-        await host.InScopeAsync(sp =>
+        await InScopeAsync(sp =>
         {
             var db = sp.GetRequiredService<RelayDbContext>();
             db.Outbox.Add(row);
@@ -284,16 +267,16 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         return row;
     }
 
-    Task<OutboxMessage> RowAsync(OutboxMessage row) =>
-        host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.AsNoTracking().SingleAsync(m => m.Id == row.Id));
+    protected Task<OutboxMessage> RowAsync(OutboxMessage row) =>
+        InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.AsNoTracking().SingleAsync(m => m.Id == row.Id));
 
-    Task<int> LeaseAsync(OutboxMessage row, string holder, DateTimeOffset until) =>
-        host.InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.Where(m => m.Id == row.Id)
+    protected Task<int> LeaseAsync(OutboxMessage row, string holder, DateTimeOffset until) =>
+        InScopeAsync(sp => sp.GetRequiredService<RelayDbContext>().Outbox.Where(m => m.Id == row.Id)
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LeasedBy, holder).SetProperty(m => m.LeasedUntil, until)));
 
-    IReadOnlyList<FakeLogRecord> Logs() => host.Services.GetFakeLogCollector().GetSnapshot();
+    protected IReadOnlyList<FakeLogRecord> Logs() => Services.GetFakeLogCollector().GetSnapshot();
 
-    static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    protected static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!await condition())
@@ -304,7 +287,7 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
     }
 
     /// <summary>Stands in for the broker's confirms: holds a publish attempt until released, or fails it, inside the transport's send.</summary>
-    sealed class PublishGate : IPublishObserver
+    protected sealed class PublishGate : IPublishObserver
     {
         readonly ConcurrentDictionary<Guid, TaskCompletionSource> held = new();
         readonly ConcurrentDictionary<Guid, int> failNext = new();
@@ -363,5 +346,89 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
         public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(DbCommand command, CommandEventData eventData,
             InterceptionResult<object> result, CancellationToken cancellationToken = default) =>
             Down ? throw Unreachable() : base.ScalarExecutingAsync(command, eventData, result, cancellationToken);
+    }
+}
+
+public sealed class SqliteOutboxDispatcherTests : OutboxDispatcherTests
+{
+    protected override string Engine => "Sqlite";
+
+    [Fact]
+    public async Task NoLeaseIsWrittenAndWhatAnEarlierRunLeftIsPublishedAtOnceAndReported()
+    {
+        var leftByACrash = await StageAsync();
+        await LeaseAsync(leftByACrash, "crashed-run", time.GetUtcNow() + Lease);
+        var neverClaimed = await StageAsync();
+        time.Advance(TimeSpan.FromSeconds(1));
+        var dispatcher = NewInstance();
+        var mine = await StageAsync();
+
+        Assert.Equal(3, await dispatcher.PublishBatchAsync(CancellationToken.None));
+
+        Assert.All(new[] { leftByACrash, neverClaimed, mine }, row => Assert.Equal(1, gate.Published(row.MessageId)));
+        Assert.All(await OutboxAsync(), row => Assert.NotNull(row.SentAt));
+        Assert.Null((await RowAsync(mine)).LeasedBy);
+        Assert.Contains(Logs(), l => l.Message.StartsWith("Publishing 2 outbox messages the relay's previous run left unsent"));
+        Assert.DoesNotContain(Logs(), l => l.Message.Contains("Took over"));
+    }
+}
+
+public sealed class PostgresOutboxDispatcherTests : OutboxDispatcherTests
+{
+    protected override string Engine => "Postgres";
+
+    [Fact]
+    public async Task ALiveLeaseKeepsOtherInstancesOffTheRowUntilItRunsOutThenOneTakesItOver()
+    {
+        var row = await StageAsync();
+        await LeaseAsync(row, "crashed-instance", time.GetUtcNow() + Lease);
+        var survivor = NewInstance();
+
+        Assert.Equal(0, await survivor.PublishBatchAsync(CancellationToken.None));
+        time.Advance(Lease - TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await survivor.PublishBatchAsync(CancellationToken.None));
+        Assert.Equal(0, gate.Attempts(row.MessageId));
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await survivor.PublishBatchAsync(CancellationToken.None));
+        Assert.Equal(1, gate.Published(row.MessageId));
+        Assert.Equal(survivor.Holder, (await RowAsync(row)).LeasedBy);
+        Assert.Contains(Logs(), l => l.Level == LogLevel.Warning && l.Message.Contains("Took over 1 outbox messages leased by crashed-instance"));
+    }
+
+    [Fact]
+    public async Task TwoInstancesNeverBothPublishARowWhileItsLeaseLives()
+    {
+        var row = await StageAsync();
+        gate.Hold(row.MessageId);
+        var (first, second) = (NewInstance(), NewInstance());
+
+        var firstRound = first.PublishBatchAsync(CancellationToken.None);
+        await WaitUntilAsync(() => Task.FromResult(gate.Attempts(row.MessageId) == 1));
+        Assert.Equal(0, await second.PublishBatchAsync(CancellationToken.None));
+        gate.Release(row.MessageId);
+        Assert.Equal(1, await firstRound);
+        Assert.Equal(0, await second.PublishBatchAsync(CancellationToken.None));
+
+        Assert.Equal(1, gate.Attempts(row.MessageId));
+        Assert.Equal(first.Holder, (await RowAsync(row)).LeasedBy);
+        Assert.DoesNotContain(Logs(), l => l.Message.Contains("Took over"));
+    }
+
+    [Fact]
+    public async Task ARoundLeasesItsRowsToThisInstanceForTheLease()
+    {
+        var row = await StageAsync();
+        gate.Hold(row.MessageId);
+        var dispatcher = NewInstance();
+        var leasedAt = time.GetUtcNow();
+
+        var round = dispatcher.PublishBatchAsync(CancellationToken.None);
+        await WaitUntilAsync(() => Task.FromResult(gate.Attempts(row.MessageId) == 1));
+        var leased = await RowAsync(row);
+        Assert.Equal((dispatcher.Holder, leasedAt + Lease), (leased.LeasedBy, leased.LeasedUntil));
+        gate.Release(row.MessageId);
+        Assert.Equal(1, await round);
+        Assert.DoesNotContain(Logs(), l => l.Message.Contains("previous run left unsent"));
     }
 }
