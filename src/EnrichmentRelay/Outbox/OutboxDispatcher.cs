@@ -12,10 +12,12 @@ namespace EnrichmentRelay.Outbox;
 
 /// <summary>
 /// Publishes outbox rows with publisher confirms. Each round leases up to <see cref="OutboxOptions.BatchSize"/> rows
-/// (no lock is held while the broker is asked), publishes them concurrently, and records the rows sent once the round's
-/// confirms are in, or within <see cref="MarkWindow"/> of a confirm when a slow publish holds the round up. A copy reaches subscribers twice only when the broker took a message whose row was not recorded sent:
-/// an attempt's confirm was lost (the message is sent again), or this instance died holding confirmed rows (another
-/// takes them over once the lease runs out). Both are logged with their counts. Confirmed rows the ledger could not
+/// (no lock is held while the broker is asked; no lease on SQLite, which runs one instance), publishes them
+/// concurrently, and records them sent once the round's confirms are in, or within <see cref="MarkWindow"/> of a confirm
+/// while a slow publish holds the round up. A copy reaches subscribers twice only when the broker took a message whose
+/// row was not recorded sent: an attempt's confirm was lost (the message is sent again), or this instance died holding
+/// confirmed rows (another takes them over once the lease runs out; on SQLite the relay publishes them when it starts
+/// again). Both are logged with their counts. Confirmed rows the ledger could not
 /// record (it was down) are held in memory and recorded before anything else is published, so a database outage
 /// re-publishes nothing.
 /// </summary>

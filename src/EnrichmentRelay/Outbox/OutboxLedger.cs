@@ -24,8 +24,7 @@ public static class OutboxLedger
     {
         await using var claim = await RowClaims.BeginAsync(db, ct);
         var rows = await RowClaims.UnsentOutbox(db, holder, now, limit).ToListAsync(ct);
-        var leases = db.Database.IsNpgsql();
-        if (!leases)
+        if (!db.Database.IsNpgsql())
             return new OutboxClaim(rows, 0, Leased: false);
         var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Unsent(db, holder, now), rows.Count, limit, ct);
         if (rows.Count == 0)

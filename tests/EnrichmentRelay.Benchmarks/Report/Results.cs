@@ -25,7 +25,11 @@ public sealed record EndToEndResult
     public double CompletionBytes { get; init; }
     /// <summary>CPU seconds the relay (or republisher) processes used while measured.</summary>
     public double CpuSeconds { get; init; }
-    /// <summary>CPU seconds the broker, PostgreSQL, the driver and the whole machine used while measured.</summary>
+    /// <summary>
+    /// CPU seconds the broker, PostgreSQL, the driver and the whole machine used while measured; flat out only. The machine's
+    /// figure samples the cores at each clock tick, which misses much of a paced run's short bursts (processes' own times
+    /// are scaled to the scheduler's exact run time): in paced runs it came out below the relay's own CPU.
+    /// </summary>
     public Infrastructure.CpuSample? MachineCpu { get; init; }
     public int ProviderJobs { get; init; }
     public int LargestJob { get; init; }

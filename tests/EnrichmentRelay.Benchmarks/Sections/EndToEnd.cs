@@ -71,7 +71,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             {
                 Instances = instances,
                 CpuSeconds = cpu,
-                MachineCpu = machineUsed,
+                MachineCpu = rate is null ? machineUsed : null,
                 ProviderJobs = counters.JobsCreated - countersBefore.JobsCreated,
                 LargestJob = counters.LargestJob,
                 LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
@@ -164,7 +164,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
         return Measured("baseline", "-", rate, measured, timeline, publishEnded, listener) with
         {
             CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
-            MachineCpu = machineUsed,
+            MachineCpu = rate is null ? machineUsed : null,
             Durability = Durability.Broker,
             WarmUpRequests = warmUp,
         };
