@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Diagnostics;
+using System.Globalization;
 using EnrichmentRelay.Benchmarks.Baselines;
 using EnrichmentRelay.Benchmarks.Infrastructure;
 using EnrichmentRelay.Benchmarks.Load;
@@ -60,18 +60,15 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             var countersBefore = sandbox.Precept.Counters;
             var claimsBefore = await relays.ClaimsAsync();
             var runtimeBefore = await relays.RuntimeAsync();
-            var machineBefore = machine.Sample();
-            var (timeline, publishEnded) = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
-            var machineUsed = machine.Sample() - machineBefore;
+            var run = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
             var cpu = relays.Instances.Sum(r => r.CpuTime().TotalSeconds) - cpuBefore;
             var claimsAfter = await relays.ClaimsAsync();
             var runtime = await relays.RuntimeAsync() - runtimeBefore;
             var counters = sandbox.Precept.Counters;
-            var result = Measured("relay", engine.ToString().ToLowerInvariant(), rate, measured, timeline, publishEnded, listener) with
+            var result = Measured("relay", engine.ToString().ToLowerInvariant(), rate, measured, run, listener) with
             {
                 Instances = instances,
                 CpuSeconds = cpu,
-                MachineCpu = rate is null ? machineUsed : null,
                 ProviderJobs = counters.JobsCreated - countersBefore.JobsCreated,
                 LargestJob = counters.LargestJob,
                 LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
@@ -158,33 +155,34 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     {
         var measured = Enumerable.Range(first, requests).Select(BenchRequests.Precept).ToList();
         var cpuBefore = republisher.CpuTime().TotalSeconds;
-        var machineBefore = machine.Sample();
-        var (timeline, publishEnded) = await RunAsync(factory, Republisher.RequestExchange, listener, measured, rate, name);
-        var machineUsed = machine.Sample() - machineBefore;
-        return Measured("baseline", "-", rate, measured, timeline, publishEnded, listener) with
+        var run = await RunAsync(factory, Republisher.RequestExchange, listener, measured, rate, name);
+        return Measured("baseline", "-", rate, measured, run, listener) with
         {
             CpuSeconds = republisher.CpuTime().TotalSeconds - cpuBefore,
-            MachineCpu = rate is null ? machineUsed : null,
             Durability = Durability.Broker,
             WarmUpRequests = warmUp,
         };
     }
 
-    /// <summary>What the driver saw of a measured run, relay's or the bare chain's alike.</summary>
-    static EndToEndResult Measured(string system, string engine, double? rate, List<PublishedRequest> measured, Timeline timeline,
-        long publishEnded, CompletionListener listener) => new()
+    /// <summary>
+    /// What the driver saw of a measured run, relay's or the bare chain's alike; the machine's CPU flat out only (its tick
+    /// samples miss much of a paced run's short bursts, see <see cref="EndToEndResult.MachineCpu"/>).
+    /// </summary>
+    static EndToEndResult Measured(string system, string engine, double? rate, List<PublishedRequest> measured, MeasuredRun run,
+        CompletionListener listener) => new()
     {
         System = system,
         Engine = engine,
         PacedRate = rate,
         Requests = measured.Count,
-        Completed = timeline.Distinct,
-        Duplicates = timeline.Duplicates,
-        CompletionsPerSecond = timeline.CompletionsPerSecond(),
-        PublishedPerSecond = timeline.PublishedPerSecond(publishEnded),
-        Latency = timeline.Latency(),
+        Completed = run.Timeline.Distinct,
+        Duplicates = run.Timeline.Duplicates,
+        CompletionsPerSecond = run.Timeline.CompletionsPerSecond(),
+        PublishedPerSecond = run.Timeline.PublishedPerSecond(run.PublishEnded),
+        Latency = run.Timeline.Latency(),
         RequestBytes = measured.Average(r => r.Body.Length),
         CompletionBytes = listener.AverageBodyBytes,
+        MachineCpu = rate is null ? run.Machine : null,
     };
 
     /// <summary>
@@ -218,16 +216,20 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
         }
     }
 
-    async Task<(Timeline Timeline, long PublishEnded)> RunAsync(RabbitMQ.Client.ConnectionFactory factory, string exchange,
+    /// <summary>A run's completions as they arrived, when its publishing ended, and the CPU the machine's parts used meanwhile.</summary>
+    sealed record MeasuredRun(Timeline Timeline, long PublishEnded, CpuSample Machine);
+
+    async Task<MeasuredRun> RunAsync(RabbitMQ.Client.ConnectionFactory factory, string exchange,
         CompletionListener listener, List<PublishedRequest> requests, double? rate, string what)
     {
         var timeline = new Timeline(requests);
         listener.Timeline = timeline;
+        var machineBefore = machine.Sample();
         var publishEnded = await BrokerPublisher.PublishAsync(factory, exchange, requests, timeline, rate);
         var deadline = TimeSpan.FromSeconds(Math.Max(60, requests.Count / 100.0));
         if (!await timeline.WaitForAllAsync(deadline, options.StallLimit))
             say($"  {what}: only {timeline.Distinct:N0} of {requests.Count:N0} completions arrived (no progress for {options.StallLimit.TotalSeconds:0} s or past {deadline.TotalSeconds:0} s)");
-        return (timeline, publishEnded);
+        return new MeasuredRun(timeline, publishEnded, machine.Sample() - machineBefore);
     }
 
     void Report(EndToEndResult r) =>
