@@ -35,13 +35,21 @@ public sealed class JobResults(RelayDbContext db, RequestCompletion completion, 
     /// Reads the job's requests, those that went on to another provider since included (a repeat of their results is
     /// recognised as such), and every attempt of theirs (their event lists all of a request's attempts).
     /// </summary>
-    public async Task<JobWork> OpenAsync(ProviderJobRecord job, CancellationToken ct)
+    public Task<JobWork> OpenAsync(ProviderJobRecord job, CancellationToken ct) => ReadAsync(db, job, ct);
+
+    /// <remarks>
+    /// Three statements, each led by an index: the ids of the requests the job was sent, then their rows (and those of the
+    /// job's requests from before attempts were recorded), then their attempts. In one statement each
+    /// (<c>ProviderJobId = @job OR RequestId IN (subquery)</c>, and a semi-join for the attempts) PostgreSQL could only
+    /// scan the whole requests and attempts tables: a cost per job that grew with the ledger, not with the job.
+    /// </remarks>
+    internal static async Task<JobWork> ReadAsync(RelayDbContext db, ProviderJobRecord job, CancellationToken ct)
     {
-        var tried = db.Attempts.Where(a => a.JobId == job.Id).Select(a => a.RequestId);
-        var requests = await db.Requests.Where(r => r.ProviderJobId == job.Id || tried.Contains(r.RequestId)).ToDictionaryAsync(r => r.RequestId, ct);
+        var tried = await db.Attempts.Where(a => a.JobId == job.Id).Select(a => a.RequestId).ToListAsync(ct);
+        var requests = await db.Requests.Where(r => tried.Contains(r.RequestId) || r.ProviderJobId == job.Id).ToDictionaryAsync(r => r.RequestId, ct);
         foreach (var request in requests.Values.Where(r => r.ProviderJobId == job.Id))
             request.ProviderJob = job;
-        var attempts = await db.Attempts.Where(a => db.Attempts.Any(mine => mine.JobId == job.Id && mine.RequestId == a.RequestId)).ToListAsync(ct);
+        var attempts = await db.Attempts.Where(a => tried.Contains(a.RequestId)).ToListAsync(ct);
         return new JobWork(job, requests, attempts.ToLookup(a => a.RequestId));
     }
 

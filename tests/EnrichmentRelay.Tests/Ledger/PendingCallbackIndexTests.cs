@@ -1,9 +1,7 @@
-using System.Data.Common;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Webhooks;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EnrichmentRelay.Tests.Ledger;
@@ -35,15 +33,14 @@ public sealed class PendingCallbackIndexTests
         await db.SaveChangesAsync();
         await db.Database.ExecuteSqlRawAsync("ANALYZE");
 
-        var capture = new CommandCapture();
-        await using var watched = new PostgresRelayDbContext(new DbContextOptionsBuilder<PostgresRelayDbContext>()
-            .UseNpgsql(db.Database.GetConnectionString()).AddInterceptors(capture).Options);
+        var plans = new PostgresPlans();
+        await using var watched = plans.Watch(db);
 
         var read = await CallbackProcessor.PendingOfJob(watched, busy.Id).ToListAsync();
 
         Assert.Equal(13, read.Count);
         Assert.Equal(pending.Select(c => c.Id), read.TakeLast(3).Select(c => c.Id));
-        var plan = await ExplainAsync(watched, capture);
+        var plan = await PostgresPlans.ExplainAsync(watched, plans.Queries.Last());
         Assert.True(plan.Contains("IX_provider_callbacks_PendingOfJob"), plan);
     }
 
@@ -56,41 +53,4 @@ public sealed class PendingCallbackIndexTests
     {
         ProviderJobId = job.Id, ReceivedAt = now, Body = "{\"status\":\"running\"}", ProcessedAt = processed ? now : null,
     };
-
-    /// <summary>The plan of the captured query, with its parameters, as PostgreSQL explains it.</summary>
-    static async Task<string> ExplainAsync(RelayDbContext db, CommandCapture query)
-    {
-        var connection = db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN " + query.Text;
-        foreach (var (name, value) in query.Parameters)
-        {
-            var copy = command.CreateParameter();
-            copy.ParameterName = name;
-            copy.Value = value;
-            command.Parameters.Add(copy);
-        }
-        var lines = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-            lines.Add(reader.GetString(0));
-        return string.Join("\n", lines);
-    }
-
-    /// <summary>Keeps the text and parameters of the last query the context ran.</summary>
-    sealed class CommandCapture : DbCommandInterceptor
-    {
-        public string Text { get; private set; } = "";
-        public List<(string Name, object? Value)> Parameters { get; } = [];
-
-        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
-            InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
-        {
-            Text = command.CommandText;
-            Parameters.Clear();
-            Parameters.AddRange(command.Parameters.Cast<DbParameter>().Select(p => (p.ParameterName, (object?)p.Value)));
-            return ValueTask.FromResult(result);
-        }
-    }
 }
