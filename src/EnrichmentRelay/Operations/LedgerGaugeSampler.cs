@@ -41,9 +41,15 @@ public sealed class LedgerGaugeSampler(
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
         var now = time.GetUtcNow();
 
-        var unsent = db.Outbox.AsNoTracking().Where(m => m.SentAt == null);
-        var oldestUnsent = await unsent.OrderBy(m => m.Id).Select(m => (DateTimeOffset?)m.CreatedAt).FirstOrDefaultAsync(ct);
-        var pending = await unsent.LongCountAsync(ct);
+        DateTimeOffset? oldestUnsent;
+        long pending;
+        await using (var reading = db.Database.IsNpgsql() ? await db.Database.BeginTransactionAsync(ct) : null)
+        {
+            await QueueReads.InIndexOrderAsync(db, ct);
+            var unsent = db.Outbox.AsNoTracking().Where(m => m.SentAt == null);
+            oldestUnsent = await unsent.OrderBy(m => m.Id).Select(m => (DateTimeOffset?)m.CreatedAt).FirstOrDefaultAsync(ct);
+            pending = await unsent.LongCountAsync(ct);
+        }
 
         var open = (await OpenByProviderAndState(db).ToListAsync(ct))
             .Select(g => new OpenRequests(g.Provider, g.State.ToString().ToLowerInvariant(), g.Count, Math.Max(0, (now - g.Oldest).TotalSeconds)))

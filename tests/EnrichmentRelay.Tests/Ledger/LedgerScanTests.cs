@@ -2,6 +2,7 @@ using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Jobs;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Operations;
+using EnrichmentRelay.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -75,6 +76,36 @@ public sealed class LedgerScanTests
         AssertNoTableScanned(await plans.ExplainAsync(watched));
     }
 
+    [Fact]
+    public async Task OnPostgresAnOutboxClaimWalksTheUnsentIndexInOrderWhenTheStatisticsSayFewRowsAreUnsent()
+    {
+        await using var ledger = await EngineLedgers.PostgresAsync();
+        await using var scope = ledger.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
+        var now = DateTimeOffset.UtcNow;
+        // Analyzed between bursts (a few unsent among many sent), then a burst: a job's thousands of completions.
+        await InsertAsync(db, Enumerable.Range(0, Jobs * Leads).Select(_ => Message(now, sent: true)).ToList());
+        await InsertAsync(db, Enumerable.Range(0, 20).Select(_ => Message(now, sent: false)).ToList());
+        await db.Database.ExecuteSqlRawAsync("ANALYZE");
+        await InsertAsync(db, Enumerable.Range(0, 3_000).Select(_ => Message(now, sent: false)).ToList());
+        var oldest = await db.Outbox.Where(m => m.SentAt == null).OrderBy(m => m.Id).Select(m => m.Id).Take(200).ToListAsync();
+
+        var plans = new PostgresPlans();
+        await using var watched = plans.Watch(db);
+        var claim = await OutboxLedger.ClaimAsync(watched, "instance-a", now, TimeSpan.FromSeconds(30), limit: 200, CancellationToken.None);
+
+        Assert.Equal(oldest, claim.Rows.Select(r => r.Id));
+        var query = plans.Queries.Single(q => q.Text.Contains("SKIP LOCKED", StringComparison.Ordinal));
+        Assert.Contains(plans.Statements.TakeWhile(s => s != query.Text), s => s.Contains("enable_bitmapscan = off", StringComparison.Ordinal));
+        // As the planner would have it: every unsent row read and sorted, for 200 of them.
+        Assert.Matches("Bitmap|Sort", await PostgresPlans.ExplainAsync(db, query));
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        await QueueReads.InIndexOrderAsync(db, CancellationToken.None);
+        var plan = await PostgresPlans.ExplainAsync(db, query);
+        Assert.Contains("Index Scan using \"IX_outbox_Unsent\"", plan);
+        Assert.DoesNotMatch("Bitmap|Sort", plan);
+    }
+
     /// <summary>A ledger of many rows, quickly.</summary>
     static async Task InsertAsync<T>(RelayDbContext db, IReadOnlyCollection<T> rows) where T : class
     {
@@ -99,6 +130,11 @@ public sealed class LedgerScanTests
     {
         RequestId = Guid.NewGuid(), State = state, Provider = ProviderName.Precept, Lane = "precept", ProviderJobId = jobId,
         RequestJson = "{\"requestId\":\"x\",\"email\":\"someone@example.com\"}", AcceptedAt = now,
+    };
+
+    static OutboxMessage Message(DateTimeOffset now, bool sent) => new()
+    {
+        MessageId = Guid.NewGuid(), MessageType = "EnrichmentCompleted", Body = new string('x', 2_000), CreatedAt = now, SentAt = sent ? now : null,
     };
 
     static RequestAttemptRecord Attempt(EnrichmentRequestRecord request, ProviderJobRecord job, int number, DateTimeOffset now) => new()

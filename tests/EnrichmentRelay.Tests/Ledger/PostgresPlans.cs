@@ -13,13 +13,24 @@ public sealed class PostgresPlans : DbCommandInterceptor
 {
     public List<CapturedQuery> Queries { get; } = [];
 
+    /// <summary>The text of every statement run, queries and the others, in order.</summary>
+    public List<string> Statements { get; } = [];
+
     /// <summary>A context on <paramref name="db"/>'s database whose queries are kept in <see cref="Queries"/>.</summary>
     public PostgresRelayDbContext Watch(RelayDbContext db) => new(new DbContextOptionsBuilder<PostgresRelayDbContext>()
         .UseNpgsql(db.Database.GetConnectionString()).AddInterceptors(this).Options);
 
+    public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData,
+        InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        Statements.Add(command.CommandText);
+        return ValueTask.FromResult(result);
+    }
+
     public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
         InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
     {
+        Statements.Add(command.CommandText);
         Queries.Add(new CapturedQuery(command.CommandText, command.Parameters.Cast<DbParameter>().Select(p => (p.ParameterName, (object?)p.Value)).ToList()));
         return ValueTask.FromResult(result);
     }
