@@ -34,23 +34,26 @@ public static class RowClaims
         db.Requests.Where(r => r.State == RequestState.Accepted && r.Lane == lane).OrderBy(r => r.AcceptedAt);
 
     /// <summary>
-    /// The oldest outbox rows not yet sent that <paramref name="holder"/> may lease, up to <paramref name="limit"/>, untracked,
-    /// with their lease as it was: rows never leased, released, leased by <paramref name="holder"/> itself, or whose lease ran out
-    /// by <paramref name="now"/>. The caller writes its own lease on them before the transaction ends; the locks last only that long.
+    /// The ids of the oldest outbox rows not yet sent that <paramref name="holder"/> may lease, up to <paramref name="limit"/>,
+    /// oldest first: rows never leased, released, leased by <paramref name="holder"/> itself, or whose lease ran out by
+    /// <paramref name="now"/>. The caller reads the rows by these ids (<see cref="OutboxRows"/>) and writes its own lease on
+    /// them before the transaction ends; the locks last only that long. Ids alone, then the rows by id: chosen and read in
+    /// one statement, PostgreSQL sorted thousands of unsent rows with their bodies, or joined the chosen ids to every row of
+    /// the table. On PostgreSQL run it under <see cref="QueueReads.InIndexOrderAsync"/>.
     /// On SQLite, which runs one instance, every unsent row: a lease on one was left by an earlier run of the relay.
     /// </summary>
-    public static IQueryable<OutboxMessage> UnsentOutbox(RelayDbContext db, string holder, DateTimeOffset now, int limit) =>
+    public static IQueryable<long> UnsentOutboxIds(RelayDbContext db, string holder, DateTimeOffset now, int limit) =>
         db.Database.IsNpgsql()
-            // The rows chosen and locked by id first, then read whole: choosing among thousands of unsent rows (a
-            // backlog) sorted them with their bodies.
-            ? db.Outbox.FromSql($"""
-                SELECT * FROM outbox WHERE "Id" IN (
-                    SELECT "Id" FROM outbox
-                    WHERE "SentAt" IS NULL AND ("LeasedUntil" IS NULL OR "LeasedUntil" <= {now} OR "LeasedBy" = {holder})
-                    ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED)
-                ORDER BY "Id"
-                """).AsNoTracking()
-            : db.Outbox.Where(m => m.SentAt == null).OrderBy(m => m.Id).AsNoTracking().Take(limit);
+            ? db.Database.SqlQuery<long>($"""
+                SELECT "Id" AS "Value" FROM outbox
+                WHERE "SentAt" IS NULL AND ("LeasedUntil" IS NULL OR "LeasedUntil" <= {now} OR "LeasedBy" = {holder})
+                ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED
+                """)
+            : db.Outbox.Where(m => m.SentAt == null).OrderBy(m => m.Id).Take(limit).Select(m => m.Id);
+
+    /// <summary>Outbox rows by id, untracked, as they are now (in no order: sort them in memory).</summary>
+    public static IQueryable<OutboxMessage> OutboxRows(RelayDbContext db, IReadOnlyCollection<long> ids) =>
+        db.Outbox.Where(m => ids.Contains(m.Id)).AsNoTracking();
 
     /// <summary>The outbox rows <paramref name="holder"/> may lease, oldest first, unlocked: what <see cref="UnsentOutbox"/> chooses from, in its order.</summary>
     public static IOrderedQueryable<OutboxMessage> Unsent(RelayDbContext db, string holder, DateTimeOffset now) =>

@@ -11,7 +11,7 @@ namespace EnrichmentRelay.Outbox;
 public static class OutboxLedger
 {
     /// <summary>
-    /// Leases the oldest rows <paramref name="holder"/> may publish (see <see cref="RowClaims.UnsentOutbox"/>) until
+    /// Leases the oldest rows <paramref name="holder"/> may publish (see <see cref="RowClaims.UnsentOutboxIds"/>) until
     /// <paramref name="now"/> + <paramref name="lease"/>. Returns them with the lease they had before, so the caller sees
     /// which it took over from an instance whose lease ran out, how many rows it passed over
     /// (<see cref="RowClaims.PassedOverAsync{T}"/>), and whether it leased them.
@@ -24,13 +24,13 @@ public static class OutboxLedger
     {
         await using var claim = await RowClaims.BeginAsync(db, ct);
         await QueueReads.InIndexOrderAsync(db, ct);
-        var rows = await RowClaims.UnsentOutbox(db, holder, now, limit).ToListAsync(ct);
+        var ids = await RowClaims.UnsentOutboxIds(db, holder, now, limit).ToListAsync(ct);
+        var rows = ids.Count == 0 ? [] : (await RowClaims.OutboxRows(db, ids).ToListAsync(ct)).OrderBy(r => r.Id).ToList();
         if (!db.Database.IsNpgsql())
             return new OutboxClaim(rows, 0, Leased: false);
         var passedOver = await RowClaims.PassedOverAsync(db, RowClaims.Unsent(db, holder, now), rows.Count, limit, ct);
         if (rows.Count == 0)
             return new OutboxClaim(rows, passedOver, Leased: true);
-        var ids = rows.Select(r => r.Id).ToList();
         var until = now + lease;
         await db.Outbox.Where(m => ids.Contains(m.Id))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LeasedBy, holder).SetProperty(m => m.LeasedUntil, until), ct);

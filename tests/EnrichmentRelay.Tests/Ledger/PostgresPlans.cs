@@ -35,6 +35,18 @@ public sealed class PostgresPlans : DbCommandInterceptor
         return ValueTask.FromResult(result);
     }
 
+    /// <summary>
+    /// The most rows one step of an analyzed plan met (its rows times its loops, and those its filters removed): what the
+    /// query cost in rows, whatever the plan's shape.
+    /// </summary>
+    public static long MostRowsMet(string analyzedPlan) => analyzedPlan.Split('\n').Max(line =>
+    {
+        var rows = System.Text.RegularExpressions.Regex.Match(line, @"actual rows=(\d+) loops=(\d+)");
+        var removed = System.Text.RegularExpressions.Regex.Match(line, @"Rows Removed by \w+( \w+)?: (\d+)");
+        return Math.Max(rows.Success ? long.Parse(rows.Groups[1].Value) * long.Parse(rows.Groups[2].Value) : 0,
+            removed.Success ? long.Parse(removed.Groups[2].Value) : 0);
+    });
+
     /// <summary>The plan of each kept query, with its parameters, as PostgreSQL explains it.</summary>
     public async Task<List<string>> ExplainAsync(RelayDbContext db)
     {
@@ -44,12 +56,13 @@ public sealed class PostgresPlans : DbCommandInterceptor
         return plans;
     }
 
-    public static async Task<string> ExplainAsync(RelayDbContext db, CapturedQuery query)
+    /// <param name="analyze">Runs the query too (rolled back only if the caller's transaction is), so each step says how many rows it met.</param>
+    public static async Task<string> ExplainAsync(RelayDbContext db, CapturedQuery query, bool analyze = false)
     {
         var connection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN " + query.Text;
+        command.CommandText = (analyze ? "EXPLAIN (ANALYZE, TIMING OFF) " : "EXPLAIN ") + query.Text;
         foreach (var (name, value) in query.Parameters)
         {
             var copy = command.CreateParameter();
