@@ -27,6 +27,8 @@ public sealed class BenchOptions
     public int QuietJitMethods { get; init; } = 50;
     /// <summary>Flat-out runs of the bare chain after its warm-up; the median is its figure (its rate varies widely from run to run).</summary>
     public int BaselineRuns { get; init; } = 3;
+    /// <summary>Flat-out measured runs of a relay (or of several instances) after its warm-up; the median is its figure.</summary>
+    public int RelayRuns { get; init; } = 3;
     public TimeSpan MaxWarmUp { get; init; } = TimeSpan.FromSeconds(90);
     /// <summary>The goal rates, which are also the paced runs' rates.</summary>
     public double PostgresGoal { get; init; } = 1000;
@@ -56,6 +58,7 @@ public sealed class BenchOptions
             WarmUpRequests = c.GetValue<int?>("warm-up"),
             QuietJitMethods = c.GetValue("quiet-jit-methods", defaults.QuietJitMethods),
             BaselineRuns = c.GetValue("baseline-runs", defaults.BaselineRuns),
+            RelayRuns = c.GetValue("relay-runs", defaults.RelayRuns),
             MaxWarmUp = TimeSpan.FromSeconds(c.GetValue("max-warm-up-seconds", defaults.MaxWarmUp.TotalSeconds)),
             PostgresGoal = c.GetValue("postgres-goal", defaults.PostgresGoal),
             SqliteGoal = c.GetValue("sqlite-goal", defaults.SqliteGoal),

@@ -103,6 +103,19 @@ public sealed class HarnessTests
     }
 
     [Fact]
+    public void ARelaysFigureIsItsMedianRunWithEveryRunsRateAndCpuNoted()
+    {
+        var runs = new[] { (Rate: 2_600, Cpu: 5.6), (Rate: 3_100, Cpu: 4.8), (Rate: 2_900, Cpu: 5.2) }
+            .Select(r => Run("relay", "postgres", null, r.Rate, p95: 5_000) with { CpuSeconds = r.Cpu }).ToList();
+
+        var median = EndToEnd.MedianRun(runs);
+
+        Assert.Equal(2_900, median.CompletionsPerSecond);
+        Assert.Equal(5.2, median.CpuSeconds);
+        Assert.Equal("median of 3 runs: 2,600/s at 0.28 ms, 3,100/s at 0.24 ms, 2,900/s at 0.26 ms of relay CPU per request", median.Note);
+    }
+
+    [Fact]
     public void TheMachinesCpuPerRequestIsSplitIntoItsPartsAndTheRestIsWhatNoneOfThemUsed()
     {
         var relay = Run("relay", "postgres", null, 3_000, p95: 5_000) with
