@@ -88,6 +88,13 @@ public sealed record WebhookResult
     public Durability? Durability { get; init; }
     /// <summary>"alone", or what ran before the webhook section in the same run (e.g. "after e2e load").</summary>
     public string Ran { get; init; } = "alone";
+    /// <summary>
+    /// How long the driver itself (which times the acks, and hosts the provider sandbox) was paused by its collector during
+    /// the run: an ack is timed from when its post was due, so a pause of the driver counts in every ack it delays.
+    /// </summary>
+    public double DriverPausedMs { get; init; }
+    /// <summary>When, in seconds from the run's start, the first and last of the acks slower than its p99 were due: one stall, or spread out.</summary>
+    public double[] SlowestAcksDue { get; init; } = [];
 
     public bool IsRelay => Target.StartsWith("relay", StringComparison.Ordinal);
     public string Mode => PacedRate is { } r ? $"paced {r:0}/s" : $"flat out, {Clients} clients";

@@ -246,8 +246,10 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
                 Fail($"{failure} (warm-up)");
 
         var latencies = new double[count];
+        var dueAt = new double[count];
         var failed = 0;
         var next = -1;
+        var pausedBefore = GC.GetTotalPauseDuration();
         var start = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
         {
@@ -264,9 +266,13 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
                     Fail(failure);
                 }
                 latencies[i] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
+                dueAt[i] = (due - start) / (double)Stopwatch.Frequency;
             }
         })));
         var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var paused = (GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds;
+        var ack = LatencySummary.Of(latencies);
+        var slowest = Enumerable.Range(0, count).Where(i => latencies[i] >= ack.P99).Select(i => dueAt[i]).DefaultIfEmpty(0).ToList();
         var result = new WebhookResult
         {
             Target = target,
@@ -277,11 +283,14 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
             Failed = failed,
             Failures = new Dictionary<string, int>(failures),
             CallbacksPerSecond = count / elapsed,
-            Ack = LatencySummary.Of(latencies),
+            Ack = ack,
             BodyBytes = callbacks.Average(c => c.Body.Length),
+            DriverPausedMs = paused,
+            SlowestAcksDue = [slowest.Min(), slowest.Max()],
         };
         say($"  {target}, {shape}, {result.Mode}: {result.CallbacksPerSecond:N0} callbacks/s, ack p50 {result.Ack.P50:0.0} ms, " +
-            $"p99 {result.Ack.P99:0.0} ms, {failed} failed{(failures.IsEmpty ? "" : $" ({Described(result.Failures)})")}");
+            $"p99 {result.Ack.P99:0.0} ms, {failed} failed{(failures.IsEmpty ? "" : $" ({Described(result.Failures)})")}; acks over p99 due " +
+            $"{slowest.Min():0.00} to {slowest.Max():0.00} s into the run, the driver paused {paused:0} ms");
         return result;
     }
 
