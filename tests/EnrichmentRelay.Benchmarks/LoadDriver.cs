@@ -71,6 +71,11 @@ public static class LoadDriver
                         var ran = RanAfter(before);
                         if (before.Count > 0)
                             run.Notes.Add($"Webhook ingest ran {ran} in this run (sections before it: {string.Join(", ", before)}).");
+                        // The relays of earlier sections are gone, but not what their services left for the disk to write.
+                        var settling = Stopwatch.GetTimestamp();
+                        var dirty = await env.SettleDiskAsync();
+                        run.Notes.Add($"Before webhook ingest the bench wrote back what the kernel held dirty ({dirty:N0} MB; PostgreSQL checkpoint, then sync) " +
+                                      $"in {Stopwatch.GetElapsedTime(settling).TotalSeconds:0.0} s: another section's data written back in the middle of a paced run stalled the acks.");
                         // One engine's refused callbacks fail the section, after the other engine has been measured too.
                         var refused = new List<Exception>();
                         foreach (var engine in options.WebhookEngines)

@@ -96,6 +96,32 @@ public sealed class BenchEnvironment
         }
     }
 
+    /// <summary>
+    /// Writes back what the kernel holds dirty (PostgreSQL's checkpoint first, then <c>sync</c>): earlier sections leave
+    /// hundreds of MB in the page cache (PostgreSQL's log written with fsync off, its spread checkpoints), and the kernel's
+    /// writeback of them, or PostgreSQL's checkpoint sync of them, landed in a later section's paced run at random: a
+    /// burst of 170 to 530 MB written in the middle of the per-job webhook run (/proc/diskstats, 13:35 UTC), whose relay
+    /// on SQLite waits for an fsync per group commit. Returns the MB the kernel held dirty before.
+    /// </summary>
+    public async Task<double> SettleDiskAsync()
+    {
+        var dirty = DirtyMegabytes();
+        if (PostgresAdmin is not null)
+        {
+            await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresAdmin) { Pooling = false, CommandTimeout = 300 }.ConnectionString);
+            await admin.OpenAsync();
+            await using var checkpoint = new NpgsqlCommand("CHECKPOINT", admin);
+            await checkpoint.ExecuteNonQueryAsync();
+        }
+        using var sync = Process.Start(new ProcessStartInfo("sync") { UseShellExecute = false })!;
+        await sync.WaitForExitAsync();
+        return dirty;
+
+        static double DirtyMegabytes() => File.ReadLines("/proc/meminfo").Where(l => l.StartsWith("Dirty:", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024)
+            .FirstOrDefault();
+    }
+
     async Task RabbitCtlAsync(params string[] arguments)
     {
         var command = RabbitCtl + " " + string.Join(" ", arguments.Select(a => $"'{a}'"));
