@@ -55,7 +55,7 @@ public static class RowClaims
     public static IQueryable<OutboxMessage> OutboxRows(RelayDbContext db, IReadOnlyCollection<long> ids) =>
         db.Outbox.Where(m => ids.Contains(m.Id)).AsNoTracking();
 
-    /// <summary>The outbox rows <paramref name="holder"/> may lease, oldest first, unlocked: what <see cref="UnsentOutbox"/> chooses from, in its order.</summary>
+    /// <summary>The outbox rows <paramref name="holder"/> may lease, oldest first, unlocked: what <see cref="UnsentOutboxIds"/> chooses from, in its order.</summary>
     public static IOrderedQueryable<OutboxMessage> Unsent(RelayDbContext db, string holder, DateTimeOffset now) =>
         db.Outbox.Where(m => m.SentAt == null && (m.LeasedUntil == null || m.LeasedUntil <= now || m.LeasedBy == holder)).OrderBy(m => m.Id);
 
