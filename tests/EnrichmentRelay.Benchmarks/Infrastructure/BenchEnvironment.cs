@@ -66,9 +66,8 @@ public sealed class BenchEnvironment
             return new BenchDatabase(engine, $"Data Source={path}", path);
         }
         var name = $"relay_bench_{Guid.NewGuid():N}";
-        await using (var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresAdmin) { Pooling = false }.ConnectionString))
+        await using (var admin = await OpenAdminAsync())
         {
-            await admin.OpenAsync();
             await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);
             await create.ExecuteNonQueryAsync();
         }
@@ -81,8 +80,7 @@ public sealed class BenchEnvironment
     /// </summary>
     public async Task SetFsyncAsync(bool on)
     {
-        await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresAdmin) { Pooling = false }.ConnectionString);
-        await admin.OpenAsync();
+        await using var admin = await OpenAdminAsync();
         await using (var set = new NpgsqlCommand(on ? "ALTER SYSTEM RESET fsync" : "ALTER SYSTEM SET fsync = off", admin))
             await set.ExecuteNonQueryAsync();
         await using (var reload = new NpgsqlCommand("SELECT pg_reload_conf()", admin))
@@ -106,11 +104,9 @@ public sealed class BenchEnvironment
     public async Task<double> SettleDiskAsync()
     {
         var dirty = DirtyMegabytes();
-        if (PostgresAdmin is not null)
+        await using (var admin = await OpenAdminAsync())
         {
-            await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresAdmin) { Pooling = false, CommandTimeout = 300 }.ConnectionString);
-            await admin.OpenAsync();
-            await using var checkpoint = new NpgsqlCommand("CHECKPOINT", admin);
+            await using var checkpoint = new NpgsqlCommand("CHECKPOINT", admin) { CommandTimeout = 300 };
             await checkpoint.ExecuteNonQueryAsync();
         }
         using var sync = Process.Start(new ProcessStartInfo("sync") { UseShellExecute = false })!;
@@ -120,6 +116,14 @@ public sealed class BenchEnvironment
         static double DirtyMegabytes() => File.ReadLines("/proc/meminfo").Where(l => l.StartsWith("Dirty:", StringComparison.Ordinal))
             .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024)
             .FirstOrDefault();
+    }
+
+    /// <summary>An open connection to the cluster's admin database, outside the pool (the bench's own statements, not the relay's).</summary>
+    async Task<NpgsqlConnection> OpenAdminAsync()
+    {
+        var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresAdmin) { Pooling = false }.ConnectionString);
+        await admin.OpenAsync();
+        return admin;
     }
 
     async Task RabbitCtlAsync(params string[] arguments)

@@ -38,9 +38,9 @@ public static class Markdown
 
         if (run.EndToEnd.Count > 0)
         {
-            md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after, flat out the median of several runs (each run's rate in its notes)" +
+            md.AppendLine("**1. End to end** (publish `EnrichmentRequested` → `EnrichmentCompleted` received; baseline: bare RabbitMQ.Client consume → republish → ack, same broker, same sizes, run right after; flat out, the relay's figure and the baseline's are each the median of several runs (each run's rate in its notes)" +
                           "; each run measured after a warm-up, not counted: rounds of flat-out requests as large as a flat-out run until the relays' JIT is quiet " +
-                          "(see each run's notes), a SQLite ledger then emptied, so its measured run starts on an empty ledger, " +
+                          "(see each run's notes), a SQLite ledger emptied before each measured run, so each starts on an empty ledger, " +
                           "the baseline as many requests as the relay run before it; machine CPU (flat out): the cores' busy time per request while measured, " +
                           "by process (/proc), the driver with the provider sandbox in the relay's runs, the rest being the kernel's own work and other processes" +
                           string.Concat(run.EndToEnd.Select(r => r.Jit).OfType<string>().Distinct().Select(jit => $"; relay runtime: {jit}")) + ")");

@@ -56,11 +56,11 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             // Flat out, a relay's rate and CPU per request vary from run to run (the 3-instance growth came out +4% and
             // +26% in two full runs): the figure is the median of several measured runs, all of them shown.
             var runs = new List<EndToEndResult>();
-            for (var n = 0; n < (rate is null ? options.RelayRuns : 1); n++)
+            for (var round = 0; round < (rate is null ? options.RelayRuns : 1); round++)
             {
                 await database.EmptyAsync();
                 // Leads of their own: the warm-up's and earlier runs' are in the identity cache.
-                var measured = Enumerable.Range(warmUp + n * requests, requests).Select(BenchRequests.Precept).ToList();
+                var measured = Enumerable.Range(warmUp + round * requests, requests).Select(BenchRequests.Precept).ToList();
                 var cpuBefore = relays.Instances.Sum(r => r.CpuTime().TotalSeconds);
                 var countersBefore = sandbox.Precept.Counters;
                 var claimsBefore = await relays.ClaimsAsync();
