@@ -176,10 +176,13 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.Property(r => r.Lane).HasMaxLength(32);
             e.HasIndex(r => new { r.State, r.Lane, r.AcceptedAt });
             e.Ignore(r => r.InLineSince);
-            e.HasIndex(r => r.ProviderJobId);
+            // A job's requests. Partial, like the completion time's below: a request has no job until it is submitted and
+            // no completion time until it ends, and an entry for the null would be written with the row and again with
+            // each of its updates (on PostgreSQL, an update that changes an indexed column adds an entry to every index).
+            e.HasIndex(r => r.ProviderJobId).HasFilter("\"ProviderJobId\" IS NOT NULL");
             e.Property(r => r.TraceParent).HasMaxLength(TraceParentLength);
-            // The dashboard's "completed in the last hour, by outcome".
-            e.HasIndex(r => r.CompletedAt);
+            // The dashboard's "completed in the last hour, by outcome", and retention's cut-off.
+            e.HasIndex(r => r.CompletedAt).HasFilter("\"CompletedAt\" IS NOT NULL");
             // A completed request's followers. Partial: most requests follow none, and every update of one would
             // otherwise write an entry for its null here too.
             e.HasIndex(r => r.LeaderRequestId).HasFilter("\"LeaderRequestId\" IS NOT NULL");
@@ -220,8 +223,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
             e.ToTable("outbox");
             e.HasKey(m => m.Id);
             e.Property(m => m.MessageType).HasMaxLength(128);
-            // Retention's question: what was sent before the cut-off.
-            e.HasIndex(m => m.SentAt);
+            // Retention's question: what was sent before the cut-off. Partial: an unsent row needs no entry here, and its
+            // lease is written without one.
+            e.HasIndex(m => m.SentAt).HasFilter("\"SentAt\" IS NOT NULL");
             // The dispatcher's: the oldest unsent rows, in order. Partial, so a claim walks the unsent rows alone, not
             // the entries a sent row left behind until it is vacuumed (they made the claim a scan of the table).
             e.HasIndex(m => m.Id).HasDatabaseName("IX_outbox_Unsent").HasFilter("\"SentAt\" IS NULL");

@@ -97,8 +97,10 @@ public sealed class LedgerScanTests
         Assert.Equal(oldest, claim.Rows.Select(r => r.Id));
         var ids = plans.Queries.Single(q => q.Text.Contains("SKIP LOCKED", StringComparison.Ordinal));
         Assert.Contains(plans.Statements.TakeWhile(s => s != ids.Text), s => s.Contains("enable_bitmapscan = off", StringComparison.Ordinal));
-        // As the planner would have it: every unsent row read and sorted, for 200 of them.
-        Assert.Matches("Bitmap|Sort", await PostgresPlans.ExplainAsync(db, ids));
+        // As the planner would have it, it walks the unsent rows' index too, now that no other index holds their nulls: with
+        // IX_outbox_SentAt whole (nulls included) it read every unsent row through a bitmap and sorted them, for 200.
+        // QueueReads stays for the statistics a running relay leaves, which this ledger cannot reproduce.
+        Assert.Contains("Index Scan using \"IX_outbox_Unsent\"", await PostgresPlans.ExplainAsync(db, ids));
         // As the claim runs: the unsent rows' index walked in order, and each row read by its id; no step meets more
         // than a claim's worth of rows (joined to the whole table, one step met every row, 4.6 million times filtered).
         await using var transaction = await db.Database.BeginTransactionAsync();

@@ -205,12 +205,14 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
 
                     b.HasKey("RequestId");
 
-                    b.HasIndex("CompletedAt");
+                    b.HasIndex("CompletedAt")
+                        .HasFilter("\"CompletedAt\" IS NOT NULL");
 
                     b.HasIndex("LeaderRequestId")
                         .HasFilter("\"LeaderRequestId\" IS NOT NULL");
 
-                    b.HasIndex("ProviderJobId");
+                    b.HasIndex("ProviderJobId")
+                        .HasFilter("\"ProviderJobId\" IS NOT NULL");
 
                     b.HasIndex("State", "Lane", "AcceptedAt");
 
@@ -345,7 +347,8 @@ namespace EnrichmentRelay.Ledger.Migrations.Postgres
                         .HasDatabaseName("IX_outbox_Unsent")
                         .HasFilter("\"SentAt\" IS NULL");
 
-                    b.HasIndex("SentAt");
+                    b.HasIndex("SentAt")
+                        .HasFilter("\"SentAt\" IS NOT NULL");
 
                     b.ToTable("outbox", (string)null);
                 });
