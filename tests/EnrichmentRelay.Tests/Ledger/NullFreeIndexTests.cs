@@ -1,4 +1,3 @@
-using System.Data.Common;
 using EnrichmentRelay.Ledger;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,15 +23,18 @@ public sealed class NullFreeIndexTests
         await using var ledger = await EngineLedgers.CreateAsync("Sqlite");
         await using var scope = ledger.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<RelayDbContext>();
-        Assert.Contains("IS NOT NULL", await ScalarAsync(db, $"SELECT sql FROM sqlite_master WHERE name = '{index}'"));
+        var definition = await db.Database.SqlQuery<string>($"""SELECT sql AS "Value" FROM sqlite_master WHERE name = {index}""").SingleAsync();
+        Assert.Contains("IS NOT NULL", definition);
 
         Assert.Matches($"USING (COVERING )?INDEX {index}\\b", await PlanAsync(db, query));
     }
 
     static async Task<string> PlanAsync(RelayDbContext db, string query)
     {
-        var lines = new List<string>();
-        await using var command = await CommandAsync(db, $"EXPLAIN QUERY PLAN {query}");
+        // EXPLAIN answers rows of four columns, which SqlQuery cannot read: a command on the context's connection.
+        await db.Database.OpenConnectionAsync();
+        await using var command = db.Database.GetDbConnection().CreateCommand();
+        command.CommandText = $"EXPLAIN QUERY PLAN {query}";
         foreach (var name in new[] { "@p", "@q" })
         {
             var parameter = command.CreateParameter();
@@ -40,25 +42,10 @@ public sealed class NullFreeIndexTests
             parameter.Value = 1L;
             command.Parameters.Add(parameter);
         }
+        var lines = new List<string>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
             lines.Add(reader.GetString(3));
         return string.Join("\n", lines);
-    }
-
-    static async Task<string> ScalarAsync(RelayDbContext db, string query)
-    {
-        await using var command = await CommandAsync(db, query);
-        return (string)(await command.ExecuteScalarAsync())!;
-    }
-
-    static async Task<DbCommand> CommandAsync(RelayDbContext db, string text)
-    {
-        var connection = db.Database.GetDbConnection();
-        if (connection.State != System.Data.ConnectionState.Open)
-            await connection.OpenAsync();
-        var command = connection.CreateCommand();
-        command.CommandText = text;
-        return command;
     }
 }
