@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
 using EnrichmentRelay.Contracts;
 
 namespace EnrichmentRelay.Ledger;
@@ -17,66 +19,87 @@ public enum RequestState
     Completed,
 }
 
-/// <summary>One row per request: the request itself is the inbox for <c>RequestId</c>.</summary>
-public class EnrichmentRequestRecord
+/// <summary>
+/// A row the ledger tracks by the thousand (a job's requests and their attempts): it tells the change tracker of each
+/// change as it is made (EF Core's notification entities), so no save compares every tracked row with its values as
+/// loaded to find what changed. Every mapped property's setter goes through
+/// <see cref="Set{T}"/>: one that did not would have its changes silently left unsaved (NotifyingRecordTests).
+/// </summary>
+public abstract class NotifyingRecord : INotifyPropertyChanging, INotifyPropertyChanged
 {
-    public Guid RequestId { get; set; }
-    public RequestState State { get; set; }
-    public ProviderName? Provider { get; set; }
+    public event PropertyChangingEventHandler? PropertyChanging;
+    public event PropertyChangedEventHandler? PropertyChanged;
+
+    protected void Set<T>(ref T slot, T value, [CallerMemberName] string property = "")
+    {
+        if (EqualityComparer<T>.Default.Equals(slot, value))
+            return;
+        PropertyChanging?.Invoke(this, new PropertyChangingEventArgs(property));
+        slot = value;
+        PropertyChanged?.Invoke(this, new PropertyChangedEventArgs(property));
+    }
+}
+
+/// <summary>One row per request: the request itself is the inbox for <c>RequestId</c>.</summary>
+public class EnrichmentRequestRecord : NotifyingRecord
+{
+    public Guid RequestId { get; set => Set(ref field, value); }
+    public RequestState State { get; set => Set(ref field, value); }
+    public ProviderName? Provider { get; set => Set(ref field, value); }
     /// <summary>Which of the provider's submit calls takes it (see <see cref="Providers.IEnrichmentProvider.Lane"/>).</summary>
-    public string? Lane { get; set; }
+    public string? Lane { get; set => Set(ref field, value); }
     /// <summary>The request as received (camelCase JSON), so nothing a caller sent is lost.</summary>
-    public required string RequestJson { get; set; }
+    public required string RequestJson { get; set => Set(ref field, value); }
 
     /// <summary><see cref="RequestJson"/> as read (<see cref="LedgerViews.ReadRequest(EnrichmentRequestRecord)"/>): a field, so not a column.</summary>
     internal (string Json, EnrichmentRequested Request)? ReadAs;
     /// <summary>When the producer's request was accepted: what its completion's <c>requestedAt</c> and every age "since asked" count from.</summary>
-    public DateTimeOffset AcceptedAt { get; set; }
+    public DateTimeOffset AcceptedAt { get; set => Set(ref field, value); }
     /// <summary>
     /// When it got in line for its current provider, if later than <see cref="AcceptedAt"/> (it moved on in a waterfall);
     /// null: since it was accepted. Its provider's batch window counts from here, so a request that moves on waits to fill
     /// that provider's batch like any new one.
     /// </summary>
-    public DateTimeOffset? QueuedAt { get; set; }
-    public DateTimeOffset? SubmittedAt { get; set; }
-    public DateTimeOffset? CompletedAt { get; set; }
-    public Guid? ProviderJobId { get; set; }
-    public ProviderJobRecord? ProviderJob { get; set; }
-    public Outcome? Outcome { get; set; }
-    public string? EmailsJson { get; set; }
-    public string? PhonesJson { get; set; }
-    public string? Detail { get; set; }
-    public decimal? CreditsCharged { get; set; }
+    public DateTimeOffset? QueuedAt { get; set => Set(ref field, value); }
+    public DateTimeOffset? SubmittedAt { get; set => Set(ref field, value); }
+    public DateTimeOffset? CompletedAt { get; set => Set(ref field, value); }
+    public Guid? ProviderJobId { get; set => Set(ref field, value); }
+    public ProviderJobRecord? ProviderJob { get; set => Set(ref field, value); }
+    public Outcome? Outcome { get; set => Set(ref field, value); }
+    public string? EmailsJson { get; set => Set(ref field, value); }
+    public string? PhonesJson { get; set => Set(ref field, value); }
+    public string? Detail { get; set => Set(ref field, value); }
+    public decimal? CreditsCharged { get; set => Set(ref field, value); }
     /// <summary>
     /// What a provider tracks per request between submit and completion (Lance: the state of each of
     /// its per-field tasks), as that provider's own small JSON document.
     /// </summary>
-    public string? ProviderState { get; set; }
+    public string? ProviderState { get; set => Set(ref field, value); }
     /// <summary>
     /// The W3C traceparent of the message or HTTP call that brought it, so the spans of its later steps (submit,
     /// completion, the published event) join the same trace. Null when nothing was tracing.
     /// </summary>
-    public string? TraceParent { get; set; }
+    public string? TraceParent { get; set => Set(ref field, value); }
     /// <summary>Optimistic concurrency: whoever completes a request first wins, the other re-reads.</summary>
-    public int Version { get; set; }
+    public int Version { get; set => Set(ref field, value); }
 
     /// <summary>
     /// Which publication of its EnrichmentCompleted the ledger holds: 1 from its completion, raised by each correction
     /// a re-normalization publishes (its event id is <c>EventIdFor(RequestId, Revision)</c>).
     /// </summary>
-    public int Revision { get; set; } = 1;
+    public int Revision { get; set => Set(ref field, value); } = 1;
 
     /// <summary>
     /// The fields its current (or next) attempt asks for, as a JSON list; null: all the request's fields. A waterfall
     /// asks each next provider only for the fields the earlier ones did not find.
     /// </summary>
-    public string? FieldsJson { get; set; }
+    public string? FieldsJson { get; set => Set(ref field, value); }
 
     /// <summary>Providers of its waterfall passed over on the way (they cannot identify the lead), as a JSON list.</summary>
-    public string? SkippedJson { get; set; }
+    public string? SkippedJson { get; set => Set(ref field, value); }
 
     /// <summary>The identical request in flight whose provider call this one shares (it was <see cref="RequestState.Following"/> it).</summary>
-    public Guid? LeaderRequestId { get; set; }
+    public Guid? LeaderRequestId { get; set => Set(ref field, value); }
 
     /// <summary>
     /// On to the next provider of its waterfall, asking only for <paramref name="fieldsJson"/>: back in line for that
@@ -183,33 +206,33 @@ public class ProviderJobRecord
 /// One try at one provider for one request: the job it went out in, and how it ended. A request's outcome is its
 /// attempt's; a result that arrives for an attempt already ended (a late, repeated or superseded one) changes nothing.
 /// </summary>
-public class RequestAttemptRecord
+public class RequestAttemptRecord : NotifyingRecord
 {
-    public long Id { get; set; }
-    public Guid RequestId { get; set; }
+    public long Id { get; set => Set(ref field, value); }
+    public Guid RequestId { get; set => Set(ref field, value); }
     /// <summary>1 for the request's first attempt, 2 for the next (a resend), …</summary>
-    public int Number { get; set; }
-    public ProviderName Provider { get; set; }
-    public required string Lane { get; set; }
-    public Guid JobId { get; set; }
+    public int Number { get; set => Set(ref field, value); }
+    public ProviderName Provider { get; set => Set(ref field, value); }
+    public required string Lane { get; set => Set(ref field, value); }
+    public Guid JobId { get; set => Set(ref field, value); }
     /// <summary>The provider's own id of the job, as known when the attempt ended.</summary>
-    public string? ProviderJobId { get; set; }
-    public DateTimeOffset StartedAt { get; set; }
-    public DateTimeOffset? CompletedAt { get; set; }
-    public Outcome? Outcome { get; set; }
-    public decimal? CreditsCharged { get; set; }
-    public string? Detail { get; set; }
+    public string? ProviderJobId { get; set => Set(ref field, value); }
+    public DateTimeOffset StartedAt { get; set => Set(ref field, value); }
+    public DateTimeOffset? CompletedAt { get; set => Set(ref field, value); }
+    public Outcome? Outcome { get; set => Set(ref field, value); }
+    public decimal? CreditsCharged { get; set => Set(ref field, value); }
+    public string? Detail { get; set => Set(ref field, value); }
     /// <summary>The fields this attempt asked for (JSON list), recorded when it ends.</summary>
-    public string? FieldsJson { get; set; }
+    public string? FieldsJson { get; set => Set(ref field, value); }
     /// <summary>The emails this attempt found (JSON list), recorded when it ends.</summary>
-    public string? EmailsJson { get; set; }
+    public string? EmailsJson { get; set => Set(ref field, value); }
     /// <summary>The phones this attempt found (JSON list), recorded when it ends.</summary>
-    public string? PhonesJson { get; set; }
+    public string? PhonesJson { get; set => Set(ref field, value); }
     /// <summary>
     /// True for an answer from the identity cache, or from an identical request in flight at the same time: no call was
     /// made and nothing charged; <see cref="Provider"/> is the provider that originally found it (no job: <see cref="JobId"/> is empty).
     /// </summary>
-    public bool FromCache { get; set; }
+    public bool FromCache { get; set => Set(ref field, value); }
 
     public bool IsOpen => CompletedAt is null;
 }

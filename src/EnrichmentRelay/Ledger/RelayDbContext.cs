@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.ChangeTracking.Internal;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace EnrichmentRelay.Ledger;
@@ -79,8 +81,25 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
         // Entry would detect them itself with detection on; off, each is detected here once.
         using var _ = PauseDetection();
         foreach (var row in rows)
-            Entry(row).DetectChanges();
+            if (KeepsSnapshots(row.GetType()))
+                Entry(row).DetectChanges();
     }
+
+    /// <summary>
+    /// Whether rows of this type have their changes found by comparing them with a snapshot (the default), so need them
+    /// detected; a <see cref="NotifyingRecord"/> tells of its own (and detecting one would still visit its job).
+    /// </summary>
+    bool KeepsSnapshots(Type type) =>
+        Model.FindEntityType(type)?.GetChangeTrackingStrategy() is null or ChangeTrackingStrategy.Snapshot;
+
+    /// <summary>
+    /// The row as if loaded with its current values: unchanged, so a later detection finds no change and a later save
+    /// checks its concurrency tokens as written. What SaveChanges does to each row it saved; EF Core offers it for all
+    /// tracked rows at once only (<c>AcceptAllChanges</c>); setting the state to Unchanged reverts the values instead.
+    /// </summary>
+#pragma warning disable EF1001 // internal API: the one way to accept one row's changes; covered by BulkUpdateTests
+    static void AcceptChanges(EntityEntry entry) => ((IInfrastructure<InternalEntityEntry>)entry).Instance.AcceptChanges();
+#pragma warning restore EF1001
 
     /// <summary>
     /// SaveChanges, detecting changes only in the tracked rows <paramref name="detectIn"/> selects: for a caller that took
@@ -120,9 +139,11 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     {
         using var _ = PauseDetection();
         var taken = new List<ModifiedRow>();
+        var snapshots = KeepsSnapshots(typeof(T));
         foreach (var entry in ChangeTracker.Entries<T>().ToList())
         {
-            entry.DetectChanges();
+            if (snapshots)
+                entry.DetectChanges();
             if (entry.State != EntityState.Modified)
                 continue;
             var modified = new List<IProperty>();
@@ -134,10 +155,8 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
                 if (!property.IsModified)
                     continue;
                 modified.Add(property.Metadata);
-                // As if loaded so: a later detection of changes finds none.
-                property.OriginalValue = property.CurrentValue;
             }
-            entry.State = EntityState.Unchanged;
+            AcceptChanges(entry);
             taken.Add(new ModifiedRow(entry, modified, tokens));
         }
         return taken;
@@ -164,6 +183,9 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
         {
             e.ToTable("enrichment_requests");
             e.HasKey(r => r.RequestId);
+            // A job's thousand requests are tracked at once: each tells of its own changes (NotifyingRecord). The values
+            // as loaded are kept all the same: reloading a row (a completion lost to another writer) sets them all.
+            e.HasChangeTrackingStrategy(ChangeTrackingStrategy.ChangingAndChangedNotificationsWithOriginalValues);
             e.Property(r => r.State).HasConversion<string>().HasMaxLength(16);
             e.Property(r => r.Provider).HasConversion<string>().HasMaxLength(16);
             e.Property(r => r.Outcome).HasConversion<string>().HasMaxLength(24);
@@ -257,6 +279,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
         {
             e.ToTable("request_attempts");
             e.HasKey(a => a.Id);
+            e.HasChangeTrackingStrategy(ChangeTrackingStrategy.ChangingAndChangedNotificationsWithOriginalValues);
             e.Property(a => a.Provider).HasConversion<string>().HasMaxLength(16);
             e.Property(a => a.Lane).HasMaxLength(32);
             e.Property(a => a.ProviderJobId).HasMaxLength(128);
