@@ -30,6 +30,10 @@ public abstract class NotifyingRecord : INotifyPropertyChanging, INotifyProperty
     public event PropertyChangingEventHandler? PropertyChanging;
     public event PropertyChangedEventHandler? PropertyChanged;
 
+    /// <summary>
+    /// Sets the property's value, telling the tracker before and after. The same value again (by the type's own equality:
+    /// the same instant in another offset too; the relay keeps its times in UTC) is no change.
+    /// </summary>
     protected void Set<T>(ref T slot, T value, [CallerMemberName] string property = "")
     {
         if (EqualityComparer<T>.Default.Equals(slot, value))
