@@ -24,21 +24,20 @@ public enum RequestState
 /// change as it is made (EF Core's notification entities), so no save compares every tracked row with its values as
 /// loaded to find what changed. Every mapped property's setter goes through
 /// <see cref="Set{T}"/>: one that did not would have its changes silently left unsaved (NotifyingRecordTests).
+/// It tells after a change only: the tracker keeps the values as loaded anyway (a row is reloaded by setting them).
 /// </summary>
-public abstract class NotifyingRecord : INotifyPropertyChanging, INotifyPropertyChanged
+public abstract class NotifyingRecord : INotifyPropertyChanged
 {
-    public event PropertyChangingEventHandler? PropertyChanging;
     public event PropertyChangedEventHandler? PropertyChanged;
 
     /// <summary>
-    /// Sets the property's value, telling the tracker before and after. The same value again (by the type's own equality:
-    /// the same instant in another offset too; the relay keeps its times in UTC) is no change.
+    /// Sets the property's value and tells the tracker. The same value again (by the type's own equality: the same
+    /// instant in another offset too; the relay keeps its times in UTC) is no change.
     /// </summary>
     protected void Set<T>(ref T slot, T value, [CallerMemberName] string property = "")
     {
         if (EqualityComparer<T>.Default.Equals(slot, value))
             return;
-        PropertyChanging?.Invoke(this, new PropertyChangingEventArgs(property));
         slot = value;
         PropertyChanged?.Invoke(this, new PropertyChangedEventArgs(property));
     }

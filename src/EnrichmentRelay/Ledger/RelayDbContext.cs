@@ -183,9 +183,10 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
         {
             e.ToTable("enrichment_requests");
             e.HasKey(r => r.RequestId);
-            // A job's thousand requests are tracked at once: each tells of its own changes (NotifyingRecord). The values
-            // as loaded are kept all the same: reloading a row (a completion lost to another writer) sets them all.
-            e.HasChangeTrackingStrategy(ChangeTrackingStrategy.ChangingAndChangedNotificationsWithOriginalValues);
+            // A job's thousand requests are tracked at once: each tells of its own changes (NotifyingRecord), after them
+            // only, since their values as loaded are kept anyway: reloading a row (a completion lost to another writer)
+            // sets them all.
+            e.HasChangeTrackingStrategy(ChangeTrackingStrategy.ChangedNotifications);
             e.Property(r => r.State).HasConversion<string>().HasMaxLength(16);
             e.Property(r => r.Provider).HasConversion<string>().HasMaxLength(16);
             e.Property(r => r.Outcome).HasConversion<string>().HasMaxLength(24);
@@ -279,7 +280,7 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
         {
             e.ToTable("request_attempts");
             e.HasKey(a => a.Id);
-            e.HasChangeTrackingStrategy(ChangeTrackingStrategy.ChangingAndChangedNotificationsWithOriginalValues);
+            e.HasChangeTrackingStrategy(ChangeTrackingStrategy.ChangedNotifications);
             e.Property(a => a.Provider).HasConversion<string>().HasMaxLength(16);
             e.Property(a => a.Lane).HasMaxLength(32);
             e.Property(a => a.ProviderJobId).HasMaxLength(128);
