@@ -368,6 +368,7 @@ public sealed class BatchFlusher(
                 await transaction.DisposeAsync();
         }
         // The tracked rows take the values the ledger now holds, as if loaded so: later changes are saved against them.
+        // Each tells the tracker of its changes (NotifyingRecord), so there is nothing to detect before accepting them.
         foreach (var request in requests)
         {
             request.State = RequestState.Submitted;
@@ -376,7 +377,6 @@ public sealed class BatchFlusher(
             request.SubmittedAt = now;
             request.Version++;
         }
-        db.DetectChanges(requests);
         db.ChangeTracker.AcceptAllChanges();
         return attempts;
     }

@@ -73,19 +73,6 @@ public abstract class RelayDbContext(DbContextOptions options) : DbContext(optio
     }
 
     /// <summary>
-    /// Detects changes in these tracked rows only, once each: not in the rest of the unit of work (a job's thousand
-    /// attempts beside its requests).
-    /// </summary>
-    public void DetectChanges(IEnumerable<object> rows)
-    {
-        // Entry would detect them itself with detection on; off, each is detected here once.
-        using var _ = PauseDetection();
-        foreach (var row in rows)
-            if (KeepsSnapshots(row.GetType()))
-                Entry(row).DetectChanges();
-    }
-
-    /// <summary>
     /// Whether rows of this type have their changes found by comparing them with a snapshot (the default), so need them
     /// detected; a <see cref="NotifyingRecord"/> tells of its own (and detecting one would still visit its job).
     /// </summary>
