@@ -6,8 +6,12 @@ using EnrichmentRelay.Telemetry;
 namespace EnrichmentRelay.Operations;
 
 /// <summary>
-/// Reads the ledger's gauges (outbox lag and backlog, open requests, dead letters) every few seconds, so a
-/// scrape never waits on the database and a slow database cannot stall <c>/metrics</c>.
+/// Reads the ledger's gauges (outbox lag and backlog, open requests, dead letters) in the background, so a scrape never
+/// waits on the database and a slow database cannot stall <c>/metrics</c>. A reading is taken at start and then after
+/// each collection that reported the last one, at most once an <see cref="Interval"/>: counting a large backlog of open
+/// requests is the dearest query the relay runs on a timer (65 ms for 20,000 open requests on PostgreSQL), and read on
+/// a fixed beat it cost the database its time under load whether anyone looked or not. A scrape reports the reading
+/// its previous scrape asked for, so the gauges are as old as the scrape interval.
 /// </summary>
 public sealed class LedgerGaugeSampler(
     IServiceScopeFactory scopes,
@@ -15,7 +19,7 @@ public sealed class LedgerGaugeSampler(
     TimeProvider time,
     ILogger<LedgerGaugeSampler> logger) : BackgroundService
 {
-    /// <summary>Well under a typical 15 s scrape interval; each reading is four small indexed queries.</summary>
+    /// <summary>The shortest time between two readings, whoever collects how often (dotnet-counters does every second).</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -32,6 +36,7 @@ public sealed class LedgerGaugeSampler(
                 logger.LogWarning(ex, "Reading the ledger gauges failed; keeping the last reading");
             }
             await Task.Delay(Interval, time, stoppingToken);
+            await metrics.LedgerGaugesCollectedAsync(stoppingToken);
         }
     }
 

@@ -43,6 +43,8 @@ public sealed class RelayMetrics
     readonly Counter<long> cacheLookups;
     readonly Counter<double> cacheCreditsSaved;
     volatile LedgerReadings readings = LedgerReadings.None;
+    // Released when a collection reports the ledger's readings: the sampler then takes the next (one waiter, so 0 or 1).
+    readonly SemaphoreSlim ledgerGaugesCollected = new(0, 1);
     volatile IReadOnlyList<BudgetReading> budgets = [];
     readonly System.Collections.Concurrent.ConcurrentDictionary<ProviderName, int> paused = new();
 
@@ -118,11 +120,11 @@ public sealed class RelayMetrics
         }
         outboxUnmarked.Add(0);
 
-        meter.CreateObservableGauge("relay.outbox.lag", () => readings.OutboxLagSeconds, "s",
+        meter.CreateObservableGauge("relay.outbox.lag", () => Ledger().OutboxLagSeconds, "s",
             "Age of the oldest outbox message not yet published (0 when none is waiting).");
-        meter.CreateObservableGauge("relay.outbox.pending", () => readings.OutboxPending, "{message}",
+        meter.CreateObservableGauge("relay.outbox.pending", () => Ledger().OutboxPending, "{message}",
             "Outbox messages not yet published.");
-        meter.CreateObservableGauge("relay.dead_letters", () => readings.DeadLetters, "{message}",
+        meter.CreateObservableGauge("relay.dead_letters", () => Ledger().DeadLetters, "{message}",
             "Dead letters in the ledger not replayed yet: messages waiting for an operator (GET /admin/dead-letters).");
         meter.CreateObservableGauge("relay.requests.open", ObserveOpen, "{request}",
             "Requests not completed yet, by provider and state (accepted: waiting for a batch; submitted: at the provider).");
@@ -257,13 +259,27 @@ public sealed class RelayMetrics
     /// <summary>The latest figures read from the ledger (see <see cref="LedgerGaugeSampler"/>), reported on the next scrape.</summary>
     public void Observe(LedgerReadings latest) => readings = latest;
 
+    /// <summary>Completes once a collection has reported the ledger's readings since the last call.</summary>
+    public Task LedgerGaugesCollectedAsync(CancellationToken ct) => ledgerGaugesCollected.WaitAsync(ct);
+
+    /// <summary>The ledger's readings for a collection, which asks the sampler for the next.</summary>
+    LedgerReadings Ledger()
+    {
+        if (ledgerGaugesCollected.CurrentCount == 0)
+        {
+            try { ledgerGaugesCollected.Release(); }
+            catch (SemaphoreFullException) { } // another gauge of the same collection asked first
+        }
+        return readings;
+    }
+
     // Every provider and state is reported, 0 included, so a dashboard sees a flat line rather than no data.
     static readonly ProviderName[] Providers = Enum.GetValues<ProviderName>();
     static readonly string[] OpenStates = ["accepted", "submitted"];
 
     IEnumerable<Measurement<long>> ObserveOpen()
     {
-        var open = readings.Open;
+        var open = Ledger().Open;
         return Providers.SelectMany(provider => OpenStates.Select(state => new Measurement<long>(
             open.Where(o => o.Provider == provider && o.State == state).Sum(o => o.Count),
             new KeyValuePair<string, object?>("provider", Tag(provider)), new KeyValuePair<string, object?>("state", state))));
@@ -271,7 +287,7 @@ public sealed class RelayMetrics
 
     IEnumerable<Measurement<double>> ObserveOldest()
     {
-        var open = readings.Open;
+        var open = Ledger().Open;
         return Providers.Select(provider => new Measurement<double>(
             open.Where(o => o.Provider == provider).Select(o => o.OldestAgeSeconds).DefaultIfEmpty(0).Max(),
             new KeyValuePair<string, object?>("provider", Tag(provider))));
@@ -289,7 +305,7 @@ public sealed class RelayMetrics
 
     IEnumerable<Measurement<long>> ObserveNeedingAttention()
     {
-        var jobs = readings.JobsNeedingAttention;
+        var jobs = Ledger().JobsNeedingAttention;
         return Providers.Select(provider => new Measurement<long>(jobs.GetValueOrDefault(provider),
             new KeyValuePair<string, object?>("provider", Tag(provider))));
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using EnrichmentRelay.Contracts;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Operations;
@@ -10,6 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using EnrichmentRelay.Telemetry;
 using EnrichmentRelay.Hosting;
+using EnrichmentRelay.Tests.Sandbox;
 
 namespace EnrichmentRelay.Tests.Operations;
 
@@ -67,6 +69,71 @@ public sealed class OperationsUnitTests
         Assert.Equal(1, readings.OutboxPending);
         Assert.Equal(10, readings.OutboxLagSeconds, precision: 3);
         Assert.Equal(2, readings.DeadLetters);
+    }
+
+    [Fact]
+    public async Task TheLedgerIsReadAgainOnlyOnceACollectionHasReportedTheLastReading()
+    {
+        await using var host = new LedgerTestHost();
+        await host.ReceiveAsync(LedgerTestHost.ValidRequest());
+        var metrics = host.Services.GetRequiredService<RelayMetrics>();
+        using var openRequests = new OpenRequestsGauge(host);
+
+        var asked = metrics.LedgerGaugesCollectedAsync(CancellationToken.None);
+        Assert.False(asked.IsCompleted); // nothing collected: no reason to read
+        openRequests.Collect();
+        Assert.True(asked.IsCompleted);
+        var askedAgain = metrics.LedgerGaugesCollectedAsync(CancellationToken.None);
+        Assert.False(askedAgain.IsCompleted); // one collection asks for one reading
+        openRequests.Collect();
+        Assert.True(askedAgain.IsCompleted);
+
+        // The sampler: a reading at its start; the next once a collection reported it and the interval has passed.
+        var sampler = new LedgerGaugeSampler(host.Services.GetRequiredService<IServiceScopeFactory>(), metrics,
+            host.Time, NullLogger<LedgerGaugeSampler>.Instance);
+        await sampler.StartAsync(CancellationToken.None);
+        try
+        {
+            await Eventually.ReturnsAsync(openRequests.Collect, open => open == 1, "the reading at start");
+            await host.ReceiveAsync(LedgerTestHost.ValidRequest(lastName: "Roe"));
+            await Eventually.ReturnsAsync(() =>
+            {
+                host.Time.Advance(LedgerGaugeSampler.Interval);
+                return openRequests.Collect();
+            }, open => open == 2, "a reading asked for by a collection");
+        }
+        finally
+        {
+            await sampler.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>The open requests a collection of <c>relay.requests.open</c> reports, all providers and states summed.</summary>
+    sealed class OpenRequestsGauge : IDisposable
+    {
+        readonly MeterListener listener = new();
+        long total;
+
+        public OpenRequestsGauge(LedgerTestHost host)
+        {
+            var meters = host.Services.GetRequiredService<IMeterFactory>();
+            listener.InstrumentPublished = (published, l) =>
+            {
+                if (published.Name == "relay.requests.open" && published.Meter.Scope == meters)
+                    l.EnableMeasurementEvents(published);
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, _, _) => total += value);
+            listener.Start();
+        }
+
+        public long Collect()
+        {
+            total = 0;
+            listener.RecordObservableInstruments();
+            return total;
+        }
+
+        public void Dispose() => listener.Dispose();
     }
 
     [Fact]
