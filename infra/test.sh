@@ -141,10 +141,6 @@ else
 fi
 
 export RELAY_TEST_ARTIFACTS=${RELAY_TEST_ARTIFACTS:-$ROOT/test-artifacts}
-# The relay turns quick JIT off for its steady-state speed (its csproj says why), which costs it about 3.5 s of
-# start-up; the suite starts a relay for nearly every integration test, so its processes start with quick JIT on. The JIT mode
-# changes how fast code runs, never what it does; infra/bench.sh measures the relay as it ships.
-export DOTNET_TC_QuickJit=${DOTNET_TC_QuickJit:-1}
 rm -f "$RELAY_TEST_ARTIFACTS"/*.png   # only this run's screenshots are reported below
 # Built once, then the test assemblies run side by side: the integration tests spend most of their time waiting on
 # the relays, brokers and sandboxes they start, which leaves room for the unit tests.
