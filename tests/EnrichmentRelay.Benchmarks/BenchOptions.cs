@@ -15,20 +15,25 @@ public sealed class BenchOptions
     /// Requests of one warm-up round before a measured end-to-end run, all instances together, not counted; by default as
     /// many as a flat-out run (<see cref="Requests"/>), so the rounds have the measured run's shape: code that runs once
     /// per job or per batch reaches its tier-1 call count in the warm-up, not in the measured run. Rounds go on until the
-    /// relays' JIT is quiet (<see cref="QuietJitMethods"/>), for at most <see cref="MaxWarmUp"/>.
+    /// relays' JIT is quiet (<see cref="QuietJitMethods"/>), for at most <see cref="MaxWarmUp"/> per instance.
     /// </summary>
     public int? WarmUpRequests { get; init; }
     public int WarmUpRound => WarmUpRequests ?? Requests;
     /// <summary>
     /// A warm-up round after which each instance compiled at most this many methods ends the warm-up: tiered compilation
-    /// recompiles a relay's hot methods for 20 to 30 s of flat-out load after it starts, a cost a running service no
-    /// longer pays, and one that three fresh instances pay three times over.
+    /// profiles and recompiles a relay's hot methods for a minute or more of flat-out load after it starts, a cost a
+    /// running service no longer pays, and one that three fresh instances pay three times over.
     /// </summary>
     public int QuietJitMethods { get; init; } = 50;
     /// <summary>Flat-out runs of the bare chain after its warm-up; the median is its figure (its rate varies widely from run to run).</summary>
     public int BaselineRuns { get; init; } = 3;
     /// <summary>Flat-out measured runs of a relay (or of several instances) after its warm-up; the median is its figure.</summary>
     public int RelayRuns { get; init; } = 3;
+    /// <summary>
+    /// The longest warm-up per relay instance. With the runtime's JIT defaults a relay under full load profiles and
+    /// compiles its hot code again for 150,000 requests or so (a minute and a half here); three instances sharing the
+    /// cores each take about three times as long.
+    /// </summary>
     public TimeSpan MaxWarmUp { get; init; } = TimeSpan.FromSeconds(90);
     /// <summary>The goal rates, which are also the paced runs' rates.</summary>
     public double PostgresGoal { get; init; } = 1000;

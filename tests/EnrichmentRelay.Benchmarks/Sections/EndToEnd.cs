@@ -202,8 +202,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
 
     /// <summary>
     /// Flat-out rounds of <see cref="BenchOptions.WarmUpRound"/> requests until a round in which no instance's JIT
-    /// compiled more than <see cref="BenchOptions.QuietJitMethods"/> methods, or <see cref="BenchOptions.MaxWarmUp"/> has
-    /// passed: what is measured then is the relay as it runs, not its start. Returns the requests sent and the rounds.
+    /// compiled more than <see cref="BenchOptions.QuietJitMethods"/> methods, or <see cref="BenchOptions.MaxWarmUp"/> per
+    /// instance has passed (each instance sees its share of the requests, so its code gets hot that much later): what is measured then is the relay as it runs, not its start. Returns the requests sent and the rounds.
     /// </summary>
     async Task<(int Requests, int Rounds)> WarmUpAsync(RelayCluster relays, RabbitMQ.Client.ConnectionFactory factory,
         CompletionListener listener, int instances)
@@ -223,7 +223,7 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
             before = after;
             if (compiled <= options.QuietJitMethods * instances)
                 return (sent, rounds);
-            if (started.Elapsed >= options.MaxWarmUp)
+            if (started.Elapsed >= options.MaxWarmUp * instances)
             {
                 say($"  warm-up: the JIT still compiled {compiled:N0} methods in the last of {rounds} rounds ({sent:N0} requests); measuring anyway");
                 return (sent, rounds);
