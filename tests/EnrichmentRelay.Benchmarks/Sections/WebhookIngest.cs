@@ -29,9 +29,6 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
     /// ratio to the floor swung from 0.38x to 0.66x between runs of the same code.
     /// </summary>
     const int PerJobFlatOut = 6_000;
-    // A warm-up round's per-job posts: enough for every hot path's call counts, few enough that the rounds do not
-    // leave gigabytes of 32 KB bodies in the ledger the measured runs then work on.
-    const int PerJobWarmUp = 500;
     static readonly string PerJobShape = $"per job ({LeadsPerJob} leads)";
 
     public static IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
@@ -63,6 +60,8 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
         var problems = new List<string>();
         try
         {
+            // Measured from its start, the JIT's climb included: a warm-up's callbacks would stay in the ledger the measured
+            // runs work on (tried: warm-up rounds until the JIT was quiet lowered the per-job figures; docs/performance.md).
             await using var relay = await RelayCluster.StartAsync($"relay-webhook-{name}", env, vhost, database, sandbox, Settings);
             await using var listener = await CompletionListener.StartAsync(env.Broker(vhost), CompletionListener.RelayExchange);
             var requests = Enumerable.Range(0, Jobs * LeadsPerJob).Select(BenchRequests.Precept).ToList();
@@ -95,15 +94,11 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
                 (Target: relayTarget, Base: relayBase, Stored: durability),
             };
 
-            (string Shape, List<Callback> Callbacks, int FlatCount)[] shapes =
-            [
-                ("streamed (1 lead)", streamed, streamed.Count),
-                (PerJobShape, perJob, PerJobFlatOut),
-            ];
-            await WarmUpAsync(relay, engine, database,
-                [.. shapes.Select(s => (s.Callbacks.Select(c => c with { Url = Retarget(c.Url, relayBase) }).ToList(),
-                    s.Shape == PerJobShape ? PerJobWarmUp : s.FlatCount))]);
-            foreach (var (shape, callbacks, flatCount) in shapes)
+            foreach (var (shape, callbacks, flatCount) in new[]
+                     {
+                         ("streamed (1 lead)", streamed, streamed.Count),
+                         (PerJobShape, perJob, PerJobFlatOut),
+                     })
             {
                 foreach (var (target, baseUrl, stored) in targets)
                 {
@@ -157,40 +152,6 @@ public sealed class WebhookIngest(BenchEnvironment env, BenchOptions options, Be
         {
             measured.Add(result);
             run.Webhooks.Add(result);
-        }
-    }
-
-    /// <summary>
-    /// Flat-out rounds of every shape to the relay, not measured, until a round in which its JIT compiled at most
-    /// <see cref="BenchOptions.QuietJitMethods"/> methods or <see cref="BenchOptions.MaxWarmUp"/> has passed, as before the
-    /// end-to-end runs: what is measured is the relay as it runs, not the minute after its start in which the runtime
-    /// still profiles and compiles its hot code again.
-    /// </summary>
-    async Task WarmUpAsync(RelayCluster relay, Engine engine, BenchDatabase database, IReadOnlyList<(List<Callback> Callbacks, int Count)> shapes)
-    {
-        var started = Stopwatch.StartNew();
-        var before = await relay.RuntimeAsync();
-        for (var rounds = 1; ; rounds++)
-        {
-            foreach (var (callbacks, count) in shapes)
-            {
-                var result = await PostAsync("relay (warm-up)", "warm-up", callbacks, count, options.WebhookClients, null);
-                if (result.Failures.Count > 0)
-                    throw new InvalidOperationException($"Webhook ingest ({engine}): warm-up posts failed: {Described(result.Failures)}");
-            }
-            await DrainAsync(database, "warm-up round");
-            var after = await relay.RuntimeAsync();
-            var compiled = (after - before).JitMethods;
-            before = after;
-            var quiet = compiled <= options.QuietJitMethods;
-            if (quiet || started.Elapsed >= options.MaxWarmUp)
-            {
-                var note = $"Webhook ingest ({engine}): the relay warmed up with {rounds} rounds of every shape flat out, " +
-                           $"its JIT compiling {compiled:N0} methods in the last{(quiet ? "" : " (not quiet yet: measured anyway)")}.";
-                say("  " + note);
-                run.Notes.Add(note);
-                return;
-            }
         }
     }
 
