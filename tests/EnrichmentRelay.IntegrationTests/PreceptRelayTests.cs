@@ -151,7 +151,14 @@ public sealed class PreceptRelayTests(ITestOutputHelper output)
     public async Task CallbackForAJobWhoseSubmitAnswerWasLostStillCompletesItsRequests()
     {
         await using var scenario = await RelayScenario.StartAsync(Engine.Sqlite,
-            sandbox => sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(50));
+            sandbox => sandbox.Precept.Settings.ProcessingDelay = TimeSpan.FromMilliseconds(50),
+            new Dictionary<string, string>
+            {
+                // One batch of the three, however far apart the relay takes them in: a second submit here could only be
+                // the lost one sent again (the scenario's 500 ms window split a slow first intake from the rest).
+                ["Providers__Precept__BatchSize"] = "3",
+                ["Providers__Precept__FlushWindow"] = "00:01:00",
+            });
         // Precept creates the job but the connection drops before the relay reads the answer: the
         // relay never learns the job id, yet the webhook (keyed by our token) brings the results.
         scenario.Sandbox.Precept.DropConnectionAfterAcceptNext(1);
