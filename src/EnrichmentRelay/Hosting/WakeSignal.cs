@@ -10,9 +10,14 @@ public abstract class WakeSignal
 
     public void Pulse()
     {
+        if (pulses.CurrentCount > 0)
+            return; // already pulsed; one wake-up is enough
         try { pulses.Release(); }
-        catch (SemaphoreFullException) { /* already pulsed; one wake-up is enough */ }
+        catch (SemaphoreFullException) { /* pulsed meanwhile by another caller */ }
     }
+
+    /// <summary>Waits for a pulse, however long it takes.</summary>
+    public Task WaitAsync(CancellationToken ct) => pulses.WaitAsync(ct);
 
     /// <summary>Waits for a pulse or for <paramref name="timeout"/> on <paramref name="time"/>, whichever is first.</summary>
     public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken ct)
@@ -36,3 +41,6 @@ public sealed class OutboxSignal : WakeSignal;
 
 /// <summary>New provider callbacks are waiting to be applied.</summary>
 public sealed class CallbackSignal : WakeSignal;
+
+/// <summary>A collection (a scrape) reported the ledger gauges' readings: the sampler may take the next.</summary>
+public sealed class LedgerGaugesCollected : WakeSignal;

@@ -36,7 +36,7 @@ public sealed class LedgerGaugeSampler(
                 logger.LogWarning(ex, "Reading the ledger gauges failed; keeping the last reading");
             }
             await Task.Delay(Interval, time, stoppingToken);
-            await metrics.LedgerGaugesCollectedAsync(stoppingToken);
+            await metrics.LedgerGaugesCollected.WaitAsync(stoppingToken);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using EnrichmentRelay.Contracts;
+using EnrichmentRelay.Hosting;
 
 namespace EnrichmentRelay.Telemetry;
 
@@ -43,8 +44,6 @@ public sealed class RelayMetrics
     readonly Counter<long> cacheLookups;
     readonly Counter<double> cacheCreditsSaved;
     volatile LedgerReadings readings = LedgerReadings.None;
-    // Released when a collection reports the ledger's readings: the sampler then takes the next (one waiter, so 0 or 1).
-    readonly SemaphoreSlim ledgerGaugesCollected = new(0, 1);
     volatile IReadOnlyList<BudgetReading> budgets = [];
     readonly System.Collections.Concurrent.ConcurrentDictionary<ProviderName, int> paused = new();
 
@@ -259,17 +258,13 @@ public sealed class RelayMetrics
     /// <summary>The latest figures read from the ledger (see <see cref="LedgerGaugeSampler"/>), reported on the next scrape.</summary>
     public void Observe(LedgerReadings latest) => readings = latest;
 
-    /// <summary>Completes once a collection has reported the ledger's readings since the last call.</summary>
-    public Task LedgerGaugesCollectedAsync(CancellationToken ct) => ledgerGaugesCollected.WaitAsync(ct);
+    /// <summary>Pulsed when a collection reports the ledger's readings (see <see cref="LedgerGaugeSampler"/>).</summary>
+    public LedgerGaugesCollected LedgerGaugesCollected { get; } = new();
 
     /// <summary>The ledger's readings for a collection, which asks the sampler for the next.</summary>
     LedgerReadings Ledger()
     {
-        if (ledgerGaugesCollected.CurrentCount == 0)
-        {
-            try { ledgerGaugesCollected.Release(); }
-            catch (SemaphoreFullException) { } // another gauge of the same collection asked first
-        }
+        LedgerGaugesCollected.Pulse();
         return readings;
     }
 

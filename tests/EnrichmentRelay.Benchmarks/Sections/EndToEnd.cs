@@ -203,7 +203,8 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     /// <summary>
     /// Flat-out rounds of <see cref="BenchOptions.WarmUpRound"/> requests until a round in which no instance's JIT
     /// compiled more than <see cref="BenchOptions.QuietJitMethods"/> methods, or <see cref="BenchOptions.MaxWarmUp"/> per
-    /// instance has passed (each instance sees its share of the requests, so its code gets hot that much later): what is measured then is the relay as it runs, not its start. Returns the requests sent and the rounds.
+    /// instance has passed (each instance sees its share of the requests, so its code gets hot that much later): what is
+    /// measured then is the relay as it runs, not its start. Returns the requests sent and the rounds.
     /// </summary>
     async Task<(int Requests, int Rounds)> WarmUpAsync(RelayCluster relays, RabbitMQ.Client.ConnectionFactory factory,
         CompletionListener listener, int instances)

@@ -79,11 +79,11 @@ public sealed class OperationsUnitTests
         var metrics = host.Services.GetRequiredService<RelayMetrics>();
         using var openRequests = new OpenRequestsGauge(host);
 
-        var asked = metrics.LedgerGaugesCollectedAsync(CancellationToken.None);
+        var asked = metrics.LedgerGaugesCollected.WaitAsync(CancellationToken.None);
         Assert.False(asked.IsCompleted); // nothing collected: no reason to read
         openRequests.Collect();
         Assert.True(asked.IsCompleted);
-        var askedAgain = metrics.LedgerGaugesCollectedAsync(CancellationToken.None);
+        var askedAgain = metrics.LedgerGaugesCollected.WaitAsync(CancellationToken.None);
         Assert.False(askedAgain.IsCompleted); // one collection asks for one reading
         openRequests.Collect();
         Assert.True(askedAgain.IsCompleted);
