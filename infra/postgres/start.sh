@@ -5,9 +5,10 @@
 #
 # DIR (optional) is an empty directory for the cluster; without it a temp dir is created.
 # As root the cluster belongs to the `postgres` user (initdb refuses root); otherwise to you.
-# Trust auth, superuser `postgres`, listens on 127.0.0.1 only, unix socket in DIR, max_connections 300, and
-# durable as in production: fsync on, synchronous_commit on (RELAY_PG_FSYNC=off turns fsync off, for a comparison
-# only). These settings are in postgresql.conf, so a later `pg_ctl restart`/`start` keeps them.
+# Trust auth, superuser `postgres`, listens on 127.0.0.1 only, unix socket in DIR, max_connections 300, sized as a
+# production server (shared_buffers 1GB, max_wal_size 8GB, checkpoint_timeout 15min, wal_compression lz4; compose.yaml
+# runs its server with the same), and durable as in production: fsync on, synchronous_commit on (RELAY_PG_FSYNC=off
+# turns fsync off, for a comparison only). These settings are in postgresql.conf, so a later `pg_ctl restart`/`start` keeps them.
 # RELAY_PG_EXTRA_CONF: lines appended to postgresql.conf (profiling: shared_preload_libraries = 'pg_stat_statements').
 # On success prints `export VAR=...` lines on stdout (also saved as DIR/env) and exits 0:
 #   RELAY_TEST_POSTGRES        Npgsql connection string (database `postgres`; create your own)
@@ -114,6 +115,14 @@ max_connections = 300
 # states these two settings (infra/bench.sh reads them back from the server).
 fsync = ${RELAY_PG_FSYNC:-on}
 synchronous_commit = on
+# Sized as a production server is, not as initdb's defaults (made to start anywhere) are: with 128 MB of shared
+# buffers the backends wrote out evicted pages themselves, and with max_wal_size 1 GB a flat-out run checkpointed
+# every 540 MB of WAL (about every 20 s), each checkpoint making the next change of every page log the page whole
+# (docs/performance.md, "A PostgreSQL server sized for production"). Durability is unchanged.
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 15min
+wal_compression = lz4
 CONF
 # For profiling the server's side of a run, e.g. RELAY_PG_EXTRA_CONF="shared_preload_libraries = 'pg_stat_statements'".
 [[ -z ${RELAY_PG_EXTRA_CONF:-} ]] || printf '%s\n' "$RELAY_PG_EXTRA_CONF" >> "$D/data/postgresql.conf"

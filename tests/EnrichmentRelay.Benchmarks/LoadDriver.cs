@@ -27,6 +27,7 @@ public static class LoadDriver
             Cores = Environment.ProcessorCount,
             LoadBefore = LoadAverage(),
         };
+        run.Settings["PostgreSQL server (as it reports them)"] = await env.PostgresSettingsAsync();
         void Say(string line) => Console.Error.WriteLine($"[{Stopwatch.GetElapsedTime(started).TotalSeconds,5:0}s] {line}");
 
         var e2e = new EndToEnd(env, options, Say);

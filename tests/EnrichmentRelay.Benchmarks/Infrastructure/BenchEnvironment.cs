@@ -75,6 +75,23 @@ public sealed class BenchEnvironment
     }
 
     /// <summary>
+    /// The cluster's durability and sizing as the server reports them, for the report's settings: the figures hold for
+    /// a server sized so (infra/postgres/start.sh), not for initdb's defaults.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, string>> PostgresSettingsAsync()
+    {
+        string[] names = ["fsync", "synchronous_commit", "shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression"];
+        await using var admin = await OpenAdminAsync();
+        await using var show = new NpgsqlCommand("SELECT name, current_setting(name) FROM unnest(@names) WITH ORDINALITY AS s(name, n) ORDER BY n", admin);
+        show.Parameters.AddWithValue("names", names);
+        var settings = new Dictionary<string, string>();
+        await using var reader = await show.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            settings[reader.GetString(0)] = reader.GetString(1);
+        return settings;
+    }
+
+    /// <summary>
     /// Switches the cluster's fsync (a reload setting) for an extra, labelled comparison run; on again afterwards.
     /// Waits until a new session sees the value, so the run that follows is measured under it.
     /// </summary>

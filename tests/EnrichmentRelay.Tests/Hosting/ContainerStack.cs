@@ -100,7 +100,8 @@ public sealed record ComposeService(
     IReadOnlyList<string> Volumes,
     IReadOnlyList<string> Ports,
     IReadOnlyDictionary<string, string> DependsOn,
-    string? StopGracePeriod)
+    string? StopGracePeriod,
+    IReadOnlyList<string>? Command)
 {
     /// <summary>"rabbitmq" for "rabbitmq:3.13.7-management", "mcr.microsoft.com/dotnet/aspnet" for its images.</summary>
     public string? ImageRepository => Image is null ? null : SplitImage(Image).Repository;
@@ -159,7 +160,13 @@ public sealed record ComposeService(
         };
 
         return new ComposeService(name, ContainerStack.Scalar(Child("image")), build, target, environment, healthTest,
-            Strings(Child("volumes")), Strings(Child("ports")), dependsOn, ContainerStack.Scalar(Child("stop_grace_period")));
+            Strings(Child("volumes")), Strings(Child("ports")), dependsOn, ContainerStack.Scalar(Child("stop_grace_period")),
+            Child("command") switch
+            {
+                YamlSequenceNode list => Strings(list),
+                YamlScalarNode text => text.Value!.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+                _ => null,
+            });
     }
 
     static List<string> Strings(YamlNode? node) =>

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.RegularExpressions;
 using EnrichmentRelay.Hosting;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Messaging;
@@ -95,6 +96,25 @@ public sealed class ContainerStackTests
         Assert.Subset(used, stack.DeclaredVolumes.ToHashSet());
         Assert.Contains(stack.ServiceWithImage("rabbitmq").Volumes, v => v.EndsWith(":/var/lib/rabbitmq") && stack.DeclaredVolumes.Contains(v.Split(':')[0]));
         Assert.Contains(stack.ServiceWithImage("postgres").Volumes, v => v.EndsWith(":/var/lib/postgresql/data") && stack.DeclaredVolumes.Contains(v.Split(':')[0]));
+    }
+
+    [Fact]
+    public void ThePostgresServerIsSizedAsTheMeasuredClustersAreAndStaysDurable()
+    {
+        // The figures in docs/performance.md ran on clusters sized by infra/postgres/start.sh; a stack left at initdb's
+        // defaults would not be the server they describe.
+        var script = File.ReadAllText(Path.Combine(ContainerStack.RepositoryRoot(), "infra", "postgres", "start.sh"));
+        var command = stack.ServiceWithImage("postgres").Command ?? [];
+        var given = command.Zip(command.Skip(1)).Where(p => p.First == "-c").Select(p => p.Second.Split('=', 2))
+            .ToDictionary(setting => setting[0], setting => setting[1]);
+        foreach (var name in new[] { "shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression" })
+        {
+            var measured = Regex.Match(script, $@"^{name} = (\S+)$", RegexOptions.Multiline);
+            Assert.True(measured.Success, $"infra/postgres/start.sh sets no {name}");
+            Assert.Equal(measured.Groups[1].Value, given.GetValueOrDefault(name));
+        }
+        Assert.DoesNotContain("fsync", given.Keys);
+        Assert.DoesNotContain("synchronous_commit", given.Keys);
     }
 
     [Fact]
