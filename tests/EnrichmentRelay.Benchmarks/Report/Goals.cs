@@ -1,13 +1,16 @@
 namespace EnrichmentRelay.Benchmarks.Report;
 
 /// <summary>
-/// The goals of issue #7 for this 2-core machine, each judged from the run's own figures. A figure counts only if its
+/// The goals of issues #7 and #18 for this 2-core machine, each judged from the run's own figures. A figure counts only if its
 /// storage was durable (issue #18): one measured with fsync off, say, is shown but never meets a goal.
 /// </summary>
 public static class Goals
 {
     const double WebhookFloorRatio = 0.5;
     const double WebhookAckP99Ms = 25;
+    const double ChainRatio = 0.5;
+    const double RelayCpuMs = 0.35;
+    const double InstancesCpuGrowth = 0.20;
 
     public static void Evaluate(BenchRun run, BenchOptions options)
     {
@@ -29,6 +32,33 @@ public static class Goals
                     $"{Markdown.F(overhead, "N0")} ms (p95 {Markdown.F(paced.Latency.P95, "N0")} vs {Markdown.F(baseline.Latency.P95, "N0")} ms; {Described(paced.Durability)})",
                     overhead <= 1000 && keptUp && IsDurable(paced.Durability),
                     Reasons(keptUp ? null : $"kept up at {Markdown.F(paced.CompletionsPerSecond, "N0")}/s", NotDurable(paced.Durability))));
+            }
+        }
+
+        // Issue #18: flat out against the bare chain run right after it, the relay's CPU per request, and the CPU per request of
+        // several instances against one's.
+        foreach (var engine in new[] { "postgres", "sqlite" })
+        {
+            if (FlatOut(run, engine, single: true) is not { } flat)
+                continue;
+            if (Markdown.BaselineFor(run, flat) is { } chain)
+            {
+                var ratio = flat.CompletionsPerSecond / chain.CompletionsPerSecond;
+                run.Goals.Add(new GoalResult($"flat-out throughput against the bare chain, {engine}", $"≥ {ChainRatio:0.0}× the chain",
+                    $"{Markdown.F(ratio, "0.00")}× ({Markdown.F(flat.CompletionsPerSecond, "N0")} vs {Markdown.F(chain.CompletionsPerSecond, "N0")}/s; {Described(flat.Durability)})",
+                    ratio >= ChainRatio && flat.Missing == 0 && IsDurable(flat.Durability),
+                    Reasons(flat.Missing > 0 ? $"{flat.Missing} missing" : null, NotDurable(flat.Durability))));
+            }
+            run.Goals.Add(new GoalResult($"relay CPU per request flat out, {engine}", $"≤ {RelayCpuMs:0.00} ms",
+                $"{Markdown.F(CpuPerRequest(flat), "0.00")} ms ({Described(flat.Durability)})",
+                CpuPerRequest(flat) <= RelayCpuMs && IsDurable(flat.Durability), NotDurable(flat.Durability)));
+            if (FlatOut(run, engine, single: false) is { } several)
+            {
+                var growth = CpuPerRequest(several) / CpuPerRequest(flat) - 1;
+                run.Goals.Add(new GoalResult($"relay CPU per request, {several.Instances} instances against 1, {engine}", $"≤ +{InstancesCpuGrowth:0%}",
+                    $"{Markdown.F(growth, "+0%;-0%")} ({Markdown.F(CpuPerRequest(several), "0.00")} vs {Markdown.F(CpuPerRequest(flat), "0.00")} ms; {Described(several.Durability)})",
+                    growth <= InstancesCpuGrowth && several.Missing == 0 && IsDurable(several.Durability),
+                    Reasons(several.Missing > 0 ? $"{several.Missing} missing" : null, NotDurable(several.Durability))));
             }
         }
 
@@ -76,6 +106,11 @@ public static class Goals
             }
         }
     }
+
+    static EndToEndResult? FlatOut(BenchRun run, string engine, bool single) =>
+        run.EndToEnd.FirstOrDefault(r => r.System == "relay" && r.Engine == engine && r.PacedRate is null && r.Label is null && (r.Instances == 1) == single);
+
+    static double CpuPerRequest(EndToEndResult run) => run.CpuSeconds * 1000 / run.Requests;
 
     static bool IsDurable(Durability? durability) => durability is { Durable: true };
 

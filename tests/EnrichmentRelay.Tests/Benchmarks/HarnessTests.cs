@@ -86,6 +86,33 @@ public sealed class HarnessTests
     }
 
     [Fact]
+    public void IssueEighteensTargetsAreJudgedFromTheRunsOwnFigures()
+    {
+        // 20,000 requests a flat-out run: 6 CPU seconds are 0.30 ms a request.
+        var run = new BenchRun { StartedAt = "now", Command = "infra/bench.sh", Cores = 2, LoadBefore = "0" };
+        run.EndToEnd.Add(Run("relay", "postgres", null, 2000, p95: 900) with { CpuSeconds = 6 });
+        run.EndToEnd.Add(Run("baseline", "-", null, 4000, p95: 400));
+        run.EndToEnd.Add(Run("relay", "sqlite", null, 1500, p95: 900) with { CpuSeconds = 9 });
+        run.EndToEnd.Add(Run("baseline", "-", null, 4000, p95: 300));
+        run.EndToEnd.Add(Run("relay", "postgres", null, 1900, p95: 900) with { Instances = 3, CpuSeconds = 7.8 });
+        run.EndToEnd.Add(Run("baseline", "-", null, 4100, p95: 300));
+
+        Goals.Evaluate(run, new BenchOptions());
+
+        GoalResult Goal(string name) => run.Goals.Single(g => g.Goal == name);
+        Assert.Equal((true, "0.50× (2,000 vs 4,000/s; PostgreSQL fsync on, synchronous_commit on)"),
+            (Goal("flat-out throughput against the bare chain, postgres").Met, Goal("flat-out throughput against the bare chain, postgres").Figure));
+        Assert.Equal(false, Goal("flat-out throughput against the bare chain, sqlite").Met);
+        Assert.Equal((true, "0.30 ms (PostgreSQL fsync on, synchronous_commit on)"),
+            (Goal("relay CPU per request flat out, postgres").Met, Goal("relay CPU per request flat out, postgres").Figure));
+        Assert.Equal(false, Goal("relay CPU per request flat out, sqlite").Met);
+        var instances = Goal("relay CPU per request, 3 instances against 1, postgres");
+        Assert.Equal(false, instances.Met);
+        Assert.StartsWith("+30% (0.39 vs 0.30 ms;", instances.Figure);
+        Assert.DoesNotContain(run.Goals, g => g.Goal.Contains("instances against 1, sqlite"));
+    }
+
+    [Fact]
     public void TheBareChainsFigureIsItsMedianRunWithEveryRunNoted()
     {
         var runs = new[] { 9_000, 5_000, 7_000 }.Select(rate => Run("baseline", "-", null, rate, p95: 300)).ToList();
