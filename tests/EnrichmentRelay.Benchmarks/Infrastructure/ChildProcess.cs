@@ -132,6 +132,13 @@ public sealed class ChildProcess : IAsyncDisposable
         return process.TotalProcessorTime;
     }
 
+    /// <summary>Of <see cref="CpuTime"/>, the time spent in the kernel on the process's behalf (system calls).</summary>
+    public TimeSpan KernelCpuTime()
+    {
+        process.Refresh();
+        return process.PrivilegedProcessorTime;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!process.HasExited)

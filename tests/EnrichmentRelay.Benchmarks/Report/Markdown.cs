@@ -58,7 +58,7 @@ public static class Markdown
                 if (r.Duplicates > 0) notes.Add($"**{r.Duplicates} duplicate completions**");
                 if (r.LeadsSubmittedTwice > 0) notes.Add($"**{r.LeadsSubmittedTwice} leads submitted twice**");
                 // CPU per request is the figure a busy machine disturbs least.
-                if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), relay CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
+                if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), {Sections.EndToEnd.RelayCpu(r)}");
                 if (r.Runtime is { } runtime) notes.Add(Sections.EndToEnd.Runtime(runtime, r.Requests, r.CpuSeconds));
                 else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
                 if (r.MachineCpu is not null) notes.Add(Sections.EndToEnd.MachineShares(r));

@@ -26,6 +26,11 @@ public sealed record EndToEndResult
     /// <summary>CPU seconds the relay (or republisher) processes used while measured.</summary>
     public double CpuSeconds { get; init; }
     /// <summary>
+    /// Of <see cref="CpuSeconds"/>, the relay's time in the kernel: its sockets, and on SQLite the ledger's file reads,
+    /// writes and fsyncs, which cost more on a busier disk or page cache while the relay's own code costs the same.
+    /// </summary>
+    public double KernelCpuSeconds { get; init; }
+    /// <summary>
     /// CPU seconds the broker, PostgreSQL, the driver and the whole machine used while measured; flat out only. The machine's
     /// figure samples the cores at each clock tick, which misses much of a paced run's short bursts (processes' own times
     /// are scaled to the scheduler's exact run time): in paced runs it came out below the relay's own CPU.
