@@ -126,17 +126,16 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>CPU time the process has used so far (user + system).</summary>
-    public TimeSpan CpuTime()
-    {
-        process.Refresh();
-        return process.TotalProcessorTime;
-    }
+    public TimeSpan CpuTime() => CpuTimes().Total;
 
-    /// <summary>Of <see cref="CpuTime"/>, the time spent in the kernel on the process's behalf (system calls).</summary>
-    public TimeSpan KernelCpuTime()
+    /// <summary>
+    /// CPU time the process has used so far, and of it the time spent in the kernel on its behalf (system calls), read
+    /// together in one look at the process.
+    /// </summary>
+    public (TimeSpan Total, TimeSpan Kernel) CpuTimes()
     {
         process.Refresh();
-        return process.PrivilegedProcessorTime;
+        return (process.TotalProcessorTime, process.PrivilegedProcessorTime);
     }
 
     public async ValueTask DisposeAsync()

@@ -36,6 +36,13 @@ public sealed class RelayCluster : IAsyncDisposable
     public required IReadOnlyList<ChildProcess> Instances { get; init; }
     public required IReadOnlyList<Uri> BaseAddresses { get; init; }
 
+    /// <summary>CPU seconds the instances have used so far, and of them the kernel's, summed over every instance.</summary>
+    public (double Total, double Kernel) CpuSeconds()
+    {
+        var times = Instances.Select(i => i.CpuTimes()).ToList();
+        return (times.Sum(t => t.Total.TotalSeconds), times.Sum(t => t.Kernel.TotalSeconds));
+    }
+
     /// <summary>
     /// Rows the instances claimed from one another and rows their short claims passed over, summed over every instance, by
     /// work (requests, outbox, callbacks): the relay's <c>relay_claims_*</c> counters read from each <c>/metrics</c>.

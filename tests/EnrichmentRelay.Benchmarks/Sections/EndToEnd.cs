@@ -61,22 +61,20 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
                 await database.EmptyAsync();
                 // Leads of their own: the warm-up's and earlier runs' are in the identity cache.
                 var measured = Enumerable.Range(warmUp + round * requests, requests).Select(BenchRequests.Precept).ToList();
-                var cpuBefore = relays.Instances.Sum(r => r.CpuTime().TotalSeconds);
-                var kernelBefore = relays.Instances.Sum(r => r.KernelCpuTime().TotalSeconds);
+                var cpuBefore = relays.CpuSeconds();
                 var countersBefore = sandbox.Precept.Counters;
                 var claimsBefore = await relays.ClaimsAsync();
                 var runtimeBefore = await relays.RuntimeAsync();
                 var run = await RunAsync(factory, "enrichment-requested", listener, measured, rate, name);
-                var cpu = relays.Instances.Sum(r => r.CpuTime().TotalSeconds) - cpuBefore;
-                var kernel = relays.Instances.Sum(r => r.KernelCpuTime().TotalSeconds) - kernelBefore;
+                var cpuAfter = relays.CpuSeconds();
                 var claimsAfter = await relays.ClaimsAsync();
                 var runtime = await relays.RuntimeAsync() - runtimeBefore;
                 var counters = sandbox.Precept.Counters;
                 runs.Add(Measured("relay", engine.ToString().ToLowerInvariant(), rate, measured, run, listener) with
                 {
                     Instances = instances,
-                    CpuSeconds = cpu,
-                    KernelCpuSeconds = kernel,
+                    CpuSeconds = cpuAfter.Total - cpuBefore.Total,
+                    KernelCpuSeconds = cpuAfter.Kernel - cpuBefore.Kernel,
                     ProviderJobs = counters.JobsCreated - countersBefore.JobsCreated,
                     LargestJob = counters.LargestJob,
                     LeadsSubmittedTwice = counters.LeadSubmissions.Values.Count(n => n > 1),
@@ -161,12 +159,11 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
         if (runs.Count == 1)
             return median;
         var rates = runs.All(r => r.System == "relay")
-            ? string.Join(", ", runs.Select(r => $"{Rate(r)}/s at {Ms(r.CpuSeconds, r)} ms (kernel {Ms(r.KernelCpuSeconds, r)})")) + " of relay CPU per request"
+            ? string.Join(", ", runs.Select(r => $"{Rate(r)}/s at {PerRequest(r.CpuSeconds, r)} ms (kernel {PerRequest(r.KernelCpuSeconds, r)})")) + " of relay CPU per request"
             : string.Join(", ", runs.Select(Rate)) + "/s";
         return median with { Note = $"median of {runs.Count} runs: {rates}" };
 
         static string Rate(EndToEndResult r) => r.CompletionsPerSecond.ToString("N0", CultureInfo.InvariantCulture);
-        static string Ms(double seconds, EndToEndResult r) => (seconds * 1000 / r.Requests).ToString("0.00", CultureInfo.InvariantCulture);
     }
 
     async Task<EndToEndResult> MeasureBaselineAsync(ChildProcess republisher, RabbitMQ.Client.ConnectionFactory factory,
@@ -254,8 +251,10 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
 
     /// <summary>A relay run's CPU per request, and how much of it the kernel spent (see <see cref="EndToEndResult.KernelCpuSeconds"/>).</summary>
     public static string RelayCpu(EndToEndResult r) =>
-        string.Create(CultureInfo.InvariantCulture,
-            $"relay CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request ({r.KernelCpuSeconds * 1000 / r.Requests:0.00} of it in the kernel)");
+        $"relay CPU {PerRequest(r.CpuSeconds, r)} ms/request ({PerRequest(r.KernelCpuSeconds, r)} of it in the kernel)";
+
+    /// <summary>Milliseconds per request of a run's CPU seconds, as the notes print them.</summary>
+    static string PerRequest(double seconds, EndToEndResult r) => (seconds * 1000 / r.Requests).ToString("0.00", CultureInfo.InvariantCulture);
 
     void Report(EndToEndResult r) =>
         say($"  [{r.Durability}] {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
