@@ -46,8 +46,9 @@ public static class ProviderAnswers
     {
         if (sink.Value is not { } list)
             return;
+        // One copy of the kept start (a substring first would copy half a megabyte twice, on the large object heap).
         if (body is { Length: > MaxBodyChars })
-            body = body[..MaxBodyChars] + $"{CutMark}{MaxBodyChars} of {body.Length} characters]";
+            body = string.Concat(body.AsSpan(0, MaxBodyChars), $"{CutMark}{MaxBodyChars} of {body.Length} characters]");
         lock (list) // a reader may make calls in parallel (Lance's person reads)
             list.Add(new CapturedAnswer(provider, endpoint, status, body, error, at, job.Value));
     }
