@@ -60,7 +60,7 @@ public static class Markdown
                 // CPU per request is the figure a busy machine disturbs least.
                 if (r.System == "relay") notes.Add($"{r.ProviderJobs} Precept jobs (largest {r.LargestJob}), {Sections.EndToEnd.RelayCpu(r)}");
                 if (r.Runtime is { } runtime) notes.Add(Sections.EndToEnd.Runtime(runtime, r.Requests, r.CpuSeconds));
-                else notes.Add($"republisher CPU {F(r.CpuSeconds * 1000 / r.Requests, "0.00")} ms/request");
+                else notes.Add($"republisher CPU {Sections.EndToEnd.PerRequest(r.CpuSeconds, r)} ms/request");
                 if (r.MachineCpu is not null) notes.Add(Sections.EndToEnd.MachineShares(r));
                 if (r.Note is not null) notes.Add(r.Note);
                 notes.Add($"published {F(r.PublishedPerSecond, "N0")}/s; {F(r.RequestBytes, "N0")} B in, {F(r.CompletionBytes, "N0")} B out");

@@ -253,13 +253,13 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     public static string RelayCpu(EndToEndResult r) =>
         $"relay CPU {PerRequest(r.CpuSeconds, r)} ms/request ({PerRequest(r.KernelCpuSeconds, r)} of it in the kernel)";
 
-    /// <summary>Milliseconds per request of a run's CPU seconds, as the notes print them.</summary>
-    static string PerRequest(double seconds, EndToEndResult r) => (seconds * 1000 / r.Requests).ToString("0.00", CultureInfo.InvariantCulture);
+    /// <summary>Milliseconds per request of a run's CPU seconds, as every note prints them.</summary>
+    public static string PerRequest(double seconds, EndToEndResult r) => (seconds * 1000 / r.Requests).ToString("0.00", CultureInfo.InvariantCulture);
 
     void Report(EndToEndResult r) =>
         say($"  [{r.Durability}] {r.CompletionsPerSecond:N0} completions/s (published {r.PublishedPerSecond:N0}/s), p50 {r.Latency.P50:N0} ms, p95 {r.Latency.P95:N0} ms, " +
             $"p99 {r.Latency.P99:N0} ms; {r.Completed:N0}/{r.Requests:N0} completed, {r.Duplicates} duplicates" +
-            (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), {RelayCpu(r)}" : $", CPU {r.CpuSeconds * 1000 / r.Requests:0.00} ms/request") +
+            (r.System == "relay" ? $", {r.ProviderJobs} jobs (largest {r.LargestJob}), {RelayCpu(r)}" : $", CPU {PerRequest(r.CpuSeconds, r)} ms/request") +
             (r.Runtime is { } runtime ? $"; {Runtime(runtime, r.Requests, r.CpuSeconds)}" : "") +
             (r.MachineCpu is not null ? $"; {MachineShares(r)}" : "") +
             (r.Note is { } note ? $"; {note}" : "") +
@@ -282,13 +282,12 @@ public sealed class EndToEnd(BenchEnvironment env, BenchOptions options, Action<
     public static string MachineShares(EndToEndResult r)
     {
         var m = r.MachineCpu!;
-        string Ms(double seconds) => (seconds * 1000 / r.Requests).ToString("0.00", CultureInfo.InvariantCulture);
         var parts = new List<(string Name, double Seconds)> { (r.System == "relay" ? "relay" : "republisher", r.CpuSeconds) };
         if (m.Broker is { } broker) parts.Add(("RabbitMQ", broker));
         if (r.Engine == "postgres" && m.Database is { } database) parts.Add(("PostgreSQL", database));
         parts.Add((r.System == "relay" ? "driver and sandbox" : "driver", m.Driver));
         parts.Add(("rest", Math.Max(0, m.Machine - parts.Sum(p => p.Seconds))));
-        return $"machine CPU {Ms(m.Machine)} ms/request ({string.Join(", ", parts.Select(p => $"{p.Name} {Ms(p.Seconds)}"))})";
+        return $"machine CPU {PerRequest(m.Machine, r)} ms/request ({string.Join(", ", parts.Select(p => $"{p.Name} {PerRequest(p.Seconds, r)}"))})";
     }
 
     /// <summary>The providers with no artificial latency and no duplicate webhooks, so what is measured is the relay.</summary>
