@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Runtime.InteropServices;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace EnrichmentRelay.Ledger;
@@ -6,8 +8,11 @@ namespace EnrichmentRelay.Ledger;
 /// <summary>
 /// SQLite has one writer. When a connection finds the database locked, Microsoft.Data.Sqlite retries by sleeping
 /// 150 ms at a time, blocking its thread: a webhook waiting behind the callback processor's transaction then
-/// answers 150 or 300 ms late. With SQLite's own busy handler set on every connection, a locked statement waits
-/// inside SQLite, in steps of a few milliseconds, and goes on as soon as the lock is free.
+/// answers 150 or 300 ms late. So every ledger connection has a busy handler of its own: a locked statement waits
+/// inside SQLite and tries again every millisecond, going on as soon as the lock is free. (SQLite's own handler, what
+/// <c>PRAGMA busy_timeout</c> installs, sleeps 1, 2, 5, 10, 15, 20, 25 and then up to 100 ms between tries: a transaction
+/// waiting behind one of 9 ms began at 18 ms, behind one of 34 ms at 53, and the lock stayed free while its waiters
+/// slept; docs/performance.md, "Waiting for SQLite's write lock a millisecond at a time".)
 /// Each connection's own checkpoint of the write-ahead log is a backstop only (see <see cref="WalAutoCheckpointPages"/>).
 /// </summary>
 public sealed class SqliteBusyWait : DbConnectionInterceptor
@@ -24,10 +29,30 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
     /// </summary>
     public const int WalAutoCheckpointPages = 4_000;
 
-    static readonly string Pragma = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA wal_autocheckpoint = {WalAutoCheckpointPages};";
+    static readonly string Pragma = $"PRAGMA wal_autocheckpoint = {WalAutoCheckpointPages};";
+
+    readonly int busyTimeoutMilliseconds;
+
+    /// <summary>This interceptor as SQLite hands it back to <see cref="TryAgain"/>.</summary>
+    readonly nint self;
+
+    long waits;
+
+    /// <param name="busyTimeoutMilliseconds">How long a statement waits for the lock before it fails with SQLITE_BUSY.</param>
+    public SqliteBusyWait(int busyTimeoutMilliseconds = BusyTimeoutMilliseconds)
+    {
+        this.busyTimeoutMilliseconds = busyTimeoutMilliseconds;
+        // Never freed: a pooled native connection may call the handler for as long as the process runs, and the
+        // relay builds one interceptor per context pool.
+        self = GCHandle.ToIntPtr(GCHandle.Alloc(this));
+    }
+
+    /// <summary>How many times a statement on these connections found the database locked.</summary>
+    public long Waits => Interlocked.Read(ref waits);
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
+        WaitWhenLocked(connection);
         using var command = connection.CreateCommand();
         command.CommandText = Pragma;
         command.ExecuteNonQuery();
@@ -35,8 +60,47 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken ct = default)
     {
+        WaitWhenLocked(connection);
         await using var command = connection.CreateCommand();
         command.CommandText = Pragma;
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    void WaitWhenLocked(DbConnection connection)
+    {
+        var handle = ((SqliteConnection)connection).Handle ?? throw new InvalidOperationException("The SQLite connection is not open.");
+        var result = Native.sqlite3_busy_handler(handle.DangerousGetHandle(), Native.OnBusy, self);
+        if (result != 0)
+            throw new SqliteException($"Setting the ledger connection's busy handler failed (SQLite error {result}).", result);
+    }
+
+    /// <summary>Called by SQLite on the locked statement's thread; <paramref name="tries"/> counts this lock's earlier calls.</summary>
+    /// <returns>1 to try again, having waited a millisecond; 0 to fail with SQLITE_BUSY, the timeout spent.</returns>
+    static int TryAgain(nint state, int tries)
+    {
+        var wait = (SqliteBusyWait)GCHandle.FromIntPtr(state).Target!;
+        if (tries == 0)
+            Interlocked.Increment(ref wait.waits);
+        // Each try waited at least a millisecond, so this many tries waited at least the timeout.
+        if (tries >= wait.busyTimeoutMilliseconds)
+            return 0;
+        Thread.Sleep(1);
+        return 1;
+    }
+
+    /// <summary>
+    /// The same native library Microsoft.Data.Sqlite uses (its provider imports <c>e_sqlite3</c> by this name too), so
+    /// the connection's handle is this library's.
+    /// </summary>
+    static class Native
+    {
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int BusyHandler(nint state, int tries);
+
+        /// <summary>Held for the process's life: SQLite calls it for as long as any connection has it set.</summary>
+        public static readonly BusyHandler OnBusy = TryAgain;
+
+        [DllImport("e_sqlite3", CallingConvention = CallingConvention.Cdecl)]
+        public static extern int sqlite3_busy_handler(nint db, BusyHandler handler, nint state);
     }
 }

@@ -1,31 +1,65 @@
 using EnrichmentRelay.Ledger;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace EnrichmentRelay.Tests.Ledger;
 
-public sealed class SqliteBusyWaitTests
+public sealed class SqliteBusyWaitTests : IDisposable
 {
-    [Fact]
-    public async Task EveryLedgerConnectionWaitsInsideSqliteForALockedDatabaseAndCheckpointsItsLogLessOften()
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"relay-busy-{Guid.NewGuid():N}.db");
-        try
-        {
-            var options = new DbContextOptionsBuilder<SqliteRelayDbContext>()
-                .UseSqlite($"Data Source={path}").AddInterceptors(new SqliteBusyWait()).Options;
-            await using var db = new SqliteRelayDbContext(options);
-            await db.Database.OpenConnectionAsync();
-            await using var command = db.Database.GetDbConnection().CreateCommand();
-            command.CommandText = "PRAGMA busy_timeout;";
-            Assert.Equal((long)SqliteBusyWait.BusyTimeoutMilliseconds, await command.ExecuteScalarAsync());
+    readonly string path = Path.Combine(Path.GetTempPath(), $"relay-busy-{Guid.NewGuid():N}.db");
 
-            command.CommandText = "PRAGMA wal_autocheckpoint;";
-            Assert.Equal((long)SqliteBusyWait.WalAutoCheckpointPages, await command.ExecuteScalarAsync());
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            File.Delete(path);
-        }
+    SqliteRelayDbContext Ledger(SqliteBusyWait wait, string extra = "") =>
+        new(new DbContextOptionsBuilder<SqliteRelayDbContext>().UseSqlite($"Data Source={path}{extra}").AddInterceptors(wait).Options);
+
+    [Fact]
+    public async Task EveryLedgerConnectionCheckpointsItsLogLessOften()
+    {
+        await using var db = Ledger(new SqliteBusyWait());
+        await db.Database.OpenConnectionAsync();
+        await using var command = db.Database.GetDbConnection().CreateCommand();
+        command.CommandText = "PRAGMA wal_autocheckpoint;";
+        Assert.Equal((long)SqliteBusyWait.WalAutoCheckpointPages, await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task ATransactionThatFindsTheDatabaseLockedWaitsInsideSqliteAndBeginsOnceTheLockIsFree()
+    {
+        var wait = new SqliteBusyWait();
+        await using var holder = Ledger(wait);
+        await using var waiter = Ledger(wait);
+        await waiter.Database.OpenConnectionAsync();
+        await using var held = await holder.Database.BeginTransactionAsync(); // BEGIN IMMEDIATE: the write lock
+
+        var begun = Task.Run(() => waiter.Database.BeginTransactionAsync());
+        // Waits with a deadline for the second transaction to find the database locked.
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); wait.Waits == 0; await Task.Delay(5))
+            Assert.True(DateTime.UtcNow < deadline, "the second transaction never found the database locked");
+        Assert.False(begun.IsCompleted, "began while the first transaction held the write lock");
+
+        await held.CommitAsync();
+        await using var second = await begun.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, wait.Waits);
+    }
+
+    [Fact]
+    public async Task AStatementStillLockedAfterTheBusyTimeoutFailsWithSqliteBusy()
+    {
+        var patient = new SqliteBusyWait();
+        var hasty = new SqliteBusyWait(busyTimeoutMilliseconds: 20);
+        await using var holder = Ledger(patient);
+        // Microsoft.Data.Sqlite tries a busy statement again itself until its command timeout (1 s here), then throws.
+        await using var waiter = Ledger(hasty, ";Default Timeout=1");
+        await using var held = await holder.Database.BeginTransactionAsync();
+
+        var failure = await Assert.ThrowsAsync<SqliteException>(() => waiter.Database.BeginTransactionAsync());
+        Assert.Equal(5, failure.SqliteErrorCode); // SQLITE_BUSY
+        Assert.True(hasty.Waits > 0, "the handler was not the one that gave up");
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { path, $"{path}-wal", $"{path}-shm" })
+            File.Delete(file);
     }
 }
