@@ -1,4 +1,5 @@
 using System.Data.Common;
+using EnrichmentRelay.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Options;
@@ -26,7 +27,8 @@ public static class LedgerExtensions
                 break;
             default:
                 builder.Services.AddSingleton<SqliteInstanceLock>();
-                builder.Services.AddDbContextPool<SqliteRelayDbContext>(o => o.UseSqlite(options.ConnectionString, SqliteSettings).AddInterceptors(new SqliteBusyWait()));
+                builder.Services.AddDbContextPool<SqliteRelayDbContext>((sp, o) => o.UseSqlite(options.ConnectionString, SqliteSettings)
+                    .AddInterceptors(new SqliteBusyWait(sp.GetService<RelayMetrics>())));
                 builder.Services.AddScoped<RelayDbContext>(sp => sp.GetRequiredService<SqliteRelayDbContext>());
                 builder.Services.AddHostedService<SqliteCheckpointer>();
                 break;

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Runtime.InteropServices;
+using EnrichmentRelay.Telemetry;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
@@ -31,6 +32,7 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
 
     static readonly string Pragma = $"PRAGMA wal_autocheckpoint = {WalAutoCheckpointPages};";
 
+    readonly RelayMetrics? metrics;
     readonly int busyTimeoutMilliseconds;
 
     /// <summary>This interceptor as SQLite hands it back to <see cref="TryAgain"/>.</summary>
@@ -38,9 +40,11 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
 
     long waits;
 
+    /// <param name="metrics">Counts the waits (<c>relay.ledger.lock_waits</c>); none where the relay runs without its instruments (<c>migrate</c>).</param>
     /// <param name="busyTimeoutMilliseconds">How long a statement waits for the lock before it fails with SQLITE_BUSY.</param>
-    public SqliteBusyWait(int busyTimeoutMilliseconds = BusyTimeoutMilliseconds)
+    public SqliteBusyWait(RelayMetrics? metrics = null, int busyTimeoutMilliseconds = BusyTimeoutMilliseconds)
     {
+        this.metrics = metrics;
         this.busyTimeoutMilliseconds = busyTimeoutMilliseconds;
         // Never freed: a pooled native connection may call the handler for as long as the process runs, and the
         // relay builds one interceptor per context pool.
@@ -80,7 +84,10 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
     {
         var wait = (SqliteBusyWait)GCHandle.FromIntPtr(state).Target!;
         if (tries == 0)
+        {
             Interlocked.Increment(ref wait.waits);
+            wait.metrics?.LedgerLockWaited();
+        }
         // Each try waited at least a millisecond, so this many tries waited at least the timeout.
         if (tries >= wait.busyTimeoutMilliseconds)
             return 0;

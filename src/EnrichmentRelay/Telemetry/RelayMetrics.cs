@@ -41,6 +41,7 @@ public sealed class RelayMetrics
     readonly UpDownCounter<int> outboxUnmarked;
     readonly Counter<long> rowsClaimed;
     readonly Counter<long> rowsPassedOver;
+    readonly Counter<long> ledgerLockWaits;
     readonly Counter<long> cacheLookups;
     readonly Counter<double> cacheCreditsSaved;
     volatile LedgerReadings readings = LedgerReadings.None;
@@ -90,6 +91,8 @@ public sealed class RelayMetrics
         rowsPassedOver = meter.CreateCounter<long>("relay.claims.passed_over", "{row}",
             "Rows a claim that came back short left behind (PostgreSQL): locked by another instance, or arrived meanwhile. " +
             "Against relay.claims.rows: how much the instances get in each other's way.");
+        ledgerLockWaits = meter.CreateCounter<long>("relay.ledger.lock_waits", "{wait}",
+            "Statements that found the SQLite ledger locked by another transaction and waited for its one writer's lock.");
         cacheLookups = meter.CreateCounter<long>("relay.cache.lookups", "{request}",
             "Requests looked up in the identity cache at intake, by result: hit (every field asked answered: completed with no call), " +
             "partial (some answered; the rest asked of a provider), miss.");
@@ -241,6 +244,8 @@ public sealed class RelayMetrics
     public static readonly string[] ClaimedWork = ["requests", "outbox", "callbacks"];
 
     /// <summary>One claim: the rows it took, and those it passed over that it had room for (rows locked by another instance or arrived meanwhile).</summary>
+    public void LedgerLockWaited() => ledgerLockWaits.Add(1);
+
     public void RowsClaimed(string work, int taken, int passedOver)
     {
         var tag = new KeyValuePair<string, object?>("work", work);

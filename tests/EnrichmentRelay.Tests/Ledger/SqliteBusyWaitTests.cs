@@ -1,6 +1,10 @@
+using System.Diagnostics.Metrics;
 using EnrichmentRelay.Ledger;
+using EnrichmentRelay.Telemetry;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace EnrichmentRelay.Tests.Ledger;
 
@@ -24,7 +28,10 @@ public sealed class SqliteBusyWaitTests : IDisposable
     [Fact]
     public async Task ATransactionThatFindsTheDatabaseLockedWaitsInsideSqliteAndBeginsOnceTheLockIsFree()
     {
-        var wait = new SqliteBusyWait();
+        await using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var counted = new MetricCollector<long>(meters, RelayMetrics.MeterName, "relay.ledger.lock_waits");
+        var wait = new SqliteBusyWait(new RelayMetrics(meters));
         await using var holder = Ledger(wait);
         await using var waiter = Ledger(wait);
         await waiter.Database.OpenConnectionAsync();
@@ -39,6 +46,7 @@ public sealed class SqliteBusyWaitTests : IDisposable
         await held.CommitAsync();
         await using var second = await begun.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(1, wait.Waits);
+        Assert.Equal(1, counted.GetMeasurementSnapshot().EvaluateAsCounter());
     }
 
     [Fact]
