@@ -38,8 +38,6 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
     /// <summary>This interceptor as SQLite hands it back to <see cref="TryAgain"/>.</summary>
     readonly nint self;
 
-    long waits;
-
     /// <param name="metrics">Counts the waits (<c>relay.ledger.lock_waits</c>); none where the relay runs without its instruments (<c>migrate</c>).</param>
     /// <param name="busyTimeoutMilliseconds">How long a statement waits for the lock before it fails with SQLITE_BUSY.</param>
     public SqliteBusyWait(RelayMetrics? metrics = null, int busyTimeoutMilliseconds = BusyTimeoutMilliseconds)
@@ -50,9 +48,6 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
         // relay builds one interceptor per context pool.
         self = GCHandle.ToIntPtr(GCHandle.Alloc(this));
     }
-
-    /// <summary>How many times a statement on these connections found the database locked.</summary>
-    public long Waits => Interlocked.Read(ref waits);
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
@@ -84,10 +79,7 @@ public sealed class SqliteBusyWait : DbConnectionInterceptor
     {
         var wait = (SqliteBusyWait)GCHandle.FromIntPtr(state).Target!;
         if (tries == 0)
-        {
-            Interlocked.Increment(ref wait.waits);
             wait.metrics?.LedgerLockWaited();
-        }
         // Each try waited at least a millisecond, so this many tries waited at least the timeout.
         if (tries >= wait.busyTimeoutMilliseconds)
             return 0;

@@ -243,9 +243,10 @@ public sealed class RelayMetrics
     /// <summary>The kinds of rows instances claim from one another (the ledger's row claims).</summary>
     public static readonly string[] ClaimedWork = ["requests", "outbox", "callbacks"];
 
-    /// <summary>One claim: the rows it took, and those it passed over that it had room for (rows locked by another instance or arrived meanwhile).</summary>
+    /// <summary>A statement found the SQLite ledger locked by another transaction and waits for the lock.</summary>
     public void LedgerLockWaited() => ledgerLockWaits.Add(1);
 
+    /// <summary>One claim: the rows it took, and those it passed over that it had room for (rows locked by another instance or arrived meanwhile).</summary>
     public void RowsClaimed(string work, int taken, int passedOver)
     {
         var tag = new KeyValuePair<string, object?>("work", work);

@@ -11,6 +11,17 @@ namespace EnrichmentRelay.Tests.Ledger;
 public sealed class SqliteBusyWaitTests : IDisposable
 {
     readonly string path = Path.Combine(Path.GetTempPath(), $"relay-busy-{Guid.NewGuid():N}.db");
+    readonly ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    /// <summary>A busy handler whose waits <paramref name="waits"/> counts (<c>relay.ledger.lock_waits</c>).</summary>
+    SqliteBusyWait Counted(out MetricCollector<long> waits, int busyTimeoutMilliseconds = SqliteBusyWait.BusyTimeoutMilliseconds)
+    {
+        var meters = services.GetRequiredService<IMeterFactory>();
+        waits = new MetricCollector<long>(meters, RelayMetrics.MeterName, "relay.ledger.lock_waits");
+        return new SqliteBusyWait(new RelayMetrics(meters), busyTimeoutMilliseconds);
+    }
+
+    static long Count(MetricCollector<long> waits) => waits.GetMeasurementSnapshot().EvaluateAsCounter();
 
     SqliteRelayDbContext Ledger(SqliteBusyWait wait, string extra = "") =>
         new(new DbContextOptionsBuilder<SqliteRelayDbContext>().UseSqlite($"Data Source={path}{extra}").AddInterceptors(wait).Options);
@@ -28,10 +39,8 @@ public sealed class SqliteBusyWaitTests : IDisposable
     [Fact]
     public async Task ATransactionThatFindsTheDatabaseLockedWaitsInsideSqliteAndBeginsOnceTheLockIsFree()
     {
-        await using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meters = services.GetRequiredService<IMeterFactory>();
-        using var counted = new MetricCollector<long>(meters, RelayMetrics.MeterName, "relay.ledger.lock_waits");
-        var wait = new SqliteBusyWait(new RelayMetrics(meters));
+        var wait = Counted(out var waits);
+        using var _ = waits;
         await using var holder = Ledger(wait);
         await using var waiter = Ledger(wait);
         await waiter.Database.OpenConnectionAsync();
@@ -39,21 +48,21 @@ public sealed class SqliteBusyWaitTests : IDisposable
 
         var begun = Task.Run(() => waiter.Database.BeginTransactionAsync());
         // Waits with a deadline for the second transaction to find the database locked.
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); wait.Waits == 0; await Task.Delay(5))
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); Count(waits) == 0; await Task.Delay(5))
             Assert.True(DateTime.UtcNow < deadline, "the second transaction never found the database locked");
         Assert.False(begun.IsCompleted, "began while the first transaction held the write lock");
 
         await held.CommitAsync();
         await using var second = await begun.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(1, wait.Waits);
-        Assert.Equal(1, counted.GetMeasurementSnapshot().EvaluateAsCounter());
+        Assert.Equal(1, Count(waits));
     }
 
     [Fact]
     public async Task AStatementStillLockedAfterTheBusyTimeoutFailsWithSqliteBusy()
     {
         var patient = new SqliteBusyWait();
-        var hasty = new SqliteBusyWait(busyTimeoutMilliseconds: 20);
+        var hasty = Counted(out var waits, busyTimeoutMilliseconds: 20);
+        using var _ = waits;
         await using var holder = Ledger(patient);
         // Microsoft.Data.Sqlite tries a busy statement again itself until its command timeout (1 s here), then throws.
         await using var waiter = Ledger(hasty, ";Default Timeout=1");
@@ -61,12 +70,13 @@ public sealed class SqliteBusyWaitTests : IDisposable
 
         var failure = await Assert.ThrowsAsync<SqliteException>(() => waiter.Database.BeginTransactionAsync());
         Assert.Equal(5, failure.SqliteErrorCode); // SQLITE_BUSY
-        Assert.True(hasty.Waits > 0, "the handler was not the one that gave up");
+        Assert.True(Count(waits) > 0, "the handler was not the one that gave up");
     }
 
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
+        services.Dispose();
         foreach (var file in new[] { path, $"{path}-wal", $"{path}-shm" })
             File.Delete(file);
     }
