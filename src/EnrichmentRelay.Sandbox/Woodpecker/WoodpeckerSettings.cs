@@ -120,7 +120,10 @@ public sealed class WoodpeckerSettings
         set { lock (gate) maxQueued = NotNegative(value); }
     }
 
-    /// <summary>How long a queued request waits (real time) before it is dropped.</summary>
+    /// <summary>
+    /// How long a queued request waits before it is dropped. Real time, not the sandbox's clock: a test that jumps a fake
+    /// clock forward must not drop a request that queued for a moment behind another.
+    /// </summary>
     public TimeSpan QueueWait
     {
         get { lock (gate) return queueWait; }
@@ -139,7 +142,10 @@ public sealed class WoodpeckerSettings
         }
     }
 
-    /// <summary>Artificial server time (real time) every /rest request spends holding the per-key slot.</summary>
+    /// <summary>
+    /// Artificial server time every /rest request spends holding the per-key slot, on the sandbox's clock: under a fake
+    /// clock the slot stays taken until the test advances it.
+    /// </summary>
     public TimeSpan RequestProcessingTime
     {
         get { lock (gate) return requestProcessingTime; }

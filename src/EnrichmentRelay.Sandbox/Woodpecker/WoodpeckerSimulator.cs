@@ -255,7 +255,7 @@ public sealed class WoodpeckerSimulator
         {
             try
             {
-                await Task.Delay(work, ct);
+                await Task.Delay(work, time, ct);
             }
             catch
             {

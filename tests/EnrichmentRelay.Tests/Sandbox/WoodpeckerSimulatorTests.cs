@@ -401,18 +401,21 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
         Woodpecker.Settings.RequestProcessingTime = TimeSpan.FromMilliseconds(200);
         Woodpecker.Settings.MaxQueued = 1;
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => http.GetAsync("rest/v2/lead_finder/leads/enrichments")));
+        // The first request holds the slot until the fake clock moves: one more may queue, the other two are dropped.
+        var requests = Task.WhenAll(Enumerable.Range(0, 4).Select(_ => http.GetAsync("rest/v2/lead_finder/leads/enrichments")));
+        await WaitUntilAsync(() => Woodpecker.Counters.RequestsDroppedForConcurrency == 2);
+        var responses = await AdvancingTheClockAsync(requests, TimeSpan.FromMilliseconds(200));
 
         var dropped = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
-        Assert.NotEmpty(dropped);
-        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
+        Assert.Equal(2, dropped.Count);
+        Assert.Equal(2, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
         var body = await dropped[0].Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("Too Many Requests", body.GetProperty("title").GetString());
         Assert.Equal(429, body.GetProperty("status").GetInt32());
         Assert.False(dropped[0].Headers.Contains("Retry-After"));
         var counters = Woodpecker.Counters;
         Assert.True(counters.MaxConcurrentRequests > 1, $"max concurrent {counters.MaxConcurrentRequests}");
-        Assert.Equal(dropped.Count, counters.RequestsDroppedForConcurrency);
+        Assert.Equal(2, counters.RequestsDroppedForConcurrency);
         foreach (var response in responses)
             response.Dispose();
     }
@@ -422,7 +425,7 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
     {
         Woodpecker.Settings.RequestProcessingTime = TimeSpan.FromMilliseconds(20);
         for (var i = 0; i < 3; i++)
-            await ListAsync("");
+            await AdvancingTheClockAsync(ListAsync(""), TimeSpan.FromMilliseconds(20));
 
         Assert.Equal(1, Woodpecker.Counters.MaxConcurrentRequests);
         Assert.Equal(0, Woodpecker.Counters.RequestsDroppedForConcurrency);
@@ -435,10 +438,15 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
         Woodpecker.Settings.QueueWait = TimeSpan.FromMilliseconds(50);
         Woodpecker.Settings.TooManyRequestsStatus = 400;
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => http.GetAsync("rest/v2/lead_finder/leads/enrichments")));
+        // Whichever request takes the slot keeps it until the fake clock moves; the other gives up after 50 ms of real time.
+        var requests = Task.WhenAll(Enumerable.Range(0, 2).Select(_ => http.GetAsync("rest/v2/lead_finder/leads/enrichments")));
+        await WaitUntilAsync(() => Woodpecker.Counters.RequestsDroppedForConcurrency == 1);
+        var responses = await AdvancingTheClockAsync(requests, TimeSpan.FromMilliseconds(500));
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.BadRequest], responses.Select(r => r.StatusCode).Order());
         Assert.Equal(1, Woodpecker.Counters.RequestsDroppedForConcurrency);
+        foreach (var response in responses)
+            response.Dispose();
     }
 
     [Fact]
@@ -723,6 +731,29 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
         ["leads"] = new JsonArray(leads.Select(l => (JsonNode)l.DeepClone()).ToArray()),
         ["target_campaign_ids"] = new JsonArray(),
     };
+
+    /// <summary>Moves the fake clock on, a step at a time, until the requests holding the slot are answered.</summary>
+    async Task<T> AdvancingTheClockAsync<T>(Task<T> answered, TimeSpan step)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!answered.IsCompleted)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "not answered within 30 s");
+            clock.Advance(step);
+            await Task.WhenAny(answered, Task.Delay(10));
+        }
+        return await answered;
+    }
+
+    static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
+            await Task.Delay(10);
+        }
+    }
 
     async Task<JsonElement> SubmitLeadsAsync(params JsonObject[] leads)
     {
