@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using EnrichmentRelay.Ledger;
 using EnrichmentRelay.Telemetry;
+using EnrichmentRelay.Tests.Sandbox;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -47,9 +48,7 @@ public sealed class SqliteBusyWaitTests : IDisposable
         await using var held = await holder.Database.BeginTransactionAsync(); // BEGIN IMMEDIATE: the write lock
 
         var begun = Task.Run(() => waiter.Database.BeginTransactionAsync());
-        // Waits with a deadline for the second transaction to find the database locked.
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); Count(waits) == 0; await Task.Delay(5))
-            Assert.True(DateTime.UtcNow < deadline, "the second transaction never found the database locked");
+        await Eventually.ReturnsAsync(() => Count(waits), n => n > 0, "the second transaction to find the database locked");
         Assert.False(begun.IsCompleted, "began while the first transaction held the write lock");
 
         await held.CommitAsync();

@@ -403,7 +403,7 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
 
         // The first request holds the slot until the fake clock moves: one more may queue, the other two are dropped.
         var requests = Task.WhenAll(Enumerable.Range(0, 4).Select(_ => http.GetAsync("rest/v2/lead_finder/leads/enrichments")));
-        await WaitUntilAsync(() => Woodpecker.Counters.RequestsDroppedForConcurrency == 2);
+        await Eventually.ReturnsAsync(() => Woodpecker.Counters.RequestsDroppedForConcurrency, n => n == 2, "two requests dropped");
         var responses = await AdvancingTheClockAsync(requests, TimeSpan.FromMilliseconds(200));
 
         var dropped = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
@@ -440,7 +440,7 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
 
         // Whichever request takes the slot keeps it until the fake clock moves; the other gives up after 50 ms of real time.
         var requests = Task.WhenAll(Enumerable.Range(0, 2).Select(_ => http.GetAsync("rest/v2/lead_finder/leads/enrichments")));
-        await WaitUntilAsync(() => Woodpecker.Counters.RequestsDroppedForConcurrency == 1);
+        await Eventually.ReturnsAsync(() => Woodpecker.Counters.RequestsDroppedForConcurrency, n => n == 1, "the queued request dropped");
         var responses = await AdvancingTheClockAsync(requests, TimeSpan.FromMilliseconds(500));
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.BadRequest], responses.Select(r => r.StatusCode).Order());
@@ -735,24 +735,12 @@ public sealed class WoodpeckerSimulatorTests : IAsyncLifetime
     /// <summary>Moves the fake clock on, a step at a time, until the requests holding the slot are answered.</summary>
     async Task<T> AdvancingTheClockAsync<T>(Task<T> answered, TimeSpan step)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!answered.IsCompleted)
+        await Eventually.ReturnsAsync(() =>
         {
-            Assert.True(DateTime.UtcNow < deadline, "not answered within 30 s");
             clock.Advance(step);
-            await Task.WhenAny(answered, Task.Delay(10));
-        }
+            return answered.IsCompleted;
+        }, done => done, "the requests holding the slot to be answered");
         return await answered;
-    }
-
-    static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
-            await Task.Delay(10);
-        }
     }
 
     async Task<JsonElement> SubmitLeadsAsync(params JsonObject[] leads)
