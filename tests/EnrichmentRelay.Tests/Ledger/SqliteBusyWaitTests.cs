@@ -14,6 +14,17 @@ public sealed class SqliteBusyWaitTests : IDisposable
     readonly string path = Path.Combine(Path.GetTempPath(), $"relay-busy-{Guid.NewGuid():N}.db");
     readonly ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
 
+    public SqliteBusyWaitTests()
+    {
+        // In the write-ahead-log mode the ledger runs in: a commit never waits for another connection's read lock, so
+        // only the second transaction waits (in rollback-journal mode the first one's commit could wait too).
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode = wal;";
+        command.ExecuteNonQuery();
+    }
+
     /// <summary>A busy handler whose waits <paramref name="waits"/> counts (<c>relay.ledger.lock_waits</c>).</summary>
     SqliteBusyWait Counted(out MetricCollector<long> waits, int busyTimeoutMilliseconds = SqliteBusyWait.BusyTimeoutMilliseconds)
     {
